@@ -1,0 +1,301 @@
+//! Store tests, run against every backend (see `testdb`).
+
+use crate::testdb;
+use crate::{audit, idempotency, identity, jobs, quota, tags};
+use nimbus_core::page::PageRequest;
+use nimbus_core::Error;
+
+fn domain(id: &str, name: &str) -> identity::Domain {
+    identity::Domain {
+        id: id.into(),
+        name: name.into(),
+        description: String::new(),
+        enabled: true,
+        extra: "{}".into(),
+        created_at: 1,
+    }
+}
+
+fn project(id: &str, name: &str, domain_id: &str) -> identity::Project {
+    identity::Project {
+        id: id.into(),
+        name: name.into(),
+        domain_id: domain_id.into(),
+        parent_id: None,
+        description: String::new(),
+        enabled: true,
+        extra: "{}".into(),
+        created_at: 1,
+    }
+}
+
+fn trace(project_id: &str, name: &str) -> audit::Trace {
+    audit::Trace {
+        id: nimbus_core::id::new_hex_id(),
+        project_id: project_id.into(),
+        seq: 0,
+        time_ms: 10,
+        user_id: Some("u".into()),
+        user_name: Some("alice".into()),
+        domain_id: None,
+        source_ip: Some("127.0.0.1".into()),
+        service_type: "IAM".into(),
+        resource_type: "user".into(),
+        resource_id: Some("r".into()),
+        resource_name: None,
+        trace_name: name.into(),
+        trace_rating: "normal".into(),
+        trace_type: "ApiCall".into(),
+        request_id: None,
+        code: Some("201".into()),
+        api_version: None,
+        message: None,
+        request: None,
+        response: None,
+        resource_url: None,
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn identity_rows_round_trip_and_names_are_unique() {
+    for db in testdb::all().await {
+        let s = &db.store;
+        let mut tx = s.write().await.unwrap();
+        identity::insert_domain(&mut tx, &domain("d1", "Acme"))
+            .await
+            .unwrap();
+        identity::insert_project(&mut tx, &project("p1", "web", "d1"))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = s.write().await.unwrap();
+        let dup = identity::insert_project(&mut tx, &project("p2", "web", "d1")).await;
+        assert!(matches!(dup, Err(Error::Conflict(_))), "{dup:?}");
+        drop(tx);
+
+        let mut c = s.read().await.unwrap();
+        let d = identity::get_domain_by_name(&mut c, "Acme")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(d.enabled);
+        let p = identity::get_project(&mut c, "p1").await.unwrap().unwrap();
+        assert_eq!(p.parent_id, None);
+        let by_parent = identity::list_projects(
+            &mut c,
+            &identity::ProjectFilter {
+                parent_id: Some("d1".into()),
+                ..Default::default()
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(by_parent.len(), 1);
+        // The rolled-back duplicate left nothing behind.
+        assert!(identity::get_project(&mut c, "p2").await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn paging_returns_each_row_once() {
+    for db in testdb::all().await {
+        let s = &db.store;
+        let mut tx = s.write().await.unwrap();
+        for i in 0..25 {
+            identity::insert_domain(&mut tx, &domain(&format!("d{i:02}"), &format!("n{i}")))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let mut c = s.read().await.unwrap();
+        let mut seen = Vec::new();
+        let mut page = PageRequest {
+            limit: Some(10),
+            marker: None,
+        };
+        loop {
+            let rows = identity::list_domains(&mut c, None, None, &page)
+                .await
+                .unwrap();
+            if rows.is_empty() {
+                break;
+            }
+            page.marker = Some(rows.last().unwrap().id.clone());
+            seen.extend(rows.into_iter().map(|d| d.id));
+        }
+        assert_eq!(seen.len(), 25);
+        let mut sorted = seen.clone();
+        sorted.dedup();
+        assert_eq!(sorted, seen);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_quota_charges_never_exceed_the_limit() {
+    for db in testdb::all().await {
+        let s = db.store.clone();
+        let mut handles = Vec::new();
+        for _ in 0..20 {
+            let s = s.clone();
+            handles.push(tokio::spawn(async move {
+                let mut tx = s.write().await.unwrap();
+                let r = quota::charge(&mut tx, "p", "instances", 1, 7).await;
+                if r.is_ok() {
+                    tx.commit().await.unwrap();
+                }
+                r
+            }));
+        }
+        let mut ok = 0;
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(Error::OverQuota { limit, .. }) => assert_eq!(limit, 7),
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        assert_eq!(ok, 7);
+        let mut c = s.read().await.unwrap();
+        assert_eq!(
+            quota::usage(&mut c, "p").await.unwrap(),
+            vec![("instances".to_string(), 7)]
+        );
+        let mut tx = s.write().await.unwrap();
+        quota::release(&mut tx, "p", "instances", 10).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            quota::usage(&mut c, "p").await.unwrap(),
+            vec![("instances".to_string(), 0)]
+        );
+    }
+}
+
+#[tokio::test]
+async fn trace_chain_detects_tampering() {
+    for db in testdb::all().await {
+        let s = db.store.clone();
+        let mut handles = Vec::new();
+        for i in 0..10 {
+            let s = s.clone();
+            handles.push(tokio::spawn(async move {
+                let mut tx = s.write().await.unwrap();
+                audit::append(&mut tx, trace("p", &format!("op{i}")))
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        let mut c = s.read().await.unwrap();
+        assert_eq!(audit::verify_chain(&mut c, "p").await.unwrap(), None);
+        let listed = audit::list(
+            &mut c,
+            &audit::TraceFilter {
+                project_id: "p".into(),
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            listed.iter().map(|t| t.seq).collect::<Vec<_>>(),
+            (1..=10).rev().collect::<Vec<_>>()
+        );
+
+        sqlx::query("UPDATE traces SET user_name = 'mallory' WHERE project_id = 'p' AND seq = 4")
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        assert_eq!(audit::verify_chain(&mut c, "p").await.unwrap(), Some(4));
+    }
+}
+
+#[tokio::test]
+async fn idempotency_key_is_claimed_once() {
+    for db in testdb::all().await {
+        let s = &db.store;
+        let mut tx = s.write().await.unwrap();
+        assert!(idempotency::claim(&mut tx, "p", "tok", "fp", 1)
+            .await
+            .unwrap()
+            .is_none());
+        let again = idempotency::claim(&mut tx, "p", "tok", "fp", 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.state, "pending");
+        idempotency::complete(&mut tx, "p", "tok", 200, "{\"job_id\":\"j\"}")
+            .await
+            .unwrap();
+        let done = idempotency::claim(&mut tx, "p", "tok", "fp", 3)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((done.state.as_str(), done.status), ("done", Some(200)));
+        tx.commit().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn jobs_and_tags_round_trip() {
+    for db in testdb::all().await {
+        let s = &db.store;
+        let mut tx = s.write().await.unwrap();
+        let job = jobs::Job {
+            id: "j1".into(),
+            project_id: "p".into(),
+            parent_id: None,
+            job_type: "t".into(),
+            status: jobs::INIT.into(),
+            step: 0,
+            params: "{}".into(),
+            entities: "{}".into(),
+            error_code: None,
+            fail_reason: None,
+            attempts: 0,
+            begin_time: 1,
+            end_time: None,
+            updated_at: 1,
+        };
+        jobs::insert(&mut tx, &job).await.unwrap();
+        assert_eq!(jobs::bump_attempts(&mut tx, "j1", 2).await.unwrap(), 1);
+        jobs::finish(&mut tx, "j1", jobs::FAIL, Some("E1"), Some("boom"), 3)
+            .await
+            .unwrap();
+        let t = tags::Tag {
+            resource_type: "project".into(),
+            resource_id: "p".into(),
+            project_id: "p".into(),
+            tag_key: "env".into(),
+            tag_value: "prod".into(),
+        };
+        tags::set(&mut tx, &t).await.unwrap();
+        tags::set(
+            &mut tx,
+            &tags::Tag {
+                tag_value: "dev".into(),
+                ..t.clone()
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let mut c = s.read().await.unwrap();
+        let j = jobs::get(&mut c, "j1").await.unwrap().unwrap();
+        assert_eq!(
+            (j.status.as_str(), j.fail_reason.as_deref(), j.end_time),
+            ("FAIL", Some("boom"), Some(3))
+        );
+        assert!(jobs::unfinished(&mut c, 10).await.unwrap().is_empty());
+        let listed = tags::list(&mut c, "project", "p").await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].tag_value, "dev");
+    }
+}
