@@ -1,1 +1,55 @@
-//! placeholder
+//! Nimbus control plane: the service layer between the API front ends and the store.
+//!
+//! [`Control`] is the one entry point. Its methods are spread one file per resource family
+//! (`identity/*.rs`, `audit.rs`, `quota.rs`, `jobs.rs`, ...), each following the same order:
+//! authorise first, then validate, then change the store in one transaction that also
+//! charges quota, writes any job and appends the audit trace, then commit. Front ends never
+//! touch the store; reconcilers and the job runner drive the world towards the stored state.
+
+pub mod audit;
+pub mod authz;
+pub mod catalog;
+pub mod config;
+pub mod context;
+pub mod idempotency;
+pub mod identity;
+pub mod jobs;
+pub mod quota;
+pub mod reconcile;
+pub mod sdk_signature;
+pub mod tags;
+
+use std::sync::Arc;
+
+pub use config::RegionConfig;
+pub use context::{Ctx, Principal, RequestMeta, Scope};
+pub use nimbus_core::{Error, Result};
+use nimbus_store::Store;
+
+/// The control plane of one region.
+pub struct Control {
+    store: Store,
+    config: RegionConfig,
+    jobs: jobs::JobRegistry,
+    /// Wakes the job runner when a job is queued.
+    job_wakeup: tokio::sync::Notify,
+}
+
+impl Control {
+    /// Builds the control plane over an opened store.
+    pub fn new(store: Store, config: RegionConfig) -> Arc<Self> {
+        let mut registry = jobs::JobRegistry::default();
+        identity::register_jobs(&mut registry);
+        Arc::new(Control { store, config, jobs: registry, job_wakeup: tokio::sync::Notify::new() })
+    }
+
+    /// The store (for the binary's start-up and for benchmarks).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The region's configuration.
+    pub fn config(&self) -> &RegionConfig {
+        &self.config
+    }
+}

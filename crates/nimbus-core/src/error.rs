@@ -25,12 +25,7 @@ pub enum Error {
     /// The request body is larger than the listener accepts (413).
     PayloadTooLarge,
     /// The project would exceed its quota for `resource` (403 in OpenStack, 400-ish natively).
-    OverQuota {
-        resource: String,
-        limit: i64,
-        in_use: i64,
-        requested: i64,
-    },
+    OverQuota { resource: String, limit: i64, in_use: i64, requested: i64 },
     /// The store or a driver failed in a way the caller cannot fix (500). Logged, not shown in detail.
     Internal(String),
     /// A dependency is temporarily unavailable (503).
@@ -43,10 +38,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A `NotFound` for a kind and id.
     pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
-        Error::NotFound {
-            kind,
-            id: id.into(),
-        }
+        Error::NotFound { kind, id: id.into() }
     }
 
     /// A `BadRequest` with a message.
@@ -111,9 +103,9 @@ impl Error {
             Error::NotFound { kind, id } => format!("Could not find {kind}: {id}."),
             Error::MethodNotAllowed => "The method is not allowed for this resource.".into(),
             Error::PayloadTooLarge => "The request body is too large.".into(),
-            Error::OverQuota { resource, limit, in_use, requested } => format!(
-                "Quota exceeded for {resource}: requested {requested}, in use {in_use}, limit {limit}."
-            ),
+            Error::OverQuota { resource, limit, in_use, requested } => {
+                format!("Quota exceeded for {resource}: requested {requested}, in use {in_use}, limit {limit}.")
+            }
             // Internal details go to the log, not to the caller.
             Error::Internal(_) => "An unexpected error prevented the request from completing.".into(),
         }
@@ -151,12 +143,7 @@ mod tests {
 
     #[test]
     fn over_quota_is_a_4xx_with_figures() {
-        let e = Error::OverQuota {
-            resource: "instances".into(),
-            limit: 10,
-            in_use: 10,
-            requested: 1,
-        };
+        let e = Error::OverQuota { resource: "instances".into(), limit: 10, in_use: 10, requested: 1 };
         assert_eq!(e.status(), 403);
         assert!(e.message().contains("limit 10"));
     }

@@ -25,17 +25,10 @@ impl PageRequest {
             None | Some("") => None,
             Some(s) => match s.parse::<u32>() {
                 Ok(n) if n > 0 => Some(n.min(MAX_LIMIT)),
-                _ => {
-                    return Err(Error::bad_request(format!(
-                        "Invalid limit {s:?}: expected a positive integer."
-                    )))
-                }
+                _ => return Err(Error::bad_request(format!("Invalid limit {s:?}: expected a positive integer."))),
             },
         };
-        Ok(PageRequest {
-            limit,
-            marker: marker.filter(|m| !m.is_empty()).map(str::to_string),
-        })
+        Ok(PageRequest { limit, marker: marker.filter(|m| !m.is_empty()).map(str::to_string) })
     }
 
     /// The effective limit (default [`MAX_LIMIT`]).
@@ -59,15 +52,9 @@ mod tests {
     #[test]
     fn limits_are_validated_and_capped() {
         assert_eq!(PageRequest::parse(Some("5"), None).unwrap().limit, Some(5));
-        assert_eq!(
-            PageRequest::parse(Some("999999"), None).unwrap().limit,
-            Some(MAX_LIMIT)
-        );
+        assert_eq!(PageRequest::parse(Some("999999"), None).unwrap().limit, Some(MAX_LIMIT));
         assert!(PageRequest::parse(Some("0"), None).is_err());
         assert!(PageRequest::parse(Some("x"), None).is_err());
-        assert_eq!(
-            PageRequest::parse(None, Some("")).unwrap(),
-            PageRequest::default()
-        );
+        assert_eq!(PageRequest::parse(None, Some("")).unwrap(), PageRequest::default());
     }
 }

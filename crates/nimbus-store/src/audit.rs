@@ -73,18 +73,19 @@ impl Trace {
 
 /// Appends a trace: assigns its sequence number and chain hashes, then inserts it.
 pub async fn append(c: &mut AnyConnection, mut t: Trace) -> Result<Trace, Error> {
-    sqlx::query("INSERT INTO trace_heads (project_id, seq, hash) VALUES ($1, 0, '') ON CONFLICT (project_id) DO NOTHING")
-        .bind(&t.project_id)
-        .execute(&mut *c)
-        .await
-        .map_err(db_error)?;
-    let (seq, prev): (i64, String) = sqlx::query_as(
-        "UPDATE trace_heads SET seq = seq + 1 WHERE project_id = $1 RETURNING seq, hash",
+    sqlx::query(
+        "INSERT INTO trace_heads (project_id, seq, hash) VALUES ($1, 0, '') ON CONFLICT (project_id) DO NOTHING",
     )
     .bind(&t.project_id)
-    .fetch_one(&mut *c)
+    .execute(&mut *c)
     .await
     .map_err(db_error)?;
+    let (seq, prev): (i64, String) =
+        sqlx::query_as("UPDATE trace_heads SET seq = seq + 1 WHERE project_id = $1 RETURNING seq, hash")
+            .bind(&t.project_id)
+            .fetch_one(&mut *c)
+            .await
+            .map_err(db_error)?;
     t.seq = seq;
     t.prev_hash = prev.clone();
     t.hash = t.compute_hash(&prev);
@@ -171,27 +172,20 @@ pub async fn list(c: &mut AnyConnection, f: &TraceFilter) -> Result<Vec<Trace>, 
         .and_eq("trace_rating", f.trace_rating.clone().map(Arg::from));
     if let Some(user) = &f.user {
         sql.push(" AND (user_name = ").bind(user.as_str().into());
-        sql.push(" OR user_id = ")
-            .bind(user.as_str().into())
-            .push(")");
+        sql.push(" OR user_id = ").bind(user.as_str().into()).push(")");
     }
-    sql.push(" ORDER BY seq DESC LIMIT ")
-        .bind(Arg::Int(f.limit));
-    sqlx::query_as_with(&sql.text, sql.query_args())
-        .fetch_all(c)
-        .await
-        .map_err(db_error)
+    sql.push(" ORDER BY seq DESC LIMIT ").bind(Arg::Int(f.limit));
+    sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
 }
 
 /// Walks a project's chain in order; returns the sequence number of the first trace whose
 /// stored hash does not match, or `None` when the chain is intact.
 pub async fn verify_chain(c: &mut AnyConnection, project_id: &str) -> Result<Option<i64>, Error> {
-    let traces: Vec<Trace> =
-        sqlx::query_as("SELECT * FROM traces WHERE project_id = $1 ORDER BY seq")
-            .bind(project_id)
-            .fetch_all(&mut *c)
-            .await
-            .map_err(db_error)?;
+    let traces: Vec<Trace> = sqlx::query_as("SELECT * FROM traces WHERE project_id = $1 ORDER BY seq")
+        .bind(project_id)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(db_error)?;
     let mut prev = String::new();
     let mut expected_seq = 1;
     for t in &traces {
@@ -201,12 +195,11 @@ pub async fn verify_chain(c: &mut AnyConnection, project_id: &str) -> Result<Opt
         prev = t.hash.clone();
         expected_seq += 1;
     }
-    let head: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, hash FROM trace_heads WHERE project_id = $1")
-            .bind(project_id)
-            .fetch_optional(c)
-            .await
-            .map_err(db_error)?;
+    let head: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM trace_heads WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_optional(c)
+        .await
+        .map_err(db_error)?;
     // A deleted tail shows as a head ahead of the last stored trace.
     match head {
         Some((seq, hash)) if seq != expected_seq - 1 || hash != prev => Ok(Some(expected_seq)),

@@ -45,11 +45,7 @@ pub async fn claim(
     get(c, project_id, token).await
 }
 
-pub async fn get(
-    c: &mut AnyConnection,
-    project_id: &str,
-    token: &str,
-) -> Result<Option<IdempotencyKey>, Error> {
+pub async fn get(c: &mut AnyConnection, project_id: &str, token: &str) -> Result<Option<IdempotencyKey>, Error> {
     sqlx::query_as("SELECT * FROM idempotency_keys WHERE project_id = $1 AND client_token = $2")
         .bind(project_id)
         .bind(token)

@@ -118,15 +118,9 @@ pub struct Token {
 
 fn page_clause(sql: &mut Sql, page: &PageRequest, id_col: &str) {
     if let Some(m) = &page.marker {
-        sql.push(" AND ")
-            .push(id_col)
-            .push(" > ")
-            .bind(m.as_str().into());
+        sql.push(" AND ").push(id_col).push(" > ").bind(m.as_str().into());
     }
-    sql.push(" ORDER BY ")
-        .push(id_col)
-        .push(" LIMIT ")
-        .bind(Arg::Int(page.effective_limit() as i64));
+    sql.push(" ORDER BY ").push(id_col).push(" LIMIT ").bind(Arg::Int(page.effective_limit() as i64));
 }
 
 // ---- domains ----
@@ -159,22 +153,11 @@ pub async fn update_domain(c: &mut AnyConnection, d: &Domain) -> Result<(), Erro
 }
 
 pub async fn get_domain(c: &mut AnyConnection, id: &str) -> Result<Option<Domain>, Error> {
-    sqlx::query_as("SELECT * FROM domains WHERE id = $1")
-        .bind(id)
-        .fetch_optional(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as("SELECT * FROM domains WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
 }
 
-pub async fn get_domain_by_name(
-    c: &mut AnyConnection,
-    name: &str,
-) -> Result<Option<Domain>, Error> {
-    sqlx::query_as("SELECT * FROM domains WHERE name = $1")
-        .bind(name)
-        .fetch_optional(c)
-        .await
-        .map_err(db_error)
+pub async fn get_domain_by_name(c: &mut AnyConnection, name: &str) -> Result<Option<Domain>, Error> {
+    sqlx::query_as("SELECT * FROM domains WHERE name = $1").bind(name).fetch_optional(c).await.map_err(db_error)
 }
 
 pub async fn list_domains(
@@ -184,21 +167,13 @@ pub async fn list_domains(
     page: &PageRequest,
 ) -> Result<Vec<Domain>, Error> {
     let mut sql = Sql::new("SELECT * FROM domains WHERE 1=1");
-    sql.and_eq("name", name.map(Arg::from))
-        .and_eq("enabled", enabled.map(Arg::Bool));
+    sql.and_eq("name", name.map(Arg::from)).and_eq("enabled", enabled.map(Arg::Bool));
     page_clause(&mut sql, page, "id");
-    sqlx::query_as_with(&sql.text, sql.query_args())
-        .fetch_all(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
 }
 
 pub async fn delete_domain(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
-    let r = sqlx::query("DELETE FROM domains WHERE id = $1")
-        .bind(id)
-        .execute(c)
-        .await
-        .map_err(db_error)?;
+    let r = sqlx::query("DELETE FROM domains WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
     Ok(r.rows_affected() > 0)
 }
 
@@ -237,18 +212,10 @@ pub async fn update_project(c: &mut AnyConnection, p: &Project) -> Result<(), Er
 }
 
 pub async fn get_project(c: &mut AnyConnection, id: &str) -> Result<Option<Project>, Error> {
-    sqlx::query_as("SELECT * FROM projects WHERE id = $1")
-        .bind(id)
-        .fetch_optional(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as("SELECT * FROM projects WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
 }
 
-pub async fn get_project_by_name(
-    c: &mut AnyConnection,
-    domain_id: &str,
-    name: &str,
-) -> Result<Option<Project>, Error> {
+pub async fn get_project_by_name(c: &mut AnyConnection, domain_id: &str, name: &str) -> Result<Option<Project>, Error> {
     sqlx::query_as("SELECT * FROM projects WHERE domain_id = $1 AND name = $2")
         .bind(domain_id)
         .bind(name)
@@ -280,9 +247,7 @@ pub async fn list_projects(
     if let Some(parent) = &f.parent_id {
         // A top-level project's parent is its domain.
         sql.push(" AND (parent_id = ").bind(parent.as_str().into());
-        sql.push(" OR (parent_id IS NULL AND domain_id = ")
-            .bind(parent.as_str().into())
-            .push("))");
+        sql.push(" OR (parent_id IS NULL AND domain_id = ").bind(parent.as_str().into()).push("))");
     }
     if let Some(ids) = &f.ids {
         if ids.is_empty() {
@@ -298,16 +263,10 @@ pub async fn list_projects(
         sql.push(")");
     }
     page_clause(&mut sql, page, "id");
-    sqlx::query_as_with(&sql.text, sql.query_args())
-        .fetch_all(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
 }
 
-pub async fn count_projects_in_domain(
-    c: &mut AnyConnection,
-    domain_id: &str,
-) -> Result<i64, Error> {
+pub async fn count_projects_in_domain(c: &mut AnyConnection, domain_id: &str) -> Result<i64, Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE domain_id = $1")
         .bind(domain_id)
         .fetch_one(c)
@@ -324,11 +283,7 @@ pub async fn count_children(c: &mut AnyConnection, project_id: &str) -> Result<i
 }
 
 pub async fn delete_project(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
-    let r = sqlx::query("DELETE FROM projects WHERE id = $1")
-        .bind(id)
-        .execute(c)
-        .await
-        .map_err(db_error)?;
+    let r = sqlx::query("DELETE FROM projects WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
     Ok(r.rows_affected() > 0)
 }
 
@@ -412,18 +367,10 @@ pub async fn reset_login_failures(c: &mut AnyConnection, user_id: &str) -> Resul
 }
 
 pub async fn get_user(c: &mut AnyConnection, id: &str) -> Result<Option<User>, Error> {
-    sqlx::query_as("SELECT * FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as("SELECT * FROM users WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
 }
 
-pub async fn get_user_by_name(
-    c: &mut AnyConnection,
-    domain_id: &str,
-    name: &str,
-) -> Result<Option<User>, Error> {
+pub async fn get_user_by_name(c: &mut AnyConnection, domain_id: &str, name: &str) -> Result<Option<User>, Error> {
     sqlx::query_as("SELECT * FROM users WHERE domain_id = $1 AND name = $2")
         .bind(domain_id)
         .bind(name)
@@ -445,34 +392,21 @@ pub async fn list_users(
         .and_eq("domain_id", domain_id.map(Arg::from))
         .and_eq("enabled", enabled.map(Arg::Bool));
     if let Some(g) = group_id {
-        sql.push(" AND id IN (SELECT user_id FROM group_members WHERE group_id = ")
-            .bind(g.into())
-            .push(")");
+        sql.push(" AND id IN (SELECT user_id FROM group_members WHERE group_id = ").bind(g.into()).push(")");
     }
     page_clause(&mut sql, page, "id");
-    sqlx::query_as_with(&sql.text, sql.query_args())
-        .fetch_all(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
 }
 
 pub async fn delete_user(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
-    let r = sqlx::query("DELETE FROM users WHERE id = $1")
-        .bind(id)
-        .execute(&mut *c)
-        .await
-        .map_err(db_error)?;
+    let r = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *c).await.map_err(db_error)?;
     for stmt in [
         "DELETE FROM group_members WHERE user_id = $1",
         "DELETE FROM role_assignments WHERE actor_type = 'user' AND actor_id = $1",
         "DELETE FROM credentials WHERE user_id = $1",
         "UPDATE tokens SET revoked = 1 WHERE user_id = $1",
     ] {
-        sqlx::query(stmt)
-            .bind(id)
-            .execute(&mut *c)
-            .await
-            .map_err(db_error)?;
+        sqlx::query(stmt).bind(id).execute(&mut *c).await.map_err(db_error)?;
     }
     Ok(r.rows_affected() > 0)
 }
@@ -480,16 +414,18 @@ pub async fn delete_user(c: &mut AnyConnection, id: &str) -> Result<bool, Error>
 // ---- groups ----
 
 pub async fn insert_group(c: &mut AnyConnection, g: &Group) -> Result<(), Error> {
-    sqlx::query("INSERT INTO user_groups (id, name, domain_id, description, extra, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
-        .bind(&g.id)
-        .bind(&g.name)
-        .bind(&g.domain_id)
-        .bind(&g.description)
-        .bind(&g.extra)
-        .bind(g.created_at)
-        .execute(c)
-        .await
-        .map_err(db_error)?;
+    sqlx::query(
+        "INSERT INTO user_groups (id, name, domain_id, description, extra, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
+    )
+    .bind(&g.id)
+    .bind(&g.name)
+    .bind(&g.domain_id)
+    .bind(&g.description)
+    .bind(&g.extra)
+    .bind(g.created_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
     Ok(())
 }
 
@@ -506,11 +442,7 @@ pub async fn update_group(c: &mut AnyConnection, g: &Group) -> Result<(), Error>
 }
 
 pub async fn get_group(c: &mut AnyConnection, id: &str) -> Result<Option<Group>, Error> {
-    sqlx::query_as("SELECT * FROM user_groups WHERE id = $1")
-        .bind(id)
-        .fetch_optional(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as("SELECT * FROM user_groups WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
 }
 
 pub async fn list_groups(
@@ -521,58 +453,38 @@ pub async fn list_groups(
     page: &PageRequest,
 ) -> Result<Vec<Group>, Error> {
     let mut sql = Sql::new("SELECT * FROM user_groups WHERE 1=1");
-    sql.and_eq("name", name.map(Arg::from))
-        .and_eq("domain_id", domain_id.map(Arg::from));
+    sql.and_eq("name", name.map(Arg::from)).and_eq("domain_id", domain_id.map(Arg::from));
     if let Some(u) = member_user_id {
-        sql.push(" AND id IN (SELECT group_id FROM group_members WHERE user_id = ")
-            .bind(u.into())
-            .push(")");
+        sql.push(" AND id IN (SELECT group_id FROM group_members WHERE user_id = ").bind(u.into()).push(")");
     }
     page_clause(&mut sql, page, "id");
-    sqlx::query_as_with(&sql.text, sql.query_args())
-        .fetch_all(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
 }
 
 pub async fn delete_group(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
-    let r = sqlx::query("DELETE FROM user_groups WHERE id = $1")
-        .bind(id)
-        .execute(&mut *c)
-        .await
-        .map_err(db_error)?;
+    let r = sqlx::query("DELETE FROM user_groups WHERE id = $1").bind(id).execute(&mut *c).await.map_err(db_error)?;
     for stmt in [
         "DELETE FROM group_members WHERE group_id = $1",
         "DELETE FROM role_assignments WHERE actor_type = 'group' AND actor_id = $1",
     ] {
-        sqlx::query(stmt)
-            .bind(id)
-            .execute(&mut *c)
-            .await
-            .map_err(db_error)?;
+        sqlx::query(stmt).bind(id).execute(&mut *c).await.map_err(db_error)?;
     }
     Ok(r.rows_affected() > 0)
 }
 
-pub async fn add_group_member(
-    c: &mut AnyConnection,
-    group_id: &str,
-    user_id: &str,
-) -> Result<(), Error> {
-    sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT (group_id, user_id) DO NOTHING")
-        .bind(group_id)
-        .bind(user_id)
-        .execute(c)
-        .await
-        .map_err(db_error)?;
+pub async fn add_group_member(c: &mut AnyConnection, group_id: &str, user_id: &str) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT (group_id, user_id) DO NOTHING",
+    )
+    .bind(group_id)
+    .bind(user_id)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
     Ok(())
 }
 
-pub async fn remove_group_member(
-    c: &mut AnyConnection,
-    group_id: &str,
-    user_id: &str,
-) -> Result<bool, Error> {
+pub async fn remove_group_member(c: &mut AnyConnection, group_id: &str, user_id: &str) -> Result<bool, Error> {
     let r = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
         .bind(group_id)
         .bind(user_id)
@@ -582,36 +494,28 @@ pub async fn remove_group_member(
     Ok(r.rows_affected() > 0)
 }
 
-pub async fn is_group_member(
-    c: &mut AnyConnection,
-    group_id: &str,
-    user_id: &str,
-) -> Result<bool, Error> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM group_members WHERE group_id = $1 AND user_id = $2",
-    )
-    .bind(group_id)
-    .bind(user_id)
-    .fetch_one(c)
-    .await
-    .map_err(db_error)?;
+pub async fn is_group_member(c: &mut AnyConnection, group_id: &str, user_id: &str) -> Result<bool, Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE group_id = $1 AND user_id = $2")
+        .bind(group_id)
+        .bind(user_id)
+        .fetch_one(c)
+        .await
+        .map_err(db_error)?;
     Ok(n > 0)
 }
 
 // ---- roles ----
 
 pub async fn insert_role(c: &mut AnyConnection, r: &Role) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO roles (id, name, domain_id, description, extra) VALUES ($1,$2,$3,$4,$5)",
-    )
-    .bind(&r.id)
-    .bind(&r.name)
-    .bind(&r.domain_id)
-    .bind(&r.description)
-    .bind(&r.extra)
-    .execute(c)
-    .await
-    .map_err(db_error)?;
+    sqlx::query("INSERT INTO roles (id, name, domain_id, description, extra) VALUES ($1,$2,$3,$4,$5)")
+        .bind(&r.id)
+        .bind(&r.name)
+        .bind(&r.domain_id)
+        .bind(&r.description)
+        .bind(&r.extra)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
     Ok(())
 }
 
@@ -628,17 +532,10 @@ pub async fn update_role(c: &mut AnyConnection, r: &Role) -> Result<(), Error> {
 }
 
 pub async fn get_role(c: &mut AnyConnection, id: &str) -> Result<Option<Role>, Error> {
-    sqlx::query_as("SELECT * FROM roles WHERE id = $1")
-        .bind(id)
-        .fetch_optional(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as("SELECT * FROM roles WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
 }
 
-pub async fn get_global_role_by_name(
-    c: &mut AnyConnection,
-    name: &str,
-) -> Result<Option<Role>, Error> {
+pub async fn get_global_role_by_name(c: &mut AnyConnection, name: &str) -> Result<Option<Role>, Error> {
     sqlx::query_as("SELECT * FROM roles WHERE domain_id = '' AND name = $1")
         .bind(name)
         .fetch_optional(c)
@@ -653,26 +550,14 @@ pub async fn list_roles(
     page: &PageRequest,
 ) -> Result<Vec<Role>, Error> {
     let mut sql = Sql::new("SELECT * FROM roles WHERE 1=1");
-    sql.and_eq("name", name.map(Arg::from))
-        .and_eq("domain_id", Some(Arg::from(domain_id.unwrap_or(""))));
+    sql.and_eq("name", name.map(Arg::from)).and_eq("domain_id", Some(Arg::from(domain_id.unwrap_or(""))));
     page_clause(&mut sql, page, "id");
-    sqlx::query_as_with(&sql.text, sql.query_args())
-        .fetch_all(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
 }
 
 pub async fn delete_role(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
-    let r = sqlx::query("DELETE FROM roles WHERE id = $1")
-        .bind(id)
-        .execute(&mut *c)
-        .await
-        .map_err(db_error)?;
-    sqlx::query("DELETE FROM role_assignments WHERE role_id = $1")
-        .bind(id)
-        .execute(&mut *c)
-        .await
-        .map_err(db_error)?;
+    let r = sqlx::query("DELETE FROM roles WHERE id = $1").bind(id).execute(&mut *c).await.map_err(db_error)?;
+    sqlx::query("DELETE FROM role_assignments WHERE role_id = $1").bind(id).execute(&mut *c).await.map_err(db_error)?;
     Ok(r.rows_affected() > 0)
 }
 
@@ -723,10 +608,7 @@ pub struct AssignmentFilter {
     pub inherited: Option<bool>,
 }
 
-pub async fn list_assignments(
-    c: &mut AnyConnection,
-    f: &AssignmentFilter,
-) -> Result<Vec<Assignment>, Error> {
+pub async fn list_assignments(c: &mut AnyConnection, f: &AssignmentFilter) -> Result<Vec<Assignment>, Error> {
     let mut sql = Sql::new("SELECT * FROM role_assignments WHERE 1=1");
     sql.and_eq("actor_type", f.actor_type.clone().map(Arg::from))
         .and_eq("actor_id", f.actor_id.clone().map(Arg::from))
@@ -735,10 +617,7 @@ pub async fn list_assignments(
         .and_eq("role_id", f.role_id.clone().map(Arg::from))
         .and_eq("inherited", f.inherited.map(Arg::Bool));
     sql.push(" ORDER BY actor_type, actor_id, target_type, target_id, role_id LIMIT 10000");
-    sqlx::query_as_with(&sql.text, sql.query_args())
-        .fetch_all(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
 }
 
 /// The roles a user holds on a target: direct, through groups, and (for projects) inherited
@@ -797,10 +676,7 @@ pub async fn domains_of_user(c: &mut AnyConnection, user_id: &str) -> Result<Vec
     .map_err(db_error)
 }
 
-pub async fn delete_assignments_on_target(
-    c: &mut AnyConnection,
-    target_id: &str,
-) -> Result<u64, Error> {
+pub async fn delete_assignments_on_target(c: &mut AnyConnection, target_id: &str) -> Result<u64, Error> {
     let r = sqlx::query("DELETE FROM role_assignments WHERE target_id = $1")
         .bind(target_id)
         .execute(c)
@@ -853,22 +729,11 @@ pub async fn update_credential(c: &mut AnyConnection, cr: &Credential) -> Result
 }
 
 pub async fn get_credential(c: &mut AnyConnection, id: &str) -> Result<Option<Credential>, Error> {
-    sqlx::query_as("SELECT * FROM credentials WHERE id = $1")
-        .bind(id)
-        .fetch_optional(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as("SELECT * FROM credentials WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
 }
 
-pub async fn get_credential_by_access_key(
-    c: &mut AnyConnection,
-    ak: &str,
-) -> Result<Option<Credential>, Error> {
-    sqlx::query_as("SELECT * FROM credentials WHERE access_key = $1")
-        .bind(ak)
-        .fetch_optional(c)
-        .await
-        .map_err(db_error)
+pub async fn get_credential_by_access_key(c: &mut AnyConnection, ak: &str) -> Result<Option<Credential>, Error> {
+    sqlx::query_as("SELECT * FROM credentials WHERE access_key = $1").bind(ak).fetch_optional(c).await.map_err(db_error)
 }
 
 pub async fn list_credentials(
@@ -878,31 +743,21 @@ pub async fn list_credentials(
     page: &PageRequest,
 ) -> Result<Vec<Credential>, Error> {
     let mut sql = Sql::new("SELECT * FROM credentials WHERE 1=1");
-    sql.and_eq("user_id", user_id.map(Arg::from))
-        .and_eq("cred_type", cred_type.map(Arg::from));
+    sql.and_eq("user_id", user_id.map(Arg::from)).and_eq("cred_type", cred_type.map(Arg::from));
     page_clause(&mut sql, page, "id");
-    sqlx::query_as_with(&sql.text, sql.query_args())
-        .fetch_all(c)
+    sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
+}
+
+pub async fn count_access_keys(c: &mut AnyConnection, user_id: &str) -> Result<i64, Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE user_id = $1 AND access_key IS NOT NULL")
+        .bind(user_id)
+        .fetch_one(c)
         .await
         .map_err(db_error)
 }
 
-pub async fn count_access_keys(c: &mut AnyConnection, user_id: &str) -> Result<i64, Error> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM credentials WHERE user_id = $1 AND access_key IS NOT NULL",
-    )
-    .bind(user_id)
-    .fetch_one(c)
-    .await
-    .map_err(db_error)
-}
-
 pub async fn delete_credential(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
-    let r = sqlx::query("DELETE FROM credentials WHERE id = $1")
-        .bind(id)
-        .execute(c)
-        .await
-        .map_err(db_error)?;
+    let r = sqlx::query("DELETE FROM credentials WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
     Ok(r.rows_affected() > 0)
 }
 
@@ -957,22 +812,16 @@ pub async fn revoke_user_tokens(c: &mut AnyConnection, user_id: &str) -> Result<
 
 /// Revokes every token scoped to a project or domain (disable, delete).
 pub async fn revoke_scope_tokens(c: &mut AnyConnection, scope_id: &str) -> Result<(), Error> {
-    sqlx::query(
-        "UPDATE tokens SET revoked = 1 WHERE (project_id = $1 OR domain_id = $1) AND revoked = 0",
-    )
-    .bind(scope_id)
-    .execute(c)
-    .await
-    .map_err(db_error)?;
+    sqlx::query("UPDATE tokens SET revoked = 1 WHERE (project_id = $1 OR domain_id = $1) AND revoked = 0")
+        .bind(scope_id)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
     Ok(())
 }
 
 /// Deletes tokens that expired before `before` (housekeeping).
 pub async fn purge_expired_tokens(c: &mut AnyConnection, before: i64) -> Result<u64, Error> {
-    let r = sqlx::query("DELETE FROM tokens WHERE expires_at < $1")
-        .bind(before)
-        .execute(c)
-        .await
-        .map_err(db_error)?;
+    let r = sqlx::query("DELETE FROM tokens WHERE expires_at < $1").bind(before).execute(c).await.map_err(db_error)?;
     Ok(r.rows_affected())
 }

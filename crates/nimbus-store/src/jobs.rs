@@ -58,11 +58,7 @@ pub async fn insert(c: &mut AnyConnection, j: &Job) -> Result<(), Error> {
 }
 
 pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Job>, Error> {
-    sqlx::query_as("SELECT * FROM jobs WHERE id = $1")
-        .bind(id)
-        .fetch_optional(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as("SELECT * FROM jobs WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
 }
 
 pub async fn children(c: &mut AnyConnection, parent_id: &str) -> Result<Vec<Job>, Error> {
@@ -75,13 +71,11 @@ pub async fn children(c: &mut AnyConnection, parent_id: &str) -> Result<Vec<Job>
 
 /// Jobs not yet finished, oldest first: what the runner must (re)start.
 pub async fn unfinished(c: &mut AnyConnection, limit: i64) -> Result<Vec<Job>, Error> {
-    sqlx::query_as(
-        "SELECT * FROM jobs WHERE status IN ('INIT', 'RUNNING') ORDER BY begin_time, id LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(c)
-    .await
-    .map_err(db_error)
+    sqlx::query_as("SELECT * FROM jobs WHERE status IN ('INIT', 'RUNNING') ORDER BY begin_time, id LIMIT $1")
+        .bind(limit)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
 }
 
 /// Records progress: status, step and entities.
@@ -113,11 +107,7 @@ pub async fn bump_attempts(c: &mut AnyConnection, id: &str, now: i64) -> Result<
         .execute(&mut *c)
         .await
         .map_err(db_error)?;
-    sqlx::query_scalar("SELECT attempts FROM jobs WHERE id = $1")
-        .bind(id)
-        .fetch_one(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_scalar("SELECT attempts FROM jobs WHERE id = $1").bind(id).fetch_one(c).await.map_err(db_error)
 }
 
 /// Ends a job.
@@ -139,4 +129,11 @@ pub async fn finish(
         .await
         .map_err(db_error)?;
     Ok(())
+}
+
+/// Runs one of the fixed purge statements (`DELETE ... WHERE project_id = $1`) of a
+/// project-purge job step. The statement text comes from the job handler, never from input.
+pub async fn purge_rows(c: &mut AnyConnection, statement: &'static str, project_id: &str) -> Result<u64, Error> {
+    let r = sqlx::query(statement).bind(project_id).execute(c).await.map_err(db_error)?;
+    Ok(r.rows_affected())
 }

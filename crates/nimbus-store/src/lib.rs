@@ -96,14 +96,8 @@ impl Store {
             Backend::Sqlite => {
                 // Create the file if missing; WAL lets readers run beside the one writer, and
                 // FULL sync makes every acknowledged commit survive a crash of the host.
-                let url = if url.contains('?') {
-                    url.to_string()
-                } else {
-                    format!("{url}?mode=rwc")
-                };
-                let options = AnyConnectOptions::from_str(&url)
-                    .map_err(db_error)?
-                    .disable_statement_logging();
+                let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
+                let options = AnyConnectOptions::from_str(&url).map_err(db_error)?.disable_statement_logging();
                 AnyPoolOptions::new()
                     .max_connections(8)
                     .after_connect(|conn, _| {
@@ -123,26 +117,13 @@ impl Store {
                     .map_err(db_error)?
             }
             Backend::Postgres => {
-                let options = AnyConnectOptions::from_str(url)
-                    .map_err(db_error)?
-                    .disable_statement_logging();
-                AnyPoolOptions::new()
-                    .max_connections(16)
-                    .connect_with(options)
-                    .await
-                    .map_err(db_error)?
+                let options = AnyConnectOptions::from_str(url).map_err(db_error)?.disable_statement_logging();
+                AnyPoolOptions::new().max_connections(16).connect_with(options).await.map_err(db_error)?
             }
         };
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| Error::Internal(format!("migrating the store: {e}")))?;
+        MIGRATOR.run(&pool).await.map_err(|e| Error::Internal(format!("migrating the store: {e}")))?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store {
-            pool,
-            backend,
-            write_gate,
-        })
+        Ok(Store { pool, backend, write_gate })
     }
 
     /// Which engine this store runs on.
@@ -168,10 +149,7 @@ impl Store {
     /// The smallest possible round trip (`SELECT 1`): the baseline the benchmarks compare to.
     pub async fn ping(&self) -> Result<(), Error> {
         let mut conn = self.read().await?;
-        sqlx::query("SELECT 1")
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await.map_err(db_error)?;
         Ok(())
     }
 
@@ -198,9 +176,7 @@ impl From<IntBool> for bool {
 pub fn db_error(e: sqlx::Error) -> Error {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
-            return Error::Conflict(
-                "A resource with the same unique attributes already exists.".into(),
-            );
+            return Error::Conflict("A resource with the same unique attributes already exists.".into());
         }
     }
     if let sqlx::Error::RowNotFound = e {

@@ -26,10 +26,7 @@ pub struct Sql {
 impl Sql {
     /// Starts with a fixed prefix (e.g. `SELECT ... FROM t WHERE 1=1`).
     pub fn new(prefix: &str) -> Self {
-        Sql {
-            text: prefix.to_string(),
-            args: Vec::new(),
-        }
+        Sql { text: prefix.to_string(), args: Vec::new() }
     }
 
     /// Appends raw SQL.
@@ -114,9 +111,7 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_in_order() {
         let mut sql = Sql::new("SELECT * FROM t WHERE 1=1");
-        sql.and_eq("a", Some("x".into()))
-            .and_eq("b", None)
-            .and_eq("c", Some(3i64.into()));
+        sql.and_eq("a", Some("x".into())).and_eq("b", None).and_eq("c", Some(3i64.into()));
         assert_eq!(sql.text, "SELECT * FROM t WHERE 1=1 AND a = $1 AND c = $2");
         assert_eq!(sql.args.len(), 2);
     }

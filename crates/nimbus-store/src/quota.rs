@@ -9,39 +9,26 @@ use nimbus_core::Error;
 use sqlx::AnyConnection;
 
 /// The stored limit override for a project, if any (`None` means the configured default).
-pub async fn get_limit(
-    c: &mut AnyConnection,
-    project_id: &str,
-    resource: &str,
-) -> Result<Option<i64>, Error> {
-    sqlx::query_scalar(
-        "SELECT hard_limit FROM quota_limits WHERE project_id = $1 AND resource = $2",
-    )
-    .bind(project_id)
-    .bind(resource)
-    .fetch_optional(c)
-    .await
-    .map_err(db_error)
+pub async fn get_limit(c: &mut AnyConnection, project_id: &str, resource: &str) -> Result<Option<i64>, Error> {
+    sqlx::query_scalar("SELECT hard_limit FROM quota_limits WHERE project_id = $1 AND resource = $2")
+        .bind(project_id)
+        .bind(resource)
+        .fetch_optional(c)
+        .await
+        .map_err(db_error)
 }
 
 /// All stored limit overrides of a project.
 pub async fn limits(c: &mut AnyConnection, project_id: &str) -> Result<Vec<(String, i64)>, Error> {
-    sqlx::query_as(
-        "SELECT resource, hard_limit FROM quota_limits WHERE project_id = $1 ORDER BY resource",
-    )
-    .bind(project_id)
-    .fetch_all(c)
-    .await
-    .map_err(db_error)
+    sqlx::query_as("SELECT resource, hard_limit FROM quota_limits WHERE project_id = $1 ORDER BY resource")
+        .bind(project_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
 }
 
 /// Sets a project's limit for a resource (-1 is unlimited).
-pub async fn set_limit(
-    c: &mut AnyConnection,
-    project_id: &str,
-    resource: &str,
-    limit: i64,
-) -> Result<(), Error> {
+pub async fn set_limit(c: &mut AnyConnection, project_id: &str, resource: &str, limit: i64) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO quota_limits (project_id, resource, hard_limit) VALUES ($1, $2, $3) \
          ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = $3",
@@ -67,27 +54,21 @@ pub async fn reset_limits(c: &mut AnyConnection, project_id: &str) -> Result<(),
 
 /// Current usage of every resource a project has charged.
 pub async fn usage(c: &mut AnyConnection, project_id: &str) -> Result<Vec<(String, i64)>, Error> {
-    sqlx::query_as(
-        "SELECT resource, in_use FROM quota_usage WHERE project_id = $1 ORDER BY resource",
-    )
-    .bind(project_id)
-    .fetch_all(c)
-    .await
-    .map_err(db_error)
+    sqlx::query_as("SELECT resource, in_use FROM quota_usage WHERE project_id = $1 ORDER BY resource")
+        .bind(project_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
 }
 
 async fn in_use(c: &mut AnyConnection, project_id: &str, resource: &str) -> Result<i64, Error> {
-    Ok(
-        sqlx::query_scalar(
-            "SELECT in_use FROM quota_usage WHERE project_id = $1 AND resource = $2",
-        )
+    Ok(sqlx::query_scalar("SELECT in_use FROM quota_usage WHERE project_id = $1 AND resource = $2")
         .bind(project_id)
         .bind(resource)
         .fetch_optional(c)
         .await
         .map_err(db_error)?
-        .unwrap_or(0),
-    )
+        .unwrap_or(0))
 }
 
 /// Charges `amount` of `resource` to a project if it stays within `limit` (-1: unlimited).
@@ -122,21 +103,11 @@ pub async fn charge(
         return Ok(());
     }
     let used = in_use(c, project_id, resource).await?;
-    Err(Error::OverQuota {
-        resource: resource.to_string(),
-        limit,
-        in_use: used,
-        requested: amount,
-    })
+    Err(Error::OverQuota { resource: resource.to_string(), limit, in_use: used, requested: amount })
 }
 
 /// Gives back `amount` of `resource` (never below zero).
-pub async fn release(
-    c: &mut AnyConnection,
-    project_id: &str,
-    resource: &str,
-    amount: i64,
-) -> Result<(), Error> {
+pub async fn release(c: &mut AnyConnection, project_id: &str, resource: &str, amount: i64) -> Result<(), Error> {
     sqlx::query(
         "UPDATE quota_usage SET in_use = CASE WHEN in_use > $3 THEN in_use - $3 ELSE 0 END \
          WHERE project_id = $1 AND resource = $2",
@@ -152,15 +123,8 @@ pub async fn release(
 
 /// Drops every quota row of a project (project purge).
 pub async fn delete_project(c: &mut AnyConnection, project_id: &str) -> Result<(), Error> {
-    for stmt in [
-        "DELETE FROM quota_usage WHERE project_id = $1",
-        "DELETE FROM quota_limits WHERE project_id = $1",
-    ] {
-        sqlx::query(stmt)
-            .bind(project_id)
-            .execute(&mut *c)
-            .await
-            .map_err(db_error)?;
+    for stmt in ["DELETE FROM quota_usage WHERE project_id = $1", "DELETE FROM quota_limits WHERE project_id = $1"] {
+        sqlx::query(stmt).bind(project_id).execute(&mut *c).await.map_err(db_error)?;
     }
     Ok(())
 }

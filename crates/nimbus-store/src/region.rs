@@ -23,24 +23,19 @@ pub struct AvailabilityZone {
 }
 
 pub async fn insert_region(c: &mut AnyConnection, r: &Region) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO regions (id, description, parent_region_id, created_at) VALUES ($1,$2,$3,$4)",
-    )
-    .bind(&r.id)
-    .bind(&r.description)
-    .bind(&r.parent_region_id)
-    .bind(r.created_at)
-    .execute(c)
-    .await
-    .map_err(db_error)?;
+    sqlx::query("INSERT INTO regions (id, description, parent_region_id, created_at) VALUES ($1,$2,$3,$4)")
+        .bind(&r.id)
+        .bind(&r.description)
+        .bind(&r.parent_region_id)
+        .bind(r.created_at)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
     Ok(())
 }
 
 pub async fn list_regions(c: &mut AnyConnection) -> Result<Vec<Region>, Error> {
-    sqlx::query_as("SELECT * FROM regions ORDER BY id")
-        .fetch_all(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as("SELECT * FROM regions ORDER BY id").fetch_all(c).await.map_err(db_error)
 }
 
 pub async fn upsert_zone(c: &mut AnyConnection, z: &AvailabilityZone) -> Result<(), Error> {
@@ -58,8 +53,5 @@ pub async fn upsert_zone(c: &mut AnyConnection, z: &AvailabilityZone) -> Result<
 }
 
 pub async fn list_zones(c: &mut AnyConnection) -> Result<Vec<AvailabilityZone>, Error> {
-    sqlx::query_as("SELECT * FROM availability_zones ORDER BY name")
-        .fetch_all(c)
-        .await
-        .map_err(db_error)
+    sqlx::query_as("SELECT * FROM availability_zones ORDER BY name").fetch_all(c).await.map_err(db_error)
 }

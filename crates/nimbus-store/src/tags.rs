@@ -16,19 +16,13 @@ pub struct Tag {
     pub tag_value: String,
 }
 
-pub async fn list(
-    c: &mut AnyConnection,
-    resource_type: &str,
-    resource_id: &str,
-) -> Result<Vec<Tag>, Error> {
-    sqlx::query_as(
-        "SELECT * FROM tags WHERE resource_type = $1 AND resource_id = $2 ORDER BY tag_key",
-    )
-    .bind(resource_type)
-    .bind(resource_id)
-    .fetch_all(c)
-    .await
-    .map_err(db_error)
+pub async fn list(c: &mut AnyConnection, resource_type: &str, resource_id: &str) -> Result<Vec<Tag>, Error> {
+    sqlx::query_as("SELECT * FROM tags WHERE resource_type = $1 AND resource_id = $2 ORDER BY tag_key")
+        .bind(resource_type)
+        .bind(resource_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
 }
 
 pub async fn set(c: &mut AnyConnection, t: &Tag) -> Result<(), Error> {
@@ -47,29 +41,18 @@ pub async fn set(c: &mut AnyConnection, t: &Tag) -> Result<(), Error> {
     Ok(())
 }
 
-pub async fn remove(
-    c: &mut AnyConnection,
-    resource_type: &str,
-    resource_id: &str,
-    key: &str,
-) -> Result<bool, Error> {
-    let r = sqlx::query(
-        "DELETE FROM tags WHERE resource_type = $1 AND resource_id = $2 AND tag_key = $3",
-    )
-    .bind(resource_type)
-    .bind(resource_id)
-    .bind(key)
-    .execute(c)
-    .await
-    .map_err(db_error)?;
+pub async fn remove(c: &mut AnyConnection, resource_type: &str, resource_id: &str, key: &str) -> Result<bool, Error> {
+    let r = sqlx::query("DELETE FROM tags WHERE resource_type = $1 AND resource_id = $2 AND tag_key = $3")
+        .bind(resource_type)
+        .bind(resource_id)
+        .bind(key)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
     Ok(r.rows_affected() > 0)
 }
 
-pub async fn clear(
-    c: &mut AnyConnection,
-    resource_type: &str,
-    resource_id: &str,
-) -> Result<u64, Error> {
+pub async fn clear(c: &mut AnyConnection, resource_type: &str, resource_id: &str) -> Result<u64, Error> {
     let r = sqlx::query("DELETE FROM tags WHERE resource_type = $1 AND resource_id = $2")
         .bind(resource_type)
         .bind(resource_id)
@@ -80,11 +63,7 @@ pub async fn clear(
 }
 
 /// Ids of resources of a type carrying every one of `keys` (Keystone/Nova `?tags=`).
-pub async fn resources_with_tag(
-    c: &mut AnyConnection,
-    resource_type: &str,
-    key: &str,
-) -> Result<Vec<String>, Error> {
+pub async fn resources_with_tag(c: &mut AnyConnection, resource_type: &str, key: &str) -> Result<Vec<String>, Error> {
     sqlx::query_scalar("SELECT resource_id FROM tags WHERE resource_type = $1 AND tag_key = $2")
         .bind(resource_type)
         .bind(key)
@@ -95,10 +74,7 @@ pub async fn resources_with_tag(
 
 /// Removes every tag a project owns (project purge).
 pub async fn delete_project_tags(c: &mut AnyConnection, project_id: &str) -> Result<u64, Error> {
-    let r = sqlx::query("DELETE FROM tags WHERE project_id = $1")
-        .bind(project_id)
-        .execute(c)
-        .await
-        .map_err(db_error)?;
+    let r =
+        sqlx::query("DELETE FROM tags WHERE project_id = $1").bind(project_id).execute(c).await.map_err(db_error)?;
     Ok(r.rows_affected())
 }

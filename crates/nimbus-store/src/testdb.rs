@@ -31,22 +31,14 @@ async fn sqlite() -> TestDb {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = Store::connect(&url).await.unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
-    TestDb {
-        store,
-        _dir: Some(dir),
-    }
+    TestDb { store, _dir: Some(dir) }
 }
 
 async fn postgres(admin_url: &str) -> TestDb {
     sqlx::any::install_default_drivers();
     let name = format!("nimbus_test_{}", uuid_like());
-    let mut admin = sqlx::AnyConnection::connect(admin_url)
-        .await
-        .expect("connect to NIMBUS_TEST_POSTGRES_URL");
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
+    let mut admin = sqlx::AnyConnection::connect(admin_url).await.expect("connect to NIMBUS_TEST_POSTGRES_URL");
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
     let url = with_database(admin_url, &name);
     let store = Store::connect(&url).await.unwrap();
     assert_eq!(store.backend(), Backend::Postgres);
@@ -55,10 +47,7 @@ async fn postgres(admin_url: &str) -> TestDb {
 
 fn uuid_like() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let n = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
+    let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     format!("{:x}_{}", n, std::process::id())
 }
 
@@ -69,10 +58,7 @@ fn with_database(url: &str, db: &str) -> String {
         None => (url, None),
     };
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map(|i| i + scheme_end)
-        .unwrap_or(base.len());
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
     let mut out = format!("{}/{}", &base[..path_start], db);
     if let Some(q) = query {
         out.push('?');
@@ -83,13 +69,7 @@ fn with_database(url: &str, db: &str) -> String {
 
 #[test]
 fn database_name_is_replaced() {
-    assert_eq!(
-        with_database("postgres:///postgres?host=/run/pg", "x"),
-        "postgres:///x?host=/run/pg"
-    );
-    assert_eq!(
-        with_database("postgres://u:p@h:5432/db", "x"),
-        "postgres://u:p@h:5432/x"
-    );
+    assert_eq!(with_database("postgres:///postgres?host=/run/pg", "x"), "postgres:///x?host=/run/pg");
+    assert_eq!(with_database("postgres://u:p@h:5432/db", "x"), "postgres://u:p@h:5432/x");
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
 }

@@ -63,12 +63,8 @@ async fn identity_rows_round_trip_and_names_are_unique() {
     for db in testdb::all().await {
         let s = &db.store;
         let mut tx = s.write().await.unwrap();
-        identity::insert_domain(&mut tx, &domain("d1", "Acme"))
-            .await
-            .unwrap();
-        identity::insert_project(&mut tx, &project("p1", "web", "d1"))
-            .await
-            .unwrap();
+        identity::insert_domain(&mut tx, &domain("d1", "Acme")).await.unwrap();
+        identity::insert_project(&mut tx, &project("p1", "web", "d1")).await.unwrap();
         tx.commit().await.unwrap();
 
         let mut tx = s.write().await.unwrap();
@@ -77,19 +73,13 @@ async fn identity_rows_round_trip_and_names_are_unique() {
         drop(tx);
 
         let mut c = s.read().await.unwrap();
-        let d = identity::get_domain_by_name(&mut c, "Acme")
-            .await
-            .unwrap()
-            .unwrap();
+        let d = identity::get_domain_by_name(&mut c, "Acme").await.unwrap().unwrap();
         assert!(d.enabled);
         let p = identity::get_project(&mut c, "p1").await.unwrap().unwrap();
         assert_eq!(p.parent_id, None);
         let by_parent = identity::list_projects(
             &mut c,
-            &identity::ProjectFilter {
-                parent_id: Some("d1".into()),
-                ..Default::default()
-            },
+            &identity::ProjectFilter { parent_id: Some("d1".into()), ..Default::default() },
             &PageRequest::default(),
         )
         .await
@@ -106,21 +96,14 @@ async fn paging_returns_each_row_once() {
         let s = &db.store;
         let mut tx = s.write().await.unwrap();
         for i in 0..25 {
-            identity::insert_domain(&mut tx, &domain(&format!("d{i:02}"), &format!("n{i}")))
-                .await
-                .unwrap();
+            identity::insert_domain(&mut tx, &domain(&format!("d{i:02}"), &format!("n{i}"))).await.unwrap();
         }
         tx.commit().await.unwrap();
         let mut c = s.read().await.unwrap();
         let mut seen = Vec::new();
-        let mut page = PageRequest {
-            limit: Some(10),
-            marker: None,
-        };
+        let mut page = PageRequest { limit: Some(10), marker: None };
         loop {
-            let rows = identity::list_domains(&mut c, None, None, &page)
-                .await
-                .unwrap();
+            let rows = identity::list_domains(&mut c, None, None, &page).await.unwrap();
             if rows.is_empty() {
                 break;
             }
@@ -160,17 +143,11 @@ async fn concurrent_quota_charges_never_exceed_the_limit() {
         }
         assert_eq!(ok, 7);
         let mut c = s.read().await.unwrap();
-        assert_eq!(
-            quota::usage(&mut c, "p").await.unwrap(),
-            vec![("instances".to_string(), 7)]
-        );
+        assert_eq!(quota::usage(&mut c, "p").await.unwrap(), vec![("instances".to_string(), 7)]);
         let mut tx = s.write().await.unwrap();
         quota::release(&mut tx, "p", "instances", 10).await.unwrap();
         tx.commit().await.unwrap();
-        assert_eq!(
-            quota::usage(&mut c, "p").await.unwrap(),
-            vec![("instances".to_string(), 0)]
-        );
+        assert_eq!(quota::usage(&mut c, "p").await.unwrap(), vec![("instances".to_string(), 0)]);
     }
 }
 
@@ -183,9 +160,7 @@ async fn trace_chain_detects_tampering() {
             let s = s.clone();
             handles.push(tokio::spawn(async move {
                 let mut tx = s.write().await.unwrap();
-                audit::append(&mut tx, trace("p", &format!("op{i}")))
-                    .await
-                    .unwrap();
+                audit::append(&mut tx, trace("p", &format!("op{i}"))).await.unwrap();
                 tx.commit().await.unwrap();
             }));
         }
@@ -194,20 +169,11 @@ async fn trace_chain_detects_tampering() {
         }
         let mut c = s.read().await.unwrap();
         assert_eq!(audit::verify_chain(&mut c, "p").await.unwrap(), None);
-        let listed = audit::list(
-            &mut c,
-            &audit::TraceFilter {
-                project_id: "p".into(),
-                limit: 100,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            listed.iter().map(|t| t.seq).collect::<Vec<_>>(),
-            (1..=10).rev().collect::<Vec<_>>()
-        );
+        let listed =
+            audit::list(&mut c, &audit::TraceFilter { project_id: "p".into(), limit: 100, ..Default::default() })
+                .await
+                .unwrap();
+        assert_eq!(listed.iter().map(|t| t.seq).collect::<Vec<_>>(), (1..=10).rev().collect::<Vec<_>>());
 
         sqlx::query("UPDATE traces SET user_name = 'mallory' WHERE project_id = 'p' AND seq = 4")
             .execute(&mut *c)
@@ -222,22 +188,11 @@ async fn idempotency_key_is_claimed_once() {
     for db in testdb::all().await {
         let s = &db.store;
         let mut tx = s.write().await.unwrap();
-        assert!(idempotency::claim(&mut tx, "p", "tok", "fp", 1)
-            .await
-            .unwrap()
-            .is_none());
-        let again = idempotency::claim(&mut tx, "p", "tok", "fp", 2)
-            .await
-            .unwrap()
-            .unwrap();
+        assert!(idempotency::claim(&mut tx, "p", "tok", "fp", 1).await.unwrap().is_none());
+        let again = idempotency::claim(&mut tx, "p", "tok", "fp", 2).await.unwrap().unwrap();
         assert_eq!(again.state, "pending");
-        idempotency::complete(&mut tx, "p", "tok", 200, "{\"job_id\":\"j\"}")
-            .await
-            .unwrap();
-        let done = idempotency::claim(&mut tx, "p", "tok", "fp", 3)
-            .await
-            .unwrap()
-            .unwrap();
+        idempotency::complete(&mut tx, "p", "tok", 200, "{\"job_id\":\"j\"}").await.unwrap();
+        let done = idempotency::claim(&mut tx, "p", "tok", "fp", 3).await.unwrap().unwrap();
         assert_eq!((done.state.as_str(), done.status), ("done", Some(200)));
         tx.commit().await.unwrap();
     }
@@ -266,9 +221,7 @@ async fn jobs_and_tags_round_trip() {
         };
         jobs::insert(&mut tx, &job).await.unwrap();
         assert_eq!(jobs::bump_attempts(&mut tx, "j1", 2).await.unwrap(), 1);
-        jobs::finish(&mut tx, "j1", jobs::FAIL, Some("E1"), Some("boom"), 3)
-            .await
-            .unwrap();
+        jobs::finish(&mut tx, "j1", jobs::FAIL, Some("E1"), Some("boom"), 3).await.unwrap();
         let t = tags::Tag {
             resource_type: "project".into(),
             resource_id: "p".into(),
@@ -277,22 +230,11 @@ async fn jobs_and_tags_round_trip() {
             tag_value: "prod".into(),
         };
         tags::set(&mut tx, &t).await.unwrap();
-        tags::set(
-            &mut tx,
-            &tags::Tag {
-                tag_value: "dev".into(),
-                ..t.clone()
-            },
-        )
-        .await
-        .unwrap();
+        tags::set(&mut tx, &tags::Tag { tag_value: "dev".into(), ..t.clone() }).await.unwrap();
         tx.commit().await.unwrap();
         let mut c = s.read().await.unwrap();
         let j = jobs::get(&mut c, "j1").await.unwrap().unwrap();
-        assert_eq!(
-            (j.status.as_str(), j.fail_reason.as_deref(), j.end_time),
-            ("FAIL", Some("boom"), Some(3))
-        );
+        assert_eq!((j.status.as_str(), j.fail_reason.as_deref(), j.end_time), ("FAIL", Some("boom"), Some(3)));
         assert!(jobs::unfinished(&mut c, 10).await.unwrap().is_empty());
         let listed = tags::list(&mut c, "project", "p").await.unwrap();
         assert_eq!(listed.len(), 1);

@@ -1,0 +1,235 @@
+//! Authorisation in one place: a policy table of action -> rules.
+//!
+//! Every service method calls [`authorize`] (or [`authorize_visible`]) first. A rule names
+//! who may act: the cloud `admin`, a role held in the target's project, a `manager` of the
+//! target's domain, or the owner of the target. Denials on a specific resource the caller
+//! may not even read are reported as 404, so tenants cannot probe each other's ids.
+
+use crate::context::Principal;
+use nimbus_core::Error;
+
+/// Who may perform an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// The cloud operator (`admin` role).
+    Admin,
+    /// A token scoped to the target project holding one of these roles.
+    ProjectRole(&'static [&'static str]),
+    /// A token scoped to the target domain, or to a project in it, holding one of these roles.
+    DomainRole(&'static [&'static str]),
+    /// A token scoped to the target domain itself holding one of these roles: the customer's
+    /// account administrators (`manager`), who manage users and projects of their domain.
+    DomainScoped(&'static [&'static str]),
+    /// The user the target belongs to.
+    Owner,
+    /// Any authenticated caller.
+    Anyone,
+}
+
+use Rule::*;
+
+const READERS: &[&str] = &["reader", "member", "manager"];
+const MEMBERS: &[&str] = &["member", "manager"];
+const MANAGERS: &[&str] = &["manager"];
+
+/// The policy table: every action the service layer performs, and who may perform it.
+pub const POLICY: &[(&str, &[Rule])] = &[
+    // Identity: domains
+    ("identity:list_domains", &[Admin]),
+    ("identity:get_domain", &[Admin, DomainRole(READERS)]),
+    ("identity:create_domain", &[Admin]),
+    ("identity:update_domain", &[Admin]),
+    ("identity:delete_domain", &[Admin]),
+    // Identity: projects
+    ("identity:list_projects", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:get_project", &[Admin, ProjectRole(READERS), DomainScoped(MANAGERS)]),
+    ("identity:create_project", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:update_project", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:delete_project", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:list_user_projects", &[Admin, DomainScoped(MANAGERS), Owner]),
+    // Identity: users
+    ("identity:list_users", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:get_user", &[Admin, DomainScoped(MANAGERS), Owner]),
+    ("identity:create_user", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:update_user", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:delete_user", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:change_password", &[Owner]),
+    // Identity: groups
+    ("identity:list_groups", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:get_group", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:create_group", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:update_group", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:delete_group", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:list_user_groups", &[Admin, DomainScoped(MANAGERS), Owner]),
+    // Identity: roles and assignments
+    ("identity:list_roles", &[Anyone]),
+    ("identity:get_role", &[Anyone]),
+    ("identity:create_role", &[Admin]),
+    ("identity:update_role", &[Admin]),
+    ("identity:delete_role", &[Admin]),
+    ("identity:grant", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:list_role_assignments", &[Admin, DomainScoped(MANAGERS)]),
+    // Identity: credentials (access keys)
+    ("identity:list_credentials", &[Admin, Owner]),
+    ("identity:get_credential", &[Admin, Owner]),
+    ("identity:create_credential", &[Admin, Owner]),
+    ("identity:update_credential", &[Admin, Owner]),
+    ("identity:delete_credential", &[Admin, Owner]),
+    // Region catalogue
+    ("identity:list_regions", &[Anyone]),
+    ("identity:list_services", &[Anyone]),
+    // Audit (CTS)
+    ("cts:list_traces", &[Admin, ProjectRole(READERS)]),
+    ("cts:list_trackers", &[Admin, ProjectRole(READERS)]),
+    ("cts:create_tracker", &[Admin, ProjectRole(MEMBERS)]),
+    // Jobs
+    ("jobs:get", &[Admin, ProjectRole(READERS)]),
+    // Quotas
+    ("quota:get", &[Admin, ProjectRole(READERS)]),
+    ("quota:update", &[Admin]),
+    // Tags
+    ("tags:read", &[Admin, ProjectRole(READERS), DomainScoped(MANAGERS)]),
+    ("tags:write", &[Admin, ProjectRole(MEMBERS), DomainScoped(MANAGERS)]),
+];
+
+/// What an action is performed on.
+#[derive(Debug, Clone, Default)]
+pub struct Target<'a> {
+    /// The project the target belongs to.
+    pub project_id: Option<&'a str>,
+    /// The domain the target belongs to.
+    pub domain_id: Option<&'a str>,
+    /// The user who owns the target (a user record is owned by itself).
+    pub owner_user_id: Option<&'a str>,
+}
+
+fn rule_allows(rule: Rule, p: &Principal, t: &Target) -> bool {
+    match rule {
+        Admin => p.is_admin(),
+        Anyone => true,
+        Owner => t.owner_user_id.is_some_and(|u| u == p.user_id),
+        ProjectRole(roles) => {
+            t.project_id.is_some_and(|proj| p.project_id() == Some(proj)) && roles.iter().any(|r| p.has_role(r))
+        }
+        DomainRole(roles) => {
+            t.domain_id.is_some_and(|d| p.scope_domain_id() == Some(d)) && roles.iter().any(|r| p.has_role(r))
+        }
+        DomainScoped(roles) => {
+            matches!(&p.scope, crate::Scope::Domain { id, .. } if t.domain_id == Some(id.as_str()))
+                && roles.iter().any(|r| p.has_role(r))
+        }
+    }
+}
+
+/// Whether `p` may perform `action` on `target`.
+pub fn allowed(action: &str, p: &Principal, target: &Target) -> bool {
+    match POLICY.iter().find(|(a, _)| *a == action) {
+        Some((_, rules)) => rules.iter().any(|r| rule_allows(*r, p, target)),
+        // An action missing from the table is a programming error: deny, loudly in debug.
+        None => {
+            debug_assert!(false, "action {action} missing from the policy table");
+            false
+        }
+    }
+}
+
+/// Fails with 403 unless `p` may perform `action` on `target`.
+pub fn authorize(action: &str, p: &Principal, target: &Target) -> Result<(), Error> {
+    if allowed(action, p, target) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!("You are not authorized to perform the requested action: {action}.")))
+    }
+}
+
+/// For an action on one existing resource: 404 if the caller may not even `read_action` it,
+/// 403 if it may read but not perform `action`.
+pub fn authorize_visible(
+    read_action: &str,
+    action: &str,
+    p: &Principal,
+    target: &Target,
+    kind: &'static str,
+    id: &str,
+) -> Result<(), Error> {
+    if !allowed(read_action, p, target) {
+        return Err(Error::not_found(kind, id));
+    }
+    authorize(action, p, target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{RoleRef, Scope};
+
+    fn principal(roles: &[&str], scope: Scope) -> Principal {
+        Principal {
+            user_id: "u1".into(),
+            user_name: "alice".into(),
+            user_domain_id: "d1".into(),
+            user_domain_name: "D1".into(),
+            scope,
+            roles: roles.iter().map(|r| RoleRef { id: r.to_string(), name: r.to_string() }).collect(),
+            methods: vec!["password".into()],
+            audit_id: "a".into(),
+            issued_at: 0,
+            expires_at: 0,
+            access_key: None,
+        }
+    }
+
+    fn project_scope(id: &str) -> Scope {
+        Scope::Project { id: id.into(), name: id.into(), domain_id: "d1".into(), domain_name: "D1".into() }
+    }
+
+    #[test]
+    fn every_action_has_rules_and_is_unique() {
+        let mut names: Vec<_> = POLICY.iter().map(|(a, _)| *a).collect();
+        names.sort();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+        assert!(POLICY.iter().all(|(_, rules)| !rules.is_empty()));
+    }
+
+    #[test]
+    fn members_read_their_project_only() {
+        let p = principal(&["member"], project_scope("p1"));
+        let own = Target { project_id: Some("p1"), ..Default::default() };
+        let other = Target { project_id: Some("p2"), ..Default::default() };
+        assert!(allowed("cts:list_traces", &p, &own));
+        assert!(!allowed("cts:list_traces", &p, &other));
+        assert!(!allowed("quota:update", &p, &own));
+        let e = authorize_visible("jobs:get", "jobs:get", &p, &other, "job", "j").unwrap_err();
+        assert_eq!(e.status(), 404);
+    }
+
+    #[test]
+    fn readers_cannot_write_and_admin_can_do_anything() {
+        let reader = principal(&["reader"], project_scope("p1"));
+        let own = Target { project_id: Some("p1"), domain_id: Some("d1"), ..Default::default() };
+        assert!(allowed("tags:read", &reader, &own));
+        let e = authorize_visible("tags:read", "tags:write", &reader, &own, "project", "p1").unwrap_err();
+        assert_eq!(e.status(), 403);
+        let admin = principal(&["admin"], project_scope("other"));
+        for (action, _) in POLICY {
+            assert!(allowed(action, &admin, &own), "{action}");
+        }
+    }
+
+    #[test]
+    fn domain_managers_stay_in_their_domain() {
+        let m = principal(&["manager"], Scope::Domain { id: "d1".into(), name: "D1".into() });
+        assert!(allowed("identity:create_user", &m, &Target { domain_id: Some("d1"), ..Default::default() }));
+        assert!(!allowed("identity:create_user", &m, &Target { domain_id: Some("d2"), ..Default::default() }));
+        assert!(!allowed("identity:create_domain", &m, &Target::default()));
+    }
+
+    #[test]
+    fn owners_manage_their_own_credentials() {
+        let p = principal(&["member"], project_scope("p1"));
+        assert!(allowed("identity:create_credential", &p, &Target { owner_user_id: Some("u1"), ..Default::default() }));
+        assert!(!allowed("identity:create_credential", &p, &Target { owner_user_id: Some("u2"), ..Default::default() }));
+    }
+}

@@ -1,0 +1,88 @@
+//! Region configuration: names, zones, identity rules and quota defaults.
+//!
+//! Read from the `--config` TOML file by the binary; every field has a default so an empty
+//! file (or none) gives a working all-in-one region.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Everything the control plane needs to know about its region.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegionConfig {
+    /// Region name (seed 3.2: `eu-west-0`).
+    pub region: String,
+    /// Availability zones served by this region.
+    pub availability_zones: Vec<String>,
+    /// Base URL clients use to reach the API listener (set by `nimbus up` from `--listen`).
+    pub public_url: String,
+    /// Base URL of the S3 listener.
+    pub s3_url: String,
+    /// Lifetime of a token, in seconds.
+    pub token_ttl_secs: i64,
+    /// Failed logins in a row that lock an account (0 disables lockout).
+    pub lockout_failure_attempts: i64,
+    /// How long a locked account stays locked, in seconds.
+    pub lockout_duration_secs: i64,
+    /// Access keys per user (Huawei IAM allows two).
+    pub max_access_keys_per_user: i64,
+    /// Default per-project quotas (-1 is unlimited); overridable per project by an admin.
+    pub quotas: BTreeMap<String, i64>,
+    /// Artificial delay between job steps, in milliseconds. Only for crash tests; 0 in service.
+    pub job_step_delay_ms: u64,
+}
+
+impl Default for RegionConfig {
+    fn default() -> Self {
+        RegionConfig {
+            region: "eu-west-0".into(),
+            availability_zones: vec!["eu-west-0a".into(), "eu-west-0b".into(), "eu-west-0c".into()],
+            public_url: "http://127.0.0.1:8080".into(),
+            s3_url: "http://127.0.0.1:9000".into(),
+            token_ttl_secs: 24 * 3600,
+            lockout_failure_attempts: 5,
+            lockout_duration_secs: 15 * 60,
+            max_access_keys_per_user: 2,
+            quotas: default_quotas(),
+            job_step_delay_ms: 0,
+        }
+    }
+}
+
+/// The quota defaults of a new project (seed 8.1), by resource name as the OpenStack quota
+/// APIs spell them.
+pub fn default_quotas() -> BTreeMap<String, i64> {
+    [
+        ("instances", 10),
+        ("cores", 20),
+        ("ram", 51200),
+        ("key_pairs", 100),
+        ("server_groups", 10),
+        ("server_group_members", 10),
+        ("metadata_items", 128),
+        ("volumes", 10),
+        ("gigabytes", 1000),
+        ("snapshots", 10),
+        ("backups", 10),
+        ("backup_gigabytes", 1000),
+        ("images", 20),
+        ("network", 10),
+        ("subnet", 10),
+        ("port", 500),
+        ("router", 10),
+        ("floatingip", 10),
+        ("security_group", 10),
+        ("security_group_rule", 100),
+        ("buckets", 100),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+impl RegionConfig {
+    /// The default limit for a quota resource (`None` when the resource is unknown).
+    pub fn default_quota(&self, resource: &str) -> Option<i64> {
+        self.quotas.get(resource).copied()
+    }
+}
