@@ -213,8 +213,10 @@ mod tests {
         let e = authorize_visible("tags:read", "tags:write", &reader, &own, "project", "p1").unwrap_err();
         assert_eq!(e.status(), 403);
         let admin = principal(&["admin"], project_scope("other"));
-        for (action, _) in POLICY {
-            assert!(allowed(action, &admin, &own), "{action}");
+        // Admins may do everything except what only the owner may do (an admin resets a
+        // password through update_user instead of "changing" someone else's).
+        for (action, rules) in POLICY.iter().filter(|(_, rules)| *rules != [Owner]) {
+            assert!(allowed(action, &admin, &own), "{action} {rules:?}");
         }
     }
 
