@@ -1,1 +1,61 @@
-//! placeholder
+//! Nimbus API front ends: one HTTP listener, several API families.
+//!
+//! - `keystone/`: the OpenStack identity API, under `/identity/v3` and, for the Huawei IAM
+//!   SDK (which keeps only scheme, host and port), also at `/v3`.
+//! - `openstack/`: the other OpenStack APIs (`/compute`, `/volume`, `/network`...).
+//! - `native/`: the Huawei-style native APIs at the root (`/v3/{project_id}/traces`,
+//!   `/v1/{project_id}/jobs/{job_id}`, `/v3.0/OS-CREDENTIAL/credentials`...), described by the
+//!   OpenAPI document at `/openapi.json`.
+//!
+//! A front end parses and renders one family and calls one [`Control`] method; it holds no
+//! business rules. Errors are rendered once per family by that family's layer (see
+//! `error.rs`), so extractor rejections, unknown routes and 413s share the family's format.
+
+pub mod auth;
+pub mod error;
+pub mod keystone;
+pub mod meta;
+pub mod native;
+pub mod openstack;
+pub mod routes;
+
+use axum::Router;
+use nimbus_control::Control;
+use std::sync::Arc;
+
+pub use routes::{Access, Endpoint};
+
+/// Largest JSON body any API accepts.
+pub const MAX_JSON_BODY: usize = 1 << 20;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub control: Arc<Control>,
+    /// Every registered endpoint (served to admins, checked by the authorisation test).
+    pub endpoints: Arc<Vec<Endpoint>>,
+}
+
+/// Builds the whole HTTP application.
+pub fn app(control: Arc<Control>) -> Router {
+    let keystone = keystone::routes();
+    let native = native::routes();
+    let openstack = openstack::routes();
+    let mut endpoints = Vec::new();
+    endpoints.extend(keystone.endpoints().iter().map(|e| e.prefixed("/identity")));
+    endpoints.extend(keystone.endpoints().iter().cloned());
+    endpoints.extend(native.endpoints().iter().cloned());
+    endpoints.extend(openstack.endpoints().iter().cloned());
+    let state = AppState { control, endpoints: Arc::new(endpoints) };
+
+    let keystone_router = keystone.into_router(error::Family::Keystone);
+    Router::new()
+        .nest("/identity", keystone_router.clone())
+        .merge(keystone_router)
+        .merge(native.into_router(error::Family::Huawei))
+        .merge(openstack.into_router(error::Family::OpenStack))
+        .fallback(error::fallback)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), meta::request_meta))
+        .with_state(state)
+}

@@ -153,7 +153,14 @@ impl Control {
 
     /// Traces a mutating call that failed (the service changed nothing, so nothing else
     /// traced it). Called by the front ends' audit layer.
-    pub async fn audit_failure(&self, meta: &RequestMeta, service: &str, resource_type: &str, status: u16, message: &str) {
+    pub async fn audit_failure(
+        &self,
+        meta: &RequestMeta,
+        service: &str,
+        resource_type: &str,
+        status: u16,
+        message: &str,
+    ) {
         let principal = meta.principal();
         let mut t = base_trace(meta, owner_of(principal.as_ref()));
         if let Some(p) = &principal {
@@ -186,7 +193,14 @@ impl Control {
     /// `GET /v3/{project_id}/traces`: the project's traces, newest first.
     pub async fn list_traces(&self, ctx: &Ctx, mut filter: TraceFilter) -> Result<Vec<Trace>, Error> {
         let target = Target { project_id: Some(&filter.project_id), ..Default::default() };
-        authorize_visible("cts:list_traces", "cts:list_traces", &ctx.principal, &target, "project", &filter.project_id)?;
+        authorize_visible(
+            "cts:list_traces",
+            "cts:list_traces",
+            &ctx.principal,
+            &target,
+            "project",
+            &filter.project_id,
+        )?;
         filter.limit = filter.limit.clamp(1, 200);
         let mut c = self.store().read().await?;
         repo::list(&mut c, &filter).await

@@ -232,6 +232,10 @@ mod tests {
     fn owners_manage_their_own_credentials() {
         let p = principal(&["member"], project_scope("p1"));
         assert!(allowed("identity:create_credential", &p, &Target { owner_user_id: Some("u1"), ..Default::default() }));
-        assert!(!allowed("identity:create_credential", &p, &Target { owner_user_id: Some("u2"), ..Default::default() }));
+        assert!(!allowed(
+            "identity:create_credential",
+            &p,
+            &Target { owner_user_id: Some("u2"), ..Default::default() }
+        ));
     }
 }

@@ -36,7 +36,8 @@ const OPENSTACK: &[(&str, &str, &str)] = &[
 ];
 
 /// Native services, named as the Huawei Cloud SDK modules are.
-const NATIVE: &[&str] = &["iam", "ecs", "evs", "ims", "vpc", "cts", "tms", "as", "ces", "smn", "kms", "rts", "elb", "cbr"];
+const NATIVE: &[&str] =
+    &["iam", "ecs", "evs", "ims", "vpc", "cts", "tms", "as", "ces", "smn", "kms", "rts", "elb", "cbr"];
 
 fn stable_id(seed: &str) -> String {
     hex::encode(&Sha256::digest(seed.as_bytes())[..16])

@@ -52,7 +52,13 @@ impl Control {
 
     /// Stores the answer of a successful request; a failed one releases the token so the
     /// client may retry.
-    pub async fn complete_client_token(&self, project_id: &str, token: &str, status: u16, body: &str) -> Result<(), Error> {
+    pub async fn complete_client_token(
+        &self,
+        project_id: &str,
+        token: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<(), Error> {
         let mut tx = self.store().write().await?;
         if (200..300).contains(&status) {
             repo::complete(&mut tx, project_id, token, status as i64, body).await?;

@@ -117,7 +117,8 @@ impl Control {
             if attempts > MAX_ATTEMPTS {
                 let mut tx = self.store().write().await?;
                 let reason = format!("gave up after {MAX_ATTEMPTS} interrupted attempts");
-                repo::finish(&mut tx, &job.id, repo::FAIL, Some("Nimbus.Job.Attempts"), Some(&reason), now_ms()).await?;
+                repo::finish(&mut tx, &job.id, repo::FAIL, Some("Nimbus.Job.Attempts"), Some(&reason), now_ms())
+                    .await?;
                 return tx.commit().await;
             }
             let mut step = job.step;
@@ -140,7 +141,8 @@ impl Control {
                     }
                     Err(e) => {
                         tracing::warn!(job = %job.id, job_type = %job.job_type, error = %e, "job failed");
-                        repo::finish(&mut tx, &job.id, repo::FAIL, Some(e.code()), Some(&e.message()), now_ms()).await?;
+                        repo::finish(&mut tx, &job.id, repo::FAIL, Some(e.code()), Some(&e.message()), now_ms())
+                            .await?;
                         return tx.commit().await;
                     }
                 }

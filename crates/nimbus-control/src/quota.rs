@@ -30,17 +30,35 @@ impl Control {
     }
 
     /// Charges quota inside the caller's transaction; fails with `OverQuota`.
-    pub async fn charge_quota(&self, tx: &mut AnyConnection, project_id: &str, resource: &str, amount: i64) -> Result<(), Error> {
+    pub async fn charge_quota(
+        &self,
+        tx: &mut AnyConnection,
+        project_id: &str,
+        resource: &str,
+        amount: i64,
+    ) -> Result<(), Error> {
         let limit = self.quota_limit(tx, project_id, resource).await?;
         repo::charge(tx, project_id, resource, amount, limit).await
     }
 
     /// Gives quota back inside the caller's transaction.
-    pub async fn release_quota(&self, tx: &mut AnyConnection, project_id: &str, resource: &str, amount: i64) -> Result<(), Error> {
+    pub async fn release_quota(
+        &self,
+        tx: &mut AnyConnection,
+        project_id: &str,
+        resource: &str,
+        amount: i64,
+    ) -> Result<(), Error> {
         repo::release(tx, project_id, resource, amount).await
     }
 
-    async fn check_project(&self, c: &mut AnyConnection, ctx: &Ctx, project_id: &str, action: &str) -> Result<(), Error> {
+    async fn check_project(
+        &self,
+        c: &mut AnyConnection,
+        ctx: &Ctx,
+        project_id: &str,
+        action: &str,
+    ) -> Result<(), Error> {
         let target = Target { project_id: Some(project_id), ..Default::default() };
         authorize_visible("quota:get", action, &ctx.principal, &target, "project", project_id)?;
         if idrepo::get_project(c, project_id).await?.is_none() {
@@ -74,7 +92,12 @@ impl Control {
     }
 
     /// Changes limits (admin only). A limit below current usage is refused.
-    pub async fn update_quotas(&self, ctx: &Ctx, project_id: &str, changes: &BTreeMap<String, i64>) -> Result<QuotaSet, Error> {
+    pub async fn update_quotas(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        changes: &BTreeMap<String, i64>,
+    ) -> Result<QuotaSet, Error> {
         let mut tx = self.store().write().await?;
         self.check_project(&mut tx, ctx, project_id, "quota:update").await?;
         let current = self.quota_set(&mut tx, project_id).await?;
@@ -93,8 +116,12 @@ impl Control {
             }
             repo::set_limit(&mut tx, project_id, resource, *limit).await?;
         }
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "quota", "updateQuota", 200).resource(project_id, "").in_project(project_id))
-            .await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("IAM", "quota", "updateQuota", 200).resource(project_id, "").in_project(project_id),
+        )
+        .await?;
         let set = self.quota_set(&mut tx, project_id).await?;
         tx.commit().await?;
         Ok(set)
@@ -106,8 +133,12 @@ impl Control {
         self.check_project(&mut tx, ctx, project_id, "quota:update").await?;
         authorize("quota:update", &ctx.principal, &Target { project_id: Some(project_id), ..Default::default() })?;
         repo::reset_limits(&mut tx, project_id).await?;
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "quota", "resetQuota", 202).resource(project_id, "").in_project(project_id))
-            .await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("IAM", "quota", "resetQuota", 202).resource(project_id, "").in_project(project_id),
+        )
+        .await?;
         tx.commit().await
     }
 }

@@ -37,7 +37,12 @@ impl Control {
     }
 
     /// A resource's tags as key/value pairs, sorted by key.
-    pub async fn resource_tags(&self, c: &mut AnyConnection, kind: &str, resource_id: &str) -> Result<Vec<(String, String)>, Error> {
+    pub async fn resource_tags(
+        &self,
+        c: &mut AnyConnection,
+        kind: &str,
+        resource_id: &str,
+    ) -> Result<Vec<(String, String)>, Error> {
         Ok(repo::list(c, kind, resource_id).await?.into_iter().map(|t| (t.tag_key, t.tag_value)).collect())
     }
 }

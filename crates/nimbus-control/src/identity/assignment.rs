@@ -159,7 +159,11 @@ impl Control {
         if !ctx.principal.is_admin() {
             // Managers see assignments inside their domain only.
             let domain = ctx.principal.scope_domain_id().map(str::to_string);
-            authorize("identity:list_role_assignments", &ctx.principal, &Target { domain_id: domain.as_deref(), ..Default::default() })?;
+            authorize(
+                "identity:list_role_assignments",
+                &ctx.principal,
+                &Target { domain_id: domain.as_deref(), ..Default::default() },
+            )?;
         }
         let (target_type, target_id) = match (&q.project_id, &q.domain_id) {
             (Some(p), _) => (Some("project".to_string()), Some(p.clone())),
@@ -171,13 +175,21 @@ impl Control {
             (_, Some(g)) => (Some("group".to_string()), Some(g.clone())),
             _ => (None, None),
         };
-        let f = AssignmentFilter { actor_type, actor_id, target_type, target_id, role_id: q.role_id.clone(), inherited: None };
+        let f = AssignmentFilter {
+            actor_type,
+            actor_id,
+            target_type,
+            target_id,
+            role_id: q.role_id.clone(),
+            inherited: None,
+        };
         let rows = repo::list_assignments(&mut c, &f).await?;
         let mut out = Vec::new();
         for a in rows {
             if q.effective && a.actor_type == "group" {
                 // Expand the group into its members.
-                let members = repo::list_users(&mut c, None, None, None, Some(&a.actor_id), &Default::default()).await?;
+                let members =
+                    repo::list_users(&mut c, None, None, None, Some(&a.actor_id), &Default::default()).await?;
                 for m in members {
                     out.push(Assignment { actor_type: "user".into(), actor_id: m.id, ..a.clone() });
                 }

@@ -32,13 +32,21 @@ impl Control {
         if !region::list_regions(&mut tx).await?.iter().any(|r| r.id == cfg.region) {
             region::insert_region(
                 &mut tx,
-                &region::Region { id: cfg.region.clone(), description: String::new(), parent_region_id: None, created_at: now },
+                &region::Region {
+                    id: cfg.region.clone(),
+                    description: String::new(),
+                    parent_region_id: None,
+                    created_at: now,
+                },
             )
             .await?;
         }
         for az in &cfg.availability_zones {
-            region::upsert_zone(&mut tx, &region::AvailabilityZone { name: az.clone(), region_id: cfg.region.clone(), available: true })
-                .await?;
+            region::upsert_zone(
+                &mut tx,
+                &region::AvailabilityZone { name: az.clone(), region_id: cfg.region.clone(), available: true },
+            )
+            .await?;
         }
         if repo::get_domain(&mut tx, DEFAULT_DOMAIN_ID).await?.is_none() {
             repo::insert_domain(

@@ -54,7 +54,13 @@ fn owner(c: &Credential) -> Target<'_> {
 }
 
 impl Control {
-    async fn check_key_owner(&self, c: &mut AnyConnection, ctx: &Ctx, user_id: &str, action: &str) -> Result<(), Error> {
+    async fn check_key_owner(
+        &self,
+        c: &mut AnyConnection,
+        ctx: &Ctx,
+        user_id: &str,
+        action: &str,
+    ) -> Result<(), Error> {
         let t = Target { owner_user_id: Some(user_id), ..Default::default() };
         if repo::get_user(c, user_id).await?.is_none() {
             return Err(if ctx.principal.is_admin() {
@@ -97,31 +103,36 @@ impl Control {
             last_used_at: None,
         };
         repo::insert_credential(&mut tx, &cred).await?;
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "credential", "createCredential", 201).resource(&cred.id, &cred.cred_type))
-            .await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("IAM", "credential", "createCredential", 201).resource(&cred.id, &cred.cred_type),
+        )
+        .await?;
         tx.commit().await?;
         Ok(cred)
     }
 
     /// Huawei IAM `POST /v3.0/OS-CREDENTIAL/credentials`: a new permanent access key.
-    pub async fn create_access_key(&self, ctx: &Ctx, user_id: &str, description: Option<String>) -> Result<AccessKeyCreated, Error> {
+    pub async fn create_access_key(
+        &self,
+        ctx: &Ctx,
+        user_id: &str,
+        description: Option<String>,
+    ) -> Result<AccessKeyCreated, Error> {
         let mut tx = self.store().write().await?;
         self.check_key_owner(&mut tx, ctx, user_id, "identity:create_credential").await?;
         let limit = self.config().max_access_keys_per_user;
         if repo::count_access_keys(&mut tx, user_id).await? >= limit {
-            return Err(Error::OverQuota {
-                resource: "access_keys".into(),
-                limit,
-                in_use: limit,
-                requested: 1,
-            });
+            return Err(Error::OverQuota { resource: "access_keys".into(), limit, in_use: limit, requested: 1 });
         }
         let (cred, secret) = new_access_key(user_id, ctx.principal.project_id(), description.unwrap_or_default());
         repo::insert_credential(&mut tx, &cred).await?;
         self.audit(
             &mut tx,
             ctx,
-            AuditEvent::new("IAM", "credential", "createAccessKey", 201).resource(&cred.id, cred.access_key.as_deref().unwrap_or("")),
+            AuditEvent::new("IAM", "credential", "createAccessKey", 201)
+                .resource(&cred.id, cred.access_key.as_deref().unwrap_or("")),
         )
         .await?;
         tx.commit().await?;
@@ -130,7 +141,14 @@ impl Control {
 
     async fn load_credential(&self, c: &mut AnyConnection, ctx: &Ctx, id: &str) -> Result<Credential, Error> {
         let cred = repo::get_credential(c, id).await?.ok_or_else(|| Error::not_found("credential", id))?;
-        authorize_visible("identity:get_credential", "identity:get_credential", &ctx.principal, &owner(&cred), "credential", id)?;
+        authorize_visible(
+            "identity:get_credential",
+            "identity:get_credential",
+            &ctx.principal,
+            &owner(&cred),
+            "credential",
+            id,
+        )?;
         Ok(cred)
     }
 
@@ -152,7 +170,8 @@ impl Control {
         page: &PageRequest,
     ) -> Result<Vec<Credential>, Error> {
         // Non-admins list their own credentials whatever filter they pass.
-        let user = if ctx.principal.is_admin() { user_id.map(str::to_string) } else { Some(ctx.principal.user_id.clone()) };
+        let user =
+            if ctx.principal.is_admin() { user_id.map(str::to_string) } else { Some(ctx.principal.user_id.clone()) };
         if let (Some(asked), false) = (user_id, ctx.principal.is_admin()) {
             if asked != ctx.principal.user_id {
                 return Ok(Vec::new());
@@ -162,7 +181,12 @@ impl Control {
         repo::list_credentials(&mut c, user.as_deref(), cred_type, page).await
     }
 
-    pub async fn update_credential(&self, ctx: &Ctx, id_or_access_key: &str, req: CredentialUpdate) -> Result<Credential, Error> {
+    pub async fn update_credential(
+        &self,
+        ctx: &Ctx,
+        id_or_access_key: &str,
+        req: CredentialUpdate,
+    ) -> Result<Credential, Error> {
         let mut tx = self.store().write().await?;
         let id = match repo::get_credential_by_access_key(&mut tx, id_or_access_key).await? {
             Some(cred) => cred.id,
@@ -194,8 +218,12 @@ impl Control {
             cred.description = d;
         }
         repo::update_credential(&mut tx, &cred).await?;
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "credential", "updateCredential", 200).resource(&cred.id, &cred.cred_type))
-            .await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("IAM", "credential", "updateCredential", 200).resource(&cred.id, &cred.cred_type),
+        )
+        .await?;
         tx.commit().await?;
         Ok(cred)
     }
@@ -209,8 +237,12 @@ impl Control {
         let cred = self.load_credential(&mut tx, ctx, &id).await?;
         authorize("identity:delete_credential", &ctx.principal, &owner(&cred))?;
         repo::delete_credential(&mut tx, &cred.id).await?;
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "credential", "deleteCredential", 204).resource(&cred.id, &cred.cred_type))
-            .await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("IAM", "credential", "deleteCredential", 204).resource(&cred.id, &cred.cred_type),
+        )
+        .await?;
         tx.commit().await
     }
 }

@@ -46,7 +46,8 @@ impl Control {
         };
         let mut tx = self.store().write().await?;
         repo::insert_domain(&mut tx, &d).await.map_err(|e| conflict_name(e, &d.name))?;
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "domain", "createDomain", 201).resource(&d.id, &d.name)).await?;
+        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "domain", "createDomain", 201).resource(&d.id, &d.name))
+            .await?;
         tx.commit().await?;
         Ok(d)
     }
@@ -79,6 +80,26 @@ impl Control {
         repo::list_domains(&mut c, name, enabled, page).await
     }
 
+    /// Domain names by id (for rendering traces; names are not secret within a region's
+    /// audit views, and only ids the caller already sees are looked up).
+    pub async fn domain_names(&self) -> Result<std::collections::HashMap<String, String>, Error> {
+        let mut c = self.store().read().await?;
+        let all = PageRequest { limit: Some(nimbus_core::page::MAX_LIMIT), marker: None };
+        Ok(repo::list_domains(&mut c, None, None, &all).await?.into_iter().map(|d| (d.id, d.name)).collect())
+    }
+
+    /// Domains the caller holds a role on (`GET /v3/auth/domains`).
+    pub async fn list_user_domains(&self, ctx: &Ctx) -> Result<Vec<Domain>, Error> {
+        let mut c = self.store().read().await?;
+        let mut out = Vec::new();
+        for id in repo::domains_of_user(&mut c, &ctx.principal.user_id).await? {
+            if let Some(d) = repo::get_domain(&mut c, &id).await?.filter(|d| d.enabled) {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn update_domain(&self, ctx: &Ctx, id: &str, req: DomainUpdate) -> Result<Domain, Error> {
         authorize_visible("identity:get_domain", "identity:update_domain", &ctx.principal, &target(id), "domain", id)?;
         let mut tx = self.store().write().await?;
@@ -101,7 +122,8 @@ impl Control {
         }
         d.extra = merge_extra(&d.extra, &req.extra);
         repo::update_domain(&mut tx, &d).await.map_err(|e| conflict_name(e, &d.name))?;
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "domain", "updateDomain", 200).resource(&d.id, &d.name)).await?;
+        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "domain", "updateDomain", 200).resource(&d.id, &d.name))
+            .await?;
         tx.commit().await?;
         Ok(d)
     }
@@ -140,14 +162,17 @@ impl Control {
         }
         repo::delete_assignments_on_target(&mut tx, id).await?;
         repo::delete_domain(&mut tx, id).await?;
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "domain", "deleteDomain", 204).resource(&d.id, &d.name)).await?;
+        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "domain", "deleteDomain", 204).resource(&d.id, &d.name))
+            .await?;
         tx.commit().await
     }
 }
 
 pub(crate) fn conflict_name(e: Error, name: &str) -> Error {
     match e {
-        Error::Conflict(_) => Error::Conflict(format!("Conflict occurred attempting to store {name:?}: the name is already in use.")),
+        Error::Conflict(_) => {
+            Error::Conflict(format!("Conflict occurred attempting to store {name:?}: the name is already in use."))
+        }
         other => other,
     }
 }

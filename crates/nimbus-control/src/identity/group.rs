@@ -41,7 +41,11 @@ impl Control {
             .clone()
             .or_else(|| ctx.principal.scope_domain_id().map(str::to_string))
             .unwrap_or_else(|| super::DEFAULT_DOMAIN_ID.to_string());
-        authorize("identity:create_group", &ctx.principal, &Target { domain_id: Some(&domain_id), ..Default::default() })?;
+        authorize(
+            "identity:create_group",
+            &ctx.principal,
+            &Target { domain_id: Some(&domain_id), ..Default::default() },
+        )?;
         validate_name("group", &req.name)?;
         let mut tx = self.store().write().await?;
         if repo::get_domain(&mut tx, &domain_id).await?.is_none() {
@@ -82,7 +86,11 @@ impl Control {
         let mut domain = domain_id.map(str::to_string);
         if !ctx.principal.is_admin() {
             domain = domain.or_else(|| ctx.principal.scope_domain_id().map(str::to_string));
-            authorize("identity:list_groups", &ctx.principal, &Target { domain_id: domain.as_deref(), ..Default::default() })?;
+            authorize(
+                "identity:list_groups",
+                &ctx.principal,
+                &Target { domain_id: domain.as_deref(), ..Default::default() },
+            )?;
         }
         let mut c = self.store().read().await?;
         repo::list_groups(&mut c, name, domain.as_deref(), None, page).await
@@ -137,8 +145,12 @@ impl Control {
             return Err(Error::not_found("group membership", format!("{user_id} in {group_id}")));
         }
         let action = if add { "addUserToGroup" } else { "removeUserFromGroup" };
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "group", action, if add { 204 } else { 204 }).resource(&g.id, &g.name))
-            .await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("IAM", "group", action, if add { 204 } else { 204 }).resource(&g.id, &g.name),
+        )
+        .await?;
         tx.commit().await
     }
 

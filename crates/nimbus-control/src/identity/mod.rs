@@ -69,8 +69,6 @@ impl Control {
             (None, Some(name)) => repo::get_domain_by_name(c, name).await?,
             (None, None) => return Err(Error::bad_request("A domain must be given by id or name.")),
         };
-        found.ok_or_else(|| {
-            Error::not_found("domain", sel.id.clone().or_else(|| sel.name.clone()).unwrap_or_default())
-        })
+        found.ok_or_else(|| Error::not_found("domain", sel.id.clone().or_else(|| sel.name.clone()).unwrap_or_default()))
     }
 }

@@ -57,7 +57,11 @@ impl Control {
             .clone()
             .or_else(|| ctx.principal.scope_domain_id().map(str::to_string))
             .unwrap_or_else(|| super::DEFAULT_DOMAIN_ID.to_string());
-        authorize("identity:create_project", &ctx.principal, &Target { domain_id: Some(&domain_id), ..Default::default() })?;
+        authorize(
+            "identity:create_project",
+            &ctx.principal,
+            &Target { domain_id: Some(&domain_id), ..Default::default() },
+        )?;
         validate_name("project", &req.name)?;
         if req.is_domain == Some(true) {
             return Err(Error::bad_request("Projects acting as domains are not supported; create a domain instead."));
@@ -95,8 +99,12 @@ impl Control {
         if let Some(tags) = &req.tags {
             self.replace_string_tags(&mut tx, TAG_KIND, &p.id, &p.id, tags).await?;
         }
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "project", "createProject", 201).resource(&p.id, &p.name).in_project(&p.id))
-            .await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("IAM", "project", "createProject", 201).resource(&p.id, &p.name).in_project(&p.id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(p)
     }
@@ -113,7 +121,12 @@ impl Control {
         self.load_project(&mut c, ctx, id).await
     }
 
-    pub async fn list_projects(&self, ctx: &Ctx, q: &ProjectListQuery, page: &PageRequest) -> Result<Vec<Project>, Error> {
+    pub async fn list_projects(
+        &self,
+        ctx: &Ctx,
+        q: &ProjectListQuery,
+        page: &PageRequest,
+    ) -> Result<Vec<Project>, Error> {
         let mut filter = repo::ProjectFilter {
             name: q.name.clone(),
             domain_id: q.domain_id.clone(),
@@ -127,7 +140,11 @@ impl Control {
         if !ctx.principal.is_admin() {
             let own = ctx.principal.scope_domain_id().map(str::to_string);
             let wanted = filter.domain_id.clone().or(own.clone());
-            authorize("identity:list_projects", &ctx.principal, &Target { domain_id: wanted.as_deref(), ..Default::default() })?;
+            authorize(
+                "identity:list_projects",
+                &ctx.principal,
+                &Target { domain_id: wanted.as_deref(), ..Default::default() },
+            )?;
             filter.domain_id = wanted;
         }
         let mut c = self.store().read().await?;
@@ -150,7 +167,14 @@ impl Control {
         let mut c = self.store().read().await?;
         let u = repo::get_user(&mut c, user_id).await?.ok_or_else(|| Error::not_found("user", user_id))?;
         let t = Target { domain_id: Some(&u.domain_id), owner_user_id: Some(&u.id), ..Default::default() };
-        authorize_visible("identity:list_user_projects", "identity:list_user_projects", &ctx.principal, &t, "user", user_id)?;
+        authorize_visible(
+            "identity:list_user_projects",
+            "identity:list_user_projects",
+            &ctx.principal,
+            &t,
+            "user",
+            user_id,
+        )?;
         let ids = repo::projects_of_user(&mut c, user_id).await?;
         let filter = repo::ProjectFilter { ids: Some(ids), enabled: Some(true), ..Default::default() };
         repo::list_projects(&mut c, &filter, &PageRequest::default()).await
@@ -159,7 +183,11 @@ impl Control {
     pub async fn update_project(&self, ctx: &Ctx, id: &str, req: ProjectUpdate) -> Result<Project, Error> {
         let mut tx = self.store().write().await?;
         let mut p = self.load_project(&mut tx, ctx, id).await?;
-        authorize("identity:update_project", &ctx.principal, &Target { domain_id: Some(&p.domain_id), ..Default::default() })?;
+        authorize(
+            "identity:update_project",
+            &ctx.principal,
+            &Target { domain_id: Some(&p.domain_id), ..Default::default() },
+        )?;
         if let Some(d) = &req.domain_id {
             if *d != p.domain_id {
                 return Err(Error::bad_request("A project cannot move to another domain."));
@@ -184,8 +212,12 @@ impl Control {
         }
         p.extra = merge_extra(&p.extra, &req.extra);
         repo::update_project(&mut tx, &p).await.map_err(|e| conflict_name(e, &p.name))?;
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "project", "updateProject", 200).resource(&p.id, &p.name).in_project(&p.id))
-            .await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("IAM", "project", "updateProject", 200).resource(&p.id, &p.name).in_project(&p.id),
+        )
+        .await?;
         tx.commit().await?;
         Ok(p)
     }
@@ -195,7 +227,11 @@ impl Control {
     pub async fn delete_project(&self, ctx: &Ctx, id: &str) -> Result<String, Error> {
         let mut tx = self.store().write().await?;
         let p = self.load_project(&mut tx, ctx, id).await?;
-        authorize("identity:delete_project", &ctx.principal, &Target { domain_id: Some(&p.domain_id), ..Default::default() })?;
+        authorize(
+            "identity:delete_project",
+            &ctx.principal,
+            &Target { domain_id: Some(&p.domain_id), ..Default::default() },
+        )?;
         if p.id == self.admin_project_id(&mut tx).await?.unwrap_or_default() {
             return Err(Error::Forbidden("The region's admin project cannot be deleted.".into()));
         }
@@ -203,20 +239,34 @@ impl Control {
             return Err(Error::Forbidden("Cannot delete a project that has child projects.".into()));
         }
         let job_id = self.remove_project_rows(&mut tx, ctx, &p).await?;
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "project", "deleteProject", 204).resource(&p.id, &p.name).in_project(&p.id))
-            .await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("IAM", "project", "deleteProject", 204).resource(&p.id, &p.name).in_project(&p.id),
+        )
+        .await?;
         tx.commit().await?;
         self.wake_jobs();
         Ok(job_id)
     }
 
     /// Removes a project's identity rows and queues the purge of what it owns.
-    pub(crate) async fn remove_project_rows(&self, tx: &mut AnyConnection, ctx: &Ctx, p: &Project) -> Result<String, Error> {
+    pub(crate) async fn remove_project_rows(
+        &self,
+        tx: &mut AnyConnection,
+        ctx: &Ctx,
+        p: &Project,
+    ) -> Result<String, Error> {
         repo::delete_assignments_on_target(tx, &p.id).await?;
         repo::revoke_scope_tokens(tx, &p.id).await?;
         repo::delete_project(tx, &p.id).await?;
         let job = self
-            .new_job(tx, &p.id, super::purge::JOB_TYPE, serde_json::json!({"project_id": p.id, "requested_by": ctx.principal.user_id}))
+            .new_job(
+                tx,
+                &p.id,
+                super::purge::JOB_TYPE,
+                serde_json::json!({"project_id": p.id, "requested_by": ctx.principal.user_id}),
+            )
             .await?;
         Ok(job)
     }
@@ -238,7 +288,11 @@ impl Control {
     pub async fn edit_project_tags(&self, ctx: &Ctx, id: &str, edit: TagEdit) -> Result<Vec<String>, Error> {
         let mut tx = self.store().write().await?;
         let p = self.load_project(&mut tx, ctx, id).await?;
-        authorize("identity:update_project", &ctx.principal, &Target { domain_id: Some(&p.domain_id), ..Default::default() })?;
+        authorize(
+            "identity:update_project",
+            &ctx.principal,
+            &Target { domain_id: Some(&p.domain_id), ..Default::default() },
+        )?;
         let mut tags: Vec<String> =
             nimbus_store::tags::list(&mut tx, TAG_KIND, &p.id).await?.into_iter().map(|t| t.tag_key).collect();
         match edit {
@@ -260,8 +314,12 @@ impl Control {
             }
         }
         self.replace_string_tags(&mut tx, TAG_KIND, &p.id, &p.id, &tags).await?;
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "project", "updateProjectTags", 200).resource(&p.id, &p.name).in_project(&p.id))
-            .await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("IAM", "project", "updateProjectTags", 200).resource(&p.id, &p.name).in_project(&p.id),
+        )
+        .await?;
         tx.commit().await?;
         tags.sort();
         Ok(tags)

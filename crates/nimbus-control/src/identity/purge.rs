@@ -29,7 +29,8 @@ impl JobHandler for ProjectPurge {
 
     async fn run_step(&self, control: &Control, job: &Job, step: i64) -> Result<StepOutcome, Error> {
         let params: serde_json::Value = serde_json::from_str(&job.params)?;
-        let project_id = params["project_id"].as_str().ok_or_else(|| Error::Internal("purge job without project".into()))?;
+        let project_id =
+            params["project_id"].as_str().ok_or_else(|| Error::Internal("purge job without project".into()))?;
         let Some(stmt) = STEPS.get(step as usize) else { return Ok(StepOutcome::Done) };
         let mut tx = control.store().write().await?;
         nimbus_store::jobs::purge_rows(&mut tx, stmt, project_id).await?;

@@ -127,10 +127,7 @@ impl Control {
     }
 
     /// Checks the credentials; on failure returns the error and whoever was named.
-    async fn authenticate(
-        &self,
-        req: AuthRequest,
-    ) -> Result<(Principal, Vec<String>), (Error, Option<repo::User>)> {
+    async fn authenticate(&self, req: AuthRequest) -> Result<(Principal, Vec<String>), (Error, Option<repo::User>)> {
         let mut c = self.store().read().await.map_err(|e| (e, None))?;
         let (user, methods, inherited_expiry, audit_id) = match req.identity {
             AuthIdentity::Password { user, password } => {
@@ -173,16 +170,18 @@ impl Control {
                 (u, methods, Some(t.expires_at), t.audit_id)
             }
         };
-        let (project_id, domain_id) = self.resolve_auth_scope(&mut c, &user, &req.scope).await.map_err(|e| (e, Some(user.clone())))?;
+        let (project_id, domain_id) =
+            self.resolve_auth_scope(&mut c, &user, &req.scope).await.map_err(|e| (e, Some(user.clone())))?;
         let now = now_ms();
         let expires_at = inherited_expiry.unwrap_or(now + self.config().token_ttl_secs * 1000);
         let principal = self
-            .build_principal(&mut c, &user, project_id.as_deref(), domain_id.as_deref(), PrincipalTimes {
-                methods: methods.clone(),
-                audit_id,
-                issued_at: now,
-                expires_at,
-            })
+            .build_principal(
+                &mut c,
+                &user,
+                project_id.as_deref(),
+                domain_id.as_deref(),
+                PrincipalTimes { methods: methods.clone(), audit_id, issued_at: now, expires_at },
+            )
             .await
             .map_err(|e| (e, Some(user.clone())))?;
         Ok((principal, methods))
@@ -231,12 +230,18 @@ impl Control {
         scope: &AuthScope,
     ) -> Result<(Option<String>, Option<String>), Error> {
         match scope {
-            AuthScope::System => Err(Error::Unauthorized("System-scoped tokens are not supported; scope to a project or domain.".into())),
+            AuthScope::System => {
+                Err(Error::Unauthorized("System-scoped tokens are not supported; scope to a project or domain.".into()))
+            }
             AuthScope::Default => {
                 // Keystone scopes to the default project when the user still has a role there.
                 if let Some(pid) = &user.default_project_id {
                     if let Some(p) = repo::get_project(c, pid).await? {
-                        if p.enabled && !repo::effective_roles(c, &user.id, "project", &p.id, Some(&p.domain_id)).await?.is_empty() {
+                        if p.enabled
+                            && !repo::effective_roles(c, &user.id, "project", &p.id, Some(&p.domain_id))
+                                .await?
+                                .is_empty()
+                        {
                             return Ok((Some(p.id), None));
                         }
                     }
@@ -333,12 +338,18 @@ impl Control {
             return Err(Error::Unauthorized("The token has expired.".into()));
         }
         let user = repo::get_user(&mut c, &t.user_id).await?.ok_or_else(unauthorized)?;
-        self.build_principal(&mut c, &user, t.project_id.as_deref(), t.domain_id.as_deref(), PrincipalTimes {
-            methods: t.methods.split(',').map(str::to_string).collect(),
-            audit_id: t.audit_id,
-            issued_at: t.issued_at,
-            expires_at: t.expires_at,
-        })
+        self.build_principal(
+            &mut c,
+            &user,
+            t.project_id.as_deref(),
+            t.domain_id.as_deref(),
+            PrincipalTimes {
+                methods: t.methods.split(',').map(str::to_string).collect(),
+                audit_id: t.audit_id,
+                issued_at: t.issued_at,
+                expires_at: t.expires_at,
+            },
+        )
         .await
     }
 
@@ -382,12 +393,18 @@ impl Control {
         let user = repo::get_user(&mut c, &cred.user_id).await?.ok_or_else(unauthorized)?;
         let now = now_ms();
         let mut p = self
-            .build_principal(&mut c, &user, project_id, domain_id, PrincipalTimes {
-                methods: vec!["aksk".into()],
-                audit_id: cred.id.clone(),
-                issued_at: now,
-                expires_at: now + 15 * 60 * 1000,
-            })
+            .build_principal(
+                &mut c,
+                &user,
+                project_id,
+                domain_id,
+                PrincipalTimes {
+                    methods: vec!["aksk".into()],
+                    audit_id: cred.id.clone(),
+                    issued_at: now,
+                    expires_at: now + 15 * 60 * 1000,
+                },
+            )
             .await?;
         p.access_key = Some(access_key.to_string());
         Ok((p, secret))

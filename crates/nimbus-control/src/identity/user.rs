@@ -57,7 +57,11 @@ impl Control {
             .clone()
             .or_else(|| ctx.principal.scope_domain_id().map(str::to_string))
             .unwrap_or_else(|| super::DEFAULT_DOMAIN_ID.to_string());
-        authorize("identity:create_user", &ctx.principal, &Target { domain_id: Some(&domain_id), ..Default::default() })?;
+        authorize(
+            "identity:create_user",
+            &ctx.principal,
+            &Target { domain_id: Some(&domain_id), ..Default::default() },
+        )?;
         validate_name("user", &req.name)?;
         let password_hash = match &req.password {
             Some(pw) => {
@@ -109,7 +113,11 @@ impl Control {
         let mut domain = q.domain_id.clone();
         if !ctx.principal.is_admin() {
             domain = domain.or_else(|| ctx.principal.scope_domain_id().map(str::to_string));
-            authorize("identity:list_users", &ctx.principal, &Target { domain_id: domain.as_deref(), ..Default::default() })?;
+            authorize(
+                "identity:list_users",
+                &ctx.principal,
+                &Target { domain_id: domain.as_deref(), ..Default::default() },
+            )?;
         }
         let mut c = self.store().read().await?;
         repo::list_users(&mut c, q.name.as_deref(), domain.as_deref(), q.enabled, None, page).await
@@ -184,7 +192,8 @@ impl Control {
         u.password_hash = Some(hash);
         repo::update_user(&mut tx, &u).await?;
         repo::revoke_user_tokens(&mut tx, id).await?;
-        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "user", "changePassword", 204).resource(&u.id, &u.name)).await?;
+        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "user", "changePassword", 204).resource(&u.id, &u.name))
+            .await?;
         tx.commit().await
     }
 

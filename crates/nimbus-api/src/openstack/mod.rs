@@ -1,0 +1,36 @@
+//! The OpenStack service APIs other than identity. For now: version discovery of the
+//! compute API and the quota views (`os-quota-sets`, Neutron `quotas`); the resources
+//! themselves arrive with their services.
+
+mod quotas;
+
+use crate::routes::{Access, Routes};
+use crate::AppState;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::json;
+
+/// Every OpenStack (non-identity) route.
+pub fn routes() -> Routes {
+    let r = Routes::default().add("GET", "/compute/v2.1", Access::Public, compute_version).add(
+        "GET",
+        "/compute/v2.1/",
+        Access::Public,
+        compute_version,
+    );
+    quotas::routes(r)
+}
+
+/// Highest compute microversion Nimbus understands.
+pub const COMPUTE_MAX_VERSION: &str = "2.96";
+
+async fn compute_version(State(s): State<AppState>) -> impl IntoResponse {
+    let base = s.control.config().public_url.trim_end_matches('/').to_string();
+    Json(json!({"version": {
+        "id": "v2.1", "status": "CURRENT", "version": COMPUTE_MAX_VERSION, "min_version": "2.1",
+        "updated": "2013-07-23T11:33:21Z",
+        "links": [{"rel": "self", "href": format!("{base}/compute/v2.1/")}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}],
+    }}))
+}

@@ -1,0 +1,125 @@
+//! Quota views through the OpenStack APIs: Nova `os-quota-sets` and Neutron `quotas`.
+//! Both read and change the same per-project quotas of the control plane.
+
+use crate::auth::Auth;
+use crate::error::{parse_json, ApiResult};
+use crate::routes::{Access, Routes};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use nimbus_core::Error;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+use Access::Authenticated as A;
+
+pub fn routes(r: Routes) -> Routes {
+    r.add("GET", "/compute/v2.1/os-quota-sets/{project_id}", A, nova_show)
+        .add("GET", "/compute/v2.1/os-quota-sets/{project_id}/detail", A, nova_detail)
+        .add("GET", "/compute/v2.1/os-quota-sets/{project_id}/defaults", A, nova_defaults)
+        .add("PUT", "/compute/v2.1/os-quota-sets/{project_id}", A, nova_update)
+        .add("DELETE", "/compute/v2.1/os-quota-sets/{project_id}", A, nova_reset)
+        .add("GET", "/network/v2.0/quotas/{project_id}", A, neutron_show)
+        .add("GET", "/network/v2.0/quotas/{project_id}/details.json", A, neutron_detail)
+        .add("PUT", "/network/v2.0/quotas/{project_id}", A, neutron_update)
+}
+
+/// Nova's quota names, all stored under the same name.
+const NOVA: &[&str] =
+    &["instances", "cores", "ram", "key_pairs", "metadata_items", "server_groups", "server_group_members"];
+
+/// Neutron's quota names.
+const NEUTRON: &[&str] =
+    &["network", "subnet", "port", "router", "floatingip", "security_group", "security_group_rule"];
+
+fn pick(limits: &BTreeMap<String, i64>, names: &[&str]) -> Map<String, Value> {
+    names.iter().map(|n| (n.to_string(), json!(limits.get(*n).copied().unwrap_or(-1)))).collect()
+}
+
+async fn nova_show(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>) -> ApiResult {
+    let set = s.control.get_quotas(&ctx, &pid).await?;
+    let mut body = pick(&set.limits, NOVA);
+    body.insert("id".into(), json!(pid));
+    Ok(Json(json!({"quota_set": body})).into_response())
+}
+
+async fn nova_detail(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>) -> ApiResult {
+    let set = s.control.get_quotas(&ctx, &pid).await?;
+    let mut body: Map<String, Value> = NOVA
+        .iter()
+        .map(|n| {
+            let limit = set.limits.get(*n).copied().unwrap_or(-1);
+            let used = set.in_use.get(*n).copied().unwrap_or(0);
+            (n.to_string(), json!({"limit": limit, "in_use": used, "reserved": 0}))
+        })
+        .collect();
+    body.insert("id".into(), json!(pid));
+    Ok(Json(json!({"quota_set": body})).into_response())
+}
+
+async fn nova_defaults(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>) -> ApiResult {
+    s.control.get_quotas(&ctx, &pid).await?;
+    let mut body = pick(&s.control.default_quotas(), NOVA);
+    body.insert("id".into(), json!(pid));
+    Ok(Json(json!({"quota_set": body})).into_response())
+}
+
+/// Reads `{"<wrapper>": {"name": int, ...}}`, keeping only names of this API.
+fn changes(raw: &[u8], wrapper: &str, names: &[&str]) -> Result<BTreeMap<String, i64>, Error> {
+    let v: Value = parse_json(raw)?;
+    let obj = v
+        .get(wrapper)
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::bad_request(format!("'{wrapper}' object required.")))?;
+    let mut out = BTreeMap::new();
+    for (k, val) in obj {
+        if k == "force" || k == "id" || k == "project_id" || k == "tenant_id" {
+            continue;
+        }
+        if !names.contains(&k.as_str()) {
+            return Err(Error::bad_request(format!("Unknown quota {k:?}.")));
+        }
+        let n = val
+            .as_i64()
+            .or_else(|| val.as_str().and_then(|s| s.parse().ok()))
+            .ok_or_else(|| Error::bad_request(format!("Quota {k:?} must be an integer.")))?;
+        out.insert(k.clone(), n);
+    }
+    Ok(out)
+}
+
+async fn nova_update(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>, raw: Bytes) -> ApiResult {
+    let set = s.control.update_quotas(&ctx, &pid, &changes(&raw, "quota_set", NOVA)?).await?;
+    Ok(Json(json!({"quota_set": pick(&set.limits, NOVA)})).into_response())
+}
+
+async fn nova_reset(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>) -> ApiResult {
+    s.control.reset_quotas(&ctx, &pid).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn neutron_show(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>) -> ApiResult {
+    let set = s.control.get_quotas(&ctx, &pid).await?;
+    Ok(Json(json!({"quota": pick(&set.limits, NEUTRON)})).into_response())
+}
+
+async fn neutron_detail(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>) -> ApiResult {
+    let set = s.control.get_quotas(&ctx, &pid).await?;
+    let body: Map<String, Value> = NEUTRON
+        .iter()
+        .map(|n| {
+            let limit = set.limits.get(*n).copied().unwrap_or(-1);
+            let used = set.in_use.get(*n).copied().unwrap_or(0);
+            (n.to_string(), json!({"limit": limit, "used": used, "reserved": 0}))
+        })
+        .collect();
+    Ok(Json(json!({"quota": body})).into_response())
+}
+
+async fn neutron_update(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>, raw: Bytes) -> ApiResult {
+    let set = s.control.update_quotas(&ctx, &pid, &changes(&raw, "quota", NEUTRON)?).await?;
+    Ok(Json(json!({"quota": pick(&set.limits, NEUTRON)})).into_response())
+}

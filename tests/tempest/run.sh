@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Run Tempest's identity API tests against a running Nimbus server.
+#
+#   NIMBUS_URL=http://127.0.0.1:8080 NIMBUS_ADMIN_PASSWORD=secret tests/tempest/run.sh
+#   tests/tempest/run.sh --list-all     # print every tempest.api.identity test id
+#
+# Optional env: TEMPEST_LIST (include list; lines are regexes, '#' starts a
+# comment; default tests/tempest/identity-expected.txt), VENV (default
+# <repo>/.venv), TEMPEST_CONCURRENCY (default 2), NIMBUS_REGION (RegionOne),
+# TEMPEST_KEEP=1 (keep the workspace; it is always kept when tests fail).
+# Exits non-zero if a listed test fails, a list line matches no test, or no
+# test passed. Tempest's request log is <workspace>/logs/tempest.log.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VENV=${VENV:-$repo/.venv}
+list=${TEMPEST_LIST:-tests/tempest/identity-expected.txt}
+[[ $list = /* ]] || list=$repo/$list
+tempest=$VENV/bin/tempest
+py=$VENV/bin/python
+[[ -x $tempest ]] || { echo "run.sh: no tempest at $tempest (set VENV)" >&2; exit 2; }
+
+mode=run
+case ${1:-} in
+  --list-all) mode=list ;;
+  "") [[ -n ${NIMBUS_URL:-} && -n ${NIMBUS_ADMIN_PASSWORD:-} ]] ||
+        { echo "run.sh: set NIMBUS_URL and NIMBUS_ADMIN_PASSWORD" >&2; exit 2; } ;;
+  *) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 2 ;;
+esac
+
+# Fresh workspace; --workspace-path keeps tempest out of ~/.tempest.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nimbus-tempest.XXXXXX")
+ws=$tmp/ws
+keep=${TEMPEST_KEEP:-}
+trap '[[ -n $keep ]] && echo "run.sh: workspace kept in $ws" >&2 || rm -rf "$tmp"' EXIT
+"$tempest" init --workspace-path "$tmp/workspace.yaml" "$ws" >"$tmp/init.log" 2>&1 ||
+  { cat "$tmp/init.log" >&2; exit 2; }
+
+base=${NIMBUS_URL:-http://127.0.0.1:1}   # listing needs no server
+base=${base%/}
+pw=${NIMBUS_ADMIN_PASSWORD:-unused}
+pw=${pw//\$/\$\$}                        # oslo.config treats '$' as a variable
+
+# Identity-only config. Tempest's dynamic credentials log in as admin and
+# create a project + user (role 'member', or 'admin' for admin clients; and a
+# user with 'reader' on the system for classes that ask for 'system_reader')
+# per test class, then delete them. See /work/notes/tempest-identity.md.
+cat >"$ws/etc/tempest.conf" <<EOF
+[DEFAULT]
+log_dir = $ws/logs
+log_file = tempest.log
+debug = true
+
+[oslo_concurrency]
+lock_path = $ws/tempest_lock
+
+[auth]
+use_dynamic_credentials = true
+admin_username = admin
+admin_password = $pw
+admin_project_name = admin
+admin_domain_name = Default
+admin_user_domain_name = Default
+admin_project_domain_name = Default
+default_credentials_domain_name = Default
+create_isolated_networks = false
+tempest_roles =
+
+[identity]
+auth_version = v3
+uri_v3 = $base/identity/v3
+region = ${NIMBUS_REGION:-RegionOne}
+v3_endpoint_type = public
+admin_role = admin
+default_domain_id = default
+# Project-scoped admin tokens; no system-scoped reader clients.
+admin_domain_scope = false
+use_system_token = false
+# Lockout and password history are not implemented: zero skips those checks.
+user_lockout_failure_attempts = 0
+user_lockout_duration = 0
+user_unique_last_password_count = 0
+user_minimum_password_age = 0
+
+[identity-feature-enabled]
+api_v2 = false
+api_v2_admin = false
+api_v3 = true
+trust = false
+access_rules = false
+# Empty = no extensions (skips OS-INHERIT and OS-EC2 tests).
+api_extensions =
+domain_specific_drivers = false
+immutable_user_source = false
+# Gates the self-service password change tests (see [identity] above).
+security_compliance = true
+
+[service_available]
+cinder = false
+glance = false
+horizon = false
+neutron = false
+nova = false
+swift = false
+
+[validation]
+run_validation = false
+EOF
+export TEMPEST_CONFIG_DIR=$ws/etc TEMPEST_CONFIG=tempest.conf
+cd "$ws"
+
+if [[ $mode = list ]]; then
+  "$tempest" run --list-tests --regex '^tempest\.api\.identity\.' | grep '^tempest\.'
+  exit
+fi
+
+[[ -f $list ]] || { echo "run.sh: no include list $list" >&2; exit 2; }
+# Every list line is a regex searched in the full test id: each must match.
+"$tempest" run --list-tests --regex '^tempest\.api\.identity\.' | grep '^tempest\.' >"$tmp/all.txt"
+"$py" - "$list" "$tmp/all.txt" <<'EOF' || { keep=1; exit 1; }
+import re, sys
+ids = open(sys.argv[2]).read().split()
+bad = [l for l in (x.split('#')[0].strip() for x in open(sys.argv[1]))
+       if l and not any(re.search(l, i) for i in ids)]
+for l in bad:
+    print('run.sh: list line matches no test: ' + l, file=sys.stderr)
+sys.exit(1 if bad else 0)
+EOF
+
+"$py" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)' \
+  "$base/identity/v3" 2>/dev/null ||
+  { echo "run.sh: $base/identity/v3 is not answering" >&2; exit 1; }
+
+rc=0
+"$tempest" run --include-list "$list" --concurrency "${TEMPEST_CONCURRENCY:-2}" || rc=$?
+
+# Count results from the subunit stream (setUpClass errors count as failures).
+"$VENV/bin/stestr" last --subunit >"$tmp/last.subunit" 2>/dev/null || true
+"$py" - "$tmp/last.subunit" >"$tmp/summary" <<'EOF'
+import sys, subunit, testtools
+s = testtools.StreamSummary()
+s.startTestRun()
+subunit.ByteStreamToStreamResult(open(sys.argv[1], 'rb')).run(s)
+s.stopTestRun()
+bad, skip = len(s.failures) + len(s.errors), len(s.skipped)
+print(s.testsRun - bad - skip, bad, skip)
+EOF
+read -r passed failed skipped <"$tmp/summary"
+echo "tempest: $passed passed, $failed failed, $skipped skipped"
+if (( rc != 0 || failed > 0 || passed == 0 )); then keep=1; exit 1; fi
