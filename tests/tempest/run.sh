@@ -28,12 +28,12 @@ case ${1:-} in
   *) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 2 ;;
 esac
 
-# Fresh workspace; --workspace-path keeps tempest out of ~/.tempest.
+# Fresh workspace; HOME=$tmp keeps `tempest init` out of ~/.tempest.
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nimbus-tempest.XXXXXX")
 ws=$tmp/ws
 keep=${TEMPEST_KEEP:-}
 trap '[[ -n $keep ]] && echo "run.sh: workspace kept in $ws" >&2 || rm -rf "$tmp"' EXIT
-"$tempest" init --workspace-path "$tmp/workspace.yaml" "$ws" >"$tmp/init.log" 2>&1 ||
+HOME=$tmp "$tempest" init "$ws" >"$tmp/init.log" 2>&1 ||
   { cat "$tmp/init.log" >&2; exit 2; }
 
 base=${NIMBUS_URL:-http://127.0.0.1:1}   # listing needs no server
@@ -41,10 +41,11 @@ base=${base%/}
 pw=${NIMBUS_ADMIN_PASSWORD:-unused}
 pw=${pw//\$/\$\$}                        # oslo.config treats '$' as a variable
 
-# Identity-only config. Tempest's dynamic credentials log in as admin and
-# create a project + user (role 'member', or 'admin' for admin clients; and a
-# user with 'reader' on the system for classes that ask for 'system_reader')
-# per test class, then delete them. See /work/notes/tempest-identity.md.
+# Identity-only config. Per test class, Tempest's dynamic credentials log in
+# as admin and create a project + user with role 'member' (and another with
+# 'admin'); classes asking for 'system_reader' also create a user with
+# 'reader' on the system and get it a system-scoped token. All are deleted
+# after the class.
 cat >"$ws/etc/tempest.conf" <<EOF
 [DEFAULT]
 log_dir = $ws/logs
@@ -115,16 +116,19 @@ if [[ $mode = list ]]; then
 fi
 
 [[ -f $list ]] || { echo "run.sh: no include list $list" >&2; exit 2; }
-# Every list line is a regex searched in the full test id: each must match.
-"$tempest" run --list-tests --regex '^tempest\.api\.identity\.' | grep '^tempest\.' >"$tmp/all.txt"
-"$py" - "$list" "$tmp/all.txt" <<'EOF' || { keep=1; exit 1; }
+# Every list line is a regex searched in the full test id: each must match
+# (and a list with no lines would make tempest run every test it has).
+"$tempest" run --list-tests --regex '^tempest\.api\.identity\.' | grep '^tempest\.' >"$tmp/all.txt" ||
+  { echo "run.sh: tempest could not list tests" >&2; exit 2; }
+"$py" - "$list" "$tmp/all.txt" <<'EOF' || exit 1
 import re, sys
 ids = open(sys.argv[2]).read().split()
-bad = [l for l in (x.split('#')[0].strip() for x in open(sys.argv[1]))
-       if l and not any(re.search(l, i) for i in ids)]
-for l in bad:
-    print('run.sh: list line matches no test: ' + l, file=sys.stderr)
-sys.exit(1 if bad else 0)
+rxs = [l for l in (x.split('#')[0].strip() for x in open(sys.argv[1])) if l]
+for l in rxs:
+    if not any(re.search(l, i) for i in ids):
+        sys.exit('run.sh: list line matches no test: ' + l)
+if not rxs:
+    sys.exit('run.sh: include list names no tests')
 EOF
 
 "$py" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)' \

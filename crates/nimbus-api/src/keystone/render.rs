@@ -80,17 +80,29 @@ pub fn credential(base: &str, c: &Credential) -> Value {
            "links": link(base, "credentials", &c.id)})
 }
 
-pub fn assignment(base: &str, a: &Assignment) -> Value {
+/// `{"id"}`, plus `name` and `domain` when names were asked for.
+fn party(id: &str, names: Option<&nimbus_control::identity::AssignmentNames>) -> Value {
+    let mut v = json!({"id": id});
+    if let Some((name, domain)) = names.and_then(|n| n.names.get(id)) {
+        v["name"] = json!(name);
+        if let Some((did, dname)) = domain {
+            v["domain"] = json!({"id": did, "name": dname});
+        }
+    }
+    v
+}
+
+pub fn assignment(base: &str, a: &Assignment, names: Option<&nimbus_control::identity::AssignmentNames>) -> Value {
     let mut scope = Map::new();
-    scope.insert(a.target_type.clone(), json!({"id": a.target_id}));
+    scope.insert(a.target_type.clone(), party(&a.target_id, names));
     if a.inherited {
         scope.insert("OS-INHERIT:inherited_to".into(), json!("projects"));
     }
     let targets = if a.target_type == "project" { "projects" } else { "domains" };
     let actors = if a.actor_type == "user" { "users" } else { "groups" };
     json!({
-        "role": {"id": a.role_id},
-        a.actor_type.clone(): {"id": a.actor_id},
+        "role": party(&a.role_id, names),
+        a.actor_type.clone(): party(&a.actor_id, names),
         "scope": scope,
         "links": {"assignment": format!("{base}/{targets}/{}/{actors}/{}/roles/{}", a.target_id, a.actor_id, a.role_id)},
     })

@@ -558,8 +558,10 @@ async fn list_role_assignments(State(s): State<AppState>, Auth(ctx): Auth, Query
         effective: q.contains_key("effective"),
     };
     let list = s.control.list_role_assignments(&ctx, &query).await?;
+    let names = if q.contains_key("include_names") { Some(s.control.assignment_names(&list).await?) } else { None };
     let base = links_base(&s);
-    ok(render::list(&base, "role_assignments", list.iter().map(|a| render::assignment(&base, a)).collect()))
+    let items = list.iter().map(|a| render::assignment(&base, a, names.as_ref())).collect();
+    ok(render::list(&base, "role_assignments", items))
 }
 
 // ---- credentials ----

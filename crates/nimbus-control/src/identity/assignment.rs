@@ -217,3 +217,57 @@ impl Control {
         Ok(out)
     }
 }
+
+/// Display names of the parties of some assignments (Keystone `include_names`): for each id,
+/// its name and the name of its domain.
+#[derive(Debug, Default, Clone)]
+pub struct AssignmentNames {
+    pub names: std::collections::HashMap<String, (String, Option<(String, String)>)>,
+}
+
+impl Control {
+    /// Names the roles, actors and targets of assignments the caller was allowed to list.
+    pub async fn assignment_names(&self, list: &[Assignment]) -> Result<AssignmentNames, Error> {
+        let mut c = self.store().read().await?;
+        let mut out = AssignmentNames::default();
+        let mut domain_name = std::collections::HashMap::new();
+        for d in
+            repo::list_domains(&mut c, None, None, &nimbus_core::page::PageRequest { limit: Some(1000), marker: None })
+                .await?
+        {
+            domain_name.insert(d.id.clone(), d.name.clone());
+        }
+        let dom = |id: &str| Some((id.to_string(), domain_name.get(id).cloned().unwrap_or_default()));
+        for a in list {
+            if let Some(r) = repo::get_role(&mut c, &a.role_id).await? {
+                let d = if r.domain_id.is_empty() { None } else { dom(&r.domain_id) };
+                out.names.insert(r.id, (r.name, d));
+            }
+            match a.actor_type.as_str() {
+                "user" => {
+                    if let Some(u) = repo::get_user(&mut c, &a.actor_id).await? {
+                        out.names.insert(u.id, (u.name, dom(&u.domain_id)));
+                    }
+                }
+                _ => {
+                    if let Some(g) = repo::get_group(&mut c, &a.actor_id).await? {
+                        out.names.insert(g.id, (g.name, dom(&g.domain_id)));
+                    }
+                }
+            }
+            match a.target_type.as_str() {
+                "project" => {
+                    if let Some(p) = repo::get_project(&mut c, &a.target_id).await? {
+                        out.names.insert(p.id, (p.name, dom(&p.domain_id)));
+                    }
+                }
+                _ => {
+                    if let Some(n) = domain_name.get(&a.target_id) {
+                        out.names.insert(a.target_id.clone(), (n.clone(), None));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}

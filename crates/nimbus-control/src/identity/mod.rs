@@ -16,7 +16,7 @@ mod role;
 pub mod token;
 mod user;
 
-pub use assignment::{AssignmentQuery, Grant};
+pub use assignment::{AssignmentNames, AssignmentQuery, Grant};
 pub use credential::{AccessKeyCreated, CredentialCreate, CredentialUpdate};
 pub use domain::{DomainCreate, DomainUpdate};
 pub use group::{GroupCreate, GroupUpdate};

@@ -1,0 +1,294 @@
+//! Test harness: starts the real `nimbus` binary on an ephemeral port with a temporary data
+//! directory, and drives it over HTTP and with the real clients (`openstack`, Huawei SDKs).
+//!
+//! Tests that use the region run on SQLite, and again on PostgreSQL when
+//! `NIMBUS_TEST_POSTGRES_URL` is set (CI sets it; under `CI=true` it is required).
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_PASSWORD: &str = "admin-secret-1";
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// The Python virtualenv with the real clients.
+pub fn venv_bin(name: &str) -> PathBuf {
+    let venv = std::env::var("NIMBUS_VENV").map(PathBuf::from).unwrap_or_else(|_| repo_root().join(".venv"));
+    let p = venv.join("bin").join(name);
+    assert!(p.exists(), "{} not found: run scripts/test.sh, which installs the clients", p.display());
+    p
+}
+
+/// Which store a region runs on.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite,
+    Postgres(String),
+}
+
+/// Stores to run a test on.
+pub fn databases() -> Vec<Db> {
+    let mut out = vec![Db::Sqlite];
+    match std::env::var("NIMBUS_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => out.push(Db::Postgres(url)),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true but NIMBUS_TEST_POSTGRES_URL is unset"),
+        _ => eprintln!("NIMBUS_TEST_POSTGRES_URL unset: running on SQLite only"),
+    }
+    out
+}
+
+fn fresh_postgres_db(admin_url: &str) -> String {
+    let name = format!("nimbus_it_{}_{}", std::process::id(), uuid_suffix());
+    let status = Command::new("psql")
+        .arg(admin_url)
+        .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("psql");
+    assert!(status.success(), "creating database {name}");
+    let (base, query) = admin_url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((admin_url, None));
+    let scheme_end = base.find("://").unwrap() + 3;
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    let mut url = format!("{}/{}", &base[..path_start], name);
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    url
+}
+
+fn uuid_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros();
+    format!("{t:x}{}", N.fetch_add(1, Ordering::SeqCst))
+}
+
+/// A running region.
+pub struct Region {
+    pub url: String,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    child: Option<Child>,
+    pub database_url: Option<String>,
+    extra_env: Vec<(String, String)>,
+    config: Option<PathBuf>,
+    pub http: reqwest::Client,
+}
+
+impl Region {
+    /// Starts a region on SQLite.
+    pub fn start() -> Region {
+        Self::start_with(&Db::Sqlite, &[], None)
+    }
+
+    /// Starts a region on the given store, with extra environment and an optional config file body.
+    pub fn start_with(db: &Db, env: &[(&str, &str)], config_toml: Option<&str>) -> Region {
+        let tmp = tempfile::tempdir().unwrap();
+        let data_dir = tmp.path().join("data");
+        let config = config_toml.map(|body| {
+            let p = tmp.path().join("nimbus.toml");
+            std::fs::write(&p, body).unwrap();
+            p
+        });
+        let database_url = match db {
+            Db::Sqlite => None,
+            Db::Postgres(admin) => Some(fresh_postgres_db(admin)),
+        };
+        let mut r = Region {
+            url: String::new(),
+            data_dir,
+            _tmp: Some(tmp),
+            child: None,
+            database_url,
+            extra_env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            config,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+        };
+        r.launch();
+        r
+    }
+
+    /// Starts the binary on the region's data directory and waits for `/healthz`.
+    pub fn launch(&mut self) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nimbus"));
+        cmd.arg("up").arg("--data-dir").arg(&self.data_dir).args([
+            "--listen",
+            "127.0.0.1:0",
+            "--s3-listen",
+            "127.0.0.1:0",
+        ]);
+        if let Some(url) = &self.database_url {
+            cmd.args(["--database-url", url]);
+        }
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.env("NIMBUS_ADMIN_PASSWORD", ADMIN_PASSWORD).env_remove("NIMBUS_DATA_DIR");
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("spawning nimbus");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("[nimbus] {line}");
+                if let Some(url) = line.strip_prefix("listening: ") {
+                    let _ = tx.send(url.to_string());
+                }
+            }
+        });
+        let url = rx.recv_timeout(Duration::from_secs(120)).expect("nimbus did not start");
+        self.url = url;
+        self.child = Some(child);
+    }
+
+    /// `kill -9`, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait: a clean stop.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("not running");
+        let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        c.wait().unwrap()
+    }
+
+    /// Environment for the `openstack` CLI as a given user and project.
+    pub fn os_env(&self, user: &str, password: &str, project: &str) -> Vec<(String, String)> {
+        vec![
+            ("OS_AUTH_URL".into(), format!("{}/identity/v3", self.url)),
+            ("OS_USERNAME".into(), user.into()),
+            ("OS_PASSWORD".into(), password.into()),
+            ("OS_PROJECT_NAME".into(), project.into()),
+            ("OS_USER_DOMAIN_NAME".into(), "Default".into()),
+            ("OS_PROJECT_DOMAIN_NAME".into(), "Default".into()),
+            ("OS_REGION_NAME".into(), "eu-west-0".into()),
+            ("OS_IDENTITY_API_VERSION".into(), "3".into()),
+        ]
+    }
+
+    /// Runs the real `openstack` CLI as admin; returns (success, stdout, stderr).
+    pub fn openstack(&self, args: &[&str]) -> (bool, String, String) {
+        self.openstack_as(&self.os_env("admin", ADMIN_PASSWORD, "admin"), args)
+    }
+
+    /// Runs the real `openstack` CLI with the given environment.
+    pub fn openstack_as(&self, env: &[(String, String)], args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(venv_bin("openstack"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.data_dir.parent().unwrap())
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("running openstack");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    }
+
+    /// Like [`openstack`] but parses `-f json` output and fails the test on error.
+    pub fn openstack_json(&self, args: &[&str]) -> Value {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-f", "json"]);
+        let (ok, out, err) = self.openstack(&all);
+        assert!(ok, "openstack {args:?} failed: {err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("openstack {args:?}: bad json {e}: {out}"))
+    }
+
+    /// The admin's access key pair, from the data directory.
+    pub fn admin_keys(&self) -> (String, String) {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.data_dir.join("admin-credentials.json")).unwrap())
+                .unwrap();
+        (v["access_key"].as_str().unwrap().into(), v["secret_key"].as_str().unwrap().into())
+    }
+
+    /// Issues a project-scoped token; returns (token, body).
+    pub async fn token(&self, user: &str, password: &str, project: &str) -> (String, Value) {
+        let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": user, "domain": {"id": "default"}, "password": password}}},
+            "scope": {"project": {"name": project, "domain": {"id": "default"}}}}});
+        let r = self.http.post(format!("{}/identity/v3/auth/tokens", self.url)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "token for {user}/{project}");
+        let token = r.headers()["x-subject-token"].to_str().unwrap().to_string();
+        (token, r.json().await.unwrap())
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.token("admin", ADMIN_PASSWORD, "admin").await.0
+    }
+
+    /// Sends a request with a token; returns (status, json body or Null).
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method.parse().unwrap(), format!("{}{}", self.url, path));
+        if let Some(t) = token {
+            req = req.header("X-Auth-Token", t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Creates a project with a member user; returns (project_id, user_id).
+    pub async fn tenant(&self, admin: &str, project: &str, user: &str, password: &str, role: &str) -> (String, String) {
+        let (s, p) =
+            self.call("POST", "/identity/v3/projects", Some(admin), Some(json!({"project": {"name": project}}))).await;
+        assert_eq!(s, 201, "{p}");
+        let pid = p["project"]["id"].as_str().unwrap().to_string();
+        let (s, u) = self
+            .call(
+                "POST",
+                "/identity/v3/users",
+                Some(admin),
+                Some(json!({"user": {"name": user, "password": password}})),
+            )
+            .await;
+        assert_eq!(s, 201, "{u}");
+        let uid = u["user"]["id"].as_str().unwrap().to_string();
+        let (s, roles) = self.call("GET", &format!("/identity/v3/roles?name={role}"), Some(admin), None).await;
+        assert_eq!(s, 200);
+        let rid = roles["roles"][0]["id"].as_str().unwrap().to_string();
+        let (s, _) =
+            self.call("PUT", &format!("/identity/v3/projects/{pid}/users/{uid}/roles/{rid}"), Some(admin), None).await;
+        assert_eq!(s, 204);
+        (pid, uid)
+    }
+
+    /// Polls until `f` returns Some, or panics after `secs`.
+    pub async fn wait_for<T, F, Fut>(&self, secs: u64, what: &str, mut f: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let start = Instant::now();
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            assert!(start.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
