@@ -51,6 +51,7 @@ pub fn app(control: Arc<Control>) -> Router {
     let keystone_router = keystone.into_router(error::Family::Keystone);
     Router::new()
         .nest("/identity", keystone_router.clone())
+        .route("/identity/", axum::routing::get(keystone::versions))
         .merge(keystone_router)
         .merge(native.into_router(error::Family::Huawei))
         .merge(openstack.into_router(error::Family::OpenStack))

@@ -22,6 +22,8 @@ pub enum Rule {
     DomainScoped(&'static [&'static str]),
     /// The user the target belongs to.
     Owner,
+    /// A system-scoped token with any role: the operators' read-only view of the region.
+    SystemReader,
     /// Any authenticated caller.
     Anyone,
 }
@@ -35,32 +37,32 @@ const MANAGERS: &[&str] = &["manager"];
 /// The policy table: every action the service layer performs, and who may perform it.
 pub const POLICY: &[(&str, &[Rule])] = &[
     // Identity: domains
-    ("identity:list_domains", &[Admin]),
-    ("identity:get_domain", &[Admin, DomainRole(READERS)]),
+    ("identity:list_domains", &[Admin, SystemReader]),
+    ("identity:get_domain", &[Admin, SystemReader, DomainRole(READERS)]),
     ("identity:create_domain", &[Admin]),
     ("identity:update_domain", &[Admin]),
     ("identity:delete_domain", &[Admin]),
     // Identity: projects
-    ("identity:list_projects", &[Admin, DomainScoped(MANAGERS)]),
-    ("identity:get_project", &[Admin, ProjectRole(READERS), DomainScoped(MANAGERS)]),
+    ("identity:list_projects", &[Admin, SystemReader, DomainScoped(MANAGERS)]),
+    ("identity:get_project", &[Admin, SystemReader, ProjectRole(READERS), DomainScoped(MANAGERS)]),
     ("identity:create_project", &[Admin, DomainScoped(MANAGERS)]),
     ("identity:update_project", &[Admin, DomainScoped(MANAGERS)]),
     ("identity:delete_project", &[Admin, DomainScoped(MANAGERS)]),
-    ("identity:list_user_projects", &[Admin, DomainScoped(MANAGERS), Owner]),
+    ("identity:list_user_projects", &[Admin, SystemReader, DomainScoped(MANAGERS), Owner]),
     // Identity: users
-    ("identity:list_users", &[Admin, DomainScoped(MANAGERS)]),
-    ("identity:get_user", &[Admin, DomainScoped(MANAGERS), Owner]),
+    ("identity:list_users", &[Admin, SystemReader, DomainScoped(MANAGERS)]),
+    ("identity:get_user", &[Admin, SystemReader, DomainScoped(MANAGERS), Owner]),
     ("identity:create_user", &[Admin, DomainScoped(MANAGERS)]),
     ("identity:update_user", &[Admin, DomainScoped(MANAGERS)]),
     ("identity:delete_user", &[Admin, DomainScoped(MANAGERS)]),
-    ("identity:change_password", &[Owner]),
+    ("identity:change_password", &[Admin, Owner]),
     // Identity: groups
-    ("identity:list_groups", &[Admin, DomainScoped(MANAGERS)]),
-    ("identity:get_group", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:list_groups", &[Admin, SystemReader, DomainScoped(MANAGERS)]),
+    ("identity:get_group", &[Admin, SystemReader, DomainScoped(MANAGERS)]),
     ("identity:create_group", &[Admin, DomainScoped(MANAGERS)]),
     ("identity:update_group", &[Admin, DomainScoped(MANAGERS)]),
     ("identity:delete_group", &[Admin, DomainScoped(MANAGERS)]),
-    ("identity:list_user_groups", &[Admin, DomainScoped(MANAGERS), Owner]),
+    ("identity:list_user_groups", &[Admin, SystemReader, DomainScoped(MANAGERS), Owner]),
     // Identity: roles and assignments
     ("identity:list_roles", &[Anyone]),
     ("identity:get_role", &[Anyone]),
@@ -68,10 +70,11 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("identity:update_role", &[Admin]),
     ("identity:delete_role", &[Admin]),
     ("identity:grant", &[Admin, DomainScoped(MANAGERS)]),
-    ("identity:list_role_assignments", &[Admin, DomainScoped(MANAGERS)]),
+    ("identity:grant_system", &[Admin]),
+    ("identity:list_role_assignments", &[Admin, SystemReader, DomainScoped(MANAGERS)]),
     // Identity: credentials (access keys)
-    ("identity:list_credentials", &[Admin, Owner]),
-    ("identity:get_credential", &[Admin, Owner]),
+    ("identity:list_credentials", &[Admin, SystemReader, Owner]),
+    ("identity:get_credential", &[Admin, SystemReader, Owner]),
     ("identity:create_credential", &[Admin, Owner]),
     ("identity:update_credential", &[Admin, Owner]),
     ("identity:delete_credential", &[Admin, Owner]),
@@ -79,16 +82,16 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("identity:list_regions", &[Anyone]),
     ("identity:list_services", &[Anyone]),
     // Audit (CTS)
-    ("cts:list_traces", &[Admin, ProjectRole(READERS)]),
-    ("cts:list_trackers", &[Admin, ProjectRole(READERS)]),
+    ("cts:list_traces", &[Admin, SystemReader, ProjectRole(READERS)]),
+    ("cts:list_trackers", &[Admin, SystemReader, ProjectRole(READERS)]),
     ("cts:create_tracker", &[Admin, ProjectRole(MEMBERS)]),
     // Jobs
-    ("jobs:get", &[Admin, ProjectRole(READERS)]),
+    ("jobs:get", &[Admin, SystemReader, ProjectRole(READERS)]),
     // Quotas
-    ("quota:get", &[Admin, ProjectRole(READERS)]),
+    ("quota:get", &[Admin, SystemReader, ProjectRole(READERS)]),
     ("quota:update", &[Admin]),
     // Tags
-    ("tags:read", &[Admin, ProjectRole(READERS), DomainScoped(MANAGERS)]),
+    ("tags:read", &[Admin, SystemReader, ProjectRole(READERS), DomainScoped(MANAGERS)]),
     ("tags:write", &[Admin, ProjectRole(MEMBERS), DomainScoped(MANAGERS)]),
 ];
 
@@ -107,6 +110,7 @@ fn rule_allows(rule: Rule, p: &Principal, t: &Target) -> bool {
     match rule {
         Admin => p.is_admin(),
         Anyone => true,
+        SystemReader => p.is_system_reader(),
         Owner => t.owner_user_id.is_some_and(|u| u == p.user_id),
         ProjectRole(roles) => {
             t.project_id.is_some_and(|proj| p.project_id() == Some(proj)) && roles.iter().any(|r| p.has_role(r))

@@ -6,8 +6,18 @@ use std::sync::{Arc, Mutex};
 /// What a token (or a signed request) is scoped to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Scope {
-    Project { id: String, name: String, domain_id: String, domain_name: String },
-    Domain { id: String, name: String },
+    Project {
+        id: String,
+        name: String,
+        domain_id: String,
+        domain_name: String,
+    },
+    Domain {
+        id: String,
+        name: String,
+    },
+    /// The whole cloud: operators' scope.
+    System,
     Unscoped,
 }
 
@@ -47,6 +57,16 @@ impl Principal {
         self.has_role("admin")
     }
 
+    /// A system-scoped caller with any role: may read everything in the region.
+    pub fn is_system_reader(&self) -> bool {
+        self.scope == Scope::System && !self.roles.is_empty()
+    }
+
+    /// Whether list calls should show the whole region instead of the caller's scope.
+    pub fn can_read_all(&self) -> bool {
+        self.is_admin() || self.is_system_reader()
+    }
+
     /// The project the caller is scoped to.
     pub fn project_id(&self) -> Option<&str> {
         match &self.scope {
@@ -60,7 +80,7 @@ impl Principal {
         match &self.scope {
             Scope::Project { domain_id, .. } => Some(domain_id),
             Scope::Domain { id, .. } => Some(id),
-            Scope::Unscoped => None,
+            Scope::System | Scope::Unscoped => None,
         }
     }
 }

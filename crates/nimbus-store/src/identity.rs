@@ -114,6 +114,9 @@ pub struct Token {
     pub expires_at: i64,
     #[sqlx(try_from = "crate::IntBool")]
     pub revoked: bool,
+    /// Scoped to the whole cloud (operators).
+    #[sqlx(try_from = "crate::IntBool")]
+    pub system_scope: bool,
 }
 
 fn page_clause(sql: &mut Sql, page: &PageRequest, id_col: &str) {
@@ -621,7 +624,8 @@ pub async fn list_assignments(c: &mut AnyConnection, f: &AssignmentFilter) -> Re
 }
 
 /// The roles a user holds on a target: direct, through groups, and (for projects) inherited
-/// from the project's domain.
+/// from the project's domain. Domain-specific roles never take effect by themselves (Keystone
+/// keeps them for role inference), so only global roles are returned.
 pub async fn effective_roles(
     c: &mut AnyConnection,
     user_id: &str,
@@ -635,6 +639,7 @@ pub async fn effective_roles(
              OR (a.actor_type = 'group' AND a.actor_id IN (SELECT group_id FROM group_members WHERE user_id = $1))) \
            AND ((a.target_type = $2 AND a.target_id = $3 AND a.inherited = 0) \
              OR (a.target_type = 'domain' AND a.target_id = $4 AND a.inherited = 1)) \
+           AND r.domain_id = '' \
          ORDER BY r.name",
     )
     .bind(user_id)
@@ -765,8 +770,8 @@ pub async fn delete_credential(c: &mut AnyConnection, id: &str) -> Result<bool, 
 
 pub async fn insert_token(c: &mut AnyConnection, t: &Token) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO tokens (token_hash, user_id, project_id, domain_id, methods, audit_id, issued_at, expires_at, revoked) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+        "INSERT INTO tokens (token_hash, user_id, project_id, domain_id, methods, audit_id, issued_at, expires_at, revoked, \
+         system_scope) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
     )
     .bind(&t.token_hash)
     .bind(&t.user_id)
@@ -777,6 +782,7 @@ pub async fn insert_token(c: &mut AnyConnection, t: &Token) -> Result<(), Error>
     .bind(t.issued_at)
     .bind(t.expires_at)
     .bind(t.revoked as i64)
+    .bind(t.system_scope as i64)
     .execute(c)
     .await
     .map_err(db_error)?;

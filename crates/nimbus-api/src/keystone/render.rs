@@ -94,17 +94,25 @@ fn party(id: &str, names: Option<&nimbus_control::identity::AssignmentNames>) ->
 
 pub fn assignment(base: &str, a: &Assignment, names: Option<&nimbus_control::identity::AssignmentNames>) -> Value {
     let mut scope = Map::new();
-    scope.insert(a.target_type.clone(), party(&a.target_id, names));
+    if a.target_type == "system" {
+        scope.insert("system".into(), json!({"all": true}));
+    } else {
+        scope.insert(a.target_type.clone(), party(&a.target_id, names));
+    }
     if a.inherited {
         scope.insert("OS-INHERIT:inherited_to".into(), json!("projects"));
     }
-    let targets = if a.target_type == "project" { "projects" } else { "domains" };
+    let targets = match a.target_type.as_str() {
+        "project" => format!("projects/{}", a.target_id),
+        "system" => "system".to_string(),
+        _ => format!("domains/{}", a.target_id),
+    };
     let actors = if a.actor_type == "user" { "users" } else { "groups" };
     json!({
         "role": party(&a.role_id, names),
         a.actor_type.clone(): party(&a.actor_id, names),
         "scope": scope,
-        "links": {"assignment": format!("{base}/{targets}/{}/{actors}/{}/roles/{}", a.target_id, a.actor_id, a.role_id)},
+        "links": {"assignment": format!("{base}/{targets}/{actors}/{}/roles/{}", a.actor_id, a.role_id)},
     })
 }
 
@@ -133,6 +141,9 @@ pub fn token(p: &Principal, catalog: Option<Vec<CatalogService>>) -> Value {
         }
         Scope::Domain { id, name } => {
             t["domain"] = json!({"id": id, "name": name});
+        }
+        Scope::System => {
+            t["system"] = json!({"all": true});
         }
         Scope::Unscoped => {}
     }

@@ -114,6 +114,37 @@ fn grant_routes(mut r: Routes) -> Routes {
         }
     }
     for (actor, at) in [("users", "user"), ("groups", "group")] {
+        let base = format!("/v3/system/{actor}/{{actor_id}}/roles");
+        r = r
+            .add("GET", &base, A, move |s: State<AppState>, a: Auth, Path(actor_id): Path<String>| {
+                list_grants(s, a, Path(("all".to_string(), actor_id)), at, "system", false)
+            })
+            .add(
+                "PUT",
+                &format!("{base}/{{role_id}}"),
+                A,
+                move |s: State<AppState>, a: Auth, Path((u, r)): Path<(String, String)>| {
+                    grant(s, a, Path(("all".into(), u, r)), at, "system", false, Op::Put)
+                },
+            )
+            .add(
+                "GET",
+                &format!("{base}/{{role_id}}"),
+                A,
+                move |s: State<AppState>, a: Auth, Path((u, r)): Path<(String, String)>| {
+                    grant(s, a, Path(("all".into(), u, r)), at, "system", false, Op::Check)
+                },
+            )
+            .add(
+                "DELETE",
+                &format!("{base}/{{role_id}}"),
+                A,
+                move |s: State<AppState>, a: Auth, Path((u, r)): Path<(String, String)>| {
+                    grant(s, a, Path(("all".into(), u, r)), at, "system", false, Op::Delete)
+                },
+            );
+    }
+    for (actor, at) in [("users", "user"), ("groups", "group")] {
         let base = format!("/v3/OS-INHERIT/domains/{{target_id}}/{actor}/{{actor_id}}/roles");
         r = r
             .add(
@@ -555,6 +586,7 @@ async fn list_role_assignments(State(s): State<AppState>, Auth(ctx): Auth, Query
         project_id: q.get("scope.project.id").cloned(),
         domain_id: q.get("scope.domain.id").cloned(),
         role_id: q.get("role.id").cloned(),
+        system: q.contains_key("scope.system"),
         effective: q.contains_key("effective"),
     };
     let list = s.control.list_role_assignments(&ctx, &query).await?;

@@ -1,7 +1,7 @@
 //! Role assignments: a role granted to a user or group on a project or domain.
 
 use crate::audit::AuditEvent;
-use crate::authz::{authorize, Target};
+use crate::authz::{authorize, authorize_visible, Target};
 use crate::{Control, Ctx};
 use nimbus_core::Error;
 use nimbus_store::identity::{self as repo, Assignment, AssignmentFilter, Role};
@@ -28,6 +28,8 @@ pub struct AssignmentQuery {
     pub project_id: Option<String>,
     pub domain_id: Option<String>,
     pub role_id: Option<String>,
+    /// Only system assignments (`scope.system=all`).
+    pub system: bool,
     /// Expand group grants into per-user grants (Keystone `effective`).
     pub effective: bool,
 }
@@ -36,14 +38,38 @@ impl Control {
     /// Checks the grant's parts exist and the caller may manage grants on the target's domain;
     /// returns the role and the target's domain.
     async fn check_grant(&self, c: &mut AnyConnection, ctx: &Ctx, g: &Grant) -> Result<Role, Error> {
+        if g.target_type == "system" {
+            authorize("identity:grant_system", &ctx.principal, &Target::default())?;
+            return self.check_grant_parties(c, g).await;
+        }
         let target_domain = match g.target_type {
             "project" => repo::get_project(c, &g.target_id).await?.map(|p| p.domain_id),
             _ => repo::get_domain(c, &g.target_id).await?.map(|d| d.id),
         };
+        let kind = if g.target_type == "project" { "project" } else { "domain" };
         let Some(domain_id) = target_domain else {
-            return Err(Error::not_found(if g.target_type == "project" { "project" } else { "domain" }, &g.target_id));
+            return Err(Error::not_found(kind, &g.target_id));
         };
-        authorize("identity:grant", &ctx.principal, &Target { domain_id: Some(&domain_id), ..Default::default() })?;
+        // Someone who may not even see the target learns nothing about it: 404, not 403.
+        let (read, t) = if g.target_type == "project" {
+            (
+                "identity:get_project",
+                Target { project_id: Some(&g.target_id), domain_id: Some(&domain_id), ..Default::default() },
+            )
+        } else {
+            ("identity:get_domain", Target { domain_id: Some(&domain_id), ..Default::default() })
+        };
+        authorize_visible(read, "identity:grant", &ctx.principal, &t, kind, &g.target_id)?;
+        let role = self.check_grant_parties(c, g).await?;
+        // Only the operator hands out the operator role.
+        if role.name == "admin" && !ctx.principal.is_admin() {
+            return Err(Error::Forbidden("Only an administrator can grant the admin role.".into()));
+        }
+        Ok(role)
+    }
+
+    /// Checks the actor and role of a grant exist; returns the role.
+    async fn check_grant_parties(&self, c: &mut AnyConnection, g: &Grant) -> Result<Role, Error> {
         let actor_exists = match g.actor_type {
             "user" => repo::get_user(c, &g.actor_id).await?.is_some(),
             _ => repo::get_group(c, &g.actor_id).await?.is_some(),
@@ -51,12 +77,7 @@ impl Control {
         if !actor_exists {
             return Err(Error::not_found(g.actor_type, &g.actor_id));
         }
-        let role = repo::get_role(c, &g.role_id).await?.ok_or_else(|| Error::not_found("role", &g.role_id))?;
-        // Only the operator hands out the operator role.
-        if role.name == "admin" && !ctx.principal.is_admin() {
-            return Err(Error::Forbidden("Only an administrator can grant the admin role.".into()));
-        }
-        Ok(role)
+        repo::get_role(c, &g.role_id).await?.ok_or_else(|| Error::not_found("role", &g.role_id))
     }
 
     fn row(g: &Grant) -> Assignment {
@@ -156,7 +177,7 @@ impl Control {
     /// `GET /v3/role_assignments`.
     pub async fn list_role_assignments(&self, ctx: &Ctx, q: &AssignmentQuery) -> Result<Vec<Assignment>, Error> {
         let mut c = self.store().read().await?;
-        if !ctx.principal.is_admin() {
+        if !ctx.principal.can_read_all() {
             // Managers see assignments inside their domain only.
             let domain = ctx.principal.scope_domain_id().map(str::to_string);
             authorize(
@@ -166,6 +187,7 @@ impl Control {
             )?;
         }
         let (target_type, target_id) = match (&q.project_id, &q.domain_id) {
+            _ if q.system => (Some("system".to_string()), Some("all".to_string())),
             (Some(p), _) => (Some("project".to_string()), Some(p.clone())),
             (None, Some(d)) => (Some("domain".to_string()), Some(d.clone())),
             _ => (None, None),
@@ -186,6 +208,13 @@ impl Control {
         let rows = repo::list_assignments(&mut c, &f).await?;
         let mut out = Vec::new();
         for a in rows {
+            if q.effective {
+                // Domain-specific roles are never effective by themselves.
+                let global = repo::get_role(&mut c, &a.role_id).await?.is_some_and(|r| r.domain_id.is_empty());
+                if !global {
+                    continue;
+                }
+            }
             if q.effective && a.actor_type == "group" {
                 // Expand the group into its members.
                 let members =
@@ -200,7 +229,7 @@ impl Control {
         if let Some(u) = &q.user_id {
             out.retain(|a| a.actor_type == "user" && a.actor_id == *u);
         }
-        if !ctx.principal.is_admin() {
+        if !ctx.principal.can_read_all() {
             let own = ctx.principal.scope_domain_id().unwrap_or_default().to_string();
             let mut visible = Vec::new();
             for a in out {

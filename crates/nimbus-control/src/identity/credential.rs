@@ -62,6 +62,10 @@ impl Control {
         action: &str,
     ) -> Result<(), Error> {
         let t = Target { owner_user_id: Some(user_id), ..Default::default() };
+        // Whether another user exists is not the caller's business.
+        if !ctx.principal.is_admin() && user_id != ctx.principal.user_id {
+            return Err(Error::not_found("user", user_id));
+        }
         if repo::get_user(c, user_id).await?.is_none() {
             return Err(if ctx.principal.is_admin() {
                 Error::bad_request(format!("User {user_id} does not exist."))
@@ -170,9 +174,12 @@ impl Control {
         page: &PageRequest,
     ) -> Result<Vec<Credential>, Error> {
         // Non-admins list their own credentials whatever filter they pass.
-        let user =
-            if ctx.principal.is_admin() { user_id.map(str::to_string) } else { Some(ctx.principal.user_id.clone()) };
-        if let (Some(asked), false) = (user_id, ctx.principal.is_admin()) {
+        let user = if ctx.principal.can_read_all() {
+            user_id.map(str::to_string)
+        } else {
+            Some(ctx.principal.user_id.clone())
+        };
+        if let (Some(asked), false) = (user_id, ctx.principal.can_read_all()) {
             if asked != ctx.principal.user_id {
                 return Ok(Vec::new());
             }

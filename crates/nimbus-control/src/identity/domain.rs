@@ -66,7 +66,7 @@ impl Control {
         page: &PageRequest,
     ) -> Result<Vec<Domain>, Error> {
         let mut c = self.store().read().await?;
-        if !ctx.principal.is_admin() {
+        if !ctx.principal.can_read_all() {
             // Non-admins see the domain they are scoped to, like Keystone's /v3/auth/domains.
             let Some(did) = ctx.principal.scope_domain_id() else {
                 return authorize("identity:list_domains", &ctx.principal, &Target::default()).map(|_| vec![]);

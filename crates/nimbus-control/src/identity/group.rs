@@ -49,7 +49,7 @@ impl Control {
         validate_name("group", &req.name)?;
         let mut tx = self.store().write().await?;
         if repo::get_domain(&mut tx, &domain_id).await?.is_none() {
-            return Err(Error::bad_request(format!("Domain {domain_id} does not exist.")));
+            return Err(Error::not_found("domain", domain_id));
         }
         let g = Group {
             id: nimbus_core::id::new_hex_id(),
@@ -84,7 +84,7 @@ impl Control {
         page: &PageRequest,
     ) -> Result<Vec<Group>, Error> {
         let mut domain = domain_id.map(str::to_string);
-        if !ctx.principal.is_admin() {
+        if !ctx.principal.can_read_all() {
             domain = domain.or_else(|| ctx.principal.scope_domain_id().map(str::to_string));
             authorize(
                 "identity:list_groups",

@@ -43,8 +43,10 @@ pub(crate) fn validate_name(kind: &str, name: &str) -> Result<(), Error> {
     if name.trim().is_empty() {
         return Err(Error::bad_request(format!("The {kind} name must not be empty.")));
     }
-    if name.chars().count() > 255 {
-        return Err(Error::bad_request(format!("The {kind} name is longer than 255 characters.")));
+    // Keystone's limits: 64 characters for domains, projects and groups, 255 for the rest.
+    let max = if matches!(kind, "domain" | "project" | "group") { 64 } else { 255 };
+    if name.chars().count() > max {
+        return Err(Error::bad_request(format!("The {kind} name is longer than {max} characters.")));
     }
     if name.chars().any(|c| c.is_control()) {
         return Err(Error::bad_request(format!("The {kind} name contains control characters.")));

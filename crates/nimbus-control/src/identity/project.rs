@@ -71,7 +71,7 @@ impl Control {
         }
         let mut tx = self.store().write().await?;
         if repo::get_domain(&mut tx, &domain_id).await?.is_none() {
-            return Err(Error::bad_request(format!("Domain {domain_id} does not exist.")));
+            return Err(Error::not_found("domain", domain_id));
         }
         let parent_id = match req.parent_id.as_deref() {
             None => None,
@@ -137,7 +137,7 @@ impl Control {
         if q.is_domain == Some(true) {
             return Ok(Vec::new());
         }
-        if !ctx.principal.is_admin() {
+        if !ctx.principal.can_read_all() {
             let own = ctx.principal.scope_domain_id().map(str::to_string);
             let wanted = filter.domain_id.clone().or(own.clone());
             authorize(

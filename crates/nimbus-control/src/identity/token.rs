@@ -99,6 +99,7 @@ impl Control {
                         Scope::Domain { id, .. } => Some(id.clone()),
                         _ => None,
                     },
+                    system_scope: principal.scope == Scope::System,
                     methods: methods.join(","),
                     audit_id: principal.audit_id.clone(),
                     issued_at: now,
@@ -157,8 +158,9 @@ impl Control {
             }
             AuthIdentity::Token { token } => {
                 let t = repo::get_token(&mut c, &token_hash(&token)).await.map_err(|e| (e, None))?;
+                // Keystone answers 404 for a re-scope with an unknown, revoked or expired token.
                 let Some(t) = t.filter(|t| !t.revoked && t.expires_at > now_ms()) else {
-                    return Err((unauthorized(), None));
+                    return Err((Error::not_found("token", "(presented token)"), None));
                 };
                 let u = repo::get_user(&mut c, &t.user_id).await.map_err(|e| (e, None))?;
                 let Some(u) = u.filter(|u| u.enabled) else { return Err((unauthorized(), None)) };
@@ -170,6 +172,7 @@ impl Control {
                 (u, methods, Some(t.expires_at), t.audit_id)
             }
         };
+        let system = matches!(req.scope, AuthScope::System);
         let (project_id, domain_id) =
             self.resolve_auth_scope(&mut c, &user, &req.scope).await.map_err(|e| (e, Some(user.clone())))?;
         let now = now_ms();
@@ -180,7 +183,7 @@ impl Control {
                 &user,
                 project_id.as_deref(),
                 domain_id.as_deref(),
-                PrincipalTimes { methods: methods.clone(), audit_id, issued_at: now, expires_at },
+                PrincipalTimes { methods: methods.clone(), audit_id, issued_at: now, expires_at, system },
             )
             .await
             .map_err(|e| (e, Some(user.clone())))?;
@@ -231,7 +234,10 @@ impl Control {
     ) -> Result<(Option<String>, Option<String>), Error> {
         match scope {
             AuthScope::System => {
-                Err(Error::Unauthorized("System-scoped tokens are not supported; scope to a project or domain.".into()))
+                if repo::effective_roles(c, &user.id, "system", "all", None).await?.is_empty() {
+                    return Err(unauthorized());
+                }
+                Ok((None, None))
             }
             AuthScope::Default => {
                 // Keystone scopes to the default project when the user still has a role there.
@@ -305,6 +311,8 @@ impl Control {
             }
             let roles = repo::effective_roles(c, &user.id, "domain", &d.id, None).await?;
             (Scope::Domain { id: d.id, name: d.name }, roles)
+        } else if times.system {
+            (Scope::System, repo::effective_roles(c, &user.id, "system", "all", None).await?)
         } else {
             (Scope::Unscoped, Vec::new())
         };
@@ -348,6 +356,7 @@ impl Control {
                 audit_id: t.audit_id,
                 issued_at: t.issued_at,
                 expires_at: t.expires_at,
+                system: t.system_scope,
             },
         )
         .await
@@ -357,7 +366,7 @@ impl Control {
     /// Any caller may validate its own token; validating another's needs the admin role.
     pub async fn validate_token(&self, ctx: &Ctx, subject: &str) -> Result<Principal, Error> {
         let p = self.principal_for_token(subject).await.map_err(|_| Error::not_found("token", "(subject token)"))?;
-        if p.audit_id != ctx.principal.audit_id && !ctx.principal.is_admin() && p.user_id != ctx.principal.user_id {
+        if p.audit_id != ctx.principal.audit_id && !ctx.principal.can_read_all() && p.user_id != ctx.principal.user_id {
             return Err(Error::Forbidden("You are not authorized to validate this token.".into()));
         }
         Ok(p)
@@ -403,6 +412,7 @@ impl Control {
                     audit_id: cred.id.clone(),
                     issued_at: now,
                     expires_at: now + 15 * 60 * 1000,
+                    system: false,
                 },
             )
             .await?;
@@ -426,4 +436,6 @@ pub struct PrincipalTimes {
     pub audit_id: String,
     pub issued_at: i64,
     pub expires_at: i64,
+    /// The token is system-scoped.
+    pub system: bool,
 }

@@ -72,7 +72,7 @@ impl Control {
         };
         let mut tx = self.store().write().await?;
         if repo::get_domain(&mut tx, &domain_id).await?.is_none() {
-            return Err(Error::bad_request(format!("Domain {domain_id} does not exist.")));
+            return Err(Error::not_found("domain", domain_id));
         }
         if let Some(pid) = &req.default_project_id {
             check_default_project(&mut tx, pid, &domain_id).await?;
@@ -111,7 +111,7 @@ impl Control {
 
     pub async fn list_users(&self, ctx: &Ctx, q: &UserListQuery, page: &PageRequest) -> Result<Vec<User>, Error> {
         let mut domain = q.domain_id.clone();
-        if !ctx.principal.is_admin() {
+        if !ctx.principal.can_read_all() {
             domain = domain.or_else(|| ctx.principal.scope_domain_id().map(str::to_string));
             authorize(
                 "identity:list_users",

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Quick start, command 2: run every test. Installs what is missing (Debian packages, the
+# Python clients in .venv, a running PostgreSQL), then runs the Rust tests (unit, store on
+# SQLite and PostgreSQL, integration tests driving the real binary with the real clients)
+# and the Tempest identity tests of tests/tempest/identity-expected.txt.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+ensure_debs ca-certificates pkg-config
+ensure_venv
+ensure_postgres
+export NIMBUS_VENV="$VENV"
+
+echo "== cargo test"
+cargo test --workspace --no-fail-fast
+
+echo "== tempest (identity)"
+bash tests/tempest/region.sh

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Quick start, command 1: install what is missing, build, and run a region on 127.0.0.1 with
+# an embedded SQLite store in ./.nimbus. Extra arguments go to `nimbus up`.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+ensure_debs ca-certificates pkg-config
+cargo build --release --bin nimbus
+exec target/release/nimbus up "$@"
