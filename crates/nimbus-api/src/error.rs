@@ -20,6 +20,8 @@ pub enum Family {
     Keystone,
     /// Nova, Cinder, Glance: `{"itemNotFound": {"code", "message"}}` and friends.
     OpenStack,
+    /// Neutron: `{"NeutronError": {"type", "message", "detail"}}`.
+    Neutron,
     /// Huawei native APIs: `{"error_code", "error_msg"}`.
     Huawei,
 }
@@ -68,6 +70,19 @@ pub fn render(family: Family, e: &Error, request_id: Option<&str>) -> Response {
                 _ => "computeFault",
             };
             json!({ key: {"code": e.status(), "message": e.message()} })
+        }
+        Family::Neutron => {
+            let kind = match e.status() {
+                400 => "HTTPBadRequest",
+                401 => "HTTPUnauthorized",
+                403 => "HTTPForbidden",
+                404 => "HTTPNotFound",
+                405 => "HTTPMethodNotAllowed",
+                409 => "HTTPConflict",
+                413 => "HTTPRequestEntityTooLarge",
+                _ => "HTTPInternalServerError",
+            };
+            json!({"NeutronError": {"type": kind, "message": e.message(), "detail": ""}})
         }
         Family::Huawei => {
             let mut v = json!({"error_code": e.code(), "error_msg": e.message()});
@@ -149,7 +164,10 @@ pub fn family_for_path(path: &str) -> Family {
             return Family::Keystone;
         }
     }
-    if ["/compute", "/image", "/volume", "/network"].iter().any(|p| path.starts_with(p)) {
+    if path.starts_with("/network") {
+        return Family::Neutron;
+    }
+    if ["/compute", "/image", "/volume"].iter().any(|p| path.starts_with(p)) {
         return Family::OpenStack;
     }
     Family::Huawei

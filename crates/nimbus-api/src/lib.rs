@@ -40,12 +40,14 @@ pub struct AppState {
 pub fn app(control: Arc<Control>) -> Router {
     let keystone = keystone::routes();
     let native = native::routes();
-    let openstack = openstack::routes();
+    let compute = openstack::compute_routes();
+    let network = openstack::network_routes();
     let mut endpoints = Vec::new();
     endpoints.extend(keystone.endpoints().iter().map(|e| e.prefixed("/identity")));
     endpoints.extend(keystone.endpoints().iter().cloned());
     endpoints.extend(native.endpoints().iter().cloned());
-    endpoints.extend(openstack.endpoints().iter().cloned());
+    endpoints.extend(compute.endpoints().iter().cloned());
+    endpoints.extend(network.endpoints().iter().cloned());
     let state = AppState { control, endpoints: Arc::new(endpoints) };
 
     let keystone_router = keystone.into_router(error::Family::Keystone);
@@ -54,7 +56,8 @@ pub fn app(control: Arc<Control>) -> Router {
         .route("/identity/", axum::routing::get(keystone::versions))
         .merge(keystone_router)
         .merge(native.into_router(error::Family::Huawei))
-        .merge(openstack.into_router(error::Family::OpenStack))
+        .merge(compute.into_router(error::Family::OpenStack))
+        .merge(network.into_router(error::Family::Neutron))
         .fallback(error::fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), meta::request_meta))

@@ -304,8 +304,13 @@ async fn update_project(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Pa
 }
 
 async fn delete_project(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {
-    s.control.delete_project(&ctx, &id).await?;
-    no_content()
+    let job_id = s.control.delete_project(&ctx, &id).await?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    // The purge of what the project owned is a durable job; its id lets an operator follow it.
+    if let Ok(v) = axum::http::HeaderValue::from_str(&job_id) {
+        r.headers_mut().insert("x-nimbus-job-id", v);
+    }
+    Ok(r)
 }
 
 async fn list_project_tags(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {

@@ -11,15 +11,20 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
 
-/// Every OpenStack (non-identity) route.
-pub fn routes() -> Routes {
+/// The compute (Nova-style errors) routes.
+pub fn compute_routes() -> Routes {
     let r = Routes::default().add("GET", "/compute/v2.1", Access::Public, compute_version).add(
         "GET",
         "/compute/v2.1/",
         Access::Public,
         compute_version,
     );
-    quotas::routes(r)
+    quotas::compute_routes(r)
+}
+
+/// The network (Neutron-style errors) routes.
+pub fn network_routes() -> Routes {
+    quotas::network_routes(Routes::default())
 }
 
 /// Highest compute microversion Nimbus understands.

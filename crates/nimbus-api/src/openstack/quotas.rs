@@ -16,13 +16,16 @@ use std::collections::BTreeMap;
 
 use Access::Authenticated as A;
 
-pub fn routes(r: Routes) -> Routes {
+pub fn compute_routes(r: Routes) -> Routes {
     r.add("GET", "/compute/v2.1/os-quota-sets/{project_id}", A, nova_show)
         .add("GET", "/compute/v2.1/os-quota-sets/{project_id}/detail", A, nova_detail)
         .add("GET", "/compute/v2.1/os-quota-sets/{project_id}/defaults", A, nova_defaults)
         .add("PUT", "/compute/v2.1/os-quota-sets/{project_id}", A, nova_update)
         .add("DELETE", "/compute/v2.1/os-quota-sets/{project_id}", A, nova_reset)
-        .add("GET", "/network/v2.0/quotas/{project_id}", A, neutron_show)
+}
+
+pub fn network_routes(r: Routes) -> Routes {
+    r.add("GET", "/network/v2.0/quotas/{project_id}", A, neutron_show)
         .add("GET", "/network/v2.0/quotas/{project_id}/details.json", A, neutron_detail)
         .add("PUT", "/network/v2.0/quotas/{project_id}", A, neutron_update)
 }

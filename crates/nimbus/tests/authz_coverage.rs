@@ -1,0 +1,364 @@
+//! Every registered endpoint, called without credentials and as a member of another tenant
+//! (the way omicron's `unauthorized.rs` does it). The endpoint list comes from the running
+//! region (`/_nimbus/endpoints`, built by the same registry that routes requests), so a new
+//! endpoint that is missing from the table below fails this test.
+
+mod common;
+
+use common::{Region, ADMIN_PASSWORD};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// What another tenant's member gets, per endpoint (paths without the `/identity` prefix).
+/// 404: the resource belongs to the other tenant, so its existence is not revealed.
+/// 403: an action on a shared or collection resource the member may see but not change.
+/// 2xx: allowed to anyone authenticated and answering with the caller's own data only.
+const OTHER_TENANT: &[(&str, &str, u16)] = &[
+    ("GET", "/v3/auth/tokens", 403),
+    ("DELETE", "/v3/auth/tokens", 403),
+    ("GET", "/v3/auth/catalog", 200),
+    ("GET", "/v3/auth/projects", 200),
+    ("GET", "/v3/auth/domains", 200),
+    ("GET", "/v3/domains", 200),
+    ("POST", "/v3/domains", 403),
+    ("GET", "/v3/domains/{domain_id}", 404),
+    ("PATCH", "/v3/domains/{domain_id}", 404),
+    ("DELETE", "/v3/domains/{domain_id}", 404),
+    ("GET", "/v3/projects", 403),
+    ("POST", "/v3/projects", 403),
+    ("GET", "/v3/projects/{project_id}", 404),
+    ("PATCH", "/v3/projects/{project_id}", 404),
+    ("DELETE", "/v3/projects/{project_id}", 404),
+    ("GET", "/v3/projects/{project_id}/tags", 404),
+    ("PUT", "/v3/projects/{project_id}/tags", 404),
+    ("DELETE", "/v3/projects/{project_id}/tags", 404),
+    ("GET", "/v3/projects/{project_id}/tags/{tag}", 404),
+    ("PUT", "/v3/projects/{project_id}/tags/{tag}", 404),
+    ("DELETE", "/v3/projects/{project_id}/tags/{tag}", 404),
+    ("GET", "/v3/users", 403),
+    ("POST", "/v3/users", 403),
+    ("GET", "/v3/users/{user_id}", 404),
+    ("PATCH", "/v3/users/{user_id}", 404),
+    ("DELETE", "/v3/users/{user_id}", 404),
+    ("POST", "/v3/users/{user_id}/password", 404),
+    ("GET", "/v3/users/{user_id}/projects", 404),
+    ("GET", "/v3/users/{user_id}/groups", 404),
+    ("GET", "/v3/groups", 403),
+    ("POST", "/v3/groups", 403),
+    ("GET", "/v3/groups/{group_id}", 404),
+    ("PATCH", "/v3/groups/{group_id}", 404),
+    ("DELETE", "/v3/groups/{group_id}", 404),
+    ("GET", "/v3/groups/{group_id}/users", 404),
+    ("PUT", "/v3/groups/{group_id}/users/{user_id}", 404),
+    ("GET", "/v3/groups/{group_id}/users/{user_id}", 404),
+    ("DELETE", "/v3/groups/{group_id}/users/{user_id}", 404),
+    ("GET", "/v3/roles", 200),
+    ("POST", "/v3/roles", 403),
+    ("GET", "/v3/roles/{role_id}", 200),
+    ("PATCH", "/v3/roles/{role_id}", 403),
+    ("DELETE", "/v3/roles/{role_id}", 403),
+    ("GET", "/v3/role_assignments", 403),
+    ("GET", "/v3/credentials", 200),
+    ("POST", "/v3/credentials", 404),
+    ("GET", "/v3/credentials/{credential_id}", 404),
+    ("PATCH", "/v3/credentials/{credential_id}", 404),
+    ("DELETE", "/v3/credentials/{credential_id}", 404),
+    ("GET", "/v3/regions", 200),
+    ("GET", "/v3/regions/{region_id}", 200),
+    ("GET", "/v3/services", 200),
+    ("GET", "/v3/services/{service_id}", 200),
+    ("GET", "/v3/endpoints", 200),
+    ("GET", "/v3/projects/{target_id}/users/{actor_id}/roles", 404),
+    ("PUT", "/v3/projects/{target_id}/users/{actor_id}/roles/{role_id}", 404),
+    ("GET", "/v3/projects/{target_id}/users/{actor_id}/roles/{role_id}", 404),
+    ("DELETE", "/v3/projects/{target_id}/users/{actor_id}/roles/{role_id}", 404),
+    ("GET", "/v3/projects/{target_id}/groups/{actor_id}/roles", 404),
+    ("PUT", "/v3/projects/{target_id}/groups/{actor_id}/roles/{role_id}", 404),
+    ("GET", "/v3/projects/{target_id}/groups/{actor_id}/roles/{role_id}", 404),
+    ("DELETE", "/v3/projects/{target_id}/groups/{actor_id}/roles/{role_id}", 404),
+    ("GET", "/v3/domains/{target_id}/users/{actor_id}/roles", 404),
+    ("PUT", "/v3/domains/{target_id}/users/{actor_id}/roles/{role_id}", 404),
+    ("GET", "/v3/domains/{target_id}/users/{actor_id}/roles/{role_id}", 404),
+    ("DELETE", "/v3/domains/{target_id}/users/{actor_id}/roles/{role_id}", 404),
+    ("GET", "/v3/domains/{target_id}/groups/{actor_id}/roles", 404),
+    ("PUT", "/v3/domains/{target_id}/groups/{actor_id}/roles/{role_id}", 404),
+    ("GET", "/v3/domains/{target_id}/groups/{actor_id}/roles/{role_id}", 404),
+    ("DELETE", "/v3/domains/{target_id}/groups/{actor_id}/roles/{role_id}", 404),
+    ("GET", "/v3/system/users/{actor_id}/roles", 403),
+    ("PUT", "/v3/system/users/{actor_id}/roles/{role_id}", 403),
+    ("GET", "/v3/system/users/{actor_id}/roles/{role_id}", 403),
+    ("DELETE", "/v3/system/users/{actor_id}/roles/{role_id}", 403),
+    ("GET", "/v3/system/groups/{actor_id}/roles", 403),
+    ("PUT", "/v3/system/groups/{actor_id}/roles/{role_id}", 403),
+    ("GET", "/v3/system/groups/{actor_id}/roles/{role_id}", 403),
+    ("DELETE", "/v3/system/groups/{actor_id}/roles/{role_id}", 403),
+    ("GET", "/v3/OS-INHERIT/domains/{target_id}/users/{actor_id}/roles/inherited_to_projects", 404),
+    ("PUT", "/v3/OS-INHERIT/domains/{target_id}/users/{actor_id}/roles/{role_id}/inherited_to_projects", 404),
+    ("GET", "/v3/OS-INHERIT/domains/{target_id}/users/{actor_id}/roles/{role_id}/inherited_to_projects", 404),
+    ("DELETE", "/v3/OS-INHERIT/domains/{target_id}/users/{actor_id}/roles/{role_id}/inherited_to_projects", 404),
+    ("GET", "/v3/OS-INHERIT/domains/{target_id}/groups/{actor_id}/roles/inherited_to_projects", 404),
+    ("PUT", "/v3/OS-INHERIT/domains/{target_id}/groups/{actor_id}/roles/{role_id}/inherited_to_projects", 404),
+    ("GET", "/v3/OS-INHERIT/domains/{target_id}/groups/{actor_id}/roles/{role_id}/inherited_to_projects", 404),
+    ("DELETE", "/v3/OS-INHERIT/domains/{target_id}/groups/{actor_id}/roles/{role_id}/inherited_to_projects", 404),
+    ("GET", "/_nimbus/endpoints", 403),
+    ("GET", "/v3/{project_id}/traces", 404),
+    ("GET", "/v3/{project_id}/trackers", 404),
+    ("POST", "/v3/{project_id}/tracker", 404),
+    ("GET", "/v3/{project_id}/quotas", 404),
+    ("POST", "/v3.0/OS-CREDENTIAL/credentials", 404),
+    ("GET", "/v3.0/OS-CREDENTIAL/credentials", 200),
+    ("GET", "/v3.0/OS-CREDENTIAL/credentials/{access_key}", 404),
+    ("PUT", "/v3.0/OS-CREDENTIAL/credentials/{access_key}", 404),
+    ("DELETE", "/v3.0/OS-CREDENTIAL/credentials/{access_key}", 404),
+    ("GET", "/v1/{project_id}/jobs/{job_id}", 404),
+    ("GET", "/compute/v2.1/os-quota-sets/{project_id}", 404),
+    ("GET", "/compute/v2.1/os-quota-sets/{project_id}/detail", 404),
+    ("GET", "/compute/v2.1/os-quota-sets/{project_id}/defaults", 404),
+    ("PUT", "/compute/v2.1/os-quota-sets/{project_id}", 404),
+    ("DELETE", "/compute/v2.1/os-quota-sets/{project_id}", 404),
+    ("GET", "/network/v2.0/quotas/{project_id}", 404),
+    ("GET", "/network/v2.0/quotas/{project_id}/details.json", 404),
+    ("PUT", "/network/v2.0/quotas/{project_id}", 404),
+];
+
+/// Whether a body is an error in one of the API families' formats.
+fn is_error_document(text: &str) -> bool {
+    let Ok(Value::Object(v)) = serde_json::from_str::<Value>(text) else { return false };
+    if v.contains_key("error_code") && v.contains_key("error_msg") {
+        return true;
+    }
+    // Keystone {"error": {...}}, Nova {"unauthorized": {...}}, Neutron {"NeutronError": {...}}.
+    v.len() == 1 && v.values().next().and_then(|inner| inner.get("message")).is_some()
+}
+
+/// The victim tenant's resources, by path parameter name.
+struct Victim {
+    params: HashMap<&'static str, String>,
+    token: String,
+}
+
+fn fill(path: &str, params: &HashMap<&'static str, String>) -> String {
+    let mut out = path.to_string();
+    for (k, v) in params {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    assert!(!out.contains('{'), "no value for a parameter of {path}");
+    out
+}
+
+/// A body that would be valid for the endpoint, so that a refusal comes from authorisation,
+/// not from validation.
+fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
+    let p = &v.params;
+    let d = &p["domain_id"];
+    match (method, path) {
+        ("POST", "/v3/domains") => Some(json!({"domain": {"name": "evil"}})),
+        ("PATCH", "/v3/domains/{domain_id}") => Some(json!({"domain": {"description": "evil"}})),
+        ("POST", "/v3/projects") => Some(json!({"project": {"name": "evil", "domain_id": d}})),
+        ("PATCH", "/v3/projects/{project_id}") => Some(json!({"project": {"description": "evil"}})),
+        ("PUT", "/v3/projects/{project_id}/tags") => Some(json!({"tags": ["evil"]})),
+        ("POST", "/v3/users") => Some(json!({"user": {"name": "evil", "domain_id": d, "password": "x"}})),
+        ("PATCH", "/v3/users/{user_id}") => Some(json!({"user": {"password": "evil"}})),
+        ("POST", "/v3/users/{user_id}/password") => {
+            Some(json!({"user": {"original_password": "victim-pw", "password": "evil"}}))
+        }
+        ("POST", "/v3/groups") => Some(json!({"group": {"name": "evil", "domain_id": d}})),
+        ("PATCH", "/v3/groups/{group_id}") => Some(json!({"group": {"description": "evil"}})),
+        ("POST", "/v3/roles") => Some(json!({"role": {"name": "evil"}})),
+        ("PATCH", "/v3/roles/{role_id}") => Some(json!({"role": {"description": "evil"}})),
+        ("POST", "/v3/credentials") => {
+            Some(json!({"credential": {"user_id": p["user_id"], "project_id": p["project_id"],
+            "type": "ec2", "blob": "{\"access\":\"EVIL\",\"secret\":\"evil\"}"}}))
+        }
+        ("PATCH", "/v3/credentials/{credential_id}") => Some(json!({"credential": {"blob": "{}"}})),
+        ("POST", "/v3/{project_id}/tracker") => Some(json!({"tracker_type": "system", "tracker_name": "system"})),
+        ("POST", "/v3.0/OS-CREDENTIAL/credentials") => Some(json!({"credential": {"user_id": p["user_id"]}})),
+        ("PUT", "/v3.0/OS-CREDENTIAL/credentials/{access_key}") => Some(json!({"credential": {"status": "inactive"}})),
+        ("PUT", "/compute/v2.1/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"instances": 1000}})),
+        ("PUT", "/network/v2.0/quotas/{project_id}") => Some(json!({"quota": {"network": 1000}})),
+        _ => None,
+    }
+}
+
+async fn setup_victim(region: &Region, admin: &str) -> Victim {
+    let call = |m: &'static str, p: String, b: Option<Value>| async move {
+        let (s, v) = region.call(m, &p, Some(admin), b).await;
+        assert!(s < 300, "{m} {p}: {s} {v}");
+        v
+    };
+    let d = call("POST", "/v3/domains".into(), Some(json!({"domain": {"name": "victim-co"}}))).await;
+    let domain_id = d["domain"]["id"].as_str().unwrap().to_string();
+    let p = call(
+        "POST",
+        "/v3/projects".into(),
+        Some(json!({"project": {"name": "victim", "domain_id": domain_id, "tags": ["t1"]}})),
+    )
+    .await;
+    let project_id = p["project"]["id"].as_str().unwrap().to_string();
+    let u = call(
+        "POST",
+        "/v3/users".into(),
+        Some(json!({"user": {"name": "vic", "domain_id": domain_id, "password": "victim-pw"}})),
+    )
+    .await;
+    let user_id = u["user"]["id"].as_str().unwrap().to_string();
+    let g =
+        call("POST", "/v3/groups".into(), Some(json!({"group": {"name": "victims", "domain_id": domain_id}}))).await;
+    let group_id = g["group"]["id"].as_str().unwrap().to_string();
+    let roles = call("GET", "/v3/roles?name=member".into(), None).await;
+    let role_id = roles["roles"][0]["id"].as_str().unwrap().to_string();
+    call("PUT", format!("/v3/projects/{project_id}/users/{user_id}/roles/{role_id}"), None).await;
+    call("PUT", format!("/v3/groups/{group_id}/users/{user_id}"), None).await;
+    let cred = call(
+        "POST",
+        "/v3/credentials".into(),
+        Some(json!({"credential": {"user_id": user_id, "project_id": project_id, "type": "ec2",
+            "blob": "{\"access\":\"VICTIMACCESSKEY00001\",\"secret\":\"victim-secret\"}"}})),
+    )
+    .await;
+    let credential_id = cred["credential"]["id"].as_str().unwrap().to_string();
+    let services = call("GET", "/v3/services".into(), None).await;
+    let service_id = services["services"][0]["id"].as_str().unwrap().to_string();
+    // A job of the victim's: deleting one of its sub-projects queues a purge job.
+    let sub =
+        call("POST", "/v3/projects".into(), Some(json!({"project": {"name": "victim-sub", "domain_id": domain_id}})))
+            .await;
+    let sub_id = sub["project"]["id"].as_str().unwrap().to_string();
+    let r = region
+        .http
+        .delete(format!("{}/identity/v3/projects/{sub_id}", region.url))
+        .header("X-Auth-Token", admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let job_id = r.headers()["x-nimbus-job-id"].to_str().unwrap().to_string();
+
+    let token = {
+        // The victim's project lives in its own domain: sign in by ids.
+        let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "id": user_id, "password": "victim-pw"}}}, "scope": {"project": {"id": project_id}}}});
+        let r = region.http.post(format!("{}/identity/v3/auth/tokens", region.url)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        r.headers()["x-subject-token"].to_str().unwrap().to_string()
+    };
+    let params = HashMap::from([
+        ("domain_id", domain_id.clone()),
+        ("project_id", project_id.clone()),
+        ("user_id", user_id.clone()),
+        ("group_id", group_id.clone()),
+        ("role_id", role_id),
+        ("credential_id", credential_id),
+        ("tag", "t1".to_string()),
+        ("region_id", "eu-west-0".to_string()),
+        ("service_id", service_id),
+        ("access_key", "VICTIMACCESSKEY00001".to_string()),
+        ("job_id", job_id),
+        ("target_id", String::new()),
+        ("actor_id", String::new()),
+    ]);
+    Victim { params, token }
+}
+
+/// Grant routes address a project or a domain, and a user or a group.
+fn params_for(path: &str, v: &Victim) -> HashMap<&'static str, String> {
+    let mut p = v.params.clone();
+    let target =
+        if path.starts_with("/v3/projects/{target_id}") { &v.params["project_id"] } else { &v.params["domain_id"] };
+    let actor = if path.contains("/groups/{actor_id}") { &v.params["group_id"] } else { &v.params["user_id"] };
+    p.insert("target_id", target.clone());
+    p.insert("actor_id", actor.clone());
+    p
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_endpoint_leaks_to_anonymous_callers_or_other_tenants() {
+    let region = Region::start();
+    let admin = region.admin_token().await;
+    let victim = setup_victim(&region, &admin).await;
+    let (_, _) = region.tenant(&admin, "intruder", "mallory", "mallory-pw", "member").await;
+    let (intruder, _) = region.token("mallory", "mallory-pw", "intruder").await;
+
+    let (s, listing) = region.call("GET", "/_nimbus/endpoints", Some(&admin), None).await;
+    assert_eq!(s, 200);
+    let endpoints = listing["endpoints"].as_array().unwrap();
+    assert!(endpoints.len() > 100, "{}", endpoints.len());
+    let table: HashMap<(&str, &str), u16> = OTHER_TENANT.iter().map(|(m, p, s)| ((*m, *p), *s)).collect();
+
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for e in endpoints {
+        let method = e["method"].as_str().unwrap();
+        let path = e["path"].as_str().unwrap();
+        let public = e["access"] == "public";
+        let bare = path.strip_prefix("/identity").unwrap_or(path);
+        if public {
+            continue;
+        }
+        let Some(expected) = table.get(&(method, bare)).copied() else {
+            problems.push(format!("{method} {path}: missing from the OTHER_TENANT table"));
+            continue;
+        };
+        let params = params_for(bare, &victim);
+        let url = fill(path, &params);
+        let body = body_for(method, bare, &victim);
+
+        // 1. No credentials at all: 401 in the family's format.
+        let mut req = region.http.request(method.parse().unwrap(), format!("{}{url}", region.url));
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        if status != 401 {
+            problems.push(format!("{method} {path} without a token: {status} {text}"));
+        }
+        if !is_error_document(&text) {
+            problems.push(format!("{method} {path} without a token: body not in an error format: {text}"));
+        }
+
+        // 2. A member of another tenant.
+        let mut req = region
+            .http
+            .request(method.parse().unwrap(), format!("{}{url}", region.url))
+            .header("X-Auth-Token", &intruder);
+        if bare == "/v3/auth/tokens" {
+            req = req.header("X-Subject-Token", &victim.token);
+        }
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        if status != expected {
+            problems.push(format!("{method} {path} as another tenant: expected {expected}, got {status} {text}"));
+        }
+        if status < 300 {
+            for secret in ["victim", "VICTIMACCESSKEY", &victim.params["user_id"], &victim.params["project_id"]] {
+                if text.contains(secret) {
+                    problems.push(format!("{method} {path} as another tenant leaks {secret:?}: {text}"));
+                }
+            }
+        }
+        checked += 1;
+    }
+    for (m, p, _) in OTHER_TENANT {
+        if !endpoints.iter().any(|e| e["method"] == *m && e["path"] == *p) {
+            problems.push(format!("{m} {p}: in the table but not registered"));
+        }
+    }
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(checked > 100);
+
+    // The victim's state is untouched: its user still signs in, its project is unchanged.
+    let (s, p) =
+        region.call("GET", &format!("/identity/v3/projects/{}", victim.params["project_id"]), Some(&admin), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(p["project"]["description"], "");
+    assert_eq!(p["project"]["tags"], json!(["t1"]));
+    let (victim_token, _) = (victim.token.clone(), ADMIN_PASSWORD);
+    let (s, _) = region.call("GET", "/identity/v3/auth/catalog", Some(&victim_token), None).await;
+    assert_eq!(s, 200, "the victim's token must still be valid");
+}
