@@ -105,6 +105,7 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/v3/{project_id}/trackers", 404),
     ("POST", "/v3/{project_id}/tracker", 404),
     ("GET", "/v3/{project_id}/quotas", 404),
+    ("GET", "/v3/{project_id}/traces/verification", 404),
     ("POST", "/v3.0/OS-CREDENTIAL/credentials", 404),
     ("GET", "/v3.0/OS-CREDENTIAL/credentials", 200),
     ("GET", "/v3.0/OS-CREDENTIAL/credentials/{access_key}", 404),

@@ -37,10 +37,13 @@ async fn bad_requests_get_clear_errors_in_each_family_format() {
     let (s, v) = raw(&region, "POST", "/identity/v3/projects", Some(&admin), b"{\"project\": ".to_vec()).await;
     assert_eq!(s, 400);
     keystone_error(&v, 400);
-    let (s, v) = region.call("POST", "/identity/v3/projects", Some(&admin), Some(json!({"project": {"name": 5}}))).await;
+    let (s, v) =
+        region.call("POST", "/identity/v3/projects", Some(&admin), Some(json!({"project": {"name": 5}}))).await;
     assert_eq!(s, 400);
     keystone_error(&v, 400);
-    let (s, v) = region.call("POST", "/identity/v3/users", Some(&admin), Some(json!({"user": {"name": "x", "enabled": "yes"}}))).await;
+    let (s, v) = region
+        .call("POST", "/identity/v3/users", Some(&admin), Some(json!({"user": {"name": "x", "enabled": "yes"}})))
+        .await;
     assert_eq!(s, 400);
     keystone_error(&v, 400);
     let (s, v) = region.call("POST", "/identity/v3/auth/tokens", None, Some(json!({"auth": {"identity": 1}}))).await;
@@ -175,7 +178,10 @@ async fn garbage_never_causes_a_server_error() {
             for body in &bodies {
                 let (s, _) = raw(&region, method, &url, Some(&admin), body.clone()).await;
                 if s >= 500 {
-                    failures.push(format!("{method} {url} body {:?}: {s}", String::from_utf8_lossy(&body[..body.len().min(20)])));
+                    failures.push(format!(
+                        "{method} {url} body {:?}: {s}",
+                        String::from_utf8_lossy(&body[..body.len().min(20)])
+                    ));
                 }
             }
         }

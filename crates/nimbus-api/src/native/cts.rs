@@ -24,6 +24,7 @@ pub fn routes(r: Routes) -> Routes {
         .add("GET", "/v3/{project_id}/trackers", Access::Authenticated, list_trackers)
         .add("POST", "/v3/{project_id}/tracker", Access::Authenticated, create_tracker)
         .add("GET", "/v3/{project_id}/quotas", Access::Authenticated, list_quotas)
+        .add("GET", "/v3/{project_id}/traces/verification", Access::Authenticated, verify_traces)
 }
 
 /// The domain a trace's user belongs to.
@@ -225,6 +226,24 @@ pub async fn list_traces(
     let domain_names = s.control.domain_names().await?;
     let traces: Vec<TraceBody> = traces.into_iter().map(|t| trace_body(t, &domain_names)).collect();
     Ok(Json(TraceList { meta_data: MetaData { count: traces.len(), marker }, traces }).into_response())
+}
+
+/// The result of checking a project's trace chain.
+#[derive(Serialize, ToSchema)]
+pub struct Verification {
+    /// True when every stored trace matches its hash and follows its predecessor.
+    pub valid: bool,
+    /// The sequence number of the first trace that fails the check.
+    pub first_invalid_sequence: Option<i64>,
+}
+
+/// Verifies the hash chain of the project's traces (a Nimbus extension: tampering with a
+/// stored trace, or deleting one, breaks the chain at that point).
+#[utoipa::path(get, path = "/v3/{project_id}/traces/verification", tag = "CTS", params(("project_id" = String, Path)),
+    responses((status = 200, body = Verification), (status = 404, body = super::ErrorBody)))]
+pub async fn verify_traces(State(s): State<AppState>, Auth(ctx): Auth, Path(project_id): Path<String>) -> ApiResult {
+    let broken = s.control.verify_trace_chain(&ctx, &project_id).await?;
+    Ok(Json(Verification { valid: broken.is_none(), first_invalid_sequence: broken }).into_response())
 }
 
 /// A tracker.

@@ -6,7 +6,7 @@ use crate::routes::{Access, Routes};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use nimbus_control::identity::CredentialUpdate;
@@ -81,11 +81,19 @@ pub struct CreateOption {
 /// Creates a permanent access key (at most two per user).
 #[utoipa::path(post, path = "/v3.0/OS-CREDENTIAL/credentials", tag = "IAM", request_body = CreateBody,
     responses((status = 201, body = AccessKeyEnvelope), (status = 400, body = super::ErrorBody), (status = 403, body = super::ErrorBody)))]
-pub async fn create_access_key(State(s): State<AppState>, Auth(ctx): Auth, raw: Bytes) -> ApiResult {
+pub async fn create_access_key(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> ApiResult {
     let req: CreateBody = parse_json(&raw)?;
-    let created = s.control.create_access_key(&ctx, &req.credential.user_id, req.credential.description).await?;
-    Ok((StatusCode::CREATED, Json(AccessKeyEnvelope { credential: body(&created.credential, Some(created.secret)) }))
-        .into_response())
+    super::idempotent(&s, &ctx, &headers, &raw, || async {
+        let created = s.control.create_access_key(&ctx, &req.credential.user_id, req.credential.description).await?;
+        let envelope = AccessKeyEnvelope { credential: body(&created.credential, Some(created.secret)) };
+        Ok((StatusCode::CREATED, serde_json::to_value(envelope).map_err(nimbus_core::Error::from)?))
+    })
+    .await
 }
 
 /// Lists access keys (the caller's own unless an admin names a user).

@@ -41,6 +41,7 @@ pub fn routes() -> Routes {
         cts::list_trackers,
         cts::create_tracker,
         cts::list_quotas,
+        cts::verify_traces,
         iam::create_access_key,
         iam::list_access_keys,
         iam::show_access_key,
@@ -74,6 +75,51 @@ async fn openapi() -> impl IntoResponse {
 
 async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Runs a create once per `X-Client-Token`: a retry carrying the same token gets the first
+/// answer again instead of a second resource. Without the header the create simply runs.
+pub(crate) async fn idempotent<F, Fut>(
+    s: &AppState,
+    ctx: &nimbus_control::Ctx,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    create: F,
+) -> ApiResult
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(axum::http::StatusCode, serde_json::Value), crate::error::ApiError>>,
+{
+    use sha2::{Digest, Sha256};
+    let Some(token) = headers.get("x-client-token").and_then(|v| v.to_str().ok()).map(str::to_string) else {
+        let (status, v) = create().await?;
+        return Ok((status, Json(v)).into_response());
+    };
+    // Keys are per caller scope, so two tenants can never collide on a token.
+    let scope =
+        ctx.principal.project_id().or(ctx.principal.scope_domain_id()).unwrap_or(&ctx.principal.user_id).to_string();
+    let mut h = Sha256::new();
+    h.update(ctx.meta.method.as_bytes());
+    h.update(ctx.meta.path.as_bytes());
+    h.update(body);
+    let fingerprint = hex::encode(h.finalize());
+    match s.control.claim_client_token(&scope, &token, &fingerprint).await? {
+        nimbus_control::idempotency::Claim::Replay { status, body } => {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+            let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
+            Ok((status, Json(v)).into_response())
+        }
+        nimbus_control::idempotency::Claim::Fresh => match create().await {
+            Ok((status, v)) => {
+                s.control.complete_client_token(&scope, &token, status.as_u16(), &v.to_string()).await?;
+                Ok((status, Json(v)).into_response())
+            }
+            Err(e) => {
+                s.control.complete_client_token(&scope, &token, e.0.status(), "").await?;
+                Err(e)
+            }
+        },
+    }
 }
 
 /// Every registered endpoint, for operators and tooling (admin only).
