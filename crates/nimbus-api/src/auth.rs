@@ -88,14 +88,7 @@ pub async fn verify_signed_request(state: &AppState, req: Request) -> Result<Req
     let domain = header(&parts, "x-domain-id").map(str::to_string);
     let control = &state.control;
     let (principal, secret) =
-        match control.principal_for_access_key(&parsed.access, project.as_deref(), domain.as_deref()).await {
-            // A key whose user holds no role on the named scope may still manage itself
-            // (its own keys, its own password): fall back to an unscoped principal.
-            Err(Error::Unauthorized(_)) if project.is_some() || domain.is_some() => {
-                control.principal_for_access_key(&parsed.access, None, None).await?
-            }
-            other => other?,
-        };
+        control.principal_for_access_key(&parsed.access, project.as_deref(), domain.as_deref()).await?;
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()

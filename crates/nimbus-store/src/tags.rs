@@ -72,6 +72,24 @@ pub async fn resources_with_tag(c: &mut AnyConnection, resource_type: &str, key:
         .map_err(db_error)
 }
 
+/// Tag keys of every resource of a type (for rendering a whole list in one query).
+pub async fn keys_by_resource(
+    c: &mut AnyConnection,
+    resource_type: &str,
+) -> Result<std::collections::HashMap<String, Vec<String>>, Error> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT resource_id, tag_key FROM tags WHERE resource_type = $1 ORDER BY resource_id, tag_key")
+            .bind(resource_type)
+            .fetch_all(c)
+            .await
+            .map_err(db_error)?;
+    let mut out: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for (id, key) in rows {
+        out.entry(id).or_default().push(key);
+    }
+    Ok(out)
+}
+
 /// Removes every tag a project owns (project purge).
 pub async fn delete_project_tags(c: &mut AnyConnection, project_id: &str) -> Result<u64, Error> {
     let r =

@@ -181,8 +181,16 @@ fn grant_routes(mut r: Routes) -> Routes {
     r
 }
 
+/// Keystone lists everything unless the client pages with `limit`/`marker`; a hard cap keeps
+/// one call bounded.
+const LIST_CAP: u32 = 100_000;
+
 fn page(q: &HashMap<String, String>) -> Result<PageRequest, Error> {
-    PageRequest::parse(q.get("limit").map(String::as_str), q.get("marker").map(String::as_str))
+    let mut p = PageRequest::parse(q.get("limit").map(String::as_str), q.get("marker").map(String::as_str))?;
+    if p.limit.is_none() {
+        p.limit = Some(LIST_CAP);
+    }
+    Ok(p)
 }
 
 fn ok(v: Value) -> ApiResult {
@@ -258,12 +266,10 @@ async fn list_projects(State(s): State<AppState>, Auth(ctx): Auth, Query(q): Q) 
         is_domain: query_bool(q.get("is_domain")),
         tags: q.get("tags").map(|t| t.split(',').map(str::to_string).collect()).unwrap_or_default(),
     };
-    let list = s.control.list_projects(&ctx, &query, &page(&q)?).await?;
-    let mut items = Vec::with_capacity(list.len());
-    for p in &list {
-        items.push(project_doc(&s, &ctx, p).await?);
-    }
-    ok(render::list(&links_base(&s), "projects", items))
+    let list = s.control.list_projects_with_tags(&ctx, &query, &page(&q)?).await?;
+    let base = links_base(&s);
+    let items = list.into_iter().map(|(p, tags)| render::project(&base, &p, tags)).collect();
+    ok(render::list(&base, "projects", items))
 }
 
 async fn create_project(State(s): State<AppState>, Auth(ctx): Auth, body: Bytes) -> ApiResult {

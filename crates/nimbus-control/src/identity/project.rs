@@ -121,6 +121,25 @@ impl Control {
         self.load_project(&mut c, ctx, id).await
     }
 
+    /// Lists projects with their tags, fetched in one query rather than one per project.
+    pub async fn list_projects_with_tags(
+        &self,
+        ctx: &Ctx,
+        q: &ProjectListQuery,
+        page: &PageRequest,
+    ) -> Result<Vec<(Project, Vec<String>)>, Error> {
+        let projects = self.list_projects(ctx, q, page).await?;
+        let mut c = self.store().read().await?;
+        let mut tags = nimbus_store::tags::keys_by_resource(&mut c, TAG_KIND).await?;
+        Ok(projects
+            .into_iter()
+            .map(|p| {
+                let t = tags.remove(&p.id).unwrap_or_default();
+                (p, t)
+            })
+            .collect())
+    }
+
     pub async fn list_projects(
         &self,
         ctx: &Ctx,

@@ -400,22 +400,39 @@ impl Control {
         };
         let secret = cred.secret.clone().ok_or_else(unauthorized)?;
         let user = repo::get_user(&mut c, &cred.user_id).await?.ok_or_else(unauthorized)?;
+        // The scope a signed request names (X-Project-Id, or X-Domain-Id for global services),
+        // then, when the user holds no role there: the name read as a domain, the user's home
+        // project (so an operator's key keeps its admin role everywhere, as its token would),
+        // and last an unscoped principal that may still manage itself (its keys, its password).
+        let mut candidates: Vec<(Option<&str>, Option<&str>)> = vec![(project_id, domain_id)];
+        if let Some(p) = project_id {
+            candidates.push((None, Some(p)));
+        }
+        if let Some(home) = user.default_project_id.as_deref() {
+            candidates.push((Some(home), None));
+        }
+        candidates.push((None, None));
         let now = now_ms();
-        let mut p = self
-            .build_principal(
-                &mut c,
-                &user,
-                project_id,
-                domain_id,
-                PrincipalTimes {
-                    methods: vec!["aksk".into()],
-                    audit_id: cred.id.clone(),
-                    issued_at: now,
-                    expires_at: now + 15 * 60 * 1000,
-                    system: false,
-                },
-            )
-            .await?;
+        let mut last = unauthorized();
+        let mut found = None;
+        for (project, domain) in candidates {
+            let times = PrincipalTimes {
+                methods: vec!["aksk".into()],
+                audit_id: cred.id.clone(),
+                issued_at: now,
+                expires_at: now + 15 * 60 * 1000,
+                system: false,
+            };
+            match self.build_principal(&mut c, &user, project, domain, times).await {
+                Ok(p) => {
+                    found = Some(p);
+                    break;
+                }
+                Err(e @ Error::Unauthorized(_)) => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        let mut p = found.ok_or(last)?;
         p.access_key = Some(access_key.to_string());
         Ok((p, secret))
     }
