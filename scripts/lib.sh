@@ -12,6 +12,7 @@ PY_CLIENTS=(
   "huaweicloudsdkcore==3.1.*"
   "huaweicloudsdkcts==3.1.*"
   "huaweicloudsdkiam==3.1.*"
+  "huaweicloudsdktms==3.1.*"
 )
 
 as_root() {

@@ -33,6 +33,17 @@ import traceback
 
 from huaweicloudsdkcore.auth.credentials import BasicCredentials, GlobalCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServiceResponseException
+from huaweicloudsdktms.v1 import (
+    CreateResourceTagRequest,
+    CreateTagRequest,
+    DeleteResourceTagRequest,
+    DeleteTagRequest,
+    ReqCreateTag,
+    ReqDeleteTag,
+    ResourceTagBody,
+    ShowResourceTagRequest,
+    TmsClient,
+)
 from huaweicloudsdkcts.v3 import (
     CreateTrackerRequest,
     CreateTrackerRequestBody,
@@ -465,6 +476,62 @@ def check_iam_traced(trace_name):
     expect(t.trace_rating == "normal", f"{trace_name} trace rated {t.trace_rating!r}")
 
 
+# ------------------------------------------------------------------------------------------
+# TMS: key/value tags through the one tag service (a project is a taggable resource).
+
+
+def tms_client(ak=ADMIN_AK, sk=ADMIN_SK):
+    return (
+        TmsClient.new_builder()
+        .with_credentials(GlobalCredentials(ak, sk, DOMAIN))
+        .with_endpoint(ENDPOINT)
+        .build()
+    )
+
+
+def tag_project(tms, project_id, tags, delete=False):
+    resources = [ResourceTagBody(resource_id=project_id, resource_type="project")]
+    if delete:
+        body = ReqDeleteTag(project_id=project_id, resources=resources,
+                            tags=[DeleteTagRequest(key=k, value=v) for k, v in tags])
+        return tms.delete_resource_tag(DeleteResourceTagRequest(body=body))
+    body = ReqCreateTag(project_id=project_id, resources=resources,
+                        tags=[CreateTagRequest(key=k, value=v) for k, v in tags])
+    return tms.create_resource_tag(CreateResourceTagRequest(body=body))
+
+
+def project_tags(tms, project_id):
+    resp = tms.show_resource_tag(ShowResourceTagRequest(resource_id=project_id, resource_type="project"))
+    return {t.key: t.value for t in resp.tags or []}
+
+
+def check_tag_round_trip(tms):
+    resp = tag_project(tms, MEMBER_PROJECT, [("env", "prod"), ("team", "web")])
+    expect(not resp.failed_resources, f"batch-create failed: {resp.failed_resources}")
+    tags = project_tags(tms, MEMBER_PROJECT)
+    expect(tags == {"env": "prod", "team": "web"}, f"tags after create: {tags}")
+    tag_project(tms, MEMBER_PROJECT, [("env", "staging")])
+    expect(project_tags(tms, MEMBER_PROJECT)["env"] == "staging", "a second create must overwrite the value")
+    resp = tag_project(tms, MEMBER_PROJECT, [("team", "web")], delete=True)
+    expect(not resp.failed_resources, f"batch-delete failed: {resp.failed_resources}")
+    tags = project_tags(tms, MEMBER_PROJECT)
+    expect(tags == {"env": "staging"}, f"tags after delete: {tags}")
+
+
+def check_tag_failures(tms):
+    resp = tag_project(tms, "0" * 32, [("env", "x")])
+    failed = resp.failed_resources or []
+    expect(len(failed) == 1 and failed[0].error_code, f"an unknown resource must be reported: {failed}")
+    e = expect_client_error(lambda: tag_project(tms, MEMBER_PROJECT, [("_sys_x", "y")]), {400})
+    return f"bad key refused with {e.status_code}"
+
+
+def check_tms():
+    tms = tms_client()
+    R.run("TMS batch-create, show, overwrite and batch-delete tags on a project", check_tag_round_trip, tms)
+    R.run("TMS reports unknown resources and refuses bad keys", check_tag_failures, tms)
+
+
 def check_traced():
     R.run("CTS createAccessKey trace for the admin's IAM call", check_iam_traced, "createAccessKey")
     R.run("CTS deleteCredential trace for the admin's IAM call", check_iam_traced, "deleteCredential")
@@ -478,6 +545,7 @@ def main():
         return 1
     check_cts()
     check_iam()
+    check_tms()
     check_traced()
     print(f"huawei-sdk: {R.passed} passed, {R.failed} failed")
     return 1 if R.failed else 0

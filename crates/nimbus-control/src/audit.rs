@@ -11,7 +11,7 @@ use crate::authz::{authorize_visible, Target};
 use crate::{Control, Ctx, RequestMeta};
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
-use nimbus_store::audit::{self as repo, Trace, TraceFilter};
+use nimbus_store::audit::{self as repo, Trace, TraceFilter, Tracker};
 use nimbus_store::identity::User;
 use sqlx::AnyConnection;
 use std::sync::atomic::Ordering;
@@ -234,7 +234,7 @@ impl Control {
 
     async fn ensure_system_tracker(&self, ctx: &Ctx, project_id: &str, must_be_new: bool) -> Result<Tracker, Error> {
         let mut c = self.store().read().await?;
-        if let Some(t) = tracker_row(&mut c, project_id).await? {
+        if let Some(t) = repo::system_tracker(&mut c, project_id).await? {
             if must_be_new {
                 return Err(Error::Conflict("The system tracker already exists.".into()));
             }
@@ -250,20 +250,7 @@ impl Control {
             created_at: now_ms(),
         };
         let mut tx = self.store().write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO trackers (id, project_id, name, tracker_type, status, created_at) VALUES ($1,$2,$3,$4,$5,$6) \
-             ON CONFLICT (project_id, name) DO NOTHING",
-        )
-        .bind(&tracker.id)
-        .bind(&tracker.project_id)
-        .bind(&tracker.name)
-        .bind(&tracker.tracker_type)
-        .bind(&tracker.status)
-        .bind(tracker.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(nimbus_store::db_error)?;
-        if inserted.rows_affected() == 1 {
+        if repo::insert_tracker(&mut tx, &tracker).await? {
             self.audit(
                 &mut tx,
                 ctx,
@@ -275,25 +262,6 @@ impl Control {
         }
         tx.commit().await?;
         let mut c = self.store().read().await?;
-        tracker_row(&mut c, project_id).await?.ok_or_else(|| Error::Internal("tracker vanished".into()))
+        repo::system_tracker(&mut c, project_id).await?.ok_or_else(|| Error::Internal("tracker vanished".into()))
     }
-}
-
-/// A CTS tracker.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Tracker {
-    pub id: String,
-    pub project_id: String,
-    pub name: String,
-    pub tracker_type: String,
-    pub status: String,
-    pub created_at: i64,
-}
-
-async fn tracker_row(c: &mut AnyConnection, project_id: &str) -> Result<Option<Tracker>, Error> {
-    sqlx::query_as("SELECT * FROM trackers WHERE project_id = $1 AND name = 'system'")
-        .bind(project_id)
-        .fetch_optional(c)
-        .await
-        .map_err(nimbus_store::db_error)
 }

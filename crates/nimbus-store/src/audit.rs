@@ -206,3 +206,41 @@ pub async fn verify_chain(c: &mut AnyConnection, project_id: &str) -> Result<Opt
         _ => Ok(None),
     }
 }
+
+/// A CTS tracker (each project has its `system` tracker).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Tracker {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub tracker_type: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// Inserts a tracker unless the project already has one of that name; true when inserted.
+pub async fn insert_tracker(c: &mut AnyConnection, t: &Tracker) -> Result<bool, Error> {
+    let r = sqlx::query(
+        "INSERT INTO trackers (id, project_id, name, tracker_type, status, created_at) VALUES ($1,$2,$3,$4,$5,$6) \
+         ON CONFLICT (project_id, name) DO NOTHING",
+    )
+    .bind(&t.id)
+    .bind(&t.project_id)
+    .bind(&t.name)
+    .bind(&t.tracker_type)
+    .bind(&t.status)
+    .bind(t.created_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The project's `system` tracker.
+pub async fn system_tracker(c: &mut AnyConnection, project_id: &str) -> Result<Option<Tracker>, Error> {
+    sqlx::query_as("SELECT * FROM trackers WHERE project_id = $1 AND name = 'system'")
+        .bind(project_id)
+        .fetch_optional(c)
+        .await
+        .map_err(db_error)
+}

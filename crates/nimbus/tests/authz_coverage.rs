@@ -112,6 +112,10 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("PUT", "/v3.0/OS-CREDENTIAL/credentials/{access_key}", 404),
     ("DELETE", "/v3.0/OS-CREDENTIAL/credentials/{access_key}", 404),
     ("GET", "/v1/{project_id}/jobs/{job_id}", 404),
+    // TMS answers 200 with the victim's resource in failed_resources (checked below).
+    ("POST", "/v1.0/resource-tags/batch-create", 200),
+    ("POST", "/v1.0/resource-tags/batch-delete", 200),
+    ("GET", "/v2.0/resources/{resource_id}/tags", 404),
     ("GET", "/compute/v2.1/os-quota-sets/{project_id}", 404),
     ("GET", "/compute/v2.1/os-quota-sets/{project_id}/detail", 404),
     ("GET", "/compute/v2.1/os-quota-sets/{project_id}/defaults", 404),
@@ -177,6 +181,9 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         ("PUT", "/v3.0/OS-CREDENTIAL/credentials/{access_key}") => Some(json!({"credential": {"status": "inactive"}})),
         ("PUT", "/compute/v2.1/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"instances": 1000}})),
         ("PUT", "/network/v2.0/quotas/{project_id}") => Some(json!({"quota": {"network": 1000}})),
+        ("POST", "/v1.0/resource-tags/batch-create") | ("POST", "/v1.0/resource-tags/batch-delete") => Some(json!({
+            "resources": [{"resource_id": p["project_id"], "resource_type": "project"}],
+            "tags": [{"key": "t1", "value": "evil"}]})),
         _ => None,
     }
 }
@@ -255,6 +262,7 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("service_id", service_id),
         ("access_key", "VICTIMACCESSKEY00001".to_string()),
         ("job_id", job_id),
+        ("resource_id", project_id.clone()),
         ("target_id", String::new()),
         ("actor_id", String::new()),
     ]);
@@ -301,7 +309,10 @@ async fn no_endpoint_leaks_to_anonymous_callers_or_other_tenants() {
             continue;
         };
         let params = params_for(bare, &victim);
-        let url = fill(path, &params);
+        let mut url = fill(path, &params);
+        if bare.starts_with("/v2.0/resources/") {
+            url.push_str("?resource_type=project");
+        }
         let body = body_for(method, bare, &victim);
 
         // 1. No credentials at all: 401 in the family's format.
@@ -336,7 +347,15 @@ async fn no_endpoint_leaks_to_anonymous_callers_or_other_tenants() {
         if status != expected {
             problems.push(format!("{method} {path} as another tenant: expected {expected}, got {status} {text}"));
         }
-        if status < 300 {
+        if bare.starts_with("/v1.0/resource-tags/") {
+            // A batch answers 200 and lists each resource it could not touch, with the same
+            // not-found a direct call gets; the id in it is the caller's own input.
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if v["failed_resources"][0]["error_code"] != "Nimbus.0404" {
+                problems
+                    .push(format!("{method} {path} as another tenant: the victim's resource was not refused: {text}"));
+            }
+        } else if status < 300 {
             for secret in ["victim", "VICTIMACCESSKEY", &victim.params["user_id"], &victim.params["project_id"]] {
                 if text.contains(secret) {
                     problems.push(format!("{method} {path} as another tenant leaks {secret:?}: {text}"));

@@ -111,6 +111,9 @@ async fn acknowledged_changes_survive_a_crash() {
         assert_eq!(s, 200);
         assert_eq!(v["traces"][0]["trace_name"], "createProject", "{v}");
     }
+    // SIGTERM stops the region cleanly.
+    let status = region.stop();
+    assert!(status.success(), "nimbus exited with {status} on SIGTERM");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,7 @@
 mod cts;
 mod iam;
 mod jobs;
+mod tms;
 
 use crate::auth::Auth;
 use crate::error::ApiResult;
@@ -30,6 +31,7 @@ pub fn routes() -> Routes {
     );
     let r = cts::routes(r);
     let r = iam::routes(r);
+    let r = tms::routes(r);
     jobs::routes(r)
 }
 
@@ -48,6 +50,9 @@ pub fn routes() -> Routes {
         iam::update_access_key,
         iam::delete_access_key,
         jobs::show_job,
+        tms::batch_create,
+        tms::batch_delete,
+        tms::show_resource_tags,
     ),
     components(schemas(crate::native::ErrorBody))
 )]

@@ -20,7 +20,7 @@ pub use assignment::{AssignmentNames, AssignmentQuery, Grant};
 pub use credential::{AccessKeyCreated, CredentialCreate, CredentialUpdate};
 pub use domain::{DomainCreate, DomainUpdate};
 pub use group::{GroupCreate, GroupUpdate};
-pub use project::{ProjectCreate, ProjectListQuery, ProjectUpdate, TagEdit};
+pub use project::{ProjectCreate, ProjectListQuery, ProjectUpdate, TagEdit, TAG_KIND as PROJECT_TAG_KIND};
 pub use role::{RoleCreate, RoleUpdate};
 pub use token::{AuthIdentity, AuthRequest, AuthScope, IssuedToken, NameOrId, UserRef};
 pub use user::{UserCreate, UserListQuery, UserUpdate};

@@ -48,7 +48,8 @@ pub struct ProjectListQuery {
     pub tags: Vec<String>,
 }
 
-pub(crate) const TAG_KIND: &str = "project";
+/// The tag resource type of projects.
+pub const TAG_KIND: &str = "project";
 
 impl Control {
     pub async fn create_project(&self, ctx: &Ctx, req: ProjectCreate) -> Result<Project, Error> {
