@@ -36,17 +36,7 @@ fn target(g: &Group) -> Target<'_> {
 
 impl Control {
     pub async fn create_group(&self, ctx: &Ctx, req: GroupCreate) -> Result<Group, Error> {
-        let domain_id = req
-            .domain_id
-            .clone()
-            .or_else(|| ctx.principal.scope_domain_id().map(str::to_string))
-            .unwrap_or_else(|| super::DEFAULT_DOMAIN_ID.to_string());
-        authorize(
-            "identity:create_group",
-            &ctx.principal,
-            &Target { domain_id: Some(&domain_id), ..Default::default() },
-        )?;
-        validate_name("group", &req.name)?;
+        let domain_id = super::creation_domain(ctx, req.domain_id.as_deref(), "group", &req.name)?;
         let mut tx = self.store().write().await?;
         if repo::get_domain(&mut tx, &domain_id).await?.is_none() {
             return Err(Error::not_found("domain", domain_id));

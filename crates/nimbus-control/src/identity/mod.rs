@@ -54,6 +54,28 @@ pub(crate) fn validate_name(kind: &str, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The domain a new user, group or project goes into (the one asked for, else the caller's,
+/// else the default domain), once the caller is allowed to create `kind` there and the name
+/// is valid.
+pub(crate) fn creation_domain(
+    ctx: &crate::Ctx,
+    requested: Option<&str>,
+    kind: &str,
+    name: &str,
+) -> Result<String, Error> {
+    let domain_id = requested
+        .map(str::to_string)
+        .or_else(|| ctx.principal.scope_domain_id().map(str::to_string))
+        .unwrap_or_else(|| DEFAULT_DOMAIN_ID.to_string());
+    crate::authz::authorize(
+        &format!("identity:create_{kind}"),
+        &ctx.principal,
+        &crate::authz::Target { domain_id: Some(&domain_id), ..Default::default() },
+    )?;
+    validate_name(kind, name)?;
+    Ok(domain_id)
+}
+
 /// Merges a JSON object of extra attributes into a stored `extra` document.
 pub(crate) fn merge_extra(stored: &str, update: &serde_json::Map<String, serde_json::Value>) -> String {
     let mut base: serde_json::Map<String, serde_json::Value> = serde_json::from_str(stored).unwrap_or_default();

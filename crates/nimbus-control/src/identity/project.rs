@@ -53,17 +53,7 @@ pub const TAG_KIND: &str = "project";
 
 impl Control {
     pub async fn create_project(&self, ctx: &Ctx, req: ProjectCreate) -> Result<Project, Error> {
-        let domain_id = req
-            .domain_id
-            .clone()
-            .or_else(|| ctx.principal.scope_domain_id().map(str::to_string))
-            .unwrap_or_else(|| super::DEFAULT_DOMAIN_ID.to_string());
-        authorize(
-            "identity:create_project",
-            &ctx.principal,
-            &Target { domain_id: Some(&domain_id), ..Default::default() },
-        )?;
-        validate_name("project", &req.name)?;
+        let domain_id = super::creation_domain(ctx, req.domain_id.as_deref(), "project", &req.name)?;
         if req.is_domain == Some(true) {
             return Err(Error::bad_request("Projects acting as domains are not supported; create a domain instead."));
         }

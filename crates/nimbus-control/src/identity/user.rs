@@ -52,17 +52,7 @@ fn target(u: &User) -> Target<'_> {
 
 impl Control {
     pub async fn create_user(&self, ctx: &Ctx, req: UserCreate) -> Result<User, Error> {
-        let domain_id = req
-            .domain_id
-            .clone()
-            .or_else(|| ctx.principal.scope_domain_id().map(str::to_string))
-            .unwrap_or_else(|| super::DEFAULT_DOMAIN_ID.to_string());
-        authorize(
-            "identity:create_user",
-            &ctx.principal,
-            &Target { domain_id: Some(&domain_id), ..Default::default() },
-        )?;
-        validate_name("user", &req.name)?;
+        let domain_id = super::creation_domain(ctx, req.domain_id.as_deref(), "user", &req.name)?;
         let password_hash = match &req.password {
             Some(pw) => {
                 password::validate(pw)?;
