@@ -42,12 +42,14 @@ pub fn app(control: Arc<Control>) -> Router {
     let native = native::routes();
     let compute = openstack::compute_routes();
     let network = openstack::network_routes();
+    let volume = openstack::volume_routes();
     let mut endpoints = Vec::new();
     endpoints.extend(keystone.endpoints().iter().map(|e| e.prefixed("/identity")));
     endpoints.extend(keystone.endpoints().iter().cloned());
     endpoints.extend(native.endpoints().iter().cloned());
     endpoints.extend(compute.endpoints().iter().cloned());
     endpoints.extend(network.endpoints().iter().cloned());
+    endpoints.extend(volume.endpoints().iter().cloned());
     let state = AppState { control, endpoints: Arc::new(endpoints) };
 
     let keystone_router = keystone.into_router(error::Family::Keystone);
@@ -58,6 +60,7 @@ pub fn app(control: Arc<Control>) -> Router {
         .merge(native.into_router(error::Family::Huawei))
         .merge(compute.into_router(error::Family::OpenStack))
         .merge(network.into_router(error::Family::Neutron))
+        .merge(volume.into_router(error::Family::OpenStack))
         .fallback(error::fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), meta::request_meta))

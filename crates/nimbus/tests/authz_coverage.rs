@@ -121,6 +121,10 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/compute/v2.1/os-quota-sets/{project_id}/defaults", 404),
     ("PUT", "/compute/v2.1/os-quota-sets/{project_id}", 404),
     ("DELETE", "/compute/v2.1/os-quota-sets/{project_id}", 404),
+    ("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
+    ("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}/defaults", 404),
+    ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
+    ("DELETE", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
     ("GET", "/network/v2.0/quotas/{project_id}", 404),
     ("GET", "/network/v2.0/quotas/{project_id}/details.json", 404),
     ("PUT", "/network/v2.0/quotas/{project_id}", 404),
@@ -181,6 +185,7 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         ("PUT", "/v3.0/OS-CREDENTIAL/credentials/{access_key}") => Some(json!({"credential": {"status": "inactive"}})),
         ("PUT", "/compute/v2.1/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"instances": 1000}})),
         ("PUT", "/network/v2.0/quotas/{project_id}") => Some(json!({"quota": {"network": 1000}})),
+        ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"volumes": 1000}})),
         ("POST", "/v1.0/resource-tags/batch-create") | ("POST", "/v1.0/resource-tags/batch-delete") => Some(json!({
             "resources": [{"resource_id": p["project_id"], "resource_type": "project"}],
             "tags": [{"key": "t1", "value": "evil"}]})),
@@ -263,6 +268,7 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("access_key", "VICTIMACCESSKEY00001".to_string()),
         ("job_id", job_id),
         ("resource_id", project_id.clone()),
+        ("tenant_id", project_id.clone()),
         ("target_id", String::new()),
         ("actor_id", String::new()),
     ]);

@@ -104,6 +104,19 @@ async fn run_flows(region: &Region) {
     let cred = region.openstack_json(&["credential", "create", "--type", "ec2", "--project", "demo", "alice", blob]);
     assert_eq!(cred["type"], "ec2");
 
+    // Quotas through the OpenStack quota APIs (compute, volume and network at once).
+    let (ok, _, err) =
+        region.openstack(&["quota", "set", "--instances", "7", "--volumes", "3", "--networks", "4", "demo"]);
+    assert!(ok, "quota set: {err}");
+    let quotas = region.openstack_json(&["quota", "show", "demo"]);
+    let limit =
+        |name: &str| quotas.as_array().unwrap().iter().find(|r| r["Resource"] == name).map(|r| r["Limit"].clone());
+    assert_eq!(limit("instances"), Some(7.into()), "{quotas}");
+    assert_eq!(limit("volumes"), Some(3.into()), "{quotas}");
+    assert_eq!(limit("networks"), Some(4.into()), "{quotas}");
+    let (ok, _, err) = region.openstack_as(&alice, &["quota", "set", "--instances", "99", "demo"]);
+    assert!(!ok && err.contains("403"), "a member must not change quotas: {err}");
+
     // Disabling alice revokes her at once.
     let (ok, _, err) = region.openstack(&["user", "set", "--disable", "alice"]);
     assert!(ok, "{err}");

@@ -22,6 +22,11 @@ pub fn compute_routes() -> Routes {
     quotas::compute_routes(r)
 }
 
+/// The block-storage (Cinder, Nova-style errors) routes.
+pub fn volume_routes() -> Routes {
+    quotas::volume_routes(Routes::default())
+}
+
 /// The network (Neutron-style errors) routes.
 pub fn network_routes() -> Routes {
     quotas::network_routes(Routes::default())

@@ -6,13 +6,13 @@ use crate::error::{parse_json, ApiResult};
 use crate::routes::{Access, Routes};
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use nimbus_core::Error;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use Access::Authenticated as A;
 
@@ -24,6 +24,15 @@ pub fn compute_routes(r: Routes) -> Routes {
         .add("DELETE", "/compute/v2.1/os-quota-sets/{project_id}", A, nova_reset)
 }
 
+/// Cinder's quota routes; the first id is the caller's project (the catalogue URL), the
+/// second the project whose quotas are shown.
+pub fn volume_routes(r: Routes) -> Routes {
+    r.add("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", A, cinder_show)
+        .add("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}/defaults", A, cinder_defaults)
+        .add("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", A, cinder_update)
+        .add("DELETE", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", A, cinder_reset)
+}
+
 pub fn network_routes(r: Routes) -> Routes {
     r.add("GET", "/network/v2.0/quotas/{project_id}", A, neutron_show)
         .add("GET", "/network/v2.0/quotas/{project_id}/details.json", A, neutron_detail)
@@ -33,6 +42,9 @@ pub fn network_routes(r: Routes) -> Routes {
 /// Nova's quota names, all stored under the same name.
 const NOVA: &[&str] =
     &["instances", "cores", "ram", "key_pairs", "metadata_items", "server_groups", "server_group_members"];
+
+/// Cinder's quota names.
+const CINDER: &[&str] = &["volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes"];
 
 /// Neutron's quota names.
 const NEUTRON: &[&str] =
@@ -79,7 +91,8 @@ fn changes(raw: &[u8], wrapper: &str, names: &[&str]) -> Result<BTreeMap<String,
         .ok_or_else(|| Error::bad_request(format!("'{wrapper}' object required.")))?;
     let mut out = BTreeMap::new();
     for (k, val) in obj {
-        if k == "force" || k == "id" || k == "project_id" || k == "tenant_id" {
+        // Flags and ids some clients send along (Neutron `check_limit`, Nova `force`).
+        if ["force", "check_limit", "id", "project_id", "tenant_id"].contains(&k.as_str()) {
             continue;
         }
         if !names.contains(&k.as_str()) {
@@ -102,6 +115,56 @@ async fn nova_update(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path
 async fn nova_reset(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>) -> ApiResult {
     s.control.reset_quotas(&ctx, &pid).await?;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn cinder_show(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_, pid)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let set = s.control.get_quotas(&ctx, &pid).await?;
+    let usage = q.get("usage").is_some_and(|u| u.eq_ignore_ascii_case("true"));
+    let mut body: Map<String, Value> = if usage {
+        CINDER
+            .iter()
+            .map(|n| {
+                let limit = set.limits.get(*n).copied().unwrap_or(-1);
+                let used = set.in_use.get(*n).copied().unwrap_or(0);
+                (n.to_string(), json!({"limit": limit, "in_use": used, "reserved": 0, "allocated": 0}))
+            })
+            .collect()
+    } else {
+        pick(&set.limits, CINDER)
+    };
+    body.insert("id".into(), json!(pid));
+    Ok(Json(json!({"quota_set": body})).into_response())
+}
+
+async fn cinder_defaults(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_, pid)): Path<(String, String)>,
+) -> ApiResult {
+    s.control.get_quotas(&ctx, &pid).await?;
+    let mut body = pick(&s.control.default_quotas(), CINDER);
+    body.insert("id".into(), json!(pid));
+    Ok(Json(json!({"quota_set": body})).into_response())
+}
+
+async fn cinder_update(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_, pid)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    let set = s.control.update_quotas(&ctx, &pid, &changes(&raw, "quota_set", CINDER)?).await?;
+    Ok(Json(json!({"quota_set": pick(&set.limits, CINDER)})).into_response())
+}
+
+async fn cinder_reset(State(s): State<AppState>, Auth(ctx): Auth, Path((_, pid)): Path<(String, String)>) -> ApiResult {
+    s.control.reset_quotas(&ctx, &pid).await?;
+    Ok(StatusCode::OK.into_response())
 }
 
 async fn neutron_show(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>) -> ApiResult {
