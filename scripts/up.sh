@@ -4,6 +4,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-ensure_debs ca-certificates pkg-config
+ensure_debs ca-certificates pkg-config qemu-utils
 cargo build --release --bin nimbus
 exec target/release/nimbus up "$@"

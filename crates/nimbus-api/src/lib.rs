@@ -43,6 +43,7 @@ pub fn app(control: Arc<Control>) -> Router {
     let compute = openstack::compute_routes();
     let network = openstack::network_routes();
     let volume = openstack::volume_routes();
+    let image = openstack::image::routes();
     let mut endpoints = Vec::new();
     endpoints.extend(keystone.endpoints().iter().map(|e| e.prefixed("/identity")));
     endpoints.extend(keystone.endpoints().iter().cloned());
@@ -50,6 +51,7 @@ pub fn app(control: Arc<Control>) -> Router {
     endpoints.extend(compute.endpoints().iter().cloned());
     endpoints.extend(network.endpoints().iter().cloned());
     endpoints.extend(volume.endpoints().iter().cloned());
+    endpoints.extend(image.endpoints().iter().cloned());
     let state = AppState { control, endpoints: Arc::new(endpoints) };
 
     let keystone_router = keystone.into_router(error::Family::Keystone);
@@ -61,6 +63,7 @@ pub fn app(control: Arc<Control>) -> Router {
         .merge(compute.into_router(error::Family::OpenStack))
         .merge(network.into_router(error::Family::Neutron))
         .merge(volume.into_router(error::Family::OpenStack))
+        .merge(image.into_router(error::Family::OpenStack))
         .fallback(error::fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), meta::request_meta))

@@ -85,6 +85,11 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("cts:list_traces", &[Admin, SystemReader, ProjectRole(READERS)]),
     ("cts:list_trackers", &[Admin, SystemReader, ProjectRole(READERS)]),
     ("cts:create_tracker", &[Admin, ProjectRole(MEMBERS)]),
+    // Images (visibility rules are applied by the image service itself)
+    ("image:create", &[Admin, ProjectRole(MEMBERS)]),
+    ("image:modify", &[Admin, ProjectRole(MEMBERS)]),
+    ("image:publicize", &[Admin]),
+    ("image:share", &[Admin, ProjectRole(MEMBERS)]),
     // Jobs
     ("jobs:get", &[Admin, SystemReader, ProjectRole(READERS)]),
     // Quotas

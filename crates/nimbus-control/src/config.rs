@@ -28,6 +28,8 @@ pub struct RegionConfig {
     pub max_access_keys_per_user: i64,
     /// Default per-project quotas (-1 is unlimited); overridable per project by an admin.
     pub quotas: BTreeMap<String, i64>,
+    /// Largest image a tenant may upload, in bytes.
+    pub max_image_size: i64,
     /// Artificial delay between job steps, in milliseconds. Only for crash tests; 0 in service.
     pub job_step_delay_ms: u64,
 }
@@ -44,6 +46,7 @@ impl Default for RegionConfig {
             lockout_duration_secs: 15 * 60,
             max_access_keys_per_user: 2,
             quotas: default_quotas(),
+            max_image_size: 20 << 30,
             job_step_delay_ms: 0,
         }
     }

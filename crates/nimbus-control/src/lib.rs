@@ -13,6 +13,7 @@ pub mod config;
 pub mod context;
 pub mod idempotency;
 pub mod identity;
+pub mod images;
 pub mod jobs;
 pub mod quota;
 pub mod reconcile;
@@ -26,9 +27,16 @@ pub use context::{Ctx, Principal, RequestMeta, Scope};
 pub use nimbus_core::{Error, Result};
 use nimbus_store::Store;
 
+/// The drivers the control plane acts through.
+pub struct Drivers {
+    /// Image data under `DATA/images`.
+    pub images: nimbus_drivers::image_files::ImageFiles,
+}
+
 /// The control plane of one region.
 pub struct Control {
     store: Store,
+    drivers: Drivers,
     config: RegionConfig,
     jobs: jobs::JobRegistry,
     /// Wakes the job runner when a job is queued.
@@ -37,15 +45,20 @@ pub struct Control {
 
 impl Control {
     /// Builds the control plane over an opened store.
-    pub fn new(store: Store, config: RegionConfig) -> Arc<Self> {
+    pub fn new(store: Store, config: RegionConfig, drivers: Drivers) -> Arc<Self> {
         let mut registry = jobs::JobRegistry::default();
         identity::register_jobs(&mut registry);
-        Arc::new(Control { store, config, jobs: registry, job_wakeup: tokio::sync::Notify::new() })
+        Arc::new(Control { store, drivers, config, jobs: registry, job_wakeup: tokio::sync::Notify::new() })
     }
 
     /// The store (for the binary's start-up and for benchmarks).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The drivers.
+    pub fn drivers(&self) -> &Drivers {
+        &self.drivers
     }
 
     /// The region's configuration.

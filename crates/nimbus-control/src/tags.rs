@@ -9,6 +9,19 @@ use nimbus_core::Error;
 use nimbus_store::tags::{self as repo, Tag};
 use sqlx::AnyConnection;
 
+/// Keystone's tag rules: at most 80 tags of at most 255 characters, no '/' or ','.
+pub fn validate_string_tags(tags: &[String]) -> Result<(), Error> {
+    if tags.len() > 80 {
+        return Err(Error::bad_request("A resource may carry at most 80 tags."));
+    }
+    for t in tags {
+        if t.is_empty() || t.chars().count() > 255 || t.contains('/') || t.contains(',') {
+            return Err(Error::bad_request(format!("Invalid tag {t:?}: 1-255 characters, no '/' or ','.")));
+        }
+    }
+    Ok(())
+}
+
 impl Control {
     /// Replaces a resource's string tags with `tags`.
     pub(crate) async fn replace_string_tags(

@@ -16,6 +16,7 @@
 pub mod audit;
 pub mod idempotency;
 pub mod identity;
+pub mod images;
 pub mod jobs;
 pub mod query;
 pub mod quota;

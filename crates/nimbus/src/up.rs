@@ -120,7 +120,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let url = args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", data_dir.join("nimbus.db").display()));
     let store = Store::connect(&url).await.map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
-    let control = Control::new(store, cfg.clone());
+    let images =
+        nimbus_drivers::image_files::ImageFiles::new(data_dir.join("images")).context("creating the image store")?;
+    let control = Control::new(store, cfg.clone(), nimbus_control::Drivers { images });
 
     let creds_path = data_dir.join("admin-credentials.json");
     let existing: Option<AdminCredentials> =

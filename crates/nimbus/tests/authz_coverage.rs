@@ -125,6 +125,20 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}/defaults", 404),
     ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
     ("DELETE", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
+    ("GET", "/image/v2/images", 200),
+    ("POST", "/image/v2/images", 201),
+    ("GET", "/image/v2/images/{image_id}", 404),
+    ("PATCH", "/image/v2/images/{image_id}", 404),
+    ("DELETE", "/image/v2/images/{image_id}", 404),
+    ("PUT", "/image/v2/images/{image_id}/file", 404),
+    ("GET", "/image/v2/images/{image_id}/file", 404),
+    ("PUT", "/image/v2/images/{image_id}/tags/{tag}", 404),
+    ("DELETE", "/image/v2/images/{image_id}/tags/{tag}", 404),
+    ("GET", "/image/v2/images/{image_id}/members", 404),
+    ("POST", "/image/v2/images/{image_id}/members", 404),
+    ("GET", "/image/v2/images/{image_id}/members/{member_id}", 404),
+    ("PUT", "/image/v2/images/{image_id}/members/{member_id}", 404),
+    ("DELETE", "/image/v2/images/{image_id}/members/{member_id}", 404),
     ("GET", "/network/v2.0/quotas/{project_id}", 404),
     ("GET", "/network/v2.0/quotas/{project_id}/details.json", 404),
     ("PUT", "/network/v2.0/quotas/{project_id}", 404),
@@ -185,6 +199,10 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         ("PUT", "/v3.0/OS-CREDENTIAL/credentials/{access_key}") => Some(json!({"credential": {"status": "inactive"}})),
         ("PUT", "/compute/v2.1/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"instances": 1000}})),
         ("PUT", "/network/v2.0/quotas/{project_id}") => Some(json!({"quota": {"network": 1000}})),
+        ("POST", "/image/v2/images") => Some(json!({"name": "intruder-img"})),
+        ("PATCH", "/image/v2/images/{image_id}") => Some(json!([{"op": "replace", "path": "/name", "value": "evil"}])),
+        ("POST", "/image/v2/images/{image_id}/members") => Some(json!({"member": p["project_id"]})),
+        ("PUT", "/image/v2/images/{image_id}/members/{member_id}") => Some(json!({"status": "accepted"})),
         ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"volumes": 1000}})),
         ("POST", "/v1.0/resource-tags/batch-create") | ("POST", "/v1.0/resource-tags/batch-delete") => Some(json!({
             "resources": [{"resource_id": p["project_id"], "resource_type": "project"}],
@@ -255,6 +273,16 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         assert_eq!(r.status(), 201);
         r.headers()["x-subject-token"].to_str().unwrap().to_string()
     };
+    let (s, img) = region
+        .call(
+            "POST",
+            "/image/v2/images",
+            Some(&token),
+            Some(json!({"name": "victim-img", "tags": ["t1"], "visibility": "private"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{img}");
+    let image_id = img["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
         ("domain_id", domain_id.clone()),
         ("project_id", project_id.clone()),
@@ -269,6 +297,8 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("job_id", job_id),
         ("resource_id", project_id.clone()),
         ("tenant_id", project_id.clone()),
+        ("image_id", image_id),
+        ("member_id", project_id.clone()),
         ("target_id", String::new()),
         ("actor_id", String::new()),
     ]);

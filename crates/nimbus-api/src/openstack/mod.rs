@@ -1,7 +1,7 @@
-//! The OpenStack service APIs other than identity. For now: version discovery of the
-//! compute API and the quota views (`os-quota-sets`, Neutron `quotas`); the resources
-//! themselves arrive with their services.
+//! The OpenStack service APIs other than identity: Glance v2 images (`image.rs`), version
+//! discovery of the compute API, and the quota views (`os-quota-sets`, Neutron `quotas`).
 
+pub mod image;
 mod quotas;
 
 use crate::routes::{Access, Routes};

@@ -58,7 +58,7 @@ impl Control {
             return Err(Error::bad_request("Projects acting as domains are not supported; create a domain instead."));
         }
         if let Some(tags) = &req.tags {
-            validate_tags(tags)?;
+            crate::tags::validate_string_tags(tags)?;
         }
         let mut tx = self.store().write().await?;
         if repo::get_domain(&mut tx, &domain_id).await?.is_none() {
@@ -217,7 +217,7 @@ impl Control {
             p.enabled = enabled;
         }
         if let Some(tags) = &req.tags {
-            validate_tags(tags)?;
+            crate::tags::validate_string_tags(tags)?;
             self.replace_string_tags(&mut tx, TAG_KIND, &p.id, &p.id, tags).await?;
         }
         p.extra = merge_extra(&p.extra, &req.extra);
@@ -307,7 +307,7 @@ impl Control {
             nimbus_store::tags::list(&mut tx, TAG_KIND, &p.id).await?.into_iter().map(|t| t.tag_key).collect();
         match edit {
             TagEdit::Add(tag) => {
-                validate_tags(std::slice::from_ref(&tag))?;
+                crate::tags::validate_string_tags(std::slice::from_ref(&tag))?;
                 if !tags.contains(&tag) {
                     tags.push(tag);
                 }
@@ -319,7 +319,7 @@ impl Control {
                 tags.retain(|t| *t != tag);
             }
             TagEdit::Replace(new) => {
-                validate_tags(&new)?;
+                crate::tags::validate_string_tags(&new)?;
                 tags = new;
             }
         }
@@ -351,17 +351,4 @@ pub enum TagEdit {
     Add(String),
     Remove(String),
     Replace(Vec<String>),
-}
-
-/// Keystone's tag rules: at most 80 tags of at most 255 characters, no '/' or ','.
-pub(crate) fn validate_tags(tags: &[String]) -> Result<(), Error> {
-    if tags.len() > 80 {
-        return Err(Error::bad_request("A resource may carry at most 80 tags."));
-    }
-    for t in tags {
-        if t.is_empty() || t.chars().count() > 255 || t.contains('/') || t.contains(',') {
-            return Err(Error::bad_request(format!("Invalid tag {t:?}: 1-255 characters, no '/' or ','.")));
-        }
-    }
-    Ok(())
 }

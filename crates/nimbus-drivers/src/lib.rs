@@ -1,0 +1,5 @@
+//! Nimbus drivers: the code that touches the world (files, `qemu-img`, later QEMU, Linux
+//! networking). The control plane decides; drivers do, idempotently, so a reconciler can
+//! call them again after a crash.
+
+pub mod image_files;
