@@ -13,6 +13,7 @@ PY_CLIENTS=(
   "huaweicloudsdkcts==3.1.*"
   "huaweicloudsdkiam==3.1.*"
   "huaweicloudsdktms==3.1.*"
+  "huaweicloudsdkims==3.1.*"
 )
 
 as_root() {

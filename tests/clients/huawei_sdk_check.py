@@ -33,6 +33,15 @@ import traceback
 
 from huaweicloudsdkcore.auth.credentials import BasicCredentials, GlobalCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServiceResponseException
+from huaweicloudsdkims.v2 import (
+    GlanceCreateImageMetadataRequest,
+    GlanceCreateImageMetadataRequestBody,
+    GlanceDeleteImageRequest,
+    GlanceListImagesRequest,
+    GlanceShowImageRequest,
+    ImsClient,
+    ListImagesRequest,
+)
 from huaweicloudsdktms.v1 import (
     CreateResourceTagRequest,
     CreateTagRequest,
@@ -532,6 +541,47 @@ def check_tms():
     R.run("TMS reports unknown resources and refuses bad keys", check_tag_failures, tms)
 
 
+# ------------------------------------------------------------------------------------------
+# IMS: the Glance-compatible calls at the root and the native image list.
+
+
+def ims_client(project_id=None, ak=ADMIN_AK, sk=ADMIN_SK):
+    return (
+        ImsClient.new_builder()
+        .with_credentials(BasicCredentials(ak, sk, project_id or ADMIN_PROJECT))
+        .with_endpoint(ENDPOINT)
+        .build()
+    )
+
+
+def check_ims_round_trip(ims):
+    body = GlanceCreateImageMetadataRequestBody(
+        name="ims-check", container_format="bare", disk_format="qcow2", min_disk=1, min_ram=256,
+        tags=["from-ims"], visibility="private", os_version="Nimbus Tiny 1",
+    )
+    created = ims.glance_create_image_metadata(GlanceCreateImageMetadataRequest(body=body))
+    expect(created.id and created.status == "queued", f"created: {created}")
+    shown = ims.glance_show_image(GlanceShowImageRequest(image_id=created.id))
+    expect(shown.name == "ims-check" and shown.min_ram == 256, f"shown: {shown}")
+    listed = ims.glance_list_images(GlanceListImagesRequest(name="ims-check"))
+    expect([i.id for i in listed.images or []] == [created.id], f"glance list: {listed.images}")
+    native = ims.list_images(ListImagesRequest(imagetype="private", name="ims-check"))
+    images = native.images or []
+    expect(len(images) == 1 and images[0].id == created.id, f"cloudimages: {images}")
+    expect(images[0].imagetype == "private", f"__imagetype {images[0].imagetype!r}")
+    expect(images[0].os_version == "Nimbus Tiny 1", f"__os_version {images[0].os_version!r}")
+    gold = ims.list_images(ListImagesRequest(imagetype="gold", name="ims-check"))
+    expect(not gold.images, "a private image must not be listed as gold")
+    ims.glance_delete_image(GlanceDeleteImageRequest(image_id=created.id))
+    e = expect_client_error(lambda: ims.glance_show_image(GlanceShowImageRequest(image_id=created.id)), {404})
+    return f"deleted image answers {e.status_code}"
+
+
+def check_ims():
+    ims = ims_client()
+    R.run("IMS Glance-compatible create, show, list, native cloudimages list and delete", check_ims_round_trip, ims)
+
+
 def check_traced():
     R.run("CTS createAccessKey trace for the admin's IAM call", check_iam_traced, "createAccessKey")
     R.run("CTS deleteCredential trace for the admin's IAM call", check_iam_traced, "deleteCredential")
@@ -546,6 +596,7 @@ def main():
     check_cts()
     check_iam()
     check_tms()
+    check_ims()
     check_traced()
     print(f"huawei-sdk: {R.passed} passed, {R.failed} failed")
     return 1 if R.failed else 0

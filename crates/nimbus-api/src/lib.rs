@@ -51,10 +51,12 @@ pub fn app(control: Arc<Control>) -> Router {
     endpoints.extend(compute.endpoints().iter().cloned());
     endpoints.extend(network.endpoints().iter().cloned());
     endpoints.extend(volume.endpoints().iter().cloned());
+    endpoints.extend(image.endpoints().iter().map(|e| e.prefixed("/image")));
     endpoints.extend(image.endpoints().iter().cloned());
     let state = AppState { control, endpoints: Arc::new(endpoints) };
 
     let keystone_router = keystone.into_router(error::Family::Keystone);
+    let image_router = image.into_router(error::Family::OpenStack);
     Router::new()
         .nest("/identity", keystone_router.clone())
         .route("/identity/", axum::routing::get(keystone::versions))
@@ -63,7 +65,10 @@ pub fn app(control: Arc<Control>) -> Router {
         .merge(compute.into_router(error::Family::OpenStack))
         .merge(network.into_router(error::Family::Neutron))
         .merge(volume.into_router(error::Family::OpenStack))
-        .merge(image.into_router(error::Family::OpenStack))
+        .nest("/image", image_router.clone())
+        .route("/image", axum::routing::get(openstack::image::versions))
+        .route("/image/", axum::routing::get(openstack::image::versions))
+        .merge(image_router)
         .fallback(error::fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), meta::request_meta))

@@ -6,6 +6,7 @@
 
 mod cts;
 mod iam;
+mod ims;
 mod jobs;
 mod tms;
 
@@ -32,6 +33,7 @@ pub fn routes() -> Routes {
     let r = cts::routes(r);
     let r = iam::routes(r);
     let r = tms::routes(r);
+    let r = ims::routes(r);
     jobs::routes(r)
 }
 
@@ -50,6 +52,7 @@ pub fn routes() -> Routes {
         iam::update_access_key,
         iam::delete_access_key,
         jobs::show_job,
+        ims::list_images,
         tms::batch_create,
         tms::batch_delete,
         tms::show_resource_tags,

@@ -20,29 +20,30 @@ use std::collections::HashMap;
 
 use Access::{Authenticated as A, Public as P};
 
+/// Glance's routes, relative to where they are mounted: under `/image` for OpenStack clients
+/// (the catalogue URL) and at the root for the Huawei IMS SDK, whose Glance-compatible calls
+/// use `/v2/images` on the bare endpoint.
 pub fn routes() -> Routes {
     Routes::default()
-        .add("GET", "/image", P, versions)
-        .add("GET", "/image/", P, versions)
-        .add("GET", "/image/versions", P, versions)
-        .add("GET", "/image/v2/schemas/image", P, image_schema)
-        .add("GET", "/image/v2/images", A, list)
-        .add("POST", "/image/v2/images", A, create)
-        .add("GET", "/image/v2/images/{image_id}", A, show)
-        .add("PATCH", "/image/v2/images/{image_id}", A, update)
-        .add("DELETE", "/image/v2/images/{image_id}", A, delete)
-        .add("PUT", "/image/v2/images/{image_id}/file", A, upload)
-        .add("GET", "/image/v2/images/{image_id}/file", A, download)
-        .add("PUT", "/image/v2/images/{image_id}/tags/{tag}", A, add_tag)
-        .add("DELETE", "/image/v2/images/{image_id}/tags/{tag}", A, remove_tag)
-        .add("GET", "/image/v2/images/{image_id}/members", A, list_members)
-        .add("POST", "/image/v2/images/{image_id}/members", A, add_member)
-        .add("GET", "/image/v2/images/{image_id}/members/{member_id}", A, show_member)
-        .add("PUT", "/image/v2/images/{image_id}/members/{member_id}", A, update_member)
-        .add("DELETE", "/image/v2/images/{image_id}/members/{member_id}", A, remove_member)
+        .add("GET", "/v2/schemas/image", P, image_schema)
+        .add("GET", "/v2/images", A, list)
+        .add("POST", "/v2/images", A, create)
+        .add("GET", "/v2/images/{image_id}", A, show)
+        .add("PATCH", "/v2/images/{image_id}", A, update)
+        .add("DELETE", "/v2/images/{image_id}", A, delete)
+        .add("PUT", "/v2/images/{image_id}/file", A, upload)
+        .add("GET", "/v2/images/{image_id}/file", A, download)
+        .add("PUT", "/v2/images/{image_id}/tags/{tag}", A, add_tag)
+        .add("DELETE", "/v2/images/{image_id}/tags/{tag}", A, remove_tag)
+        .add("GET", "/v2/images/{image_id}/members", A, list_members)
+        .add("POST", "/v2/images/{image_id}/members", A, add_member)
+        .add("GET", "/v2/images/{image_id}/members/{member_id}", A, show_member)
+        .add("PUT", "/v2/images/{image_id}/members/{member_id}", A, update_member)
+        .add("DELETE", "/v2/images/{image_id}/members/{member_id}", A, remove_member)
 }
 
-async fn versions(State(s): State<AppState>) -> Response {
+/// `GET /image`: the version list.
+pub async fn versions(State(s): State<AppState>) -> Response {
     let base = s.control.config().public_url.trim_end_matches('/').to_string();
     let v = |id: &str, status: &str| json!({"id": id, "status": status, "links": [{"rel": "self", "href": format!("{base}/image/v2/")}]});
     (StatusCode::MULTIPLE_CHOICES, Json(json!({"versions": [v("v2.16", "CURRENT"), v("v2.0", "SUPPORTED")]})))
