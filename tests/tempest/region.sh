@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts a throw-away region (temporary data dir, ephemeral port, embedded SQLite), runs the
-# Tempest identity tests of identity-expected.txt against it with run.sh, and stops it.
+# Tempest tests of the committed expected-pass lists (identity-expected.txt, and
+# image-expected.txt when present) against it with run.sh, and stops it.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
@@ -21,7 +22,10 @@ done
 [ -n "$url" ] || { echo "region.sh: nimbus did not start" >&2; exit 1; }
 echo "region.sh: region at $url"
 rc=0
-NIMBUS_URL=$url NIMBUS_ADMIN_PASSWORD=$pw NIMBUS_REGION=eu-west-0 bash tests/tempest/run.sh || rc=$?
+cat tests/tempest/identity-expected.txt > "$tmp/expected.txt"
+[ -f tests/tempest/image-expected.txt ] && cat tests/tempest/image-expected.txt >> "$tmp/expected.txt"
+NIMBUS_URL=$url NIMBUS_ADMIN_PASSWORD=$pw NIMBUS_REGION=eu-west-0 TEMPEST_LIST="$tmp/expected.txt" \
+  bash tests/tempest/run.sh || rc=$?
 if [ $rc -ne 0 ]; then
   echo "region.sh: last lines of the region's log:" >&2
   tail -n 40 "$tmp/nimbus.log" >&2
