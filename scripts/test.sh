@@ -6,7 +6,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-ensure_debs ca-certificates pkg-config qemu-utils
+ensure_debs ca-certificates pkg-config qemu-utils openssh-client
 ensure_venv
 ensure_postgres
 export NIMBUS_VENV="$VENV"

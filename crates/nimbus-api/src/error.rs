@@ -64,6 +64,7 @@ pub fn render(family: Family, e: &Error, request_id: Option<&str>) -> Response {
                 (_, 403) => "forbidden",
                 (_, 404) => "itemNotFound",
                 (_, 405) => "methodNotAllowed",
+                (_, 406) => "notAcceptable",
                 (_, 409) => "conflictingRequest",
                 (_, 413) => "overLimit",
                 (_, 503) => "serviceUnavailable",

@@ -62,7 +62,11 @@ pub fn app(control: Arc<Control>) -> Router {
         .route("/identity/", axum::routing::get(keystone::versions))
         .merge(keystone_router)
         .merge(native.into_router(error::Family::Huawei))
-        .merge(compute.into_router(error::Family::OpenStack))
+        .merge(
+            compute
+                .into_router(error::Family::OpenStack)
+                .layer(axum::middleware::from_fn(openstack::compute::microversion::layer)),
+        )
         .merge(network.into_router(error::Family::Neutron))
         .merge(volume.into_router(error::Family::OpenStack))
         .nest("/image", image_router.clone())

@@ -90,6 +90,8 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("image:modify", &[Admin, ProjectRole(MEMBERS)]),
     ("image:publicize", &[Admin]),
     ("image:share", &[Admin, ProjectRole(MEMBERS)]),
+    // Compute catalogue
+    ("compute:manage_flavors", &[Admin]),
     // Jobs
     ("jobs:get", &[Admin, SystemReader, ProjectRole(READERS)]),
     // Quotas

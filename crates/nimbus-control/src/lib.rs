@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod authz;
 pub mod catalog;
+pub mod compute;
 pub mod config;
 pub mod context;
 pub mod idempotency;

@@ -20,6 +20,8 @@ pub enum Error {
     NotFound { kind: &'static str, id: String },
     /// The method is not allowed on this resource (405).
     MethodNotAllowed,
+    /// The requested API (micro)version is not served (406).
+    NotAcceptable(String),
     /// The request conflicts with the current state, e.g. a duplicate name (409).
     Conflict(String),
     /// The request body is larger than the listener accepts (413).
@@ -54,6 +56,7 @@ impl Error {
             Error::Forbidden(_) | Error::OverQuota { .. } => 403,
             Error::NotFound { .. } => 404,
             Error::MethodNotAllowed => 405,
+            Error::NotAcceptable(_) => 406,
             Error::Conflict(_) => 409,
             Error::PayloadTooLarge => 413,
             Error::Internal(_) => 500,
@@ -70,6 +73,7 @@ impl Error {
             Error::OverQuota { .. } => "Nimbus.0403.Quota",
             Error::NotFound { .. } => "Nimbus.0404",
             Error::MethodNotAllowed => "Nimbus.0405",
+            Error::NotAcceptable(_) => "Nimbus.0406",
             Error::Conflict(_) => "Nimbus.0409",
             Error::PayloadTooLarge => "Nimbus.0413",
             Error::Internal(_) => "Nimbus.0500",
@@ -85,6 +89,7 @@ impl Error {
             403 => "Forbidden",
             404 => "Not Found",
             405 => "Method Not Allowed",
+            406 => "Not Acceptable",
             409 => "Conflict",
             413 => "Request Entity Too Large",
             503 => "Service Unavailable",
@@ -99,6 +104,7 @@ impl Error {
             | Error::Unauthorized(m)
             | Error::Forbidden(m)
             | Error::Conflict(m)
+            | Error::NotAcceptable(m)
             | Error::Unavailable(m) => m.clone(),
             Error::NotFound { kind, id } => format!("Could not find {kind}: {id}."),
             Error::MethodNotAllowed => "The method is not allowed for this resource.".into(),

@@ -116,6 +116,22 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("POST", "/v1.0/resource-tags/batch-create", 200),
     ("POST", "/v1.0/resource-tags/batch-delete", 200),
     ("GET", "/v2.0/resources/{resource_id}/tags", 404),
+    ("GET", "/compute/v2.1/flavors", 200),
+    ("GET", "/compute/v2.1/flavors/detail", 200),
+    ("POST", "/compute/v2.1/flavors", 403),
+    ("GET", "/compute/v2.1/flavors/{flavor_id}", 404),
+    // At the default microversion (2.1) a flavor cannot be updated at all.
+    ("PUT", "/compute/v2.1/flavors/{flavor_id}", 405),
+    ("DELETE", "/compute/v2.1/flavors/{flavor_id}", 403),
+    ("GET", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs", 404),
+    ("GET", "/compute/v2.1/flavors/{flavor_id}/os-flavor-access", 403),
+    ("POST", "/compute/v2.1/flavors/{flavor_id}/action", 403),
+    ("GET", "/compute/v2.1/os-keypairs", 200),
+    ("POST", "/compute/v2.1/os-keypairs", 200),
+    ("GET", "/compute/v2.1/os-keypairs/{keypair_name}", 404),
+    ("DELETE", "/compute/v2.1/os-keypairs/{keypair_name}", 404),
+    ("GET", "/compute/v2.1/os-availability-zone", 200),
+    ("GET", "/compute/v2.1/os-availability-zone/detail", 403),
     ("GET", "/compute/v2.1/os-quota-sets/{project_id}", 404),
     ("GET", "/compute/v2.1/os-quota-sets/{project_id}/detail", 404),
     ("GET", "/compute/v2.1/os-quota-sets/{project_id}/defaults", 404),
@@ -201,6 +217,15 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         ("PUT", "/compute/v2.1/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"instances": 1000}})),
         ("PUT", "/network/v2.0/quotas/{project_id}") => Some(json!({"quota": {"network": 1000}})),
         ("POST", "/image/v2/images") => Some(json!({"name": "intruder-img"})),
+        ("POST", "/compute/v2.1/flavors") => {
+            Some(json!({"flavor": {"name": "evil", "vcpus": 1, "ram": 64, "disk": 0}}))
+        }
+        ("PUT", "/compute/v2.1/flavors/{flavor_id}") => Some(json!({"flavor": {"description": "evil"}})),
+        ("POST", "/compute/v2.1/flavors/{flavor_id}/action") => {
+            Some(json!({"addTenantAccess": {"tenant": p["project_id"]}}))
+        }
+        ("POST", "/compute/v2.1/os-keypairs") => Some(json!({"keypair": {"name": "intruder-key",
+            "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0D7Xw2Vn0DbYqSPxqWqm3g9jMsw0Tq7mjvJm7GZk4p x"}})),
         ("PATCH", "/image/v2/images/{image_id}") => Some(json!([{"op": "replace", "path": "/name", "value": "evil"}])),
         ("POST", "/image/v2/images/{image_id}/members") => Some(json!({"member": p["project_id"]})),
         ("PUT", "/image/v2/images/{image_id}/members/{member_id}") => Some(json!({"status": "accepted"})),
@@ -284,6 +309,37 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         .await;
     assert_eq!(s, 201, "{img}");
     let image_id = img["id"].as_str().unwrap().to_string();
+    // A private flavor only the victim's project may use, and a key pair of the victim's.
+    let (s, f) = region
+        .call(
+            "POST",
+            "/compute/v2.1/flavors",
+            Some(admin),
+            Some(json!({"flavor": {"name": "victim-flavor", "vcpus": 1,
+            "ram": 64, "disk": 0, "os-flavor-access:is_public": false}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{f}");
+    let flavor_id = f["flavor"]["id"].as_str().unwrap().to_string();
+    let (s, _) = region
+        .call(
+            "POST",
+            &format!("/compute/v2.1/flavors/{flavor_id}/action"),
+            Some(admin),
+            Some(json!({"addTenantAccess": {"tenant": project_id}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, k) = region
+        .call(
+            "POST",
+            "/compute/v2.1/os-keypairs",
+            Some(&token),
+            Some(json!({"keypair": {"name": "victim-key",
+            "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0D7Xw2Vn0DbYqSPxqWqm3g9jMsw0Tq7mjvJm7GZk4p victim"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{k}");
     let params = HashMap::from([
         ("domain_id", domain_id.clone()),
         ("project_id", project_id.clone()),
@@ -299,6 +355,8 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("resource_id", project_id.clone()),
         ("tenant_id", project_id.clone()),
         ("image_id", image_id),
+        ("flavor_id", flavor_id),
+        ("keypair_name", "victim-key".to_string()),
         ("member_id", project_id.clone()),
         ("target_id", String::new()),
         ("actor_id", String::new()),

@@ -1,6 +1,8 @@
-//! The OpenStack service APIs other than identity: Glance v2 images (`image.rs`), version
-//! discovery of the compute API, and the quota views (`os-quota-sets`, Neutron `quotas`).
+//! The OpenStack service APIs other than identity: Glance v2 images (`image.rs`), Nova
+//! (`compute/`: microversions, flavors, key pairs, zones), and the quota views
+//! (`os-quota-sets`, Neutron `quotas`).
 
+pub mod compute;
 pub mod image;
 mod quotas;
 
@@ -19,7 +21,7 @@ pub fn compute_routes() -> Routes {
         Access::Public,
         compute_version,
     );
-    quotas::compute_routes(r)
+    compute::routes(quotas::compute_routes(r))
 }
 
 /// The block-storage (Cinder, Nova-style errors) routes.
@@ -34,6 +36,7 @@ pub fn network_routes() -> Routes {
 
 /// Highest compute microversion Nimbus understands.
 pub const COMPUTE_MAX_VERSION: &str = "2.96";
+const _: () = assert!(compute::microversion::MAX == 96, "COMPUTE_MAX_VERSION must match the microversion range");
 
 async fn compute_version(State(s): State<AppState>) -> impl IntoResponse {
     let base = s.control.config().public_url.trim_end_matches('/').to_string();

@@ -39,7 +39,7 @@ pub fn register_jobs(registry: &mut crate::jobs::JobRegistry) {
 }
 
 /// Validates a resource name: 1 to 255 characters, not only blanks, no control characters.
-pub(crate) fn validate_name(kind: &str, name: &str) -> Result<(), Error> {
+pub fn validate_name(kind: &str, name: &str) -> Result<(), Error> {
     if name.trim().is_empty() {
         return Err(Error::bad_request(format!("The {kind} name must not be empty.")));
     }
