@@ -17,16 +17,24 @@ pub fn routes(r: Routes) -> Routes {
     r.add("GET", "/v1/{project_id}/jobs/{job_id}", Access::Authenticated, show_job)
 }
 
-/// A sub-job (one per resource of a batch).
+/// The fields every job and sub-job has.
 #[derive(Serialize, ToSchema)]
-pub struct SubJob {
+pub struct JobFields {
     pub job_id: String,
     pub job_type: String,
+    /// INIT, RUNNING, SUCCESS or FAIL.
     pub status: String,
     pub begin_time: String,
     pub end_time: Option<String>,
     pub error_code: Option<String>,
     pub fail_reason: Option<String>,
+}
+
+/// A sub-job (one per resource of a batch).
+#[derive(Serialize, ToSchema)]
+pub struct SubJob {
+    #[serde(flatten)]
+    pub fields: JobFields,
     pub entities: serde_json::Value,
 }
 
@@ -42,14 +50,8 @@ pub struct JobEntities {
 /// A job.
 #[derive(Serialize, ToSchema)]
 pub struct JobBody {
-    pub job_id: String,
-    pub job_type: String,
-    /// INIT, RUNNING, SUCCESS or FAIL.
-    pub status: String,
-    pub begin_time: String,
-    pub end_time: Option<String>,
-    pub error_code: Option<String>,
-    pub fail_reason: Option<String>,
+    #[serde(flatten)]
+    pub fields: JobFields,
     pub entities: JobEntities,
 }
 
@@ -57,8 +59,8 @@ fn entities_of(j: &Job) -> serde_json::Map<String, serde_json::Value> {
     serde_json::from_str(&j.entities).unwrap_or_default()
 }
 
-fn sub_job(j: &Job) -> SubJob {
-    SubJob {
+fn fields(j: &Job) -> JobFields {
+    JobFields {
         job_id: j.id.clone(),
         job_type: j.job_type.clone(),
         status: j.status.clone(),
@@ -66,7 +68,6 @@ fn sub_job(j: &Job) -> SubJob {
         end_time: j.end_time.map(iso_time),
         error_code: j.error_code.clone(),
         fail_reason: j.fail_reason.clone(),
-        entities: serde_json::Value::Object(entities_of(j)),
     }
 }
 
@@ -80,17 +81,14 @@ pub async fn show_job(
     Path((project_id, job_id)): Path<(String, String)>,
 ) -> ApiResult {
     let view = s.control.get_job(&ctx, &project_id, &job_id).await?;
-    let j = &view.job;
-    let sub_jobs: Vec<SubJob> = view.sub_jobs.iter().map(sub_job).collect();
+    let sub_jobs: Vec<SubJob> = view
+        .sub_jobs
+        .iter()
+        .map(|j| SubJob { fields: fields(j), entities: serde_json::Value::Object(entities_of(j)) })
+        .collect();
     let body = JobBody {
-        job_id: j.id.clone(),
-        job_type: j.job_type.clone(),
-        status: j.status.clone(),
-        begin_time: iso_time(j.begin_time),
-        end_time: j.end_time.map(iso_time),
-        error_code: j.error_code.clone(),
-        fail_reason: j.fail_reason.clone(),
-        entities: JobEntities { sub_jobs_total: sub_jobs.len(), sub_jobs, extra: entities_of(j) },
+        fields: fields(&view.job),
+        entities: JobEntities { sub_jobs_total: sub_jobs.len(), sub_jobs, extra: entities_of(&view.job) },
     };
     Ok(Json(body).into_response())
 }
