@@ -2,4 +2,6 @@
 //! networking). The control plane decides; drivers do, idempotently, so a reconciler can
 //! call them again after a crash.
 
+pub mod config_drive;
+pub mod hypervisor;
 pub mod image_files;

@@ -205,3 +205,25 @@ fn fill_all(path: &str, id: &str) -> String {
     }
     out
 }
+
+/// Issuing and validating a token show the same token (same times, same roles).
+#[tokio::test(flavor = "multi_thread")]
+async fn validation_shows_the_issued_token() {
+    let region = Region::start();
+    for _ in 0..20 {
+        let (token, issued) = region.token("admin", common::ADMIN_PASSWORD, "admin").await;
+        let r = region
+            .http
+            .get(format!("{}/identity/v3/auth/tokens", region.url))
+            .header("X-Auth-Token", &token)
+            .header("X-Subject-Token", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let shown: Value = r.json().await.unwrap();
+        for field in ["issued_at", "expires_at", "audit_ids", "roles", "project", "user"] {
+            assert_eq!(issued["token"][field], shown["token"][field], "{field}");
+        }
+    }
+}

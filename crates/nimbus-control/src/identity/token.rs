@@ -90,7 +90,6 @@ impl Control {
         match outcome {
             Ok((principal, methods)) => {
                 let token = new_token();
-                let now = now_ms();
                 let row = repo::Token {
                     token_hash: token_hash(&token),
                     user_id: principal.user_id.clone(),
@@ -102,7 +101,8 @@ impl Control {
                     system_scope: principal.scope == Scope::System,
                     methods: methods.join(","),
                     audit_id: principal.audit_id.clone(),
-                    issued_at: now,
+                    // The instant the principal was built with, so issue and validation agree.
+                    issued_at: principal.issued_at,
                     expires_at: principal.expires_at,
                     revoked: false,
                 };

@@ -1,0 +1,303 @@
+//! Real guests under QEMU, one process per guest, each in `DATA/instances/<id>/`:
+//! `qemu.pid`, `qmp.sock` (driven through the `qapi` QMP client), `console.log` (the serial
+//! console, appended across restarts). QEMU runs daemonized, so guests outlive a `nimbus`
+//! restart; [`Hypervisor::running_guests`] lets the reconciler re-adopt them.
+//!
+//! `-no-shutdown` keeps QEMU alive when the guest powers off, so a soft reboot is a real
+//! ACPI power-off followed by a reset, and a stop can tell "guest shut down" from "gone".
+
+use super::{GuestSpec, GuestState, Hypervisor};
+use nimbus_core::Error;
+use qapi::futures::{QapiService, QmpStreamTokio};
+use qapi::qmp;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::WriteHalf;
+use tokio::net::UnixStream;
+
+type Qmp = QapiService<QmpStreamTokio<WriteHalf<UnixStream>>>;
+
+/// How guests are accelerated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    /// Hardware virtualisation (`/dev/kvm` that really runs a guest).
+    Kvm,
+    /// Software emulation (always works, slower).
+    Tcg,
+}
+
+/// The QEMU hypervisor of this host.
+pub struct Qemu {
+    root: PathBuf,
+    accel: Accel,
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("{what}: {e}"))
+}
+
+impl Qemu {
+    /// Guests under `root` (created if missing), accelerated with `accel`.
+    pub fn new(root: impl Into<PathBuf>, accel: Accel) -> std::io::Result<Self> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)?;
+        Ok(Qemu { root, accel })
+    }
+
+    /// The acceleration in use.
+    pub fn accel(&self) -> Accel {
+        self.accel
+    }
+
+    /// A guest's directory.
+    pub fn dir(&self, id: &str) -> PathBuf {
+        let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+        self.root.join(safe)
+    }
+
+    /// The guest's QEMU process id, if that process is alive and really is this guest's
+    /// (a pid file may outlive its process, and pids are reused).
+    async fn pid(&self, id: &str) -> Option<i32> {
+        let text = tokio::fs::read_to_string(self.dir(id).join("qemu.pid")).await.ok()?;
+        let pid: i32 = text.trim().parse().ok()?;
+        let cmdline = tokio::fs::read(format!("/proc/{pid}/cmdline")).await.ok()?;
+        let marker = format!("guest={id}");
+        String::from_utf8_lossy(&cmdline).split('\0').any(|a| a == marker).then_some(pid)
+    }
+
+    async fn qmp(&self, id: &str) -> Result<Qmp, Error> {
+        let sock = self.dir(id).join("qmp.sock");
+        let stream = QmpStreamTokio::open_uds(&sock).await.map_err(|e| internal("connecting to QMP", e))?;
+        let stream = stream.negotiate().await.map_err(|e| internal("QMP handshake", e))?;
+        let (service, _events) = stream.spawn_tokio();
+        Ok(service)
+    }
+
+    async fn wait_exit(&self, id: &str, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if self.pid(id).await.is_none() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.pid(id).await.is_none()
+    }
+
+    async fn kill(&self, id: &str) {
+        if let Some(pid) = self.pid(id).await {
+            // SAFETY-free: `kill` through the command keeps this crate free of unsafe code.
+            let _ = tokio::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().await;
+            self.wait_exit(id, Duration::from_secs(5)).await;
+        }
+    }
+
+    /// The QEMU command line of a guest.
+    fn args(&self, spec: &GuestSpec) -> Vec<String> {
+        let dir = self.dir(&spec.id);
+        let (accel, cpu) = match self.accel {
+            Accel::Kvm => ("kvm", "host"),
+            Accel::Tcg => ("tcg", "max"),
+        };
+        let mut a: Vec<String> = vec![
+            "-name".into(),
+            format!("guest={}", spec.id),
+            "-machine".into(),
+            format!("pc,accel={accel}"),
+            "-cpu".into(),
+            cpu.into(),
+            "-smp".into(),
+            spec.vcpus.to_string(),
+            "-m".into(),
+            format!("{}M", spec.memory_mb),
+            "-nodefaults".into(),
+            "-no-user-config".into(),
+            "-no-shutdown".into(),
+            "-display".into(),
+            "none".into(),
+            "-drive".into(),
+            format!("file={},if=virtio,format=qcow2,cache=writeback,discard=unmap", spec.disk.display()),
+        ];
+        if let Some(cd) = &spec.config_drive {
+            a.extend(["-drive".into(), format!("file={},if=virtio,format=raw,readonly=on", cd.display())]);
+        }
+        a.extend([
+            "-netdev".into(),
+            "user,id=net0".into(),
+            "-device".into(),
+            format!("virtio-net-pci,netdev=net0,mac={}", spec.mac),
+            "-chardev".into(),
+            format!("file,id=console,path={},append=on", dir.join("console.log").display()),
+            "-serial".into(),
+            "chardev:console".into(),
+            "-qmp".into(),
+            format!("unix:{},server=on,wait=off", dir.join("qmp.sock").display()),
+            "-pidfile".into(),
+            dir.join("qemu.pid").display().to_string(),
+            "-daemonize".into(),
+        ]);
+        a
+    }
+}
+
+#[async_trait::async_trait]
+impl Hypervisor for Qemu {
+    fn kind(&self) -> &'static str {
+        match self.accel {
+            Accel::Kvm => "qemu-kvm",
+            Accel::Tcg => "qemu-tcg",
+        }
+    }
+
+    async fn start(&self, spec: &GuestSpec) -> Result<(), Error> {
+        match self.state(&spec.id).await? {
+            GuestState::Running | GuestState::Paused => return Ok(()),
+            GuestState::Shutoff => {
+                // Powered off under -no-shutdown: reset and continue the same process.
+                let qmp = self.qmp(&spec.id).await?;
+                qmp.execute(qmp::system_reset {}).await.map_err(|e| internal("QMP system_reset", e))?;
+                qmp.execute(qmp::cont {}).await.map_err(|e| internal("QMP cont", e))?;
+                return Ok(());
+            }
+            GuestState::Missing => {}
+        }
+        let dir = self.dir(&spec.id);
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| internal("creating the instance directory", e))?;
+        let _ = tokio::fs::remove_file(dir.join("qmp.sock")).await;
+        let out = tokio::process::Command::new("qemu-system-x86_64")
+            .args(self.args(spec))
+            .output()
+            .await
+            .map_err(|e| internal("running qemu-system-x86_64", e))?;
+        if !out.status.success() {
+            return Err(Error::Internal(format!(
+                "QEMU did not start: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn state(&self, id: &str) -> Result<GuestState, Error> {
+        if self.pid(id).await.is_none() {
+            return Ok(GuestState::Missing);
+        }
+        let qmp = match self.qmp(id).await {
+            Ok(q) => q,
+            // The process is there but not answering yet (starting up): count it as running.
+            Err(_) => return Ok(GuestState::Running),
+        };
+        let status = qmp.execute(qmp::query_status {}).await.map_err(|e| internal("QMP query-status", e))?;
+        Ok(match status.status {
+            qmp::RunState::running => GuestState::Running,
+            qmp::RunState::shutdown => GuestState::Shutoff,
+            _ => GuestState::Paused,
+        })
+    }
+
+    async fn stop(&self, id: &str, grace: Duration) -> Result<(), Error> {
+        if self.pid(id).await.is_none() {
+            return Ok(());
+        }
+        if let Ok(qmp) = self.qmp(id).await {
+            let _ = qmp.execute(qmp::system_powerdown {}).await;
+            let deadline = tokio::time::Instant::now() + grace;
+            while tokio::time::Instant::now() < deadline {
+                if matches!(self.state(id).await?, GuestState::Shutoff | GuestState::Missing) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let _ = qmp.execute(qmp::quit {}).await;
+        }
+        if !self.wait_exit(id, Duration::from_secs(5)).await {
+            self.kill(id).await;
+        }
+        Ok(())
+    }
+
+    async fn reboot(&self, id: &str, hard: bool) -> Result<(), Error> {
+        let qmp = self.qmp(id).await?;
+        if !hard {
+            let _ = qmp.execute(qmp::system_powerdown {}).await;
+            for _ in 0..150 {
+                if self.state(id).await? == GuestState::Shutoff {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        qmp.execute(qmp::system_reset {}).await.map_err(|e| internal("QMP system_reset", e))?;
+        if self.state(id).await? != GuestState::Running {
+            qmp.execute(qmp::cont {}).await.map_err(|e| internal("QMP cont", e))?;
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, id: &str) -> Result<(), Error> {
+        self.kill(id).await;
+        match tokio::fs::remove_dir_all(self.dir(id)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(internal("removing the instance directory", e)),
+        }
+    }
+
+    async fn console_log(&self, id: &str, max_bytes: usize) -> Result<String, Error> {
+        match tokio::fs::read(self.dir(id).join("console.log")).await {
+            Ok(bytes) => {
+                let start = bytes.len().saturating_sub(max_bytes);
+                Ok(String::from_utf8_lossy(&bytes[start..]).into_owned())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(internal("reading the console log", e)),
+        }
+    }
+
+    async fn running_guests(&self) -> Result<Vec<String>, Error> {
+        let mut out = Vec::new();
+        let mut dir = tokio::fs::read_dir(&self.root).await.map_err(|e| internal("listing instances", e))?;
+        while let Some(entry) = dir.next_entry().await.map_err(|e| internal("listing instances", e))? {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if self.pid(&id).await.is_some() {
+                out.push(id);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Whether KVM really runs a guest here: `/dev/kvm` may exist and accept `KVM_CREATE_VM`
+/// while guests hang after the firmware (nested virtualisation). Boots `kernel` with no
+/// init under KVM and waits for it to panic and exit within `timeout`.
+pub async fn probe_kvm(kernel: &Path, timeout: Duration) -> bool {
+    if std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_err() {
+        return false;
+    }
+    let child = tokio::process::Command::new("qemu-system-x86_64")
+        .args([
+            "-machine",
+            "pc,accel=kvm",
+            "-cpu",
+            "host",
+            "-m",
+            "128M",
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+        ])
+        .args(["-serial", "stdio", "-no-reboot", "-kernel"])
+        .arg(kernel)
+        .args(["-append", "console=ttyS0 panic=-1 rdinit=/nimbus-kvm-probe"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    let Ok(child) = child else { return false };
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(Ok(out)) => String::from_utf8_lossy(&out.stdout).contains("Kernel panic"),
+        _ => false,
+    }
+}

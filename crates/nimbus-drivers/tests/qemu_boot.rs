@@ -1,0 +1,93 @@
+//! Boots the default image (`nimbus-tiny`, built by `scripts/build-default-image.sh` into
+//! `NIMBUS_TINY_DIR`) as a real QEMU guest through the driver: config drive, user data,
+//! console log, reboot, stop, start, destroy. KVM is used only if it really runs a guest.
+
+use nimbus_drivers::config_drive;
+use nimbus_drivers::hypervisor::qemu::{probe_kvm, Accel, Qemu};
+use nimbus_drivers::hypervisor::{GuestSpec, GuestState, Hypervisor};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn tiny_dir() -> Option<PathBuf> {
+    match std::env::var("NIMBUS_TINY_DIR") {
+        Ok(d) if !d.is_empty() => Some(PathBuf::from(d)),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true but NIMBUS_TINY_DIR is unset"),
+        _ => None,
+    }
+}
+
+async fn wait_console(q: &Qemu, id: &str, needle: &str, count: usize, within: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let log = q.console_log(id, 1 << 20).await.unwrap();
+        if log.matches(needle).count() >= count {
+            return log;
+        }
+        assert!(start.elapsed() < within, "no {needle:?} (x{count}) on the console within {within:?}:\n{log}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_image_boots_under_the_qemu_driver() {
+    let Some(tiny) = tiny_dir() else {
+        eprintln!("NIMBUS_TINY_DIR unset: build the image with scripts/build-default-image.sh to run this test");
+        return;
+    };
+    let image = tiny.join("nimbus-tiny.qcow2");
+    assert!(image.exists(), "{} missing", image.display());
+    let accel = if probe_kvm(&tiny.join("vmlinuz"), Duration::from_secs(10)).await { Accel::Kvm } else { Accel::Tcg };
+    let tmp = tempfile::tempdir().unwrap();
+    let q = Qemu::new(tmp.path().join("instances"), accel).unwrap();
+    let id = "0123456789abcdef0123456789abcdef";
+    let dir = q.dir(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    let overlay = dir.join("disk.qcow2");
+    let st = std::process::Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b"])
+        .arg(&image)
+        .arg(&overlay)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let iso = dir.join("config.iso");
+    let meta =
+        json!({"uuid": id, "name": "vm1", "hostname": "vm1", "public_keys": {"k1": "ssh-ed25519 AAAAC3Nza test"}});
+    config_drive::build(
+        &iso,
+        &meta,
+        &json!({"links": [], "networks": [], "services": []}),
+        Some(b"#!/bin/sh\necho hello from user-data\n"),
+    )
+    .await
+    .unwrap();
+    let spec = GuestSpec {
+        id: id.into(),
+        vcpus: 1,
+        memory_mb: 256,
+        disk: overlay.clone(),
+        config_drive: Some(iso),
+        mac: "fa:16:3e:00:00:01".into(),
+    };
+    q.start(&spec).await.unwrap();
+    q.start(&spec).await.unwrap(); // idempotent: the running guest is left alone
+    let log = wait_console(&q, id, "nimbus-tiny: ready", 1, Duration::from_secs(240)).await;
+    assert!(log.contains("hello from user-data"), "{log}");
+    assert!(log.contains("hostname=vm1"), "{log}");
+    assert_eq!(q.state(id).await.unwrap(), GuestState::Running);
+    assert_eq!(q.running_guests().await.unwrap(), vec![id.to_string()]);
+
+    q.reboot(id, true).await.unwrap();
+    wait_console(&q, id, "nimbus-tiny: ready", 2, Duration::from_secs(240)).await;
+
+    q.stop(id, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(q.state(id).await.unwrap(), GuestState::Missing);
+    q.start(&spec).await.unwrap();
+    wait_console(&q, id, "nimbus-tiny: ready", 3, Duration::from_secs(240)).await;
+
+    q.destroy(id).await.unwrap();
+    assert_eq!(q.state(id).await.unwrap(), GuestState::Missing);
+    assert!(!dir.exists(), "the instance directory is removed");
+    assert!(q.running_guests().await.unwrap().is_empty());
+}
