@@ -6,13 +6,17 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-ensure_debs ca-certificates pkg-config qemu-utils openssh-client
+ensure_debs ca-certificates pkg-config qemu-utils qemu-system-x86 genisoimage openssh-client
 ensure_venv
 ensure_postgres
 export NIMBUS_VENV="$VENV"
 
+echo "== default image (nimbus-tiny, cached)"
+bash scripts/build-default-image.sh "$ROOT/target/nimbus-tiny"
+export NIMBUS_TINY_DIR="$ROOT/target/nimbus-tiny"
+
 echo "== cargo test"
 cargo test --workspace --no-fail-fast
 
-echo "== tempest (identity)"
+echo "== tempest (identity and image)"
 bash tests/tempest/region.sh

@@ -544,3 +544,72 @@ fn check_format(i: &Image, found: &nimbus_drivers::image_files::Inspection) -> R
     }
     Ok(())
 }
+
+/// The name of the region's default public image.
+pub const DEFAULT_IMAGE: &str = "nimbus-tiny";
+
+impl Control {
+    /// Registers the default public image from `qcow2` (built by
+    /// `scripts/build-default-image.sh`) unless an active public image of that name exists.
+    /// Returns the image id when one was created.
+    pub async fn ensure_default_image(&self, qcow2: &std::path::Path) -> Result<Option<String>, Error> {
+        let mut c = self.store().read().await?;
+        let filter = ImageFilter {
+            name: Some(DEFAULT_IMAGE.into()),
+            visibility: Some("public".into()),
+            status: Some("active".into()),
+            ..Default::default()
+        };
+        if !repo::list(&mut c, &filter, &PageRequest::default()).await?.is_empty() {
+            return Ok(None);
+        }
+        let owner = self.admin_project_id(&mut c).await?.ok_or_else(|| Error::Internal("no admin project".into()))?;
+        drop(c);
+        let now = now_ms();
+        let mut image = Image {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: DEFAULT_IMAGE.into(),
+            owner,
+            status: "saving".into(),
+            visibility: "public".into(),
+            protected: true,
+            disk_format: Some("qcow2".into()),
+            container_format: Some("bare".into()),
+            min_disk: 1,
+            min_ram: 128,
+            size: None,
+            virtual_size: None,
+            checksum: None,
+            os_hash_algo: None,
+            os_hash_value: None,
+            properties: serde_json::json!({
+                "os_distro": "nimbus-tiny", "os_type": "linux", "hw_firmware_type": "bios",
+                "description": "Debian cloud kernel with a busybox root; reads the OpenStack config drive",
+            })
+            .to_string(),
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.store().write().await?;
+        repo::insert(&mut tx, &image).await?;
+        tx.commit().await?;
+        let file = tokio::fs::File::open(qcow2)
+            .await
+            .map_err(|e| Error::Internal(format!("opening {}: {e}", qcow2.display())))?;
+        let files = &self.drivers().images;
+        let written = files.write(&image.id, tokio_util::io::ReaderStream::new(file), i64::MAX).await?;
+        let inspected = files.inspect(&image.id).await?;
+        check_format(&image, &inspected)?;
+        image.status = "active".into();
+        image.size = Some(written.size);
+        image.virtual_size = Some(inspected.virtual_size);
+        image.checksum = Some(written.md5);
+        image.os_hash_algo = Some("sha512".into());
+        image.os_hash_value = Some(written.sha512);
+        image.updated_at = now_ms();
+        let mut tx = self.store().write().await?;
+        repo::update(&mut tx, &image).await?;
+        tx.commit().await?;
+        Ok(Some(image.id))
+    }
+}

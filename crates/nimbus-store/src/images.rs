@@ -127,9 +127,9 @@ pub struct ImageFilter {
     pub disk_format: Option<String>,
     /// Only images carrying this tag.
     pub tag: Option<String>,
-    /// Include images shared with the viewer whatever their member status (Glance
-    /// `member_status=all`); by default only accepted shares are listed.
-    pub all_member_statuses: bool,
+    /// Which shares with the viewer to list (Glance `member_status`: `pending`, `accepted`,
+    /// `rejected` or `all`); by default only accepted ones.
+    pub member_status: Option<String>,
 }
 
 pub async fn list(c: &mut AnyConnection, f: &ImageFilter, page: &PageRequest) -> Result<Vec<Image>, Error> {
@@ -142,8 +142,14 @@ pub async fn list(c: &mut AnyConnection, f: &ImageFilter, page: &PageRequest) ->
             .push(" = 1)");
         sql.push(" OR (visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = i.id AND m.member_id = ")
             .bind(v.as_str().into());
-        if !f.all_member_statuses {
-            sql.push(" AND m.status = 'accepted'");
+        match f.member_status.as_deref() {
+            Some("all") => {}
+            Some(status) => {
+                sql.push(" AND m.status = ").bind(status.into());
+            }
+            None => {
+                sql.push(" AND m.status = 'accepted'");
+            }
         }
         sql.push(")))");
     }

@@ -27,6 +27,10 @@ pub struct UpArgs {
     /// A TOML file of region settings (region name, zones, token lifetime, quotas...).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// The output of `scripts/build-default-image.sh`: registers `nimbus-tiny` as the public
+    /// default image on first start and probes whether KVM really runs a guest.
+    #[arg(long, env = "NIMBUS_DEFAULT_IMAGE_DIR")]
+    default_image_dir: Option<PathBuf>,
 }
 
 /// The admin's credentials, kept (mode 0600) beside the store so the openrc file can be
@@ -150,6 +154,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         write_client_files(&data_dir, &cfg, c)?;
     }
 
+    if let Some(dir) = &args.default_image_dir {
+        let qcow2 = dir.join("nimbus-tiny.qcow2");
+        match control.ensure_default_image(&qcow2).await {
+            Ok(Some(id)) => println!("Registered the default public image nimbus-tiny ({id})"),
+            Ok(None) => {}
+            Err(e) => bail!("registering the default image from {}: {e}", qcow2.display()),
+        }
+    }
+
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let tasks = reconcile::start(control.clone(), reconcile::all(), shutdown_rx).await;
 
@@ -159,6 +172,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     println!("  store: {}", if url.starts_with("sqlite:") { "SQLite (embedded)" } else { "PostgreSQL" });
     println!("  credentials: . {}", data_dir.join("admin-openrc.sh").display());
     println!("listening: http://{addr}");
+    if let Some(dir) = args.default_image_dir.clone() {
+        // After the listening line: a KVM that hangs would otherwise delay start-up.
+        tokio::spawn(async move {
+            let kernel = dir.join("vmlinuz");
+            let kvm = nimbus_drivers::hypervisor::qemu::probe_kvm(&kernel, std::time::Duration::from_secs(10)).await;
+            if kvm {
+                println!("  hypervisor: qemu-kvm (KVM runs guests here)");
+            } else {
+                println!(
+                    "  hypervisor: qemu-tcg (KVM missing or unable to run a guest here; using software emulation)"
+                );
+            }
+        });
+    }
     serve(listener, app).await?;
     let _ = shutdown_tx.send(true);
     for t in tasks {

@@ -191,3 +191,38 @@ async fn images_round_trip_and_respect_visibility() {
     assert!(ok, "{err}");
     assert!(!region.data_dir.join("images").join(&id).exists(), "image data left behind");
 }
+
+/// `nimbus up --default-image-dir` registers the project-built `nimbus-tiny` as a public
+/// image every tenant can use; restarting does not register it twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_image_is_public_and_ready() {
+    let tiny = match std::env::var("NIMBUS_TINY_DIR") {
+        Ok(d) if !d.is_empty() => d,
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true but NIMBUS_TINY_DIR is unset"),
+        _ => {
+            eprintln!("NIMBUS_TINY_DIR unset: build it with scripts/build-default-image.sh to run this test");
+            return;
+        }
+    };
+    let mut region = Region::start_with(&common::Db::Sqlite, &[("NIMBUS_DEFAULT_IMAGE_DIR", tiny.as_str())], None);
+    let admin = region.admin_token().await;
+    region.tenant(&admin, "users", "uma", "uma-pw", "member").await;
+    let uma = region.os_env("uma", "uma-pw", "users");
+    let (ok, out, err) = region.openstack_as(&uma, &["image", "show", "nimbus-tiny", "-f", "json"]);
+    assert!(ok, "{err}");
+    let img: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((img["status"].as_str(), img["visibility"].as_str()), (Some("active"), Some("public")), "{img}");
+    assert_eq!(img["disk_format"], "qcow2");
+    let file = std::path::Path::new(&tiny).join("nimbus-tiny.qcow2");
+    assert_eq!(img["size"], std::fs::metadata(&file).unwrap().len());
+    let md5 = Command::new("md5sum").arg(&file).output().unwrap();
+    assert_eq!(img["checksum"].as_str().unwrap(), String::from_utf8_lossy(&md5.stdout).split(' ').next().unwrap());
+    // A tenant cannot delete or change the public image.
+    let (ok, _, err) = region.openstack_as(&uma, &["image", "delete", "nimbus-tiny"]);
+    assert!(!ok && err.contains("403"), "{err}");
+
+    region.kill9();
+    region.launch();
+    let list = region.openstack_json(&["image", "list", "--name", "nimbus-tiny"]);
+    assert_eq!(list.as_array().unwrap().len(), 1, "registered once: {list}");
+}

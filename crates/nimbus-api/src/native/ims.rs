@@ -91,7 +91,7 @@ pub async fn list_images(
         owner: q.get("owner").cloned(),
         disk_format: q.get("disk_format").cloned(),
         tag: q.get("tag").cloned(),
-        all_member_statuses: false,
+        member_status: None,
     };
     let caller = ctx.principal.project_id().map(str::to_string);
     let images = s.control.list_images(&ctx, f, &page).await?;

@@ -97,7 +97,11 @@ async fn list(State(s): State<AppState>, Auth(ctx): Auth, Query(q): Query<HashMa
         owner: q.get("owner").cloned(),
         disk_format: q.get("disk_format").cloned(),
         tag: q.get("tag").cloned(),
-        all_member_statuses: q.get("member_status").is_some_and(|m| m == "all"),
+        member_status: match q.get("member_status").map(String::as_str) {
+            None => None,
+            Some(m @ ("all" | "pending" | "accepted" | "rejected")) => Some(m.to_string()),
+            Some(other) => return Err(Error::bad_request(format!("Invalid member_status {other:?}.")).into()),
+        },
     };
     let list = s.control.list_images(&ctx, f, &page).await?;
     let mut body = json!({"images": list.iter().map(doc).collect::<Vec<_>>(), "schema": "/v2/schemas/images",
@@ -168,8 +172,14 @@ async fn update(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<Strin
     let ops: Vec<Value> = parse_json(&raw)?;
     let mut changes = Vec::new();
     for op in ops {
-        let name = op["op"].as_str().ok_or_else(|| Error::bad_request("Each change needs an 'op'."))?;
-        let path = op["path"].as_str().ok_or_else(|| Error::bad_request("Each change needs a 'path'."))?;
+        // v2.1 patches say {"op": "replace", "path": "/x"}; v2.0 ones {"replace": "/x"}.
+        let (name, path) = match (op["op"].as_str(), op["path"].as_str()) {
+            (Some(name), Some(path)) => (name, path),
+            _ => ["add", "replace", "remove"]
+                .iter()
+                .find_map(|k| op[*k].as_str().map(|p| (*k, p)))
+                .ok_or_else(|| Error::bad_request("Each change needs an 'op' and a 'path'."))?,
+        };
         let key = path
             .strip_prefix('/')
             .filter(|k| !k.is_empty() && !k.contains('/'))

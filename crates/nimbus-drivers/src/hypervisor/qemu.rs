@@ -65,12 +65,30 @@ impl Qemu {
         String::from_utf8_lossy(&cmdline).split('\0').any(|a| a == marker).then_some(pid)
     }
 
+    /// Connects to the guest's QMP socket. QEMU serves one monitor client at a time, so a
+    /// caller keeps one connection for a whole operation and never opens a second meanwhile;
+    /// the timeout turns a busy or wedged monitor into an error instead of a hang.
     async fn qmp(&self, id: &str) -> Result<Qmp, Error> {
         let sock = self.dir(id).join("qmp.sock");
-        let stream = QmpStreamTokio::open_uds(&sock).await.map_err(|e| internal("connecting to QMP", e))?;
-        let stream = stream.negotiate().await.map_err(|e| internal("QMP handshake", e))?;
-        let (service, _events) = stream.spawn_tokio();
-        Ok(service)
+        let connect = async {
+            let stream = QmpStreamTokio::open_uds(&sock).await.map_err(|e| internal("connecting to QMP", e))?;
+            let stream = stream.negotiate().await.map_err(|e| internal("QMP handshake", e))?;
+            let (service, _events) = stream.spawn_tokio();
+            Ok::<_, Error>(service)
+        };
+        tokio::time::timeout(Duration::from_secs(10), connect)
+            .await
+            .map_err(|_| internal("QMP", "no answer within 10 s"))?
+    }
+
+    /// The run state, asked on an open connection.
+    async fn run_state(qmp: &Qmp) -> Result<GuestState, Error> {
+        let status = qmp.execute(qmp::query_status {}).await.map_err(|e| internal("QMP query-status", e))?;
+        Ok(match status.status {
+            qmp::RunState::running => GuestState::Running,
+            qmp::RunState::shutdown => GuestState::Shutoff,
+            _ => GuestState::Paused,
+        })
     }
 
     async fn wait_exit(&self, id: &str, within: Duration) -> bool {
@@ -153,7 +171,8 @@ impl Hypervisor for Qemu {
         match self.state(&spec.id).await? {
             GuestState::Running | GuestState::Paused => return Ok(()),
             GuestState::Shutoff => {
-                // Powered off under -no-shutdown: reset and continue the same process.
+                // Powered off under -no-shutdown: reset and continue the same process (the
+                // connection `state` used is closed by now).
                 let qmp = self.qmp(&spec.id).await?;
                 qmp.execute(qmp::system_reset {}).await.map_err(|e| internal("QMP system_reset", e))?;
                 qmp.execute(qmp::cont {}).await.map_err(|e| internal("QMP cont", e))?;
@@ -182,17 +201,11 @@ impl Hypervisor for Qemu {
         if self.pid(id).await.is_none() {
             return Ok(GuestState::Missing);
         }
-        let qmp = match self.qmp(id).await {
-            Ok(q) => q,
-            // The process is there but not answering yet (starting up): count it as running.
-            Err(_) => return Ok(GuestState::Running),
-        };
-        let status = qmp.execute(qmp::query_status {}).await.map_err(|e| internal("QMP query-status", e))?;
-        Ok(match status.status {
-            qmp::RunState::running => GuestState::Running,
-            qmp::RunState::shutdown => GuestState::Shutoff,
-            _ => GuestState::Paused,
-        })
+        match self.qmp(id).await {
+            Ok(qmp) => Self::run_state(&qmp).await,
+            // The process is there but its monitor is not answering (starting up): running.
+            Err(_) => Ok(GuestState::Running),
+        }
     }
 
     async fn stop(&self, id: &str, grace: Duration) -> Result<(), Error> {
@@ -203,8 +216,9 @@ impl Hypervisor for Qemu {
             let _ = qmp.execute(qmp::system_powerdown {}).await;
             let deadline = tokio::time::Instant::now() + grace;
             while tokio::time::Instant::now() < deadline {
-                if matches!(self.state(id).await?, GuestState::Shutoff | GuestState::Missing) {
-                    break;
+                match Self::run_state(&qmp).await {
+                    Ok(GuestState::Running | GuestState::Paused) => {}
+                    _ => break,
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -221,14 +235,14 @@ impl Hypervisor for Qemu {
         if !hard {
             let _ = qmp.execute(qmp::system_powerdown {}).await;
             for _ in 0..150 {
-                if self.state(id).await? == GuestState::Shutoff {
+                if Self::run_state(&qmp).await? == GuestState::Shutoff {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
         qmp.execute(qmp::system_reset {}).await.map_err(|e| internal("QMP system_reset", e))?;
-        if self.state(id).await? != GuestState::Running {
+        if Self::run_state(&qmp).await? != GuestState::Running {
             qmp.execute(qmp::cont {}).await.map_err(|e| internal("QMP cont", e))?;
         }
         Ok(())
