@@ -99,6 +99,27 @@ async fn run_flows(region: &Region) {
     let roles: Vec<&str> = effective.as_array().unwrap().iter().filter_map(|r| r["Role"].as_str()).collect();
     assert!(roles.contains(&"member") && roles.contains(&"reader"), "{effective}");
 
+    // A domain grant inherited to projects (OS-INHERIT) is effective on the domain's projects.
+    let (ok, _, err) =
+        region.openstack(&["role", "add", "--domain", "Default", "--user", "alice", "--inherited", "manager"]);
+    assert!(ok, "{err}");
+    let effective = region.openstack_json(&[
+        "role",
+        "assignment",
+        "list",
+        "--user",
+        "alice",
+        "--project",
+        "demo",
+        "--effective",
+        "--names",
+    ]);
+    let roles: Vec<&str> = effective.as_array().unwrap().iter().filter_map(|r| r["Role"].as_str()).collect();
+    assert!(roles.contains(&"manager"), "inherited grant not effective on the project: {effective}");
+    let (ok, _, err) =
+        region.openstack(&["role", "remove", "--domain", "Default", "--user", "alice", "--inherited", "manager"]);
+    assert!(ok, "{err}");
+
     // Access keys through Keystone credentials.
     let blob = r#"{"access": "AKTESTALICE000000001", "secret": "sk-alice"}"#;
     let cred = region.openstack_json(&["credential", "create", "--type", "ec2", "--project", "demo", "alice", blob]);

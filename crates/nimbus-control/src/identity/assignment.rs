@@ -205,7 +205,10 @@ impl Control {
             role_id: q.role_id.clone(),
             inherited: None,
         };
-        let rows = repo::list_assignments(&mut c, &f).await?;
+        let mut rows = repo::list_assignments(&mut c, &f).await?;
+        if q.effective {
+            rows = self.expand_inherited(&mut c, q, &f, rows).await?;
+        }
         let mut out = Vec::new();
         for a in rows {
             if q.effective {
@@ -242,6 +245,53 @@ impl Control {
                 }
             }
             out = visible;
+        }
+        Ok(out)
+    }
+}
+
+impl Control {
+    /// Keystone `effective`: a domain grant inherited to projects (OS-INHERIT) becomes one
+    /// assignment per project of the domain (or only the project asked about), and never
+    /// shows as a domain assignment.
+    async fn expand_inherited(
+        &self,
+        c: &mut AnyConnection,
+        q: &AssignmentQuery,
+        f: &AssignmentFilter,
+        mut rows: Vec<Assignment>,
+    ) -> Result<Vec<Assignment>, Error> {
+        if let Some(pid) = &q.project_id {
+            if let Some(p) = repo::get_project(c, pid).await? {
+                let from_domain = AssignmentFilter {
+                    target_type: Some("domain".into()),
+                    target_id: Some(p.domain_id),
+                    inherited: Some(true),
+                    ..f.clone()
+                };
+                rows.extend(repo::list_assignments(c, &from_domain).await?);
+            }
+        }
+        let mut out = Vec::new();
+        for a in rows {
+            if !(a.inherited && a.target_type == "domain") {
+                out.push(a);
+                continue;
+            }
+            if q.domain_id.is_some() {
+                continue; // applies to the domain's projects, not to the domain itself
+            }
+            let projects: Vec<String> = match &q.project_id {
+                Some(pid) => vec![pid.clone()],
+                None => {
+                    let in_domain = repo::ProjectFilter { domain_id: Some(a.target_id.clone()), ..Default::default() };
+                    let all = nimbus_core::page::PageRequest { limit: Some(100_000), marker: None };
+                    repo::list_projects(c, &in_domain, &all).await?.into_iter().map(|p| p.id).collect()
+                }
+            };
+            for pid in projects {
+                out.push(Assignment { target_type: "project".into(), target_id: pid, inherited: false, ..a.clone() });
+            }
         }
         Ok(out)
     }
