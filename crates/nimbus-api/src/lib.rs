@@ -12,6 +12,7 @@
 //! `error.rs`), so extractor rejections, unknown routes and 413s share the family's format.
 
 pub mod auth;
+pub mod body;
 pub mod error;
 pub mod keystone;
 pub mod meta;

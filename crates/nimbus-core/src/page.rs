@@ -31,6 +31,11 @@ impl PageRequest {
         Ok(PageRequest { limit, marker: marker.filter(|m| !m.is_empty()).map(str::to_string) })
     }
 
+    /// Reads `limit` and `marker` from a query-string map.
+    pub fn from_query(q: &std::collections::HashMap<String, String>) -> Result<Self, Error> {
+        Self::parse(q.get("limit").map(String::as_str), q.get("marker").map(String::as_str))
+    }
+
     /// The effective limit (default [`MAX_LIMIT`]).
     pub fn effective_limit(&self) -> u32 {
         self.limit.unwrap_or(MAX_LIMIT)

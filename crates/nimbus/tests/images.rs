@@ -12,6 +12,21 @@ fn qemu_img(args: &[&str]) {
     assert!(st.status.success(), "qemu-img {args:?}: {}", String::from_utf8_lossy(&st.stderr));
 }
 
+/// `openstack image create` of a qcow2 file; returns the CLI's outcome.
+fn create_qcow2_image(region: &Region, file: &std::path::Path, name: &str) -> (bool, String, String) {
+    region.openstack(&[
+        "image",
+        "create",
+        "--disk-format",
+        "qcow2",
+        "--container-format",
+        "bare",
+        "--file",
+        file.to_str().unwrap(),
+        name,
+    ])
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn images_round_trip_and_respect_visibility() {
     let region = Region::start();
@@ -112,31 +127,11 @@ async fn images_round_trip_and_respect_visibility() {
     // Data that is not what the image declares is refused, and so is a backing file.
     let raw = dir.path().join("raw.img");
     std::fs::write(&raw, vec![0u8; 4096]).unwrap();
-    let (ok, _, err) = region.openstack(&[
-        "image",
-        "create",
-        "--disk-format",
-        "qcow2",
-        "--container-format",
-        "bare",
-        "--file",
-        raw.to_str().unwrap(),
-        "liar",
-    ]);
+    let (ok, _, err) = create_qcow2_image(&region, &raw, "liar");
     assert!(!ok && err.contains("400"), "{err}");
     let backed = dir.path().join("backed.qcow2");
     qemu_img(&["create", "-f", "qcow2", "-F", "qcow2", "-b", disk_s, backed.to_str().unwrap()]);
-    let (ok, _, err) = region.openstack(&[
-        "image",
-        "create",
-        "--disk-format",
-        "qcow2",
-        "--container-format",
-        "bare",
-        "--file",
-        backed.to_str().unwrap(),
-        "sneaky",
-    ]);
+    let (ok, _, err) = create_qcow2_image(&region, &backed, "sneaky");
     assert!(!ok && err.contains("backing file"), "{err}");
 
     // Quota: a project at its image limit cannot create more.

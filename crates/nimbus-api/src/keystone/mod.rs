@@ -3,7 +3,6 @@
 //! `tokens.rs` handles authentication; `resources.rs` the identity resources. Both only
 //! translate between Keystone JSON and the control plane's types.
 
-mod body;
 mod render;
 mod resources;
 mod tokens;

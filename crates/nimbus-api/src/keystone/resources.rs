@@ -2,9 +2,9 @@
 //! grants and role assignments, credentials, and the read-only regions, services and
 //! endpoints of the catalogue.
 
-use super::body::{entity, extras, query_bool, require_str, take_bool, take_str, take_str_list};
 use super::{links_base, render};
 use crate::auth::Auth;
+use crate::body::{entity, extras, query_bool, require_str, take_bool, take_str, take_str_list};
 use crate::error::{parse_json, ApiResult};
 use crate::routes::{Access, Routes};
 use crate::AppState;
@@ -186,7 +186,7 @@ fn grant_routes(mut r: Routes) -> Routes {
 const LIST_CAP: u32 = 100_000;
 
 fn page(q: &HashMap<String, String>) -> Result<PageRequest, Error> {
-    let mut p = PageRequest::parse(q.get("limit").map(String::as_str), q.get("marker").map(String::as_str))?;
+    let mut p = PageRequest::from_query(q)?;
     if p.limit.is_none() {
         p.limit = Some(LIST_CAP);
     }

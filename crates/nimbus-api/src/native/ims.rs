@@ -76,7 +76,7 @@ pub async fn list_images(
     Auth(ctx): Auth,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let page = PageRequest::parse(q.get("limit").map(String::as_str), q.get("marker").map(String::as_str))?;
+    let page = PageRequest::from_query(&q)?;
     let wanted_type = q.get("__imagetype").cloned();
     if let Some(t) = &wanted_type {
         if !["gold", "private", "shared", "market"].contains(&t.as_str()) {

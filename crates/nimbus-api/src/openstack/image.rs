@@ -2,6 +2,7 @@
 //! commands and openstacksdk use them.
 
 use crate::auth::Auth;
+use crate::body::{take_bool, take_str};
 use crate::error::{parse_json, ApiResult};
 use crate::routes::{Access, Routes};
 use crate::AppState;
@@ -88,7 +89,7 @@ fn member_doc(m: &Member) -> Value {
 }
 
 async fn list(State(s): State<AppState>, Auth(ctx): Auth, Query(q): Query<HashMap<String, String>>) -> ApiResult {
-    let page = PageRequest::parse(q.get("limit").map(String::as_str), q.get("marker").map(String::as_str))?;
+    let page = PageRequest::from_query(&q)?;
     let f = ImageFilter {
         viewer: None,
         name: q.get("name").cloned(),
@@ -114,14 +115,6 @@ async fn list(State(s): State<AppState>, Auth(ctx): Auth, Query(q): Query<HashMa
     Ok(Json(body).into_response())
 }
 
-fn take_str(m: &mut Map<String, Value>, k: &str) -> Result<Option<String>, Error> {
-    match m.remove(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Error::bad_request(format!("'{k}' must be a string."))),
-    }
-}
-
 fn take_int(m: &mut Map<String, Value>, k: &str) -> Result<Option<i64>, Error> {
     match m.remove(k) {
         None | Some(Value::Null) => Ok(None),
@@ -133,11 +126,7 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, raw: Bytes) -> ApiRe
     let Value::Object(mut m) = parse_json::<Value>(&raw)? else {
         return Err(Error::bad_request("The request body must be a JSON object.").into());
     };
-    let protected = match m.remove("protected") {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(b),
-        Some(_) => return Err(Error::bad_request("'protected' must be a boolean.").into()),
-    };
+    let protected = take_bool(&mut m, "protected")?;
     let tags = match m.remove("tags") {
         None | Some(Value::Null) => Vec::new(),
         Some(v) => serde_json::from_value(v).map_err(|_| Error::bad_request("'tags' must be a list of strings."))?,

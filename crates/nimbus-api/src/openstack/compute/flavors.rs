@@ -71,7 +71,7 @@ fn int_q(q: &HashMap<String, String>, k: &str) -> Result<Option<i64>, Error> {
 }
 
 async fn fetch(s: &AppState, ctx: &nimbus_control::Ctx, q: &HashMap<String, String>) -> Result<Vec<Flavor>, Error> {
-    let page = PageRequest::parse(q.get("limit").map(String::as_str), q.get("marker").map(String::as_str))?;
+    let page = PageRequest::from_query(q)?;
     // `is_public=None` (as the CLI sends it) or `all` lists both; admins may ask for private only.
     let is_public = match q.get("is_public").map(|v| v.to_ascii_lowercase()) {
         None => Some(true),
@@ -89,8 +89,7 @@ async fn list(
     mv: Microversion,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let list = fetch(&s, &ctx, &q).await?;
-    Ok(Json(json!({"flavors": list.iter().map(|f| brief(&s, f, mv)).collect::<Vec<_>>()})).into_response())
+    listing(&s, &ctx, &q, |f| brief(&s, f, mv)).await
 }
 
 async fn detail(
@@ -99,8 +98,18 @@ async fn detail(
     mv: Microversion,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let list = fetch(&s, &ctx, &q).await?;
-    Ok(Json(json!({"flavors": list.iter().map(|f| doc(&s, f, mv)).collect::<Vec<_>>()})).into_response())
+    listing(&s, &ctx, &q, |f| doc(&s, f, mv)).await
+}
+
+/// `{"flavors": [...]}` with each flavor rendered by `render` (brief or detailed).
+async fn listing(
+    s: &AppState,
+    ctx: &nimbus_control::Ctx,
+    q: &HashMap<String, String>,
+    render: impl Fn(&Flavor) -> Value,
+) -> ApiResult {
+    let list = fetch(s, ctx, q).await?;
+    Ok(Json(json!({"flavors": list.iter().map(render).collect::<Vec<_>>()})).into_response())
 }
 
 async fn show(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, Path(id): Path<String>) -> ApiResult {

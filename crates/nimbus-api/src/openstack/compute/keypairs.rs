@@ -45,7 +45,7 @@ async fn list(
     mv: Microversion,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let page = PageRequest::parse(q.get("limit").map(String::as_str), q.get("marker").map(String::as_str))?;
+    let page = PageRequest::from_query(&q)?;
     let list = s.control.list_keypairs(&ctx, user_param(&q, mv).as_deref(), &page).await?;
     Ok(Json(json!({"keypairs": list.iter().map(|k| json!({"keypair": brief(k, mv)})).collect::<Vec<_>>()}))
         .into_response())

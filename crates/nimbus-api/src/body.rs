@@ -1,5 +1,5 @@
-//! Reading Keystone request bodies: one wrapped entity (`{"user": {...}}`) with known fields
-//! typed strictly and any other attributes kept as `extra`, as Keystone does.
+//! Reading JSON request bodies field by field: known fields typed strictly (a wrong type is a
+//! 400 naming the field), the rest left in the map (Keystone extras, Glance properties).
 
 use nimbus_core::Error;
 use serde_json::{Map, Value};
