@@ -92,6 +92,14 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("image:share", &[Admin, ProjectRole(MEMBERS)]),
     // Compute catalogue
     ("compute:manage_flavors", &[Admin]),
+    // Servers and server groups
+    ("compute:get", &[Admin, SystemReader, ProjectRole(READERS)]),
+    ("compute:create", &[Admin, ProjectRole(MEMBERS)]),
+    ("compute:update", &[Admin, ProjectRole(MEMBERS)]),
+    ("compute:delete", &[Admin, ProjectRole(MEMBERS)]),
+    ("compute:action", &[Admin, ProjectRole(MEMBERS)]),
+    ("compute:console", &[Admin, ProjectRole(MEMBERS)]),
+    ("compute:hypervisors", &[Admin, SystemReader]),
     // Jobs
     ("jobs:get", &[Admin, SystemReader, ProjectRole(READERS)]),
     // Quotas

@@ -32,6 +32,22 @@ pub struct RegionConfig {
     pub max_image_size: i64,
     /// Artificial delay between job steps, in milliseconds. Only for crash tests; 0 in service.
     pub job_step_delay_ms: u64,
+    /// The hypervisor driver: `qemu` (real guests, the default) or `simulated` (guests that
+    /// exist only in memory, for control-plane and scale tests).
+    pub hypervisor: String,
+    /// Virtual CPUs the scheduler may place per physical CPU (Nova's default 16).
+    pub cpu_allocation_ratio: f64,
+    /// Guest RAM the scheduler may place per byte of host RAM (Nova's default 1.5).
+    pub ram_allocation_ratio: f64,
+    /// Host RAM kept for the host itself, in MiB.
+    pub reserved_host_memory_mb: i64,
+    /// The host's CPUs and RAM as the scheduler counts them (default: measured).
+    pub host_vcpus: Option<i64>,
+    pub host_memory_mb: Option<i64>,
+    /// How long a guest gets to power off after the ACPI request before it is forced.
+    pub stop_grace_secs: u64,
+    /// How long a starting guest may take to reach the running state.
+    pub boot_timeout_secs: u64,
 }
 
 impl Default for RegionConfig {
@@ -48,6 +64,14 @@ impl Default for RegionConfig {
             quotas: default_quotas(),
             max_image_size: 20 << 30,
             job_step_delay_ms: 0,
+            hypervisor: "qemu".into(),
+            cpu_allocation_ratio: 16.0,
+            ram_allocation_ratio: 1.5,
+            reserved_host_memory_mb: 512,
+            host_vcpus: None,
+            host_memory_mb: None,
+            stop_grace_secs: 30,
+            boot_timeout_secs: 300,
         }
     }
 }

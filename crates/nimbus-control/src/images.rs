@@ -102,7 +102,7 @@ impl Control {
     }
 
     /// Whether the caller may see this image (owner, public, community, shared with it).
-    async fn can_see(&self, c: &mut AnyConnection, ctx: &Ctx, i: &Image) -> Result<bool, Error> {
+    pub(crate) async fn can_see(&self, c: &mut AnyConnection, ctx: &Ctx, i: &Image) -> Result<bool, Error> {
         if ctx.principal.can_read_all() || i.visibility == "public" || i.visibility == "community" {
             return Ok(true);
         }
@@ -113,7 +113,7 @@ impl Control {
         Ok(i.visibility == "shared" && repo::get_member(c, &i.id, project).await?.is_some())
     }
 
-    async fn load_image(&self, c: &mut AnyConnection, ctx: &Ctx, id: &str) -> Result<Image, Error> {
+    pub(crate) async fn load_image(&self, c: &mut AnyConnection, ctx: &Ctx, id: &str) -> Result<Image, Error> {
         let i =
             repo::get(c, id).await?.filter(|i| i.status != "deleted").ok_or_else(|| Error::not_found("image", id))?;
         if !self.can_see(c, ctx, &i).await? {
@@ -611,5 +611,58 @@ impl Control {
         repo::update(&mut tx, &image).await?;
         tx.commit().await?;
         Ok(Some(image.id))
+    }
+}
+
+impl Control {
+    /// Fills a snapshot's image from the disk export its job wrote beside the image data
+    /// (`<id>.export`), then activates it. Idempotent: an image already active is left alone.
+    pub(crate) async fn finish_snapshot_image(&self, id: &str) -> Result<(), Error> {
+        let files = &self.drivers().images;
+        let export = files.path(id).with_extension("export");
+        let mut c = self.store().read().await?;
+        let Some(mut image) = repo::get(&mut c, id).await? else {
+            // Deleted meanwhile: drop the export.
+            let _ = tokio::fs::remove_file(&export).await;
+            return Ok(());
+        };
+        drop(c);
+        if image.status == "active" {
+            return Ok(());
+        }
+        let file = tokio::fs::File::open(&export)
+            .await
+            .map_err(|e| Error::Internal(format!("opening the disk export: {e}")))?;
+        let written = files.write(id, tokio_util::io::ReaderStream::new(file), i64::MAX).await?;
+        let inspected = files.inspect(id).await?;
+        let _ = tokio::fs::remove_file(&export).await;
+        let mut tx = self.store().write().await?;
+        if repo::get(&mut tx, id).await?.is_none() {
+            files.delete(id).await?;
+            return Ok(());
+        }
+        image.status = "active".into();
+        image.size = Some(written.size);
+        image.virtual_size = Some(inspected.virtual_size);
+        image.checksum = Some(written.md5);
+        image.os_hash_algo = Some("sha512".into());
+        image.os_hash_value = Some(written.sha512);
+        image.updated_at = now_ms();
+        repo::update(&mut tx, &image).await?;
+        tx.commit().await
+    }
+
+    /// Removes the image of a snapshot that failed, with its partial data, and gives its
+    /// quota back.
+    pub(crate) async fn abandon_snapshot_image(&self, id: &str) -> Result<(), Error> {
+        let files = &self.drivers().images;
+        let _ = tokio::fs::remove_file(files.path(id).with_extension("export")).await;
+        let mut tx = self.store().write().await?;
+        if let Some(i) = repo::get(&mut tx, id).await? {
+            repo::delete(&mut tx, id).await?;
+            self.release_quota(&mut tx, &i.owner, "images", 1).await?;
+        }
+        tx.commit().await?;
+        files.delete(id).await
     }
 }

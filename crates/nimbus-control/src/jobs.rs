@@ -25,6 +25,8 @@ pub const MAX_ATTEMPTS: i64 = 5;
 pub enum StepOutcome {
     /// More steps follow.
     Next,
+    /// Run the same step again after this pause (waiting on the world or on sub-jobs).
+    Wait(Duration),
     /// The job is complete.
     Done,
 }
@@ -36,6 +38,11 @@ pub trait JobHandler: Send + Sync {
     fn job_type(&self) -> &'static str;
     /// Runs step `step`. Must be idempotent: after a crash the step in progress runs again.
     async fn run_step(&self, control: &Control, job: &Job, step: i64) -> Result<StepOutcome, Error>;
+    /// Called once when the job fails for good (a step error, or too many interrupted
+    /// attempts), before the failure is recorded: puts the resource in its error state.
+    async fn on_fail(&self, _control: &Control, _job: &Job, _error: &Error) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// Job handlers by type.
@@ -71,16 +78,30 @@ impl Control {
         job_type: &str,
         params: serde_json::Value,
     ) -> Result<String, Error> {
+        self.new_job_with(tx, project_id, job_type, params, None, serde_json::json!({})).await
+    }
+
+    /// Records a new job, possibly a sub-job of `parent`, with the entities it reports
+    /// (Huawei jobs show e.g. `{"server_id": ...}` on each sub-job).
+    pub(crate) async fn new_job_with(
+        &self,
+        tx: &mut AnyConnection,
+        project_id: &str,
+        job_type: &str,
+        params: serde_json::Value,
+        parent: Option<&str>,
+        entities: serde_json::Value,
+    ) -> Result<String, Error> {
         let now = now_ms();
         let job = Job {
             id: nimbus_core::id::new_hex_id(),
             project_id: project_id.into(),
-            parent_id: None,
+            parent_id: parent.map(str::to_string),
             job_type: job_type.into(),
             status: repo::INIT.into(),
             step: 0,
             params: params.to_string(),
-            entities: "{}".into(),
+            entities: entities.to_string(),
             error_code: None,
             fail_reason: None,
             attempts: 0,
@@ -115,8 +136,12 @@ impl Control {
             let attempts = repo::bump_attempts(&mut tx, &job.id, now_ms()).await?;
             tx.commit().await?;
             if attempts > MAX_ATTEMPTS {
-                let mut tx = self.store().write().await?;
                 let reason = format!("gave up after {MAX_ATTEMPTS} interrupted attempts");
+                let e = Error::Internal(reason.clone());
+                if let Err(hook) = handler.on_fail(&self, &job, &e).await {
+                    tracing::error!(job = %job.id, error = %hook, "job failure hook failed");
+                }
+                let mut tx = self.store().write().await?;
                 repo::finish(&mut tx, &job.id, repo::FAIL, Some("Nimbus.Job.Attempts"), Some(&reason), now_ms())
                     .await?;
                 return tx.commit().await;
@@ -128,8 +153,19 @@ impl Control {
                     tokio::time::sleep(Duration::from_millis(delay)).await;
                 }
                 let outcome = handler.run_step(&self, &job, step).await;
+                if let Ok(StepOutcome::Wait(pause)) = outcome {
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+                if let Err(e) = &outcome {
+                    if let Err(hook) = handler.on_fail(&self, &job, e).await {
+                        tracing::error!(job = %job.id, error = %hook, "job failure hook failed");
+                    }
+                }
                 let mut tx = self.store().write().await?;
                 match outcome {
+                    // Already slept above; nothing to record.
+                    Ok(StepOutcome::Wait(_)) => continue,
                     Ok(StepOutcome::Next) => {
                         step += 1;
                         repo::update_progress(&mut tx, &job.id, repo::RUNNING, step, &job.entities, now_ms()).await?;

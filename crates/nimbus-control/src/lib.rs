@@ -32,6 +32,8 @@ use nimbus_store::Store;
 pub struct Drivers {
     /// Image data under `DATA/images`.
     pub images: nimbus_drivers::image_files::ImageFiles,
+    /// The hypervisor of this region's host.
+    pub hypervisor: Arc<dyn nimbus_drivers::hypervisor::Hypervisor>,
 }
 
 /// The control plane of one region.
@@ -49,6 +51,7 @@ impl Control {
     pub fn new(store: Store, config: RegionConfig, drivers: Drivers) -> Arc<Self> {
         let mut registry = jobs::JobRegistry::default();
         identity::register_jobs(&mut registry);
+        compute::server_jobs::register(&mut registry);
         Arc::new(Control { store, drivers, config, jobs: registry, job_wakeup: tokio::sync::Notify::new() })
     }
 

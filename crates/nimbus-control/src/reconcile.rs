@@ -29,7 +29,11 @@ pub trait Reconciler: Send + Sync + 'static {
 
 /// The region's reconcilers.
 pub fn all() -> Vec<Arc<dyn Reconciler>> {
-    vec![Arc::new(crate::jobs::JobRunner::default()), Arc::new(TokenHousekeeping)]
+    vec![
+        Arc::new(crate::compute::power_sync::ServerReconciler),
+        Arc::new(crate::jobs::JobRunner::default()),
+        Arc::new(TokenHousekeeping),
+    ]
 }
 
 /// Runs every reconciler once (start-up adoption), then keeps them running until `shutdown`.

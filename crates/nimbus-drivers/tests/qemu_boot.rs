@@ -2,9 +2,8 @@
 //! `NIMBUS_TINY_DIR`) as a real QEMU guest through the driver: config drive, user data,
 //! console log, reboot, stop, start, destroy. KVM is used only if it really runs a guest.
 
-use nimbus_drivers::config_drive;
 use nimbus_drivers::hypervisor::qemu::{probe_kvm, Accel, Qemu};
-use nimbus_drivers::hypervisor::{GuestSpec, GuestState, Hypervisor};
+use nimbus_drivers::hypervisor::{BaseImage, ConfigData, GuestSpec, GuestState, Hypervisor};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -42,52 +41,53 @@ async fn the_default_image_boots_under_the_qemu_driver() {
     let q = Qemu::new(tmp.path().join("instances"), accel).unwrap();
     let id = "0123456789abcdef0123456789abcdef";
     let dir = q.dir(id);
-    std::fs::create_dir_all(&dir).unwrap();
-    let overlay = dir.join("disk.qcow2");
-    let st = std::process::Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b"])
-        .arg(&image)
-        .arg(&overlay)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let iso = dir.join("config.iso");
     let meta =
         json!({"uuid": id, "name": "vm1", "hostname": "vm1", "public_keys": {"k1": "ssh-ed25519 AAAAC3Nza test"}});
-    config_drive::build(
-        &iso,
-        &meta,
-        &json!({"links": [], "networks": [], "services": []}),
-        Some(b"#!/bin/sh\necho hello from user-data\n"),
-    )
-    .await
-    .unwrap();
     let spec = GuestSpec {
         id: id.into(),
         vcpus: 1,
         memory_mb: 256,
-        disk: overlay.clone(),
-        config_drive: Some(iso),
         mac: "fa:16:3e:00:00:01".into(),
+        image: BaseImage { id: "tiny".into(), path: image.clone(), format: "qcow2".into() },
+        disk_gb: 2,
+        config: ConfigData {
+            meta_data: meta,
+            network_data: json!({"links": [], "networks": [], "services": []}),
+            user_data: Some(b"#!/bin/sh\necho hello from user-data\n".to_vec()),
+        },
     };
+    q.prepare(&spec).await.unwrap();
+    q.prepare(&spec).await.unwrap(); // idempotent: the disk is kept, the config drive rewritten
+    let disk = nimbus_drivers::image_files::inspect_file(&dir.join("disk.qcow2")).await.unwrap();
+    assert_eq!(disk.virtual_size, 2 << 30, "the overlay has the flavor's size");
+    assert!(disk.backing_file.is_some(), "the boot disk is an overlay on the cached base");
     q.start(&spec).await.unwrap();
     q.start(&spec).await.unwrap(); // idempotent: the running guest is left alone
     let log = wait_console(&q, id, "nimbus-tiny: ready", 1, Duration::from_secs(240)).await;
     assert!(log.contains("hello from user-data"), "{log}");
     assert!(log.contains("hostname=vm1"), "{log}");
     assert_eq!(q.state(id).await.unwrap(), GuestState::Running);
-    assert_eq!(q.running_guests().await.unwrap(), vec![id.to_string()]);
+    assert_eq!(q.guests().await.unwrap(), vec![id.to_string()]);
 
     q.reboot(id, true).await.unwrap();
     wait_console(&q, id, "nimbus-tiny: ready", 2, Duration::from_secs(240)).await;
 
     q.stop(id, Duration::from_secs(30)).await.unwrap();
     assert_eq!(q.state(id).await.unwrap(), GuestState::Missing);
+    let exported = tmp.path().join("export.qcow2");
+    q.export_disk(id, &exported).await.unwrap();
+    let info = nimbus_drivers::image_files::inspect_file(&exported).await.unwrap();
+    assert_eq!((info.format.as_str(), info.backing_file), ("qcow2", None), "an export stands alone");
+    q.grow_disk(id, 3).await.unwrap();
+    let grown = nimbus_drivers::image_files::inspect_file(&dir.join("disk.qcow2")).await.unwrap();
+    assert_eq!(grown.virtual_size, 3 << 30);
     q.start(&spec).await.unwrap();
     wait_console(&q, id, "nimbus-tiny: ready", 3, Duration::from_secs(240)).await;
 
     q.destroy(id).await.unwrap();
     assert_eq!(q.state(id).await.unwrap(), GuestState::Missing);
     assert!(!dir.exists(), "the instance directory is removed");
-    assert!(q.running_guests().await.unwrap().is_empty());
+    assert!(q.guests().await.unwrap().is_empty());
+    let exported = tmp.path().join("export.qcow2");
+    assert!(q.export_disk(id, &exported).await.is_err(), "nothing left to export");
 }

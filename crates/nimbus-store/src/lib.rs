@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod query;
 pub mod quota;
 pub mod region;
+pub mod servers;
 pub mod tags;
 
 use nimbus_core::Error;

@@ -3,11 +3,14 @@
 use anyhow::{bail, Context};
 use clap::Args;
 use nimbus_control::{reconcile, Control, RegionConfig};
+use nimbus_drivers::hypervisor::qemu::Accel;
+use nimbus_drivers::hypervisor::Hypervisor;
 use nimbus_store::Store;
 use rand::distributions::{Alphanumeric, DistString};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Options of `nimbus up`.
 #[derive(Args, Debug)]
@@ -126,7 +129,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let store = Store::connect(&url).await.map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
     let images =
         nimbus_drivers::image_files::ImageFiles::new(data_dir.join("images")).context("creating the image store")?;
-    let control = Control::new(store, cfg.clone(), nimbus_control::Drivers { images });
+    // Guests use TCG until the KVM probe (after the listener is up) says KVM really works.
+    let qemu = Arc::new(
+        nimbus_drivers::hypervisor::qemu::Qemu::new(data_dir.join("instances"), Accel::Tcg)
+            .context("creating the instances directory")?,
+    );
+    let hypervisor: Arc<dyn Hypervisor> = match cfg.hypervisor.as_str() {
+        "qemu" => qemu.clone(),
+        "simulated" => {
+            println!("  hypervisor: SIMULATED (guests exist only in memory; for tests, never for service)");
+            Arc::new(nimbus_drivers::hypervisor::simulated::Simulated::default())
+        }
+        other => bail!("unknown hypervisor {other:?}: use qemu or simulated"),
+    };
+    let control = Control::new(store, cfg.clone(), nimbus_control::Drivers { images, hypervisor });
 
     let creds_path = data_dir.join("admin-credentials.json");
     let existing: Option<AdminCredentials> =
@@ -172,12 +188,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     println!("  store: {}", if url.starts_with("sqlite:") { "SQLite (embedded)" } else { "PostgreSQL" });
     println!("  credentials: . {}", data_dir.join("admin-openrc.sh").display());
     println!("listening: http://{addr}");
-    if let Some(dir) = args.default_image_dir.clone() {
+    if cfg.hypervisor == "qemu" {
         // After the listening line: a KVM that hangs would otherwise delay start-up.
+        let kernel = args.default_image_dir.clone().map(|d| d.join("vmlinuz"));
         tokio::spawn(async move {
-            let kernel = dir.join("vmlinuz");
-            let kvm = nimbus_drivers::hypervisor::qemu::probe_kvm(&kernel, std::time::Duration::from_secs(10)).await;
+            let kvm = match &kernel {
+                Some(k) => nimbus_drivers::hypervisor::qemu::probe_kvm(k, std::time::Duration::from_secs(10)).await,
+                None => false,
+            };
             if kvm {
+                qemu.set_accel(Accel::Kvm);
                 println!("  hypervisor: qemu-kvm (KVM runs guests here)");
             } else {
                 println!(

@@ -8,6 +8,7 @@ mod cts;
 mod iam;
 mod ims;
 mod jobs;
+mod metering;
 mod tms;
 
 use crate::auth::Auth;
@@ -34,6 +35,7 @@ pub fn routes() -> Routes {
     let r = iam::routes(r);
     let r = tms::routes(r);
     let r = ims::routes(r);
+    let r = metering::routes(r);
     jobs::routes(r)
 }
 
@@ -52,6 +54,7 @@ pub fn routes() -> Routes {
         iam::update_access_key,
         iam::delete_access_key,
         jobs::show_job,
+        metering::list_usage_events,
         ims::list_images,
         tms::batch_create,
         tms::batch_delete,

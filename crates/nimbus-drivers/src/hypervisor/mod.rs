@@ -7,21 +7,53 @@ pub mod qemu;
 pub mod simulated;
 
 use nimbus_core::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// Everything needed to start one guest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything needed to prepare and start one guest.
+#[derive(Debug, Clone, PartialEq)]
 pub struct GuestSpec {
     /// The server id (names the instance directory).
     pub id: String,
     pub vcpus: u32,
     pub memory_mb: u64,
-    /// The guest's boot disk (a copy-on-write overlay prepared by the caller).
-    pub disk: PathBuf,
-    /// An OpenStack config drive (ISO9660 labelled `config-2`).
-    pub config_drive: Option<PathBuf>,
     /// The guest NIC's MAC address.
     pub mac: String,
+    /// The image the boot disk is a copy-on-write overlay of.
+    pub image: BaseImage,
+    /// The boot disk's size in GiB (0: the image's own size).
+    pub disk_gb: u64,
+    /// What the config drive carries.
+    pub config: ConfigData,
+}
+
+/// An image as the hypervisor needs it: where its data is and in which format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseImage {
+    /// The image id (names the cached base).
+    pub id: String,
+    /// The stored image data.
+    pub path: PathBuf,
+    /// Its format as `qemu-img info` reads it (`qcow2`, `raw`, `vmdk`...).
+    pub format: String,
+}
+
+/// The OpenStack config drive's content (`openstack/latest/...`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConfigData {
+    pub meta_data: serde_json::Value,
+    pub network_data: serde_json::Value,
+    pub user_data: Option<Vec<u8>>,
+}
+
+/// What to do with a boot disk's checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// Copy the disk aside (keeping an existing copy: the step may be retried).
+    Save,
+    /// Put the copy back in place of the disk.
+    Restore,
+    /// Forget the copy.
+    Drop,
 }
 
 /// What a guest is doing, as the hypervisor sees it.
@@ -35,12 +67,26 @@ pub enum GuestState {
     Missing,
 }
 
-/// A host's hypervisor.
+/// A host's hypervisor. Every method is idempotent, so a job step interrupted by a crash
+/// can simply run again.
 #[async_trait::async_trait]
 pub trait Hypervisor: Send + Sync {
     /// What it is (`qemu-kvm`, `qemu-tcg`, `simulated`), as the API shows it.
     fn kind(&self) -> &'static str;
-    /// Starts the guest; a guest already running is left alone (idempotent).
+    /// Creates the guest's boot disk (if missing) and (re)writes its config drive.
+    async fn prepare(&self, spec: &GuestSpec) -> Result<(), Error>;
+    /// Replaces the boot disk with a fresh overlay of `spec.image` (rebuild); the guest must
+    /// not be running.
+    async fn reset_disk(&self, spec: &GuestSpec) -> Result<(), Error>;
+    /// Grows the boot disk to `gb` GiB (never shrinks); the guest must not be running.
+    async fn grow_disk(&self, id: &str, gb: u64) -> Result<(), Error>;
+    /// Saves, restores or drops a copy of the boot disk (a resize keeps one until it is
+    /// confirmed, so a revert returns the original disk). The guest must not be running
+    /// for `Save` and `Restore`.
+    async fn checkpoint_disk(&self, id: &str, op: Checkpoint) -> Result<(), Error>;
+    /// Writes the boot disk's current content to `out` as a standalone QCOW2 file.
+    async fn export_disk(&self, id: &str, out: &Path) -> Result<(), Error>;
+    /// Starts the prepared guest; a guest already running is left alone.
     async fn start(&self, spec: &GuestSpec) -> Result<(), Error>;
     /// The guest's state.
     async fn state(&self, id: &str) -> Result<GuestState, Error>;
@@ -52,6 +98,7 @@ pub trait Hypervisor: Send + Sync {
     async fn destroy(&self, id: &str) -> Result<(), Error>;
     /// The guest's serial console output (the last `max_bytes`).
     async fn console_log(&self, id: &str, max_bytes: usize) -> Result<String, Error>;
-    /// Ids of the guests this host currently runs (for start-up adoption).
-    async fn running_guests(&self) -> Result<Vec<String>, Error>;
+    /// Ids of every guest this host holds anything for (running or not), for start-up
+    /// adoption and orphan clean-up.
+    async fn guests(&self) -> Result<Vec<String>, Error>;
 }

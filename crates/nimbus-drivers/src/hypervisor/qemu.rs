@@ -1,12 +1,18 @@
 //! Real guests under QEMU, one process per guest, each in `DATA/instances/<id>/`:
-//! `qemu.pid`, `qmp.sock` (driven through the `qapi` QMP client), `console.log` (the serial
-//! console, appended across restarts). QEMU runs daemonized, so guests outlive a `nimbus`
-//! restart; [`Hypervisor::running_guests`] lets the reconciler re-adopt them.
+//! `disk.qcow2` (a copy-on-write overlay of the cached base image), `config.iso` (the
+//! config drive), `qemu.pid`, `qmp.sock` (driven through the `qapi` QMP client) and
+//! `console.log` (the serial console, appended across restarts).
+//!
+//! Base images are cached in `DATA/instances/_base/`: QCOW2 and raw images are hard-linked
+//! (image files are never modified in place, and the link keeps a base alive even if its
+//! image is deleted while servers use it); other formats (VMDK, VHD, VHDX, VDI) are
+//! converted to QCOW2 once by `qemu-img`. QEMU runs daemonized, so guests outlive a `nimbus`
+//! restart; [`Hypervisor::guests`] lets the reconciler re-adopt them.
 //!
 //! `-no-shutdown` keeps QEMU alive when the guest powers off, so a soft reboot is a real
 //! ACPI power-off followed by a reset, and a stop can tell "guest shut down" from "gone".
 
-use super::{GuestSpec, GuestState, Hypervisor};
+use super::{BaseImage, Checkpoint, GuestSpec, GuestState, Hypervisor};
 use nimbus_core::Error;
 use qapi::futures::{QapiService, QmpStreamTokio};
 use qapi::qmp;
@@ -29,11 +35,28 @@ pub enum Accel {
 /// The QEMU hypervisor of this host.
 pub struct Qemu {
     root: PathBuf,
-    accel: Accel,
+    /// Whether guests started from now on use KVM (set once the probe has answered).
+    kvm: std::sync::atomic::AtomicBool,
 }
+
+/// The sub-directory of cached base images (never a guest id: ids are hex).
+const BASE_DIR: &str = "_base";
 
 fn internal(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("{what}: {e}"))
+}
+
+async fn run_qemu_img(args: &[&std::ffi::OsStr]) -> Result<(), Error> {
+    let out = tokio::process::Command::new("qemu-img")
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| internal("running qemu-img", e))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!("qemu-img failed: {}", String::from_utf8_lossy(&out.stderr).trim())))
+    }
 }
 
 impl Qemu {
@@ -41,18 +64,92 @@ impl Qemu {
     pub fn new(root: impl Into<PathBuf>, accel: Accel) -> std::io::Result<Self> {
         let root = root.into();
         std::fs::create_dir_all(&root)?;
-        Ok(Qemu { root, accel })
+        Ok(Qemu { root, kvm: std::sync::atomic::AtomicBool::new(accel == Accel::Kvm) })
     }
 
     /// The acceleration in use.
     pub fn accel(&self) -> Accel {
-        self.accel
+        if self.kvm.load(std::sync::atomic::Ordering::SeqCst) {
+            Accel::Kvm
+        } else {
+            Accel::Tcg
+        }
+    }
+
+    /// Changes the acceleration of guests started from now on (after a KVM probe).
+    pub fn set_accel(&self, accel: Accel) {
+        self.kvm.store(accel == Accel::Kvm, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// A guest's directory.
     pub fn dir(&self, id: &str) -> PathBuf {
         let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
         self.root.join(safe)
+    }
+
+    fn base_dir(&self) -> PathBuf {
+        self.root.join(BASE_DIR)
+    }
+
+    /// The cached base of an image, created on first use.
+    async fn cached_base(&self, image: &BaseImage) -> Result<(PathBuf, &'static str), Error> {
+        let safe: String = image.id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+        let direct = match image.format.as_str() {
+            "qcow2" => Some("qcow2"),
+            "raw" => Some("raw"),
+            _ => None,
+        };
+        let format = direct.unwrap_or("qcow2");
+        let cached = self.base_dir().join(format!("{safe}.{format}"));
+        if tokio::fs::metadata(&cached).await.is_ok() {
+            return Ok((cached, format));
+        }
+        tokio::fs::create_dir_all(self.base_dir()).await.map_err(|e| internal("creating the base cache", e))?;
+        // Guests built in parallel may fill the cache at once: each writes its own temporary
+        // file, and the renames (atomic, same content) let any of them win.
+        let tmp = cached.with_extension(format!("partial-{}", nimbus_core::id::new_hex_id()));
+        if direct.is_some() {
+            if tokio::fs::hard_link(&image.path, &tmp).await.is_err() {
+                tokio::fs::copy(&image.path, &tmp).await.map_err(|e| internal("copying the base image", e))?;
+            }
+        } else {
+            run_qemu_img(&[
+                "convert".as_ref(),
+                "-O".as_ref(),
+                "qcow2".as_ref(),
+                "-f".as_ref(),
+                image.format.as_ref(),
+                image.path.as_os_str(),
+                tmp.as_os_str(),
+            ])
+            .await?;
+        }
+        let renamed = tokio::fs::rename(&tmp, &cached).await;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        renamed.map_err(|e| internal("caching the base image", e))?;
+        Ok((cached, format))
+    }
+
+    /// Creates the overlay `disk.qcow2` on the cached base, `disk_gb` GiB (at least the
+    /// image's own size).
+    async fn create_overlay(&self, spec: &GuestSpec) -> Result<(), Error> {
+        let (base, format) = self.cached_base(&spec.image).await?;
+        let dir = self.dir(&spec.id);
+        let disk = dir.join("disk.qcow2");
+        let tmp = dir.join("disk.qcow2.partial");
+        let _ = tokio::fs::remove_file(&tmp).await;
+        let mut args: Vec<std::ffi::OsString> =
+            ["create", "-q", "-f", "qcow2", "-F", format, "-b"].iter().map(Into::into).collect();
+        args.push(base.into_os_string());
+        args.push(tmp.clone().into_os_string());
+        let base_size = crate::image_files::inspect_file(&spec.image.path).await.map(|i| i.virtual_size).unwrap_or(0);
+        let want = (spec.disk_gb as i64) << 30;
+        if want > base_size {
+            args.push(want.to_string().into());
+        }
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        run_qemu_img(&refs).await?;
+        tokio::fs::rename(&tmp, &disk).await.map_err(|e| internal("creating the boot disk", e))
     }
 
     /// The guest's QEMU process id, if that process is alive and really is this guest's
@@ -113,7 +210,7 @@ impl Qemu {
     /// The QEMU command line of a guest.
     fn args(&self, spec: &GuestSpec) -> Vec<String> {
         let dir = self.dir(&spec.id);
-        let (accel, cpu) = match self.accel {
+        let (accel, cpu) = match self.accel() {
             Accel::Kvm => ("kvm", "host"),
             Accel::Tcg => ("tcg", "max"),
         };
@@ -134,11 +231,10 @@ impl Qemu {
             "-display".into(),
             "none".into(),
             "-drive".into(),
-            format!("file={},if=virtio,format=qcow2,cache=writeback,discard=unmap", spec.disk.display()),
+            format!("file={},if=virtio,format=qcow2,cache=writeback,discard=unmap", dir.join("disk.qcow2").display()),
+            "-drive".into(),
+            format!("file={},if=virtio,format=raw,readonly=on", dir.join("config.iso").display()),
         ];
-        if let Some(cd) = &spec.config_drive {
-            a.extend(["-drive".into(), format!("file={},if=virtio,format=raw,readonly=on", cd.display())]);
-        }
         a.extend([
             "-netdev".into(),
             "user,id=net0".into(),
@@ -161,10 +257,80 @@ impl Qemu {
 #[async_trait::async_trait]
 impl Hypervisor for Qemu {
     fn kind(&self) -> &'static str {
-        match self.accel {
+        match self.accel() {
             Accel::Kvm => "qemu-kvm",
             Accel::Tcg => "qemu-tcg",
         }
+    }
+
+    async fn prepare(&self, spec: &GuestSpec) -> Result<(), Error> {
+        let dir = self.dir(&spec.id);
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| internal("creating the instance directory", e))?;
+        if tokio::fs::metadata(dir.join("disk.qcow2")).await.is_err() {
+            self.create_overlay(spec).await?;
+        }
+        let c = &spec.config;
+        crate::config_drive::build(&dir.join("config.iso"), &c.meta_data, &c.network_data, c.user_data.as_deref()).await
+    }
+
+    async fn reset_disk(&self, spec: &GuestSpec) -> Result<(), Error> {
+        if self.pid(&spec.id).await.is_some() {
+            return Err(Error::Conflict("the guest must be stopped to replace its disk".into()));
+        }
+        let _ = tokio::fs::remove_file(self.dir(&spec.id).join("disk.qcow2")).await;
+        self.prepare(spec).await
+    }
+
+    async fn grow_disk(&self, id: &str, gb: u64) -> Result<(), Error> {
+        let disk = self.dir(id).join("disk.qcow2");
+        let current = crate::image_files::inspect_file(&disk).await?.virtual_size;
+        let want = (gb as i64) << 30;
+        if want <= current {
+            return Ok(());
+        }
+        run_qemu_img(&["resize".as_ref(), "-q".as_ref(), disk.as_os_str(), want.to_string().as_ref()]).await
+    }
+
+    async fn checkpoint_disk(&self, id: &str, op: Checkpoint) -> Result<(), Error> {
+        let dir = self.dir(id);
+        let (disk, saved) = (dir.join("disk.qcow2"), dir.join("disk.qcow2.checkpoint"));
+        let exists = |p: &Path| std::fs::metadata(p).is_ok();
+        match op {
+            Checkpoint::Save if !exists(&saved) => {
+                let tmp = dir.join("disk.qcow2.checkpoint.partial");
+                tokio::fs::copy(&disk, &tmp).await.map_err(|e| internal("saving the disk", e))?;
+                tokio::fs::rename(&tmp, &saved).await.map_err(|e| internal("saving the disk", e))
+            }
+            Checkpoint::Save => Ok(()),
+            // Retried after the rename: the disk is already the restored one.
+            Checkpoint::Restore if !exists(&saved) => Ok(()),
+            Checkpoint::Restore => {
+                if self.pid(id).await.is_some() {
+                    return Err(Error::Conflict("the guest must be stopped to restore its disk".into()));
+                }
+                tokio::fs::rename(&saved, &disk).await.map_err(|e| internal("restoring the disk", e))
+            }
+            Checkpoint::Drop => match tokio::fs::remove_file(&saved).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(internal("dropping the disk copy", e)),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    async fn export_disk(&self, id: &str, out: &Path) -> Result<(), Error> {
+        let disk = self.dir(id).join("disk.qcow2");
+        let tmp = out.with_extension("partial");
+        // -U: the guest may be running; the copy is then crash-consistent, like pulling the plug.
+        run_qemu_img(&[
+            "convert".as_ref(),
+            "-U".as_ref(),
+            "-O".as_ref(),
+            "qcow2".as_ref(),
+            disk.as_os_str(),
+            tmp.as_os_str(),
+        ])
+        .await?;
+        tokio::fs::rename(&tmp, out).await.map_err(|e| internal("exporting the disk", e))
     }
 
     async fn start(&self, spec: &GuestSpec) -> Result<(), Error> {
@@ -268,12 +434,12 @@ impl Hypervisor for Qemu {
         }
     }
 
-    async fn running_guests(&self) -> Result<Vec<String>, Error> {
+    async fn guests(&self) -> Result<Vec<String>, Error> {
         let mut out = Vec::new();
         let mut dir = tokio::fs::read_dir(&self.root).await.map_err(|e| internal("listing instances", e))?;
         while let Some(entry) = dir.next_entry().await.map_err(|e| internal("listing instances", e))? {
             let id = entry.file_name().to_string_lossy().into_owned();
-            if self.pid(&id).await.is_some() {
+            if id != BASE_DIR {
                 out.push(id);
             }
         }

@@ -1,9 +1,10 @@
 //! A simulated hypervisor: guests are entries in a map, start and stop are instant. For
 //! control-plane and scale tests only; never the default.
 
-use super::{GuestSpec, GuestState, Hypervisor};
+use super::{Checkpoint, GuestSpec, GuestState, Hypervisor};
 use nimbus_core::Error;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Mutex;
 
 /// Guests that exist only in memory.
@@ -16,12 +17,65 @@ impl Simulated {
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, (GuestSpec, GuestState)>) -> T) -> T {
         f(&mut self.guests.lock().unwrap_or_else(|e| e.into_inner()))
     }
+
+    fn known(&self, id: &str) -> Result<(), Error> {
+        if self.with(|g| g.contains_key(id)) {
+            Ok(())
+        } else {
+            Err(Error::Internal(format!("simulated guest {id} was never prepared")))
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl Hypervisor for Simulated {
     fn kind(&self) -> &'static str {
         "simulated"
+    }
+
+    async fn prepare(&self, spec: &GuestSpec) -> Result<(), Error> {
+        self.with(|g| {
+            let state = g.get(&spec.id).map(|(_, s)| *s).unwrap_or(GuestState::Shutoff);
+            g.insert(spec.id.clone(), (spec.clone(), state));
+        });
+        Ok(())
+    }
+
+    async fn reset_disk(&self, spec: &GuestSpec) -> Result<(), Error> {
+        self.prepare(spec).await
+    }
+
+    async fn grow_disk(&self, id: &str, gb: u64) -> Result<(), Error> {
+        self.known(id)?;
+        self.with(|g| {
+            if let Some((spec, _)) = g.get_mut(id) {
+                spec.disk_gb = spec.disk_gb.max(gb);
+            }
+        });
+        Ok(())
+    }
+
+    async fn checkpoint_disk(&self, id: &str, _op: Checkpoint) -> Result<(), Error> {
+        self.known(id)
+    }
+
+    async fn export_disk(&self, id: &str, out: &Path) -> Result<(), Error> {
+        self.known(id)?;
+        // A simulated disk has no content: export an empty QCOW2 of the disk's size, so the
+        // image pipeline after it (hashing, inspection) still runs for real.
+        let gb = self.with(|g| g.get(id).map(|(s, _)| s.disk_gb).unwrap_or(1)).max(1);
+        let st = tokio::process::Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2"])
+            .arg(out)
+            .arg(format!("{gb}G"))
+            .status()
+            .await
+            .map_err(|e| Error::Internal(format!("simulated export: {e}")))?;
+        if st.success() {
+            Ok(())
+        } else {
+            Err(Error::Internal("simulated export: qemu-img create failed".into()))
+        }
     }
 
     async fn start(&self, spec: &GuestSpec) -> Result<(), Error> {
@@ -37,7 +91,9 @@ impl Hypervisor for Simulated {
 
     async fn stop(&self, id: &str, _grace: std::time::Duration) -> Result<(), Error> {
         self.with(|g| {
-            g.remove(id);
+            if let Some((_, s)) = g.get_mut(id) {
+                *s = GuestState::Shutoff;
+            }
         });
         Ok(())
     }
@@ -50,7 +106,10 @@ impl Hypervisor for Simulated {
     }
 
     async fn destroy(&self, id: &str) -> Result<(), Error> {
-        self.stop(id, std::time::Duration::ZERO).await
+        self.with(|g| {
+            g.remove(id);
+        });
+        Ok(())
     }
 
     async fn console_log(&self, id: &str, _max_bytes: usize) -> Result<String, Error> {
@@ -60,7 +119,9 @@ impl Hypervisor for Simulated {
         })
     }
 
-    async fn running_guests(&self) -> Result<Vec<String>, Error> {
-        Ok(self.with(|g| g.keys().cloned().collect()))
+    async fn guests(&self) -> Result<Vec<String>, Error> {
+        let mut ids: Vec<String> = self.with(|g| g.keys().cloned().collect());
+        ids.sort();
+        Ok(ids)
     }
 }

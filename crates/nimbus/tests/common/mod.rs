@@ -26,6 +26,36 @@ pub fn venv_bin(name: &str) -> PathBuf {
     p
 }
 
+/// The default image built by `scripts/build-default-image.sh` (`NIMBUS_TINY_DIR`), for
+/// tests that boot real guests. `None` (the test is skipped) outside CI when unset.
+pub fn tiny_dir() -> Option<PathBuf> {
+    match std::env::var("NIMBUS_TINY_DIR") {
+        Ok(d) if !d.is_empty() => Some(PathBuf::from(d)),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true but NIMBUS_TINY_DIR is unset"),
+        _ => {
+            eprintln!("NIMBUS_TINY_DIR unset: build it with scripts/build-default-image.sh to run this test");
+            None
+        }
+    }
+}
+
+/// QEMU processes whose command line names a guest under `instances` (pids).
+pub fn qemu_pids(instances: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir(instances) else { return Vec::new() };
+    let mut pids = Vec::new();
+    for e in entries.flatten() {
+        let Ok(text) = std::fs::read_to_string(e.path().join("qemu.pid")) else { continue };
+        let Ok(pid) = text.trim().parse::<u32>() else { continue };
+        let marker = format!("guest={}", e.file_name().to_string_lossy());
+        if std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).split('\0').any(|a| a == marker))
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
 /// Which store a region runs on.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -290,5 +320,9 @@ impl Region {
 impl Drop for Region {
     fn drop(&mut self) {
         self.kill9();
+        // Guests outlive nimbus by design; a failed test must not leave them running.
+        for pid in qemu_pids(&self.data_dir.join("instances")) {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
     }
 }

@@ -1,10 +1,13 @@
-//! Nova v2.1 (`/compute/v2.1`): microversions, flavors, key pairs, availability zones.
-//! Servers arrive with the hypervisor drivers.
+//! Nova v2.1 (`/compute/v2.1`): microversions, flavors, key pairs, availability zones,
+//! servers with their actions, server groups, hypervisors and limits.
 
 mod availability_zones;
 mod flavors;
+mod hypervisors;
 mod keypairs;
 pub mod microversion;
+mod server_groups;
+mod servers;
 
 use crate::routes::Routes;
 
@@ -12,5 +15,8 @@ use crate::routes::Routes;
 pub fn routes(r: Routes) -> Routes {
     let r = flavors::routes(r);
     let r = keypairs::routes(r);
+    let r = servers::routes(r);
+    let r = server_groups::routes(r);
+    let r = hypervisors::routes(r);
     availability_zones::routes(r)
 }

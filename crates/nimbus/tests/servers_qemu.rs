@@ -1,0 +1,190 @@
+//! Servers as real QEMU guests of the default image, driven by the real `openstack` CLI:
+//! the user flow (key pair, create with user data, console log with the ready line
+//! and the user data's output, stop, start, delete), a guest whose QEMU dies, and a `kill -9`
+//! of `nimbus` while three servers build. Nothing may be left behind: no QEMU process, no
+//! instance files.
+
+mod common;
+
+use common::{qemu_pids, tiny_dir, Db, Region};
+use serde_json::{json, Value};
+use std::process::Command;
+
+const READY: &str = "nimbus-tiny: ready";
+
+fn compute_region(env: &[(&str, &str)]) -> Option<Region> {
+    let tiny = tiny_dir()?;
+    let tiny = tiny.to_str().unwrap().to_string();
+    let mut all: Vec<(&str, &str)> = vec![("NIMBUS_DEFAULT_IMAGE_DIR", tiny.as_str())];
+    all.extend_from_slice(env);
+    Some(Region::start_with(&Db::Sqlite, &all, None))
+}
+
+fn status_of(region: &Region, server: &str) -> Value {
+    region.openstack_json(&["server", "show", server])
+}
+
+async fn wait_status(region: &Region, server: &str, want: &str, secs: u64) -> Value {
+    region
+        .wait_for(secs, &format!("{server} to be {want}"), || async {
+            let s = status_of(region, server);
+            assert_ne!(s["status"], "ERROR", "{server} failed: {s}");
+            (s["status"] == want).then_some(s)
+        })
+        .await
+}
+
+async fn wait_console(region: &Region, server: &str, needle: &str, count: usize) -> String {
+    region
+        .wait_for(300, &format!("{needle:?} x{count} on the console of {server}"), || async {
+            let (ok, log, _) = region.openstack(&["console", "log", "show", server]);
+            (ok && log.matches(needle).count() >= count).then_some(log)
+        })
+        .await
+}
+
+/// Instance directories left (the base image cache aside).
+fn instance_dirs(region: &Region) -> Vec<String> {
+    std::fs::read_dir(region.data_dir.join("instances"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != "_base").collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openstack_cli_runs_a_real_guest() {
+    let Some(region) = compute_region(&[]) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id_ed25519");
+    let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap();
+    assert!(st.success());
+    let boot = dir.path().join("boot.sh");
+    std::fs::write(&boot, "#!/bin/sh\necho hello-from-user-data $(hostname)\n").unwrap();
+
+    let images = region.openstack_json(&["image", "list"]);
+    assert!(images.as_array().unwrap().iter().any(|i| i["Name"] == "nimbus-tiny"), "{images}");
+    region.openstack_json(&["keypair", "create", "--public-key", key.with_extension("pub").to_str().unwrap(), "k1"]);
+    let s = region.openstack_json(&[
+        "server",
+        "create",
+        "--flavor",
+        "s3.small.1",
+        "--image",
+        "nimbus-tiny",
+        "--key-name",
+        "k1",
+        "--user-data",
+        boot.to_str().unwrap(),
+        "--wait",
+        "vm1",
+    ]);
+    assert_eq!(s["status"], "ACTIVE", "{s}");
+    assert_eq!(s["key_name"], "k1");
+    let id = s["id"].as_str().unwrap().to_string();
+
+    // The guest boots, reads its config drive, installs the key, runs the user data.
+    let log = wait_console(&region, "vm1", READY, 1).await;
+    assert!(log.contains("hello-from-user-data vm1"), "{log}");
+    assert!(log.contains("1 SSH key(s) for root"), "{log}");
+    assert!(log.contains("ready hostname=vm1"), "{log}");
+    let (ok, tail, _) = region.openstack(&["console", "log", "show", "--lines", "3", "vm1"]);
+    assert!(ok && tail.lines().count() <= 4, "{tail}");
+
+    // Stop, start: a real ACPI power-off, then a fresh boot.
+    let (ok, _, err) = region.openstack(&["server", "stop", "vm1"]);
+    assert!(ok, "{err}");
+    let stopped = wait_status(&region, "vm1", "SHUTOFF", 120).await;
+    assert_eq!(stopped["OS-EXT-STS:power_state"], 4, "{stopped}");
+    assert!(qemu_pids(&region.data_dir.join("instances")).is_empty(), "a stopped guest has no QEMU process");
+    let (ok, _, err) = region.openstack(&["server", "start", "vm1"]);
+    assert!(ok, "{err}");
+    wait_status(&region, "vm1", "ACTIVE", 120).await;
+    wait_console(&region, "vm1", READY, 2).await;
+
+    // A guest whose QEMU dies is marked SHUTOFF with the reason, and starts again.
+    let pids = qemu_pids(&region.data_dir.join("instances"));
+    assert_eq!(pids.len(), 1);
+    Command::new("kill").args(["-KILL", &pids[0].to_string()]).status().unwrap();
+    let dead = wait_status(&region, "vm1", "SHUTOFF", 60).await;
+    let fault = dead["fault"].to_string();
+    assert!(fault.contains("QEMU process is gone"), "{dead}");
+    region.openstack(&["server", "start", "vm1"]);
+    let back = wait_status(&region, "vm1", "ACTIVE", 120).await;
+    assert!(back["fault"].is_null() || back.get("fault").is_none(), "the fault clears on a good start: {back}");
+
+    // Metering saw every billable change.
+    let (token, body) = region.token("admin", common::ADMIN_PASSWORD, "admin").await;
+    let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+    let (code, events) =
+        region.call("GET", &format!("/v1/{project}/metering/events?resource_id={id}"), Some(&token), None).await;
+    assert_eq!(code, 200, "{events}");
+    let kinds: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["created", "started", "stopped", "started", "stopped", "started"], "{events}");
+
+    let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "vm1"]);
+    assert!(ok, "{err}");
+    let (ok, _, _) = region.openstack(&["server", "show", "vm1"]);
+    assert!(!ok, "deleted");
+    assert!(qemu_pids(&region.data_dir.join("instances")).is_empty());
+    assert!(instance_dirs(&region).is_empty(), "{:?}", instance_dirs(&region));
+    let (_, events) =
+        region.call("GET", &format!("/v1/{project}/metering/events?resource_id={id}"), Some(&token), None).await;
+    assert_eq!(events["events"].as_array().unwrap().last().unwrap()["event"], "deleted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_while_three_servers_build_leaves_no_orphans() {
+    // Slow job steps so the crash lands in the middle of the builds.
+    let Some(mut region) = compute_region(&[("NIMBUS_JOB_STEP_DELAY_MS", "1500")]) else { return };
+    let token = region.admin_token().await;
+    let (code, created) = region
+        .call(
+            "POST",
+            "/compute/v2.1/servers",
+            Some(&token),
+            Some(json!({"server": {"name": "crash", "imageRef": "nimbus-tiny", "flavorRef": "s3.small.1",
+                "min_count": 3, "max_count": 3, "networks": "none"}})),
+        )
+        .await;
+    assert_eq!(code, 202, "{created}");
+    let instances = region.data_dir.join("instances");
+    region
+        .wait_for(120, "a first guest to start", || async { (!qemu_pids(&instances).is_empty()).then_some(()) })
+        .await;
+    region.kill9();
+    region.launch();
+    let token = region.admin_token().await;
+
+    let servers = region
+        .wait_for(300, "every server to settle", || async {
+            let (_, list) = region.call("GET", "/compute/v2.1/servers/detail?name=crash", Some(&token), None).await;
+            let list = list["servers"].as_array().cloned().unwrap_or_default();
+            (list.len() == 3 && list.iter().all(|s| s["status"] == "ACTIVE" || s["status"] == "ERROR")).then_some(list)
+        })
+        .await;
+    for s in &servers {
+        if s["status"] == "ERROR" {
+            assert!(s["fault"]["message"].as_str().is_some_and(|m| !m.is_empty()), "an ERROR says why: {s}");
+        }
+    }
+    let active: Vec<&Value> = servers.iter().filter(|s| s["status"] == "ACTIVE").collect();
+    assert_eq!(qemu_pids(&instances).len(), active.len(), "one QEMU per ACTIVE server, no orphans");
+    if let Some(s) = active.first() {
+        wait_console(&region, s["id"].as_str().unwrap(), READY, 1).await;
+    }
+    for s in &servers {
+        let (code, _) = region
+            .call("DELETE", &format!("/compute/v2.1/servers/{}", s["id"].as_str().unwrap()), Some(&token), None)
+            .await;
+        assert_eq!(code, 204);
+    }
+    region
+        .wait_for(120, "the servers to be gone", || async {
+            let (_, list) = region.call("GET", "/compute/v2.1/servers", Some(&token), None).await;
+            list["servers"].as_array().is_some_and(|l| l.is_empty()).then_some(())
+        })
+        .await;
+    assert!(qemu_pids(&instances).is_empty(), "no QEMU process left");
+    assert!(instance_dirs(&region).is_empty(), "no instance files left: {:?}", instance_dirs(&region));
+    let (_, q) = region.call("GET", "/compute/v2.1/limits", Some(&token), None).await;
+    assert_eq!(q["limits"]["absolute"]["totalInstancesUsed"], 0, "{q}");
+}
