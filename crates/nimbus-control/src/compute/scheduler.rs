@@ -146,18 +146,20 @@ mod tests {
     #[test]
     fn server_group_policies() {
         let hosts = vec![host("a", "z", 8, 8192), host("b", "z", 8, 4096)];
-        let group = |policy: &str, members: &[&str]| GroupPlacement {
-            policy: policy.into(),
-            member_hosts: members.iter().map(|m| m.to_string()).collect(),
-            max_per_host: 1,
+        let with_group = |policy: &str, members: &[&str]| {
+            let g = GroupPlacement {
+                policy: policy.into(),
+                member_hosts: members.iter().map(|m| m.to_string()).collect(),
+                max_per_host: 1,
+            };
+            place(&hosts, R, &Request { vcpus: 1, memory_mb: 512, zone: None, group: Some(&g) })
         };
-        let req = |g| Request { vcpus: 1, memory_mb: 512, zone: None, group: Some(g) };
-        assert_eq!(place(&hosts, R, &req(&group("affinity", &["b"]))), Ok(1));
-        assert_eq!(place(&hosts, R, &req(&group("anti-affinity", &["a"]))), Ok(1));
-        assert!(place(&hosts, R, &req(&group("anti-affinity", &["a", "b"]))).is_err());
-        assert_eq!(place(&hosts, R, &req(&group("soft-anti-affinity", &["a"]))), Ok(1));
+        assert_eq!(with_group("affinity", &["b"]), Ok(1));
+        assert_eq!(with_group("anti-affinity", &["a"]), Ok(1));
+        assert!(with_group("anti-affinity", &["a", "b"]).is_err());
+        assert_eq!(with_group("soft-anti-affinity", &["a"]), Ok(1));
         // Soft policies fall back instead of failing.
-        assert_eq!(place(&hosts, R, &req(&group("soft-anti-affinity", &["a", "b"]))), Ok(0));
-        assert_eq!(place(&hosts, R, &req(&group("soft-affinity", &["b"]))), Ok(1));
+        assert_eq!(with_group("soft-anti-affinity", &["a", "b"]), Ok(0));
+        assert_eq!(with_group("soft-affinity", &["b"]), Ok(1));
     }
 }
