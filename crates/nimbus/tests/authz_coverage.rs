@@ -156,6 +156,34 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/image/v2/images/{image_id}/members/{member_id}", 404),
     ("PUT", "/image/v2/images/{image_id}/members/{member_id}", 404),
     ("DELETE", "/image/v2/images/{image_id}/members/{member_id}", 404),
+    ("GET", "/compute/v2.1/servers", 200),
+    ("POST", "/compute/v2.1/servers", 202),
+    ("GET", "/compute/v2.1/servers/detail", 200),
+    ("GET", "/compute/v2.1/servers/{server_id}", 404),
+    ("PUT", "/compute/v2.1/servers/{server_id}", 404),
+    ("DELETE", "/compute/v2.1/servers/{server_id}", 404),
+    ("POST", "/compute/v2.1/servers/{server_id}/action", 404),
+    ("GET", "/compute/v2.1/servers/{server_id}/metadata", 404),
+    ("POST", "/compute/v2.1/servers/{server_id}/metadata", 404),
+    ("PUT", "/compute/v2.1/servers/{server_id}/metadata", 404),
+    ("GET", "/compute/v2.1/servers/{server_id}/metadata/{key}", 404),
+    ("PUT", "/compute/v2.1/servers/{server_id}/metadata/{key}", 404),
+    ("DELETE", "/compute/v2.1/servers/{server_id}/metadata/{key}", 404),
+    ("GET", "/compute/v2.1/servers/{server_id}/tags", 404),
+    ("PUT", "/compute/v2.1/servers/{server_id}/tags", 404),
+    ("DELETE", "/compute/v2.1/servers/{server_id}/tags", 404),
+    ("GET", "/compute/v2.1/servers/{server_id}/tags/{tag}", 404),
+    ("PUT", "/compute/v2.1/servers/{server_id}/tags/{tag}", 404),
+    ("DELETE", "/compute/v2.1/servers/{server_id}/tags/{tag}", 404),
+    ("GET", "/compute/v2.1/os-server-groups", 200),
+    ("POST", "/compute/v2.1/os-server-groups", 200),
+    ("GET", "/compute/v2.1/os-server-groups/{server_group_id}", 404),
+    ("DELETE", "/compute/v2.1/os-server-groups/{server_group_id}", 404),
+    ("GET", "/compute/v2.1/os-hypervisors", 403),
+    ("GET", "/compute/v2.1/os-hypervisors/detail", 403),
+    ("GET", "/compute/v2.1/os-hypervisors/{hypervisor_id}", 403),
+    ("GET", "/compute/v2.1/limits", 200),
+    ("GET", "/v1/{project_id}/metering/events", 404),
     ("GET", "/network/v2.0/quotas/{project_id}", 404),
     ("GET", "/network/v2.0/quotas/{project_id}/details.json", 404),
     ("PUT", "/network/v2.0/quotas/{project_id}", 404),
@@ -229,6 +257,17 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         ("PATCH", "/image/v2/images/{image_id}") => Some(json!([{"op": "replace", "path": "/name", "value": "evil"}])),
         ("POST", "/image/v2/images/{image_id}/members") => Some(json!({"member": p["project_id"]})),
         ("PUT", "/image/v2/images/{image_id}/members/{member_id}") => Some(json!({"status": "accepted"})),
+        ("POST", "/compute/v2.1/servers") => Some(json!({"server": {"name": "intruder-vm",
+            "imageRef": "nimbus-tiny", "flavorRef": "s3.small.1"}})),
+        ("PUT", "/compute/v2.1/servers/{server_id}") => Some(json!({"server": {"name": "evil"}})),
+        ("POST", "/compute/v2.1/servers/{server_id}/action") => Some(json!({"os-stop": null})),
+        ("POST", "/compute/v2.1/servers/{server_id}/metadata")
+        | ("PUT", "/compute/v2.1/servers/{server_id}/metadata") => Some(json!({"metadata": {"k": "evil"}})),
+        ("PUT", "/compute/v2.1/servers/{server_id}/metadata/{key}") => Some(json!({"meta": {"k": "evil"}})),
+        ("PUT", "/compute/v2.1/servers/{server_id}/tags") => Some(json!({"tags": ["evil"]})),
+        ("POST", "/compute/v2.1/os-server-groups") => {
+            Some(json!({"server_group": {"name": "intruder-group", "policies": ["affinity"]}}))
+        }
         ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"volumes": 1000}})),
         ("POST", "/v1.0/resource-tags/batch-create") | ("POST", "/v1.0/resource-tags/batch-delete") => Some(json!({
             "resources": [{"resource_id": p["project_id"], "resource_type": "project"}],
@@ -316,7 +355,7 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
             "/compute/v2.1/flavors",
             Some(admin),
             Some(json!({"flavor": {"name": "victim-flavor", "vcpus": 1,
-            "ram": 64, "disk": 0, "os-flavor-access:is_public": false}})),
+            "ram": 256, "disk": 0, "os-flavor-access:is_public": false}})),
         )
         .await;
     assert_eq!(s, 200, "{f}");
@@ -340,7 +379,42 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         )
         .await;
     assert_eq!(s, 200, "{k}");
+    // A server of the victim's (on the private flavor), with metadata and a tag, in a group.
+    let (s, g) = region
+        .call(
+            "POST",
+            "/compute/v2.1/os-server-groups",
+            Some(&token),
+            Some(json!({"server_group": {"name": "victim-group", "policies": ["anti-affinity"]}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{g}");
+    let server_group_id = g["server_group"]["id"].as_str().unwrap().to_string();
+    let (s, srv) = region
+        .call(
+            "POST",
+            "/compute/v2.1/servers",
+            Some(&token),
+            Some(json!({"server": {"name": "victim-vm", "imageRef": "nimbus-tiny", "flavorRef": flavor_id,
+                "metadata": {"k": "v"}}, "os:scheduler_hints": {"group": server_group_id}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{srv}");
+    let server_id = srv["server"]["id"].as_str().unwrap().to_string();
+    let r = region
+        .http
+        .put(format!("{}/compute/v2.1/servers/{server_id}/tags/t1", region.url))
+        .header("X-Auth-Token", &token)
+        .header("OpenStack-API-Version", "compute 2.26")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     let params = HashMap::from([
+        ("server_id", server_id),
+        ("server_group_id", server_group_id),
+        ("key", "k".to_string()),
+        ("hypervisor_id", "1".to_string()),
         ("domain_id", domain_id.clone()),
         ("project_id", project_id.clone()),
         ("user_id", user_id.clone()),
@@ -377,7 +451,17 @@ fn params_for(path: &str, v: &Victim) -> HashMap<&'static str, String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_endpoint_leaks_to_anonymous_callers_or_other_tenants() {
-    let region = Region::start();
+    // The simulated hypervisor: servers exist without booting guests.
+    let tiny = tempfile::tempdir().unwrap();
+    let qcow2 = tiny.path().join("nimbus-tiny.qcow2");
+    let st =
+        std::process::Command::new("qemu-img").args(["create", "-q", "-f", "qcow2"]).arg(&qcow2).arg("64M").status();
+    assert!(st.unwrap().success());
+    let region = Region::start_with(
+        &common::Db::Sqlite,
+        &[("NIMBUS_DEFAULT_IMAGE_DIR", tiny.path().to_str().unwrap())],
+        Some("hypervisor = \"simulated\"\n"),
+    );
     let admin = region.admin_token().await;
     let victim = setup_victim(&region, &admin).await;
     let (_, _) = region.tenant(&admin, "intruder", "mallory", "mallory-pw", "member").await;

@@ -22,8 +22,8 @@ use Access::Authenticated as A;
 pub fn routes(r: Routes) -> Routes {
     r.add("GET", "/compute/v2.1/os-server-groups", A, list)
         .add("POST", "/compute/v2.1/os-server-groups", A, create)
-        .add("GET", "/compute/v2.1/os-server-groups/{group_id}", A, show)
-        .add("DELETE", "/compute/v2.1/os-server-groups/{group_id}", A, delete)
+        .add("GET", "/compute/v2.1/os-server-groups/{server_group_id}", A, show)
+        .add("DELETE", "/compute/v2.1/os-server-groups/{server_group_id}", A, delete)
 }
 
 fn doc(g: &ServerGroup, members: &[String], mv: Microversion) -> Value {
