@@ -10,6 +10,7 @@
 //! A front end parses and renders one family and calls one [`Control`] method; it holds no
 //! business rules. Errors are rendered once per family by that family's layer (see
 //! `error.rs`), so extractor rejections, unknown routes and 413s share the family's format.
+#![recursion_limit = "256"]
 
 pub mod auth;
 pub mod body;

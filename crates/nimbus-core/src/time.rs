@@ -22,6 +22,11 @@ pub fn iso_time(ms: i64) -> String {
     from_ms(ms).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// Nova's and ECS's `launched_at` format: microseconds, no zone suffix.
+pub fn usage_time(ms: i64) -> String {
+    from_ms(ms).format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,5 +35,6 @@ mod tests {
     fn formats() {
         assert_eq!(keystone_time(0), "1970-01-01T00:00:00.000000Z");
         assert_eq!(iso_time(1_000), "1970-01-01T00:00:01Z");
+        assert_eq!(usage_time(1_500), "1970-01-01T00:00:01.500000");
     }
 }

@@ -250,13 +250,16 @@ pub async fn list(c: &mut AnyConnection, f: &ServerFilter, page: &PageRequest) -
     sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
 }
 
-/// Every server placed on `host` (for the scheduler's capacity count).
-pub async fn on_host(c: &mut AnyConnection, host: &str) -> Result<Vec<Server>, Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM servers WHERE host = $1"))
-        .bind(host)
-        .fetch_all(c)
-        .await
-        .map_err(db_error)
+/// What is placed on `host`: (servers, vCPUs, RAM in MiB), for the scheduler.
+pub async fn host_usage(c: &mut AnyConnection, host: &str) -> Result<(i64, i64, i64), Error> {
+    sqlx::query_as(
+        "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(vcpus), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(ram_mb), 0) AS BIGINT) FROM servers WHERE host = $1",
+    )
+    .bind(host)
+    .fetch_one(c)
+    .await
+    .map_err(db_error)
 }
 
 /// Every server of the region (the reconciler's view), oldest first.

@@ -5,6 +5,7 @@
 //! handlers' `#[utoipa::path]` annotations, so the document cannot drift from the code.
 
 mod cts;
+mod ecs;
 mod iam;
 mod ims;
 mod jobs;
@@ -36,6 +37,7 @@ pub fn routes() -> Routes {
     let r = tms::routes(r);
     let r = ims::routes(r);
     let r = metering::routes(r);
+    let r = ecs::routes(r);
     jobs::routes(r)
 }
 
@@ -55,12 +57,25 @@ pub fn routes() -> Routes {
         iam::delete_access_key,
         jobs::show_job,
         metering::list_usage_events,
+        ecs::create_servers_v1,
+        ecs::create_servers,
+        ecs::batch_action,
+        ecs::delete_servers,
+        ecs::show_server,
+        ecs::list_servers_details,
         ims::list_images,
         tms::batch_create,
         tms::batch_delete,
         tms::show_resource_tags,
     ),
-    components(schemas(crate::native::ErrorBody))
+    components(schemas(
+        crate::native::ErrorBody,
+        ecs::CreatedBody,
+        ecs::JobIdBody,
+        ecs::CreateServersBody,
+        ecs::BatchActionBody,
+        ecs::DeleteServersBody
+    ))
 )]
 struct NativeApi;
 

@@ -333,14 +333,14 @@ impl Control {
     async fn host_state(&self, c: &mut AnyConnection) -> Result<HostState, Error> {
         let (cpus, mem) = measured_host();
         let cfg = self.config();
-        let placed = repo::on_host(c, LOCAL_HOST).await?;
+        let (_, used_vcpus, used_memory_mb) = repo::host_usage(c, LOCAL_HOST).await?;
         Ok(HostState {
             name: LOCAL_HOST.into(),
             zones: cfg.availability_zones.clone(),
             vcpus: cfg.host_vcpus.unwrap_or(cpus),
             memory_mb: cfg.host_memory_mb.unwrap_or((mem - cfg.reserved_host_memory_mb).max(0)),
-            used_vcpus: placed.iter().map(|s| s.vcpus).sum(),
-            used_memory_mb: placed.iter().map(|s| s.ram_mb).sum(),
+            used_vcpus,
+            used_memory_mb,
         })
     }
 
@@ -463,7 +463,7 @@ impl Control {
             .new_job_with(
                 &mut tx,
                 &project,
-                super::server_jobs::BATCH_JOB,
+                super::server_jobs::CREATE_BATCH,
                 json!({"action": "createServer"}),
                 None,
                 json!({}),
@@ -757,9 +757,18 @@ impl Control {
         }
         let mut tx = self.store().write().await?;
         let what = action.as_ref().map(|a| a.name()).unwrap_or("delete");
-        let parent = self
-            .new_job_with(&mut tx, project_id, super::server_jobs::BATCH_JOB, json!({"action": what}), None, json!({}))
-            .await?;
+        let batch_type = {
+            use super::server_jobs::*;
+            match &action {
+                None => DELETE_BATCH,
+                Some(ServerAction::Start) => START_BATCH,
+                Some(ServerAction::Stop) => STOP_BATCH,
+                Some(ServerAction::Reboot { .. }) => REBOOT_BATCH,
+                Some(_) => OTHER_BATCH,
+            }
+        };
+        let parent =
+            self.new_job_with(&mut tx, project_id, batch_type, json!({"action": what}), None, json!({})).await?;
         for id in ids {
             let s = self.load_server(&mut tx, ctx, id).await?;
             if s.project_id != project_id {
@@ -1210,7 +1219,7 @@ impl Control {
         authorize("compute:hypervisors", &ctx.principal, &Target::default())?;
         let mut c = self.store().read().await?;
         let host = self.host_state(&mut c).await?;
-        let running = repo::on_host(&mut c, LOCAL_HOST).await?.len() as i64;
+        let (running, _, _) = repo::host_usage(&mut c, LOCAL_HOST).await?;
         Ok((host, self.drivers().hypervisor.kind(), running))
     }
 

@@ -18,23 +18,33 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const BATCH_JOB: &str = "ecs.batch";
-pub const BUILD_JOB: &str = "server.build";
-pub const START_JOB: &str = "server.start";
-pub const STOP_JOB: &str = "server.stop";
-pub const REBOOT_JOB: &str = "server.reboot";
-pub const RESIZE_JOB: &str = "server.resize";
-pub const CONFIRM_RESIZE_JOB: &str = "server.confirm_resize";
-pub const REVERT_RESIZE_JOB: &str = "server.revert_resize";
-pub const REBUILD_JOB: &str = "server.rebuild";
-pub const SNAPSHOT_JOB: &str = "server.snapshot";
-pub const DELETE_JOB: &str = "server.delete";
+// Job types are named as Huawei's ECS reports them (`job_type` of `GET /v1/{project}/jobs/{id}`).
+/// Batch parents: done when all their sub-jobs are.
+pub const CREATE_BATCH: &str = "createServer";
+pub const DELETE_BATCH: &str = "deleteServer";
+pub const START_BATCH: &str = "batchStartServer";
+pub const STOP_BATCH: &str = "batchStopServer";
+pub const REBOOT_BATCH: &str = "batchRebootServer";
+pub const OTHER_BATCH: &str = "batchServerAction";
+/// One server's work.
+pub const BUILD_JOB: &str = "createSingleServer";
+pub const START_JOB: &str = "startSingleServer";
+pub const STOP_JOB: &str = "stopSingleServer";
+pub const REBOOT_JOB: &str = "rebootSingleServer";
+pub const RESIZE_JOB: &str = "resizeSingleServer";
+pub const CONFIRM_RESIZE_JOB: &str = "confirmResizeSingleServer";
+pub const REVERT_RESIZE_JOB: &str = "revertResizeSingleServer";
+pub const REBUILD_JOB: &str = "rebuildSingleServer";
+pub const SNAPSHOT_JOB: &str = "createServerImage";
+pub const DELETE_JOB: &str = "deleteSingleServer";
 
 const POLL: Duration = Duration::from_millis(300);
 
 /// Registers every server job handler.
 pub fn register(r: &mut JobRegistry) {
-    r.register(Arc::new(BatchJob));
+    for kind in [CREATE_BATCH, DELETE_BATCH, START_BATCH, STOP_BATCH, REBOOT_BATCH, OTHER_BATCH] {
+        r.register(Arc::new(BatchJob(kind)));
+    }
     for kind in [
         BUILD_JOB,
         START_JOB,
@@ -453,12 +463,12 @@ fn snapshot_image(job: &Job) -> Result<String, Error> {
 }
 
 /// The parent of a batch: done when every sub-job is, failed if any failed.
-struct BatchJob;
+struct BatchJob(&'static str);
 
 #[async_trait::async_trait]
 impl JobHandler for BatchJob {
     fn job_type(&self) -> &'static str {
-        BATCH_JOB
+        self.0
     }
 
     async fn run_step(&self, control: &Control, job: &Job, _step: i64) -> Result<StepOutcome, Error> {

@@ -7,7 +7,7 @@ mod hypervisors;
 mod keypairs;
 pub mod microversion;
 mod server_groups;
-mod servers;
+pub mod servers;
 
 use crate::routes::Routes;
 

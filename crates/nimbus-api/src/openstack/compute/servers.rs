@@ -14,7 +14,7 @@ use axum::Json;
 use nimbus_control::compute::{Naming, ServerAction, ServerCreate, ServerQuery, ServerView};
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
-use nimbus_core::time::{from_ms, iso_time};
+use nimbus_core::time::{iso_time, usage_time};
 use nimbus_core::Error;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha224};
@@ -56,14 +56,9 @@ fn links(s: &AppState, kind: &str, id: &str) -> Value {
            {"rel": "bookmark", "href": format!("{b}/compute/{kind}/{id}")}])
 }
 
-/// Nova's `launched_at` format: no zone suffix, microseconds.
-fn usage_time(ms: i64) -> String {
-    from_ms(ms).format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
-}
-
 /// Nova's `hostId`: an opaque per-project hash of the host, so tenants can tell whether
 /// two of their servers share a host without learning host names.
-fn host_id(project: &str, host: Option<&str>) -> String {
+pub fn host_id(project: &str, host: Option<&str>) -> String {
     match host {
         Some(h) => hex::encode(Sha224::digest(format!("{project}{h}").as_bytes())),
         None => String::new(),
