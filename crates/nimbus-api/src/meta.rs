@@ -57,7 +57,9 @@ pub async fn request_meta(State(state): State<AppState>, mut req: Request, next:
 
     let id = HeaderValue::from_str(&meta.request_id).unwrap_or(HeaderValue::from_static("req-unknown"));
     resp.headers_mut().insert("x-request-id", id.clone());
-    resp.headers_mut().insert("x-openstack-request-id", id);
+    resp.headers_mut().insert("x-openstack-request-id", id.clone());
+    // Nova's name for the same id (Tempest matches instance actions on it).
+    resp.headers_mut().insert("x-compute-request-id", id);
 
     let mutating = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     if mutating && resp.status().as_u16() >= 400 && !meta.was_audited() {

@@ -100,6 +100,7 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("compute:action", &[Admin, ProjectRole(MEMBERS)]),
     ("compute:console", &[Admin, ProjectRole(MEMBERS)]),
     ("compute:hypervisors", &[Admin, SystemReader]),
+    ("compute:reset_state", &[Admin]),
     // Jobs
     ("jobs:get", &[Admin, SystemReader, ProjectRole(READERS)]),
     // Quotas

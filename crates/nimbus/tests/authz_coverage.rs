@@ -175,6 +175,14 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/compute/v2.1/servers/{server_id}/tags/{tag}", 404),
     ("PUT", "/compute/v2.1/servers/{server_id}/tags/{tag}", 404),
     ("DELETE", "/compute/v2.1/servers/{server_id}/tags/{tag}", 404),
+    ("GET", "/compute/v2.1/servers/{server_id}/os-instance-actions", 404),
+    ("GET", "/compute/v2.1/servers/{server_id}/os-instance-actions/{request_id}", 404),
+    ("GET", "/compute/v2.1/servers/{server_id}/os-server-password", 404),
+    ("DELETE", "/compute/v2.1/servers/{server_id}/os-server-password", 404),
+    ("GET", "/compute/v2.1/servers/{server_id}/ips", 404),
+    ("GET", "/compute/v2.1/servers/{server_id}/ips/{network}", 404),
+    ("GET", "/compute/v2.1/extensions", 200),
+    ("GET", "/compute/v2.1/extensions/{alias}", 200),
     ("GET", "/compute/v2.1/os-server-groups", 200),
     ("POST", "/compute/v2.1/os-server-groups", 200),
     ("GET", "/compute/v2.1/os-server-groups/{server_group_id}", 404),
@@ -184,6 +192,12 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/compute/v2.1/os-hypervisors/{hypervisor_id}", 403),
     ("GET", "/compute/v2.1/limits", 200),
     ("GET", "/v1/{project_id}/metering/events", 404),
+    ("POST", "/v1/{project_id}/cloudservers", 404),
+    ("POST", "/v1.1/{project_id}/cloudservers", 404),
+    ("POST", "/v1/{project_id}/cloudservers/action", 404),
+    ("POST", "/v1/{project_id}/cloudservers/delete", 404),
+    ("GET", "/v1/{project_id}/cloudservers/detail", 404),
+    ("GET", "/v1/{project_id}/cloudservers/{server_id}", 404),
     ("GET", "/network/v2.0/quotas/{project_id}", 404),
     ("GET", "/network/v2.0/quotas/{project_id}/details.json", 404),
     ("PUT", "/network/v2.0/quotas/{project_id}", 404),
@@ -265,6 +279,14 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         | ("PUT", "/compute/v2.1/servers/{server_id}/metadata") => Some(json!({"metadata": {"k": "evil"}})),
         ("PUT", "/compute/v2.1/servers/{server_id}/metadata/{key}") => Some(json!({"meta": {"k": "evil"}})),
         ("PUT", "/compute/v2.1/servers/{server_id}/tags") => Some(json!({"tags": ["evil"]})),
+        ("POST", "/v1/{project_id}/cloudservers") | ("POST", "/v1.1/{project_id}/cloudservers") => {
+            Some(json!({"server": {"name": "intruder-vm", "imageRef": "nimbus-tiny", "flavorRef": "s3.small.1",
+                "vpcid": "default", "nics": [{"subnet_id": "default"}], "root_volume": {"volumetype": "SSD"}}}))
+        }
+        ("POST", "/v1/{project_id}/cloudservers/action") => {
+            Some(json!({"os-stop": {"servers": [{"id": p["server_id"]}], "type": "HARD"}}))
+        }
+        ("POST", "/v1/{project_id}/cloudservers/delete") => Some(json!({"servers": [{"id": p["server_id"]}]})),
         ("POST", "/compute/v2.1/os-server-groups") => {
             Some(json!({"server_group": {"name": "intruder-group", "policies": ["affinity"]}}))
         }
@@ -401,6 +423,19 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         .await;
     assert_eq!(s, 202, "{srv}");
     let server_id = srv["server"]["id"].as_str().unwrap().to_string();
+    let request_id = region
+        .http
+        .get(format!("{}/compute/v2.1/servers/{server_id}/os-instance-actions", region.url))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["instanceActions"][0]["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = region
         .http
         .put(format!("{}/compute/v2.1/servers/{server_id}/tags/t1", region.url))
@@ -414,6 +449,9 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("server_id", server_id),
         ("server_group_id", server_group_id),
         ("key", "k".to_string()),
+        ("request_id", request_id),
+        ("network", "default".to_string()),
+        ("alias", "os-keypairs".to_string()),
         ("hypervisor_id", "1".to_string()),
         ("domain_id", domain_id.clone()),
         ("project_id", project_id.clone()),

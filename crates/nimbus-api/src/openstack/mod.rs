@@ -15,13 +15,38 @@ use serde_json::json;
 
 /// The compute (Nova-style errors) routes.
 pub fn compute_routes() -> Routes {
-    let r = Routes::default().add("GET", "/compute/v2.1", Access::Public, compute_version).add(
-        "GET",
-        "/compute/v2.1/",
-        Access::Public,
-        compute_version,
-    );
+    let r = Routes::default()
+        .add("GET", "/compute/v2.1", Access::Public, compute_version)
+        .add("GET", "/compute/v2.1/", Access::Public, compute_version)
+        .add("GET", "/compute", Access::Public, compute_versions)
+        .add("GET", "/compute/", Access::Public, compute_versions)
+        .add("GET", "/compute/v2", Access::Public, compute_legacy_version)
+        .add("GET", "/compute/v2/", Access::Public, compute_legacy_version);
     compute::routes(quotas::compute_routes(r))
+}
+
+fn version_docs(base: &str) -> (serde_json::Value, serde_json::Value) {
+    let media = json!([{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]);
+    let v20 = json!({"id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "",
+        "updated": "2011-01-21T11:33:21Z", "links": [{"rel": "self", "href": format!("{base}/compute/v2/")}],
+        "media-types": media});
+    let v21 = json!({"id": "v2.1", "status": "CURRENT", "version": COMPUTE_MAX_VERSION, "min_version": "2.1",
+        "updated": "2013-07-23T11:33:21Z", "links": [{"rel": "self", "href": format!("{base}/compute/v2.1/")}],
+        "media-types": media});
+    (v20, v21)
+}
+
+/// `GET /compute/`: both versions, 200 as Nova answers (not 300).
+async fn compute_versions(State(s): State<AppState>) -> impl IntoResponse {
+    let base = s.control.config().public_url.trim_end_matches('/').to_string();
+    let (v20, v21) = version_docs(&base);
+    Json(json!({"versions": [v20, v21]}))
+}
+
+/// `GET /compute/v2/`: the legacy v2.0 entry point's description (its calls are not served).
+async fn compute_legacy_version(State(s): State<AppState>) -> impl IntoResponse {
+    let base = s.control.config().public_url.trim_end_matches('/').to_string();
+    Json(json!({"version": version_docs(&base).0}))
 }
 
 /// The block-storage (Cinder, Nova-style errors) routes.

@@ -810,6 +810,9 @@ impl Control {
                 s.task_state.as_deref().unwrap_or("none")
             ))
         };
+        if s.locked && !ctx.principal.is_admin() {
+            return Err(Error::Conflict(format!("Instance {} is locked: unlock it first.", s.id)));
+        }
         // Only a hard reboot may interrupt a task still running (Nova's rule).
         let hard_reboot = matches!(action, ServerAction::Reboot { hard: true });
         if s.task_state.is_some() && !(hard_reboot && s.task_state.as_deref() != Some("deleting")) {
@@ -1214,6 +1217,85 @@ impl Control {
         tx.commit().await
     }
 
+    /// Locks or unlocks a server: a locked server refuses actions from non-admins.
+    pub async fn set_server_lock(&self, ctx: &Ctx, id: &str, locked: bool) -> Result<(), Error> {
+        let mut tx = self.store().write().await?;
+        let mut s = self.load_server_for(&mut tx, ctx, id, "compute:action").await?;
+        s.locked = locked;
+        s.updated_at = now_ms();
+        repo::update(&mut tx, &s).await?;
+        let action = if locked { "lockServer" } else { "unlockServer" };
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("ECS", "ecs", action, 202).resource(&s.id, &s.name).in_project(&s.project_id),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Forces a server's recorded state to `active` or `error` (operators' repair tool,
+    /// Nova's `os-resetState`); the power-state reconciler then reconciles the rest.
+    pub async fn reset_server_state(&self, ctx: &Ctx, id: &str, state: &str) -> Result<(), Error> {
+        authorize("compute:reset_state", &ctx.principal, &Target::default())?;
+        let (status, vm_state) = match state {
+            "active" => ("ACTIVE", "active"),
+            "error" => ("ERROR", "error"),
+            _ => return Err(Error::bad_request("os-resetState 'state' must be 'active' or 'error'.")),
+        };
+        let mut tx = self.store().write().await?;
+        let mut s = self.load_server(&mut tx, ctx, id).await?;
+        s.status = status.into();
+        s.vm_state = vm_state.into();
+        s.task_state = None;
+        s.updated_at = now_ms();
+        repo::update(&mut tx, &s).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("ECS", "ecs", "resetStateServer", 202).resource(&s.id, &s.name).in_project(&s.project_id),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Checks an operator may act on the server (for no-op admin actions).
+    pub async fn reset_server_state_check(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
+        let mut c = self.store().read().await?;
+        self.load_server(&mut c, ctx, id).await?;
+        authorize("compute:reset_state", &ctx.principal, &Target::default())
+    }
+
+    /// A server's actions (Nova `os-instance-actions`), read from its audit trail: every
+    /// action is traced with its request id, also after the server is deleted.
+    pub async fn server_actions(&self, ctx: &Ctx, id: &str) -> Result<Vec<nimbus_store::audit::Trace>, Error> {
+        let mut c = self.store().read().await?;
+        let project = match repo::get(&mut c, id).await? {
+            Some(s) => {
+                self.load_server(&mut c, ctx, id).await?;
+                s.project_id
+            }
+            None => Self::server_project(ctx)?,
+        };
+        let filter = nimbus_store::audit::TraceFilter {
+            project_id: project,
+            service_type: Some("ECS".into()),
+            resource_type: Some("ecs".into()),
+            resource_id: Some(id.into()),
+            limit: 1000,
+            ..Default::default()
+        };
+        let traces: Vec<_> = nimbus_store::audit::list(&mut c, &filter)
+            .await?
+            .into_iter()
+            .filter(|t| t.trace_rating == "normal" && instance_action_name(&t.trace_name).is_some())
+            .collect();
+        if traces.is_empty() {
+            return Err(Error::not_found("server", id));
+        }
+        Ok(traces)
+    }
+
     /// The hypervisor of this region's host, as the admin API shows it.
     pub async fn hypervisor_view(&self, ctx: &Ctx) -> Result<(HostState, &'static str, i64), Error> {
         authorize("compute:hypervisors", &ctx.principal, &Target::default())?;
@@ -1235,6 +1317,25 @@ impl Control {
         let mut c = self.store().read().await?;
         repo::usage_events(&mut c, project_id, resource_id).await
     }
+}
+
+/// Nova's instance-action name for a traced server call (`None`: not an instance action).
+pub fn instance_action_name(trace_name: &str) -> Option<&'static str> {
+    Some(match trace_name {
+        "createServer" => "create",
+        "deleteServer" => "delete",
+        "startServer" => "start",
+        "stopServer" => "stop",
+        "rebootServer" => "reboot",
+        "resizeServer" => "resize",
+        "confirmResizeServer" => "confirmResize",
+        "revertResizeServer" => "revertResize",
+        "rebuildServer" => "rebuild",
+        "createImageServer" => "createImage",
+        "lockServer" => "lock",
+        "unlockServer" => "unlock",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

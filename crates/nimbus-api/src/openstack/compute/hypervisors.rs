@@ -22,6 +22,54 @@ pub fn routes(r: Routes) -> Routes {
         .add("GET", "/compute/v2.1/os-hypervisors/detail", A, detail)
         .add("GET", "/compute/v2.1/os-hypervisors/{hypervisor_id}", A, show)
         .add("GET", "/compute/v2.1/limits", A, limits)
+        .add("GET", "/compute/v2.1/extensions", A, extensions)
+        .add("GET", "/compute/v2.1/extensions/{alias}", A, extension)
+}
+
+/// The extensions Nova v2.1 reports (all built in since v2.1; kept for old clients).
+const EXTENSIONS: &[(&str, &str)] = &[
+    ("os-availability-zone", "AvailabilityZone"),
+    ("os-consoles", "Consoles"),
+    ("os-console-output", "ConsoleOutput"),
+    ("os-create-backup", "CreateBackup"),
+    ("OS-DCF", "DiskConfig"),
+    ("OS-EXT-AZ", "ExtendedAvailabilityZone"),
+    ("OS-EXT-SRV-ATTR", "ExtendedServerAttributes"),
+    ("OS-EXT-STS", "ExtendedStatus"),
+    ("os-extended-volumes", "ExtendedVolumes"),
+    ("os-flavor-access", "FlavorAccess"),
+    ("os-flavor-extra-specs", "FlavorExtraSpecs"),
+    ("os-hosts", "Hosts"),
+    ("os-hypervisors", "Hypervisors"),
+    ("os-instance-actions", "InstanceActions"),
+    ("os-keypairs", "Keypairs"),
+    ("os-lock-server", "LockServer"),
+    ("os-quota-sets", "Quotas"),
+    ("os-server-groups", "ServerGroups"),
+    ("os-server-password", "ServerPassword"),
+    ("os-admin-actions", "AdminActions"),
+    ("servers", "Servers"),
+    ("flavors", "Flavors"),
+    ("images", "Images"),
+    ("limits", "Limits"),
+    ("ips", "Ips"),
+    ("server-metadata", "ServerMetadata"),
+    ("os-server-tags", "ServerTags"),
+];
+
+fn extension_doc(alias: &str, name: &str) -> Value {
+    json!({"alias": alias, "name": name, "namespace": format!("http://docs.openstack.org/compute/ext/{alias}/api/v2.1"),
+        "description": format!("{name} support."), "links": [], "updated": "2014-12-03T00:00:00Z"})
+}
+
+async fn extensions(Auth(_): Auth) -> ApiResult {
+    let list: Vec<Value> = EXTENSIONS.iter().map(|(a, n)| extension_doc(a, n)).collect();
+    Ok(Json(json!({"extensions": list})).into_response())
+}
+
+async fn extension(Auth(_): Auth, Path(alias): Path<String>) -> ApiResult {
+    let (a, n) = EXTENSIONS.iter().find(|(a, _)| *a == alias).ok_or_else(|| Error::not_found("extension", &alias))?;
+    Ok(Json(json!({"extension": extension_doc(a, n)})).into_response())
 }
 
 async fn doc(s: &AppState, ctx: &Ctx, detailed: bool) -> Result<Value, Error> {
@@ -63,7 +111,7 @@ async fn show(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>
     Ok(Json(json!({"hypervisor": d})).into_response())
 }
 
-async fn limits(State(s): State<AppState>, Auth(ctx): Auth) -> ApiResult {
+async fn limits(State(s): State<AppState>, Auth(ctx): Auth, mv: super::microversion::Microversion) -> ApiResult {
     let project = ctx
         .principal
         .project_id()
@@ -72,7 +120,7 @@ async fn limits(State(s): State<AppState>, Auth(ctx): Auth) -> ApiResult {
     let q = s.control.get_quotas(&ctx, &project).await?;
     let limit = |k: &str| q.limits.get(k).copied().unwrap_or(-1);
     let used = |k: &str| q.in_use.get(k).copied().unwrap_or(0);
-    Ok(Json(json!({"limits": {"rate": [], "absolute": {
+    let mut absolute = json!({
         "maxTotalInstances": limit("instances"), "maxTotalCores": limit("cores"),
         "maxTotalRAMSize": limit("ram"), "maxTotalKeypairs": limit("key_pairs"),
         "maxServerMeta": limit("metadata_items"), "maxServerGroups": limit("server_groups"),
@@ -82,6 +130,22 @@ async fn limits(State(s): State<AppState>, Auth(ctx): Auth) -> ApiResult {
         "maxTotalFloatingIps": limit("floatingip"),
         "totalInstancesUsed": used("instances"), "totalCoresUsed": used("cores"), "totalRAMUsed": used("ram"),
         "totalServerGroupsUsed": used("server_groups"), "totalSecurityGroupsUsed": 0, "totalFloatingIpsUsed": 0,
-    }}}))
-    .into_response())
+    });
+    // Nova dropped the network limits at 2.36, image metadata at 2.39, personality at 2.57.
+    let dropped: &[(u16, &[&str])] = &[
+        (36, &["maxSecurityGroupRules", "maxSecurityGroups", "maxTotalFloatingIps", "totalFloatingIpsUsed",
+            "totalSecurityGroupsUsed"]),
+        (39, &["maxImageMeta"]),
+        (57, &["maxPersonality", "maxPersonalitySize"]),
+    ];
+    if let Some(m) = absolute.as_object_mut() {
+        for (since, keys) in dropped {
+            if mv.at_least(*since) {
+                for k in *keys {
+                    m.remove(*k);
+                }
+            }
+        }
+    }
+    Ok(Json(json!({"limits": {"rate": [], "absolute": absolute}})).into_response())
 }

@@ -44,6 +44,12 @@ pub fn routes(r: Routes) -> Routes {
         .add("GET", "/compute/v2.1/servers/{server_id}/tags/{tag}", A, tag_check)
         .add("PUT", "/compute/v2.1/servers/{server_id}/tags/{tag}", A, tag_add)
         .add("DELETE", "/compute/v2.1/servers/{server_id}/tags/{tag}", A, tag_remove)
+        .add("GET", "/compute/v2.1/servers/{server_id}/os-instance-actions", A, actions_list)
+        .add("GET", "/compute/v2.1/servers/{server_id}/os-instance-actions/{request_id}", A, action_show)
+        .add("GET", "/compute/v2.1/servers/{server_id}/os-server-password", A, password_show)
+        .add("DELETE", "/compute/v2.1/servers/{server_id}/os-server-password", A, password_clear)
+        .add("GET", "/compute/v2.1/servers/{server_id}/ips", A, ips_list)
+        .add("GET", "/compute/v2.1/servers/{server_id}/ips/{network}", A, ips_show)
 }
 
 fn base(s: &AppState) -> String {
@@ -73,8 +79,54 @@ fn require_mv(mv: Microversion, minor: u16) -> Result<(), Error> {
     }
 }
 
+/// Which server document a response carries (Tempest's schemas differ per call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// `GET /servers/{id}`: the full document, with `server_groups` from 2.71.
+    Show,
+    /// An item of `GET /servers/detail`: the full document without `server_groups`.
+    Detail,
+    /// The answer to an update: the basic view below 2.75, the show view from 2.75.
+    Update,
+    /// The answer to a rebuild: like an update, plus `key_name` (2.54) and `user_data` (2.57).
+    Rebuild,
+}
+
+/// Keys of the basic view (update and rebuild answers below 2.75).
+const BASIC_KEYS: &[&str] = &[
+    "id", "name", "status", "tenant_id", "user_id", "created", "updated", "metadata", "links", "addresses",
+    "hostId", "image", "flavor", "progress", "fault", "OS-DCF:diskConfig", "accessIPv4", "accessIPv6", "locked",
+    "description", "tags", "trusted_image_certificates", "server_groups", "locked_reason", "pinned_availability_zone",
+];
+
+/// The server document of `view` at microversion `mv`.
+pub fn render(s: &AppState, ctx: &Ctx, v: &ServerView, mv: Microversion, view: View) -> Value {
+    let mut d = server_doc(s, ctx, v, mv);
+    if mv.at_least(71) && view != View::Detail {
+        d["server_groups"] = json!(v.server.server_group_id.iter().collect::<Vec<_>>());
+    }
+    let basic = matches!(view, View::Update | View::Rebuild) && !mv.at_least(75);
+    if basic {
+        if let Some(m) = d.as_object_mut() {
+            m.retain(|k, _| BASIC_KEYS.contains(&k.as_str()));
+        }
+    }
+    if view == View::Rebuild {
+        if basic && mv.at_least(54) {
+            d["key_name"] = json!(v.server.key_name);
+        }
+        if mv.at_least(57) {
+            d["user_data"] = json!(v.server.user_data);
+        }
+        if let Some(m) = d.as_object_mut() {
+            m.remove("OS-EXT-SRV-ATTR:user_data");
+        }
+    }
+    d
+}
+
 /// The full server document at microversion `mv`.
-pub fn server_doc(s: &AppState, ctx: &Ctx, v: &ServerView, mv: Microversion) -> Value {
+fn server_doc(s: &AppState, ctx: &Ctx, v: &ServerView, mv: Microversion) -> Value {
     let srv = &v.server;
     let flavor: Value = serde_json::from_str(&srv.flavor).unwrap_or_else(|_| json!({}));
     let flavor_doc = if mv.at_least(47) {
@@ -185,7 +237,7 @@ async fn listing(s: &AppState, ctx: &Ctx, q: &HashMap<String, String>, detailed:
     let page = PageRequest::from_query(q)?;
     let views = s.control.list_servers(ctx, &query(q)?, &page).await?;
     let docs: Vec<Value> =
-        views.iter().map(|v| if detailed { server_doc(s, ctx, v, mv) } else { brief_doc(s, v) }).collect();
+        views.iter().map(|v| if detailed { render(s, ctx, v, mv, View::Detail) } else { brief_doc(s, v) }).collect();
     let mut body = json!({"servers": docs});
     if page.limit.is_some_and(|l| views.len() >= l as usize) {
         if let Some(last) = views.last() {
@@ -217,11 +269,7 @@ async fn detail(
 
 async fn show(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, Path(id): Path<String>) -> ApiResult {
     let v = s.control.get_server(&ctx, &id).await?;
-    let mut d = server_doc(&s, &ctx, &v, mv);
-    if mv.at_least(71) {
-        d["server_groups"] = json!(v.server.server_group_id.iter().collect::<Vec<_>>());
-    }
-    Ok(Json(json!({"server": d})).into_response())
+    Ok(Json(json!({"server": render(&s, &ctx, &v, mv, View::Show)})).into_response())
 }
 
 fn str_field<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Option<&'a str>, Error> {
@@ -373,11 +421,7 @@ async fn update(
     let description =
         if m.contains_key("description") { Some(str_field(m, "description")?.map(str::to_string)) } else { None };
     let v = s.control.update_server(&ctx, &id, name, description).await?;
-    let mut d = server_doc(&s, &ctx, &v, mv);
-    if mv.at_least(71) {
-        d["server_groups"] = json!(v.server.server_group_id.iter().collect::<Vec<_>>());
-    }
-    Ok(Json(json!({"server": d})).into_response())
+    Ok(Json(json!({"server": render(&s, &ctx, &v, mv, View::Update)})).into_response())
 }
 
 async fn delete(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {
@@ -454,8 +498,33 @@ async fn action(
             if length.is_some_and(|l| l < -1) {
                 return Err(Error::bad_request("'length' must be -1 or more.").into());
             }
-            let output = s.control.console_output(&ctx, &id, length.filter(|l| *l >= 0)).await?;
+            let raw = s.control.console_output(&ctx, &id, None).await?;
+            // Nova strips control characters and keeps the last `length` lines.
+            let clean: String =
+                raw.chars().filter(|c| !matches!(*c as u32, 0..=8 | 0x0b..=0x1f) || *c == '\n').collect();
+            let output = match length.filter(|l| *l >= 0) {
+                Some(n) => {
+                    let parts: Vec<&str> = clean.split('\n').collect();
+                    parts[parts.len().saturating_sub(n as usize)..].join("\n")
+                }
+                None => clean,
+            };
             return Ok(Json(json!({"output": output})).into_response());
+        }
+        "lock" | "unlock" => {
+            s.control.set_server_lock(&ctx, &id, name == "lock").await?;
+            return Ok(StatusCode::ACCEPTED.into_response());
+        }
+        "os-resetState" => {
+            let state = str_field(arg_obj()?, "state")?.ok_or_else(|| Error::bad_request("os-resetState needs 'state'."))?;
+            s.control.reset_server_state(&ctx, &id, state).await?;
+            return Ok(StatusCode::ACCEPTED.into_response());
+        }
+        "injectNetworkInfo" => {
+            // Guests read their network from the config drive and DHCP: nothing to inject,
+            // but the server must exist and the caller must be an operator.
+            s.control.reset_server_state_check(&ctx, &id).await?;
+            return Ok(StatusCode::ACCEPTED.into_response());
         }
         other => {
             return Err(Error::bad_request(format!("Action '{other}' is not supported in this region.")).into());
@@ -478,7 +547,7 @@ async fn action(
     }
     if rebuild {
         let v = s.control.get_server(&ctx, &id).await?;
-        let mut d = server_doc(&s, &ctx, &v, mv);
+        let mut d = render(&s, &ctx, &v, mv, View::Rebuild);
         d["adminPass"] = json!(nimbus_core::id::new_hex_id()[..12].to_string());
         return Ok((StatusCode::ACCEPTED, Json(json!({"server": d}))).into_response());
     }
@@ -612,4 +681,67 @@ async fn tag_remove(
     require_mv(mv, 26)?;
     s.control.change_server_tags(&ctx, &id, None, None, Some(&tag)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn actions_list(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, Path(id): Path<String>) -> ApiResult {
+    let traces = s.control.server_actions(&ctx, &id).await?;
+    let docs: Vec<Value> = traces.iter().map(|t| action_doc(t, &id, mv)).collect();
+    Ok(Json(json!({"instanceActions": docs})).into_response())
+}
+
+fn action_doc(t: &nimbus_store::audit::Trace, id: &str, mv: Microversion) -> Value {
+    let mut d = json!({
+        "action": nimbus_control::compute::instance_action_name(&t.trace_name).unwrap_or("unknown"),
+        "request_id": t.request_id, "user_id": t.user_id, "project_id": t.project_id,
+        "start_time": usage_time(t.time_ms), "message": null, "instance_uuid": id,
+    });
+    if mv.at_least(58) {
+        d["updated_at"] = json!(usage_time(t.time_ms));
+    }
+    d
+}
+
+async fn action_show(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    mv: Microversion,
+    Path((id, request_id)): Path<(String, String)>,
+) -> ApiResult {
+    let traces = s.control.server_actions(&ctx, &id).await?;
+    let t = traces
+        .iter()
+        .find(|t| t.request_id.as_deref() == Some(request_id.as_str()))
+        .ok_or_else(|| Error::not_found("instance action", &request_id))?;
+    let mut d = action_doc(t, &id, mv);
+    let mut event = json!({"event": format!("compute_{}", d["action"].as_str().unwrap_or("")),
+        "start_time": usage_time(t.time_ms), "finish_time": usage_time(t.time_ms), "result": "Success"});
+    if mv.at_least(62) {
+        event["hostId"] = json!("");
+    }
+    if mv.at_least(51) || ctx.principal.is_admin() {
+        d["events"] = json!([event]);
+    }
+    Ok(Json(json!({"instanceAction": d})).into_response())
+}
+
+async fn password_show(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {
+    // Guests of this region take SSH keys; no password is ever set or stored.
+    s.control.get_server(&ctx, &id).await?;
+    Ok(Json(json!({"password": ""})).into_response())
+}
+
+async fn password_clear(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {
+    s.control.get_server(&ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn ips_list(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {
+    // Addresses arrive with the VPC service; until then a server has none.
+    s.control.get_server(&ctx, &id).await?;
+    Ok(Json(json!({"addresses": {}})).into_response())
+}
+
+async fn ips_show(State(s): State<AppState>, Auth(ctx): Auth, Path((id, network)): Path<(String, String)>) -> ApiResult {
+    s.control.get_server(&ctx, &id).await?;
+    Err(Error::not_found("network", &network).into())
 }
