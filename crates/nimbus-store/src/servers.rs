@@ -51,6 +51,10 @@ pub struct Server {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
+    pub access_ipv4: String,
+    pub access_ipv6: String,
+    /// `MANUAL` or `AUTO` (Nova's OS-DCF:diskConfig).
+    pub disk_config: String,
 }
 
 /// A server group.
@@ -81,10 +85,10 @@ pub struct UsageEvent {
 const COLUMNS: &str = "id, project_id, user_id, name, description, hostname, flavor_id, flavor, old_flavor, vcpus, \
      ram_mb, disk_gb, image_id, key_name, key_data, user_data, metadata, availability_zone, host, status, vm_state, \
      task_state, power_state, fault_code, fault_message, fault_at, mac, server_group_id, reservation_id, launch_index, \
-     config_drive, locked, launched_at, created_at, updated_at, version";
+     config_drive, locked, launched_at, created_at, updated_at, version, access_ipv4, access_ipv6, disk_config";
 
 pub async fn insert(c: &mut AnyConnection, s: &Server) -> Result<(), Error> {
-    let placeholders: Vec<String> = (1..=36).map(|i| format!("${i}")).collect();
+    let placeholders: Vec<String> = (1..=39).map(|i| format!("${i}")).collect();
     let sql = format!("INSERT INTO servers ({COLUMNS}) VALUES ({})", placeholders.join(","));
     sqlx::query(&sql)
         .bind(&s.id)
@@ -123,6 +127,9 @@ pub async fn insert(c: &mut AnyConnection, s: &Server) -> Result<(), Error> {
         .bind(s.created_at)
         .bind(s.updated_at)
         .bind(s.version)
+        .bind(&s.access_ipv4)
+        .bind(&s.access_ipv6)
+        .bind(&s.disk_config)
         .execute(c)
         .await
         .map_err(db_error)?;
@@ -136,7 +143,8 @@ pub async fn update(c: &mut AnyConnection, s: &Server) -> Result<i64, Error> {
         "UPDATE servers SET name=$3, description=$4, hostname=$5, flavor_id=$6, flavor=$7, old_flavor=$8, vcpus=$9, \
          ram_mb=$10, disk_gb=$11, image_id=$12, metadata=$13, host=$14, status=$15, vm_state=$16, task_state=$17, \
          power_state=$18, fault_code=$19, fault_message=$20, fault_at=$21, locked=$22, launched_at=$23, \
-         updated_at=$24, availability_zone=$25, version = version + 1 WHERE id=$1 AND version=$2",
+         updated_at=$24, availability_zone=$25, access_ipv4=$26, access_ipv6=$27, disk_config=$28, \
+         user_data=$29, key_name=$30, key_data=$31, version = version + 1 WHERE id=$1 AND version=$2",
     )
     .bind(&s.id)
     .bind(s.version)
@@ -163,6 +171,12 @@ pub async fn update(c: &mut AnyConnection, s: &Server) -> Result<i64, Error> {
     .bind(s.launched_at)
     .bind(s.updated_at)
     .bind(&s.availability_zone)
+    .bind(&s.access_ipv4)
+    .bind(&s.access_ipv6)
+    .bind(&s.disk_config)
+    .bind(&s.user_data)
+    .bind(&s.key_name)
+    .bind(&s.key_data)
     .execute(c)
     .await
     .map_err(db_error)?;

@@ -183,6 +183,20 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/compute/v2.1/servers/{server_id}/ips/{network}", 404),
     ("GET", "/compute/v2.1/extensions", 200),
     ("GET", "/compute/v2.1/extensions/{alias}", 200),
+    ("POST", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs", 403),
+    ("GET", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", 404),
+    ("PUT", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", 403),
+    ("DELETE", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", 403),
+    ("GET", "/compute/v2.1/images", 200),
+    ("GET", "/compute/v2.1/images/detail", 200),
+    ("GET", "/compute/v2.1/images/{image_id}", 404),
+    ("DELETE", "/compute/v2.1/images/{image_id}", 404),
+    ("GET", "/compute/v2.1/images/{image_id}/metadata", 404),
+    ("PUT", "/compute/v2.1/images/{image_id}/metadata", 404),
+    ("POST", "/compute/v2.1/images/{image_id}/metadata", 404),
+    ("GET", "/compute/v2.1/images/{image_id}/metadata/{key}", 404),
+    ("PUT", "/compute/v2.1/images/{image_id}/metadata/{key}", 404),
+    ("DELETE", "/compute/v2.1/images/{image_id}/metadata/{key}", 404),
     ("GET", "/compute/v2.1/os-server-groups", 200),
     ("POST", "/compute/v2.1/os-server-groups", 200),
     ("GET", "/compute/v2.1/os-server-groups/{server_group_id}", 404),
@@ -287,6 +301,12 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
             Some(json!({"os-stop": {"servers": [{"id": p["server_id"]}], "type": "HARD"}}))
         }
         ("POST", "/v1/{project_id}/cloudservers/delete") => Some(json!({"servers": [{"id": p["server_id"]}]})),
+        ("POST", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs") => Some(json!({"extra_specs": {"k": "evil"}})),
+        ("PUT", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}") => Some(json!({"k": "evil"})),
+        ("PUT", "/compute/v2.1/images/{image_id}/metadata") | ("POST", "/compute/v2.1/images/{image_id}/metadata") => {
+            Some(json!({"metadata": {"k": "evil"}}))
+        }
+        ("PUT", "/compute/v2.1/images/{image_id}/metadata/{key}") => Some(json!({"meta": {"k": "evil"}})),
         ("POST", "/compute/v2.1/os-server-groups") => {
             Some(json!({"server_group": {"name": "intruder-group", "policies": ["affinity"]}}))
         }

@@ -3,6 +3,7 @@
 
 use crate::auth::Auth;
 use crate::error::{parse_json, ApiResult};
+use crate::openstack::compute::microversion::Microversion;
 use crate::routes::{Access, Routes};
 use crate::AppState;
 use axum::body::Bytes;
@@ -54,30 +55,89 @@ fn pick(limits: &BTreeMap<String, i64>, names: &[&str]) -> Map<String, Value> {
     names.iter().map(|n| (n.to_string(), json!(limits.get(*n).copied().unwrap_or(-1)))).collect()
 }
 
-async fn nova_show(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>) -> ApiResult {
+/// Nova's legacy quota names below 2.36, read from the Neutron quotas they stand for.
+const NOVA_NETWORK_LEGACY: &[(&str, &str)] = &[
+    ("floating_ips", "floatingip"),
+    ("security_groups", "security_group"),
+    ("security_group_rules", "security_group_rule"),
+];
+/// File injection (personality) limits below 2.57: fixed, as injection is not offered.
+const NOVA_INJECTED: &[(&str, i64)] =
+    &[("injected_files", 5), ("injected_file_content_bytes", 10240), ("injected_file_path_bytes", 255)];
+
+/// Nova's quota set at microversion `mv`, from the stored limits (or usage, through `value`).
+fn nova_set(
+    limits: &BTreeMap<String, i64>,
+    mv: Microversion,
+    value: impl Fn(&str, i64) -> Value,
+) -> Map<String, Value> {
+    let mut body: Map<String, Value> =
+        NOVA.iter().map(|n| (n.to_string(), value(n, limits.get(*n).copied().unwrap_or(-1)))).collect();
+    if !mv.at_least(36) {
+        for (nova, neutron) in NOVA_NETWORK_LEGACY {
+            body.insert(nova.to_string(), value(neutron, limits.get(*neutron).copied().unwrap_or(-1)));
+        }
+        body.insert("fixed_ips".into(), value("fixed_ips", -1));
+    }
+    if !mv.at_least(57) {
+        for (k, v) in NOVA_INJECTED {
+            body.insert(k.to_string(), value(k, *v));
+        }
+    }
+    body
+}
+
+/// Nova quota changes: its own names, plus the legacy network ones (stored as Neutron's);
+/// the fixed legacy limits are accepted and ignored.
+fn nova_changes(raw: &[u8]) -> Result<BTreeMap<String, i64>, Error> {
+    let mut names: Vec<&str> = NOVA.to_vec();
+    names.extend(NOVA_NETWORK_LEGACY.iter().map(|(n, _)| *n));
+    names.extend(NOVA_INJECTED.iter().map(|(n, _)| *n));
+    names.push("fixed_ips");
+    let mut out = changes(raw, "quota_set", &names)?;
+    for (nova, neutron) in NOVA_NETWORK_LEGACY {
+        if let Some(v) = out.remove(*nova) {
+            out.insert(neutron.to_string(), v);
+        }
+    }
+    for (k, _) in NOVA_INJECTED {
+        out.remove(*k);
+    }
+    out.remove("fixed_ips");
+    Ok(out)
+}
+
+async fn nova_show(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, Path(pid): Path<String>) -> ApiResult {
     let set = s.control.get_quotas(&ctx, &pid).await?;
-    let mut body = pick(&set.limits, NOVA);
+    let mut body = nova_set(&set.limits, mv, |_, v| json!(v));
     body.insert("id".into(), json!(pid));
     Ok(Json(json!({"quota_set": body})).into_response())
 }
 
-async fn nova_detail(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>) -> ApiResult {
+async fn nova_detail(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    mv: Microversion,
+    Path(pid): Path<String>,
+) -> ApiResult {
     let set = s.control.get_quotas(&ctx, &pid).await?;
-    let mut body: Map<String, Value> = NOVA
-        .iter()
-        .map(|n| {
-            let limit = set.limits.get(*n).copied().unwrap_or(-1);
-            let used = set.in_use.get(*n).copied().unwrap_or(0);
-            (n.to_string(), json!({"limit": limit, "in_use": used, "reserved": 0}))
-        })
-        .collect();
+    let mut body = nova_set(
+        &set.limits,
+        mv,
+        |n, limit| json!({"limit": limit, "in_use": set.in_use.get(n).copied().unwrap_or(0), "reserved": 0}),
+    );
     body.insert("id".into(), json!(pid));
     Ok(Json(json!({"quota_set": body})).into_response())
 }
 
-async fn nova_defaults(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>) -> ApiResult {
+async fn nova_defaults(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    mv: Microversion,
+    Path(pid): Path<String>,
+) -> ApiResult {
     s.control.get_quotas(&ctx, &pid).await?;
-    let mut body = pick(&s.control.default_quotas(), NOVA);
+    let mut body = nova_set(&s.control.default_quotas(), mv, |_, v| json!(v));
     body.insert("id".into(), json!(pid));
     Ok(Json(json!({"quota_set": body})).into_response())
 }
@@ -107,9 +167,15 @@ fn changes(raw: &[u8], wrapper: &str, names: &[&str]) -> Result<BTreeMap<String,
     Ok(out)
 }
 
-async fn nova_update(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>, raw: Bytes) -> ApiResult {
-    let set = s.control.update_quotas(&ctx, &pid, &changes(&raw, "quota_set", NOVA)?).await?;
-    Ok(Json(json!({"quota_set": pick(&set.limits, NOVA)})).into_response())
+async fn nova_update(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    mv: Microversion,
+    Path(pid): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    let set = s.control.update_quotas(&ctx, &pid, &nova_changes(&raw)?).await?;
+    Ok(Json(json!({"quota_set": nova_set(&set.limits, mv, |_, v| json!(v))})).into_response())
 }
 
 async fn nova_reset(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>) -> ApiResult {

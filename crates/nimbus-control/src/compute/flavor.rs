@@ -168,6 +168,48 @@ impl Control {
         Ok(f)
     }
 
+    /// Sets extra specs (merged into the existing ones) and/or removes one key (404 if it is
+    /// not set); returns the specs after the change (admin).
+    pub async fn change_flavor_extra_specs(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        set: &std::collections::BTreeMap<String, String>,
+        unset: Option<&str>,
+    ) -> Result<std::collections::BTreeMap<String, String>, Error> {
+        authorize("compute:manage_flavors", &ctx.principal, &Target::default())?;
+        for (k, v) in set {
+            let key_ok = !k.is_empty()
+                && k.len() <= 255
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | ' '));
+            if !key_ok || v.chars().count() > 255 {
+                return Err(Error::bad_request(format!(
+                    "Invalid extra spec {k:?}: keys are 1-255 letters, digits or _-.: and values at most 255 characters."
+                )));
+            }
+        }
+        let mut tx = self.store().write().await?;
+        let mut f = repo::get_flavor(&mut tx, id).await?.ok_or_else(|| Error::not_found("flavor", id))?;
+        let mut specs: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&f.extra_specs).unwrap_or_default();
+        specs.extend(set.clone());
+        if let Some(k) = unset {
+            if specs.remove(k).is_none() {
+                return Err(Error::not_found("extra spec", k));
+            }
+        }
+        f.extra_specs = serde_json::to_string(&specs)?;
+        repo::update_flavor(&mut tx, &f).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("ECS", "flavor", "updateFlavorExtraSpecs", 200).resource(&f.id, &f.name),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(specs)
+    }
+
     /// Deletes a flavor (admin).
     pub async fn delete_flavor(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
         authorize("compute:manage_flavors", &ctx.principal, &Target::default())?;

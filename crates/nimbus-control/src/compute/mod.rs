@@ -10,4 +10,7 @@ pub mod server_jobs;
 
 pub use flavor::{FlavorCreate, BUILTIN_FLAVORS};
 pub use keypair::fingerprint;
-pub use server::{instance_action_name, ActionOutcome, Naming, ServerAction, ServerCreate, ServerQuery, ServerView, ServersCreated};
+pub use server::{
+    instance_action_name, AccessUpdate, ActionOutcome, Naming, ServerAction, ServerCreate, ServerQuery, ServerView,
+    ServersCreated,
+};

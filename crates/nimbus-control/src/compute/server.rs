@@ -63,6 +63,56 @@ pub struct ServerCreate {
     pub description: Option<String>,
     pub tags: Vec<String>,
     pub naming: Naming,
+    /// Nova's user-set access addresses and disk config.
+    pub access: AccessUpdate,
+}
+
+/// Nova's `accessIPv4`, `accessIPv6` and `OS-DCF:diskConfig` (each `None`: unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct AccessUpdate {
+    pub ipv4: Option<String>,
+    pub ipv6: Option<String>,
+    pub disk_config: Option<String>,
+}
+
+impl AccessUpdate {
+    /// Validates and normalises (IPv6 in RFC 5952 form; an empty address clears it).
+    fn checked(&self) -> Result<AccessUpdate, Error> {
+        let ipv4 = match &self.ipv4 {
+            Some(a) if !a.is_empty() => Some(
+                a.parse::<std::net::Ipv4Addr>()
+                    .map_err(|_| Error::bad_request(format!("accessIPv4 {a:?} is not an IPv4 address.")))?
+                    .to_string(),
+            ),
+            other => other.clone(),
+        };
+        let ipv6 = match &self.ipv6 {
+            Some(a) if !a.is_empty() => Some(
+                a.parse::<std::net::Ipv6Addr>()
+                    .map_err(|_| Error::bad_request(format!("accessIPv6 {a:?} is not an IPv6 address.")))?
+                    .to_string(),
+            ),
+            other => other.clone(),
+        };
+        if let Some(d) = &self.disk_config {
+            if d != "AUTO" && d != "MANUAL" {
+                return Err(Error::bad_request("OS-DCF:diskConfig must be AUTO or MANUAL."));
+            }
+        }
+        Ok(AccessUpdate { ipv4, ipv6, disk_config: self.disk_config.clone() })
+    }
+
+    fn apply(&self, s: &mut Server) {
+        if let Some(a) = &self.ipv4 {
+            s.access_ipv4 = a.clone();
+        }
+        if let Some(a) = &self.ipv6 {
+            s.access_ipv6 = a.clone();
+        }
+        if let Some(d) = &self.disk_config {
+            s.disk_config = d.clone();
+        }
+    }
 }
 
 impl ServerCreate {
@@ -82,6 +132,7 @@ impl ServerCreate {
             description: None,
             tags: Vec::new(),
             naming: Naming::Nova,
+            access: AccessUpdate::default(),
         }
     }
 }
@@ -107,12 +158,28 @@ pub struct ServerView {
 pub enum ServerAction {
     Start,
     Stop,
-    Reboot { hard: bool },
-    Resize { flavor_ref: String },
+    Reboot {
+        hard: bool,
+    },
+    Resize {
+        flavor_ref: String,
+        disk_config: Option<String>,
+    },
     ConfirmResize,
     RevertResize,
-    Rebuild { image_ref: String, name: Option<String>, user_data: Option<Option<String>> },
-    CreateImage { name: String, metadata: BTreeMap<String, String> },
+    Rebuild {
+        image_ref: String,
+        name: Option<String>,
+        user_data: Option<Option<String>>,
+        /// 2.54: a new key pair (`Some(None)` removes it).
+        key_name: Option<Option<String>>,
+        metadata: Option<BTreeMap<String, String>>,
+        access: AccessUpdate,
+    },
+    CreateImage {
+        name: String,
+        metadata: BTreeMap<String, String>,
+    },
 }
 
 impl ServerAction {
@@ -386,6 +453,7 @@ impl Control {
             decode_user_data(u)?;
         }
         crate::tags::validate_string_tags(&req.tags)?;
+        let access = req.access.checked()?;
         let zone = match &req.availability_zone {
             Some(z) if !self.config().availability_zones.contains(z) => {
                 return Err(Error::bad_request(format!("The requested availability zone {z} is not available.")))
@@ -539,7 +607,11 @@ impl Control {
                 created_at: now + i,
                 updated_at: now,
                 version: 0,
+                access_ipv4: String::new(),
+                access_ipv6: String::new(),
+                disk_config: "MANUAL".into(),
             };
+            access.apply(&mut s);
             let sub_status = match placed {
                 Ok(_) => {
                     s.host = Some(LOCAL_HOST.into());
@@ -631,9 +703,17 @@ impl Control {
                 Some(prev) => prev.into_iter().filter(|i: &String| with.contains(i)).collect::<Vec<String>>(),
             });
         }
+        // Nova filters names by regular expression: match in memory over the other filters'
+        // result, then page (a project holds at most its instance quota of servers).
+        let name_re = match &q.name {
+            Some(n) => {
+                Some(regex::Regex::new(n).map_err(|_| Error::bad_request(format!("Invalid name filter {n:?}.")))?)
+            }
+            None => None,
+        };
         let filter = ServerFilter {
             project_id: project,
-            name_contains: q.name.clone(),
+            name_contains: None,
             status: q.status.as_ref().map(|s| s.to_ascii_uppercase()),
             image_id: q.image.clone(),
             flavor_id: q.flavor.clone(),
@@ -644,8 +724,20 @@ impl Control {
             ids,
             ..Default::default()
         };
+        let rows = match &name_re {
+            None => repo::list(&mut c, &filter, page).await?,
+            Some(re) => {
+                let all = repo::list(&mut c, &filter, &PageRequest { limit: Some(u32::MAX), marker: None }).await?;
+                let matching: Vec<Server> = all.into_iter().filter(|s| re.is_match(&s.name)).collect();
+                let start = match &page.marker {
+                    Some(m) => matching.iter().position(|s| &s.id == m).map(|i| i + 1).unwrap_or(matching.len()),
+                    None => 0,
+                };
+                matching.into_iter().skip(start).take(page.effective_limit() as usize).collect()
+            }
+        };
         let mut out = Vec::new();
-        for s in repo::list(&mut c, &filter, page).await? {
+        for s in rows {
             out.push(self.view_server(&mut c, s).await?);
         }
         Ok(out)
@@ -658,7 +750,9 @@ impl Control {
         id: &str,
         name: Option<String>,
         description: Option<Option<String>>,
+        access: AccessUpdate,
     ) -> Result<ServerView, Error> {
+        let access = access.checked()?;
         if let Some(n) = &name {
             validate_name("server name", n)?;
         }
@@ -675,6 +769,7 @@ impl Control {
         if let Some(d) = description {
             s.description = d;
         }
+        access.apply(&mut s);
         s.updated_at = now_ms();
         s.version = repo::update(&mut tx, &s).await?;
         self.audit(
@@ -845,7 +940,8 @@ impl Control {
                 params["hard"] = json!(hard);
                 jobs::REBOOT_JOB
             }
-            ServerAction::Resize { flavor_ref } => {
+            ServerAction::Resize { flavor_ref, disk_config } => {
+                AccessUpdate { disk_config: disk_config.clone(), ..Default::default() }.checked()?.apply(&mut s);
                 if !matches!(s.status.as_str(), "ACTIVE" | "SHUTOFF") {
                     return Err(conflict(&s));
                 }
@@ -895,9 +991,30 @@ impl Control {
                     jobs::REVERT_RESIZE_JOB
                 }
             }
-            ServerAction::Rebuild { image_ref, name, user_data } => {
+            ServerAction::Rebuild { image_ref, name, user_data, key_name, metadata, access } => {
                 if !matches!(s.status.as_str(), "ACTIVE" | "SHUTOFF" | "ERROR") {
                     return Err(conflict(&s));
+                }
+                access.checked()?.apply(&mut s);
+                if let Some(k) = key_name {
+                    match k {
+                        Some(k) => {
+                            let kp = catalog::get_keypair(tx, &ctx.principal.user_id, k)
+                                .await?
+                                .ok_or_else(|| Error::bad_request(format!("Invalid key_name provided: {k}.")))?;
+                            s.key_name = Some(kp.name);
+                            s.key_data = Some(kp.public_key);
+                        }
+                        None => {
+                            s.key_name = None;
+                            s.key_data = None;
+                        }
+                    }
+                }
+                if let Some(m) = metadata {
+                    let limit = self.quota_limit(tx, &s.project_id, "metadata_items").await?;
+                    validate_metadata(m, limit)?;
+                    s.metadata = serde_json::to_string(m)?;
                 }
                 let image = self.bootable_image(tx, ctx, image_ref).await?;
                 if let Some(n) = name {
@@ -920,6 +1037,7 @@ impl Control {
                 if !matches!(s.status.as_str(), "ACTIVE" | "SHUTOFF") {
                     return Err(conflict(&s));
                 }
+                validate_metadata(metadata, 128)?;
                 let image_id = self.snapshot_image_record(tx, ctx, &s, name, metadata).await?;
                 params["image_id"] = json!(image_id);
                 outcome.image_id = Some(image_id);

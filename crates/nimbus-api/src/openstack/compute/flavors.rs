@@ -28,6 +28,10 @@ pub fn routes(r: Routes) -> Routes {
         .add("PUT", "/compute/v2.1/flavors/{flavor_id}", A, update)
         .add("DELETE", "/compute/v2.1/flavors/{flavor_id}", A, delete)
         .add("GET", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs", A, extra_specs)
+        .add("POST", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs", A, extra_specs_set)
+        .add("GET", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", A, extra_spec_show)
+        .add("PUT", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", A, extra_spec_put)
+        .add("DELETE", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", A, extra_spec_delete)
         .add("GET", "/compute/v2.1/flavors/{flavor_id}/os-flavor-access", A, access)
         .add("POST", "/compute/v2.1/flavors/{flavor_id}/action", A, action)
 }
@@ -154,6 +158,12 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, ra
         is_public: match &f["os-flavor-access:is_public"] {
             Value::Null => true,
             Value::Bool(b) => *b,
+            // Nova accepts oslo's boolean strings ("True", "false", "1", "no"...).
+            Value::String(t) => match t.to_ascii_lowercase().as_str() {
+                "true" | "t" | "1" | "yes" | "y" | "on" => true,
+                "false" | "f" | "0" | "no" | "n" | "off" => false,
+                _ => return Err(Error::bad_request("'os-flavor-access:is_public' must be a boolean.").into()),
+            },
             _ => return Err(Error::bad_request("'os-flavor-access:is_public' must be a boolean.").into()),
         },
         description: if mv.at_least(55) { f["description"].as_str().map(str::to_string) } else { None },
@@ -211,4 +221,61 @@ async fn action(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<Strin
     let tenant = inner["tenant"].as_str().ok_or_else(|| Error::bad_request("'tenant' is required."))?;
     let list = s.control.set_flavor_access(&ctx, &id, tenant, grant).await?;
     Ok(Json(access_doc(&id, list)).into_response())
+}
+
+fn spec_map(v: &Value, what: &str) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    let obj = v.as_object().ok_or_else(|| Error::bad_request(format!("'{what}' must be an object.")))?;
+    obj.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return Err(Error::bad_request(format!("The value of extra spec {k:?} must be a string."))),
+            };
+            Ok((k.clone(), v))
+        })
+        .collect()
+}
+
+async fn extra_specs_set(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>, raw: Bytes) -> ApiResult {
+    let body: Value = parse_json(&raw)?;
+    let set = spec_map(body.get("extra_specs").unwrap_or(&Value::Null), "extra_specs")?;
+    s.control.change_flavor_extra_specs(&ctx, &id, &set, None).await?;
+    Ok(Json(json!({"extra_specs": set})).into_response())
+}
+
+async fn extra_spec_show(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult {
+    let f = s.control.get_flavor(&ctx, &id).await?;
+    let specs: serde_json::Map<String, Value> = serde_json::from_str(&f.extra_specs).unwrap_or_default();
+    let v = specs.get(&key).ok_or_else(|| Error::not_found("extra spec", &key))?;
+    Ok(Json(json!({ key: v })).into_response())
+}
+
+async fn extra_spec_put(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, key)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    let body: Value = parse_json(&raw)?;
+    let set = spec_map(&body, "body")?;
+    if set.len() != 1 || !set.contains_key(&key) {
+        return Err(Error::bad_request("The body must hold exactly the extra spec named in the URL.").into());
+    }
+    s.control.change_flavor_extra_specs(&ctx, &id, &set, None).await?;
+    Ok(Json(json!(set)).into_response())
+}
+
+async fn extra_spec_delete(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult {
+    s.control.change_flavor_extra_specs(&ctx, &id, &Default::default(), Some(&key)).await?;
+    Ok(StatusCode::OK.into_response())
 }

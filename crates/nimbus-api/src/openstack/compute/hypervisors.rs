@@ -1,6 +1,7 @@
 //! `/os-hypervisors` (admin): the region's compute host and which hypervisor runs its
 //! guests (`qemu-kvm`, `qemu-tcg`, or `simulated`); `/limits`: the project's absolute limits.
 
+use super::microversion::Microversion;
 use crate::auth::Auth;
 use crate::error::ApiResult;
 use crate::routes::{Access, Routes};
@@ -14,8 +15,10 @@ use serde_json::{json, Value};
 
 use Access::Authenticated as A;
 
-/// The id the single local host is listed under.
+/// The id the single local host is listed under (below 2.53, then a UUID).
 const HOST_ID: &str = "1";
+const HOST_UUID: &str = "6e1f4b1c-6f7a-4a61-9a55-6e696d627573";
+const SERVICE_UUID: &str = "2c0f7e53-0f6b-4b8e-8e3a-6e696d627573";
 
 pub fn routes(r: Routes) -> Routes {
     r.add("GET", "/compute/v2.1/os-hypervisors", A, list)
@@ -72,46 +75,54 @@ async fn extension(Auth(_): Auth, Path(alias): Path<String>) -> ApiResult {
     Ok(Json(json!({"extension": extension_doc(a, n)})).into_response())
 }
 
-async fn doc(s: &AppState, ctx: &Ctx, detailed: bool) -> Result<Value, Error> {
+async fn doc(s: &AppState, ctx: &Ctx, detailed: bool, mv: Microversion) -> Result<Value, Error> {
     let (host, kind, running) = s.control.hypervisor_view(ctx).await?;
-    let mut d = json!({
-        "id": HOST_ID, "hypervisor_hostname": host.name, "state": "up", "status": "enabled",
-    });
+    // From 2.53 hypervisors and services are named by UUIDs.
+    let (id, service_id) = if mv.at_least(53) { (HOST_UUID, SERVICE_UUID) } else { (HOST_ID, HOST_ID) };
+    let mut d = json!({"id": id, "hypervisor_hostname": host.name, "state": "up", "status": "enabled"});
     if detailed {
-        let (cpu, ram) = (s.control.config().cpu_allocation_ratio, s.control.config().ram_allocation_ratio);
         d["hypervisor_type"] = json!(kind);
         d["hypervisor_version"] = json!(7002000);
         d["host_ip"] = json!("127.0.0.1");
-        d["service"] = json!({"host": host.name, "id": HOST_ID, "disabled_reason": null});
-        d["vcpus"] = json!(host.vcpus);
-        d["memory_mb"] = json!(host.memory_mb);
-        d["vcpus_used"] = json!(host.used_vcpus);
-        d["memory_mb_used"] = json!(host.used_memory_mb);
-        d["running_vms"] = json!(running);
-        d["cpu_allocation_ratio"] = json!(cpu);
-        d["ram_allocation_ratio"] = json!(ram);
-        d["availability_zones"] = json!(host.zones);
+        d["service"] = json!({"host": host.name, "id": service_id, "disabled_reason": null});
+        // 2.88 dropped the resource figures (placement reports them).
+        if !mv.at_least(88) {
+            let cpu_info = json!({"arch": "x86_64", "model": kind, "vendor": "QEMU",
+                "topology": {"cores": host.vcpus, "threads": 1, "sockets": 1}, "features": []});
+            d["cpu_info"] = if mv.at_least(28) { cpu_info } else { json!(cpu_info.to_string()) };
+            d["vcpus"] = json!(host.vcpus);
+            d["memory_mb"] = json!(host.memory_mb);
+            d["vcpus_used"] = json!(host.used_vcpus);
+            d["memory_mb_used"] = json!(host.used_memory_mb);
+            d["free_ram_mb"] = json!(host.memory_mb - host.used_memory_mb);
+            d["running_vms"] = json!(running);
+            d["current_workload"] = json!(0);
+            d["local_gb"] = json!(0);
+            d["local_gb_used"] = json!(0);
+            d["free_disk_gb"] = json!(0);
+            d["disk_available_least"] = Value::Null;
+        }
     }
     Ok(d)
 }
 
-async fn list(State(s): State<AppState>, Auth(ctx): Auth) -> ApiResult {
-    Ok(Json(json!({"hypervisors": [doc(&s, &ctx, false).await?]})).into_response())
+async fn list(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion) -> ApiResult {
+    Ok(Json(json!({"hypervisors": [doc(&s, &ctx, false, mv).await?]})).into_response())
 }
 
-async fn detail(State(s): State<AppState>, Auth(ctx): Auth) -> ApiResult {
-    Ok(Json(json!({"hypervisors": [doc(&s, &ctx, true).await?]})).into_response())
+async fn detail(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion) -> ApiResult {
+    Ok(Json(json!({"hypervisors": [doc(&s, &ctx, true, mv).await?]})).into_response())
 }
 
-async fn show(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {
-    let d = doc(&s, &ctx, true).await?;
-    if id != HOST_ID && Some(id.as_str()) != d["hypervisor_hostname"].as_str() {
+async fn show(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, Path(id): Path<String>) -> ApiResult {
+    let d = doc(&s, &ctx, true, mv).await?;
+    if d["id"].as_str() != Some(id.as_str()) && Some(id.as_str()) != d["hypervisor_hostname"].as_str() {
         return Err(Error::not_found("hypervisor", &id).into());
     }
     Ok(Json(json!({"hypervisor": d})).into_response())
 }
 
-async fn limits(State(s): State<AppState>, Auth(ctx): Auth, mv: super::microversion::Microversion) -> ApiResult {
+async fn limits(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion) -> ApiResult {
     let project = ctx
         .principal
         .project_id()
@@ -133,8 +144,16 @@ async fn limits(State(s): State<AppState>, Auth(ctx): Auth, mv: super::microvers
     });
     // Nova dropped the network limits at 2.36, image metadata at 2.39, personality at 2.57.
     let dropped: &[(u16, &[&str])] = &[
-        (36, &["maxSecurityGroupRules", "maxSecurityGroups", "maxTotalFloatingIps", "totalFloatingIpsUsed",
-            "totalSecurityGroupsUsed"]),
+        (
+            36,
+            &[
+                "maxSecurityGroupRules",
+                "maxSecurityGroups",
+                "maxTotalFloatingIps",
+                "totalFloatingIpsUsed",
+                "totalSecurityGroupsUsed",
+            ],
+        ),
         (39, &["maxImageMeta"]),
         (57, &["maxPersonality", "maxPersonalitySize"]),
     ];

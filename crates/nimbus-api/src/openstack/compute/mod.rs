@@ -4,6 +4,7 @@
 mod availability_zones;
 mod flavors;
 mod hypervisors;
+mod images;
 mod keypairs;
 pub mod microversion;
 mod server_groups;
@@ -18,5 +19,6 @@ pub fn routes(r: Routes) -> Routes {
     let r = servers::routes(r);
     let r = server_groups::routes(r);
     let r = hypervisors::routes(r);
+    let r = images::routes(r);
     availability_zones::routes(r)
 }

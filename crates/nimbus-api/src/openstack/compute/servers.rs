@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use nimbus_control::compute::{Naming, ServerAction, ServerCreate, ServerQuery, ServerView};
+use nimbus_control::compute::{AccessUpdate, Naming, ServerAction, ServerCreate, ServerQuery, ServerView};
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
 use nimbus_core::time::{iso_time, usage_time};
@@ -94,9 +94,31 @@ pub enum View {
 
 /// Keys of the basic view (update and rebuild answers below 2.75).
 const BASIC_KEYS: &[&str] = &[
-    "id", "name", "status", "tenant_id", "user_id", "created", "updated", "metadata", "links", "addresses",
-    "hostId", "image", "flavor", "progress", "fault", "OS-DCF:diskConfig", "accessIPv4", "accessIPv6", "locked",
-    "description", "tags", "trusted_image_certificates", "server_groups", "locked_reason", "pinned_availability_zone",
+    "id",
+    "name",
+    "status",
+    "tenant_id",
+    "user_id",
+    "created",
+    "updated",
+    "metadata",
+    "links",
+    "addresses",
+    "hostId",
+    "image",
+    "flavor",
+    "progress",
+    "fault",
+    "OS-DCF:diskConfig",
+    "accessIPv4",
+    "accessIPv6",
+    "locked",
+    "description",
+    "tags",
+    "trusted_image_certificates",
+    "server_groups",
+    "locked_reason",
+    "pinned_availability_zone",
 ];
 
 /// The server document of `view` at microversion `mv`.
@@ -146,9 +168,9 @@ fn server_doc(s: &AppState, ctx: &Ctx, v: &ServerView, mv: Microversion) -> Valu
         "image": {"id": srv.image_id, "links": links(s, "images", &srv.image_id)},
         "flavor": flavor_doc,
         "created": iso_time(srv.created_at), "updated": iso_time(srv.updated_at),
-        "addresses": {}, "accessIPv4": "", "accessIPv6": "",
+        "addresses": {}, "accessIPv4": srv.access_ipv4, "accessIPv6": srv.access_ipv6,
         "links": links(s, "servers", &srv.id),
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": srv.disk_config,
         "OS-EXT-AZ:availability_zone": srv.availability_zone,
         "config_drive": if srv.config_drive { "True" } else { "" },
         "key_name": srv.key_name,
@@ -234,6 +256,9 @@ fn query(q: &HashMap<String, String>) -> Result<ServerQuery, Error> {
 }
 
 async fn listing(s: &AppState, ctx: &Ctx, q: &HashMap<String, String>, detailed: bool, mv: Microversion) -> ApiResult {
+    if q.get("limit").is_some_and(|l| l == "0") {
+        return Ok(Json(json!({"servers": []})).into_response());
+    }
     let page = PageRequest::from_query(q)?;
     let views = s.control.list_servers(ctx, &query(q)?, &page).await?;
     let docs: Vec<Value> =
@@ -308,6 +333,54 @@ fn string_map(v: &Value, what: &str) -> Result<BTreeMap<String, String>, Error> 
     }
 }
 
+/// `accessIPv4`, `accessIPv6` and `OS-DCF:diskConfig` of a body.
+fn access_of(m: &Map<String, Value>) -> Result<AccessUpdate, Error> {
+    Ok(AccessUpdate {
+        ipv4: str_field(m, "accessIPv4")?.map(str::to_string),
+        ipv6: str_field(m, "accessIPv6")?.map(str::to_string),
+        disk_config: str_field(m, "OS-DCF:diskConfig")?.map(str::to_string),
+    })
+}
+
+/// Checks `networks` (a list of `{"uuid"|"port"|"fixed_ip"}`, or `auto`/`none` from 2.37)
+/// and `security_groups` (only the `default` group exists until the VPC service arrives).
+fn check_networking(m: &Map<String, Value>) -> Result<(), Error> {
+    match m.get("networks") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(v)) if v == "auto" || v == "none" => {}
+        Some(Value::Array(items)) => {
+            for n in items {
+                let uuid = n.get("uuid").and_then(Value::as_str);
+                if let Some(u) = uuid {
+                    let hex: String = u.chars().filter(|c| *c != '-').collect();
+                    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                        return Err(Error::bad_request(format!(
+                            "Bad networks format: network uuid {u} is not a UUID."
+                        )));
+                    }
+                    return Err(Error::bad_request(format!(
+                        "Network {u} could not be found: private networks arrive with the VPC service."
+                    )));
+                }
+                if n.get("port").is_some() {
+                    return Err(Error::bad_request("Ports arrive with the VPC service."));
+                }
+            }
+        }
+        Some(_) => return Err(Error::bad_request("'networks' must be a list, 'auto' or 'none'.")),
+    }
+    if let Some(groups) = m.get("security_groups").filter(|v| !v.is_null()) {
+        let list = groups.as_array().ok_or_else(|| Error::bad_request("'security_groups' must be a list."))?;
+        for g in list {
+            let name = g.get("name").and_then(Value::as_str).unwrap_or("");
+            if name != "default" {
+                return Err(Error::bad_request(format!("Security group {name} not found for project.")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The image to boot: `imageRef`, or the image entry of `block_device_mapping_v2`.
 fn boot_image(m: &Map<String, Value>) -> Result<String, Error> {
     let image_ref = str_field(m, "imageRef")?.filter(|s| !s.is_empty());
@@ -375,6 +448,9 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, ra
         req.server_group = str_field(hints, "group")?.map(str::to_string);
     }
     req.naming = Naming::Nova;
+    req.access = access_of(m)?;
+    check_networking(m)?;
+    let admin_pass = str_field(m, "adminPass")?.map(str::to_string);
     let return_reservation = m.get("return_reservation_id").and_then(Value::as_bool).unwrap_or(false);
     let created = s.control.create_servers(&ctx, req).await?;
     if return_reservation || created.servers.len() > 1 && return_reservation {
@@ -385,9 +461,10 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, ra
         "id": first.id, "links": links(&s, "servers", &first.id), "OS-DCF:diskConfig": "MANUAL",
         "security_groups": [{"name": "default"}],
     });
-    // Nova returns a generated password; guests of this region take SSH keys instead, so
-    // the password is random and never installed.
-    doc["adminPass"] = json!(nimbus_core::id::new_hex_id()[..12].to_string());
+    // Nova echoes the password given, or generates one; guests of this region take SSH keys
+    // instead, so the password is never installed (Nova's behaviour without an agent).
+    doc["adminPass"] = json!(admin_pass.unwrap_or_else(|| nimbus_core::id::new_hex_id()[..12].to_string()));
+    doc["OS-DCF:diskConfig"] = json!(first.disk_config);
     let mut resp = (StatusCode::ACCEPTED, Json(json!({"server": doc}))).into_response();
     if let Ok(loc) = HeaderValue::from_str(&format!("{}/compute/v2.1/servers/{}", base(&s), first.id)) {
         resp.headers_mut().insert("location", loc);
@@ -420,7 +497,7 @@ async fn update(
     let name = str_field(m, "name")?.map(str::to_string);
     let description =
         if m.contains_key("description") { Some(str_field(m, "description")?.map(str::to_string)) } else { None };
-    let v = s.control.update_server(&ctx, &id, name, description).await?;
+    let v = s.control.update_server(&ctx, &id, name, description, access_of(m)?).await?;
     Ok(Json(json!({"server": render(&s, &ctx, &v, mv, View::Update)})).into_response())
 }
 
@@ -460,7 +537,10 @@ async fn action(
                 Some(Value::Number(n)) => n.to_string(),
                 _ => return Err(Error::bad_request("resize needs 'flavorRef'.").into()),
             };
-            ServerAction::Resize { flavor_ref: f.rsplit('/').next().unwrap_or_default().to_string() }
+            ServerAction::Resize {
+                flavor_ref: f.rsplit('/').next().unwrap_or_default().to_string(),
+                disk_config: str_field(o, "OS-DCF:diskConfig")?.map(str::to_string),
+            }
         }
         "confirmResize" => ServerAction::ConfirmResize,
         "revertResize" => ServerAction::RevertResize,
@@ -472,10 +552,22 @@ async fn action(
             } else {
                 None
             };
+            let key_name = if mv.at_least(54) && o.contains_key("key_name") {
+                Some(str_field(o, "key_name")?.map(str::to_string))
+            } else {
+                None
+            };
+            let metadata = match o.get("metadata") {
+                None => None,
+                Some(m) => Some(string_map(m, "metadata")?),
+            };
             ServerAction::Rebuild {
                 image_ref: image.rsplit('/').next().unwrap_or_default().to_string(),
                 name: str_field(o, "name")?.map(str::to_string),
                 user_data,
+                key_name,
+                metadata,
+                access: access_of(o)?,
             }
         }
         "createImage" => {
@@ -516,9 +608,23 @@ async fn action(
             return Ok(StatusCode::ACCEPTED.into_response());
         }
         "os-resetState" => {
-            let state = str_field(arg_obj()?, "state")?.ok_or_else(|| Error::bad_request("os-resetState needs 'state'."))?;
+            let state =
+                str_field(arg_obj()?, "state")?.ok_or_else(|| Error::bad_request("os-resetState needs 'state'."))?;
             s.control.reset_server_state(&ctx, &id, state).await?;
             return Ok(StatusCode::ACCEPTED.into_response());
+        }
+        "restore" | "forceDelete" => {
+            // Deletes are immediate here (no soft delete), so no server is ever SOFT_DELETED.
+            let v = s.control.get_server(&ctx, &id).await?;
+            return Err(Error::Conflict(format!(
+                "Cannot '{name}' instance {} while it is in vm_state {}.",
+                v.server.id, v.server.vm_state
+            ))
+            .into());
+        }
+        "migrate" | "os-migrateLive" => {
+            s.control.reset_server_state_check(&ctx, &id).await?;
+            return Err(Error::bad_request("No valid host was found: this region has one compute host.").into());
         }
         "injectNetworkInfo" => {
             // Guests read their network from the config drive and DHCP: nothing to inject,
@@ -548,7 +654,8 @@ async fn action(
     if rebuild {
         let v = s.control.get_server(&ctx, &id).await?;
         let mut d = render(&s, &ctx, &v, mv, View::Rebuild);
-        d["adminPass"] = json!(nimbus_core::id::new_hex_id()[..12].to_string());
+        let pass = arg.get("adminPass").and_then(Value::as_str).map(str::to_string);
+        d["adminPass"] = json!(pass.unwrap_or_else(|| nimbus_core::id::new_hex_id()[..12].to_string()));
         return Ok((StatusCode::ACCEPTED, Json(json!({"server": d}))).into_response());
     }
     Ok(if confirm { StatusCode::NO_CONTENT } else { StatusCode::ACCEPTED }.into_response())
@@ -683,7 +790,12 @@ async fn tag_remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn actions_list(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, Path(id): Path<String>) -> ApiResult {
+async fn actions_list(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    mv: Microversion,
+    Path(id): Path<String>,
+) -> ApiResult {
     let traces = s.control.server_actions(&ctx, &id).await?;
     let docs: Vec<Value> = traces.iter().map(|t| action_doc(t, &id, mv)).collect();
     Ok(Json(json!({"instanceActions": docs})).into_response())
@@ -741,7 +853,11 @@ async fn ips_list(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<Str
     Ok(Json(json!({"addresses": {}})).into_response())
 }
 
-async fn ips_show(State(s): State<AppState>, Auth(ctx): Auth, Path((id, network)): Path<(String, String)>) -> ApiResult {
+async fn ips_show(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, network)): Path<(String, String)>,
+) -> ApiResult {
     s.control.get_server(&ctx, &id).await?;
     Err(Error::not_found("network", &network).into())
 }
