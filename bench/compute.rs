@@ -37,8 +37,11 @@ fn secs(d: Duration) -> f64 {
 fn bare_qemu(tiny: &Path, work: &Path, run: usize) -> Duration {
     let dir = work.join(format!("bare-{run}"));
     std::fs::create_dir_all(dir.join("cfg/openstack/latest")).unwrap();
-    std::fs::write(dir.join("cfg/openstack/latest/meta_data.json"), r#"{"uuid":"bare","name":"bare","hostname":"bare"}"#)
-        .unwrap();
+    std::fs::write(
+        dir.join("cfg/openstack/latest/meta_data.json"),
+        r#"{"uuid":"bare","name":"bare","hostname":"bare"}"#,
+    )
+    .unwrap();
     let ok = Command::new("genisoimage")
         .args(["-quiet", "-o"])
         .arg(dir.join("config.iso"))
@@ -161,7 +164,13 @@ async fn simulated_scale() {
                   [quotas]\ninstances = -1\ncores = -1\nram = -1\n";
     let tiny = tempfile::tempdir().unwrap();
     let qcow2 = tiny.path().join("nimbus-tiny.qcow2");
-    assert!(Command::new("qemu-img").args(["create", "-q", "-f", "qcow2"]).arg(&qcow2).arg("64M").status().unwrap().success());
+    assert!(Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&qcow2)
+        .arg("64M")
+        .status()
+        .unwrap()
+        .success());
     let region =
         Region::start_with(&Db::Sqlite, &[("NIMBUS_DEFAULT_IMAGE_DIR", tiny.path().to_str().unwrap())], Some(config));
     let (token, body) = region.token("admin", common::ADMIN_PASSWORD, "admin").await;

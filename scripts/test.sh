@@ -2,7 +2,8 @@
 # Quick start, command 2: run every test. Installs what is missing (Debian packages, the
 # Python clients in .venv, a running PostgreSQL), then runs the Rust tests (unit, store on
 # SQLite and PostgreSQL, integration tests driving the real binary with the real clients)
-# and the Tempest identity tests of tests/tempest/identity-expected.txt.
+# and the Tempest identity, image and compute tests of the committed expected-pass lists
+# (tests/tempest/*-expected.txt).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -18,5 +19,5 @@ export NIMBUS_TINY_DIR="$ROOT/target/nimbus-tiny"
 echo "== cargo test"
 cargo test --workspace --no-fail-fast
 
-echo "== tempest (identity and image)"
+echo "== tempest (identity, image, compute)"
 bash tests/tempest/region.sh

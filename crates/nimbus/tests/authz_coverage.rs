@@ -152,6 +152,7 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("PUT", "/image/v2/images/{image_id}/tags/{tag}", 404),
     ("DELETE", "/image/v2/images/{image_id}/tags/{tag}", 404),
     ("GET", "/image/v2/images/{image_id}/members", 404),
+    ("GET", "/image/v2/images/{image_id}/tasks", 404),
     ("POST", "/image/v2/images/{image_id}/members", 404),
     ("GET", "/image/v2/images/{image_id}/members/{member_id}", 404),
     ("PUT", "/image/v2/images/{image_id}/members/{member_id}", 404),

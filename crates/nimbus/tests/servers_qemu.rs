@@ -120,6 +120,43 @@ async fn the_openstack_cli_runs_a_real_guest() {
     let kinds: Vec<&str> = events["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["created", "started", "stopped", "started", "stopped", "started"], "{events}");
 
+    // Reversibility: the server's disk exported as a standalone QCOW2 file (a snapshot image,
+    // downloaded), which itself boots as a new server.
+    let snap = region.openstack_json(&["server", "image", "create", "--wait", "--name", "vm1-export", "vm1"]);
+    assert_eq!(snap["status"], "active", "{snap}");
+    let exported = dir.path().join("vm1.qcow2");
+    let (ok, _, err) = region.openstack(&["image", "save", "--file", exported.to_str().unwrap(), "vm1-export"]);
+    assert!(ok, "{err}");
+    let info = Command::new("qemu-img").args(["info", "--output=json"]).arg(&exported).output().unwrap();
+    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["format"], "qcow2", "{info}");
+    assert!(info.get("backing-filename").is_none(), "the export stands alone: {info}");
+
+    // Another format: the export converted to VMDK, uploaded, and booted (the driver converts
+    // it to QCOW2 once for its base cache).
+    let vmdk = dir.path().join("vm1.vmdk");
+    let st = Command::new("qemu-img").args(["convert", "-O", "vmdk"]).arg(&exported).arg(&vmdk).status().unwrap();
+    assert!(st.success());
+    let img = region.openstack_json(&[
+        "image",
+        "create",
+        "--disk-format",
+        "vmdk",
+        "--container-format",
+        "bare",
+        "--file",
+        vmdk.to_str().unwrap(),
+        "from-vmdk",
+    ]);
+    assert_eq!(img["status"], "active", "{img}");
+    let s2 =
+        region.openstack_json(&["server", "create", "--flavor", "s3.small.1", "--image", "from-vmdk", "--wait", "vm2"]);
+    assert_eq!(s2["status"], "ACTIVE", "{s2}");
+    let log2 = wait_console(&region, "vm2", READY, 1).await;
+    assert!(log2.contains("ready hostname=vm2"), "{log2}");
+    let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "vm2"]);
+    assert!(ok, "{err}");
+
     let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "vm1"]);
     assert!(ok, "{err}");
     let (ok, _, _) = region.openstack(&["server", "show", "vm1"]);
@@ -150,6 +187,7 @@ async fn a_crash_while_three_servers_build_leaves_no_orphans() {
     region
         .wait_for(120, "a first guest to start", || async { (!qemu_pids(&instances).is_empty()).then_some(()) })
         .await;
+    let before = qemu_pids(&instances);
     region.kill9();
     region.launch();
     let token = region.admin_token().await;
@@ -167,7 +205,11 @@ async fn a_crash_while_three_servers_build_leaves_no_orphans() {
         }
     }
     let active: Vec<&Value> = servers.iter().filter(|s| s["status"] == "ACTIVE").collect();
-    assert_eq!(qemu_pids(&instances).len(), active.len(), "one QEMU per ACTIVE server, no orphans");
+    let after = qemu_pids(&instances);
+    assert_eq!(after.len(), active.len(), "one QEMU per ACTIVE server, no orphans");
+    for pid in &before {
+        assert!(after.contains(pid), "guest {pid}, running before the crash, was adopted, not restarted");
+    }
     if let Some(s) = active.first() {
         wait_console(&region, s["id"].as_str().unwrap(), READY, 1).await;
     }

@@ -37,6 +37,7 @@ pub fn routes() -> Routes {
         .add("PUT", "/v2/images/{image_id}/tags/{tag}", A, add_tag)
         .add("DELETE", "/v2/images/{image_id}/tags/{tag}", A, remove_tag)
         .add("GET", "/v2/images/{image_id}/members", A, list_members)
+        .add("GET", "/v2/images/{image_id}/tasks", A, list_tasks)
         .add("POST", "/v2/images/{image_id}/members", A, add_member)
         .add("GET", "/v2/images/{image_id}/members/{member_id}", A, show_member)
         .add("PUT", "/v2/images/{image_id}/members/{member_id}", A, update_member)
@@ -264,4 +265,11 @@ async fn remove_member(
 ) -> ApiResult {
     s.control.remove_image_member(&ctx, &id, &member).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Glance 2.12 lists an image's import tasks; images here are uploaded directly, so never have
+/// any.
+async fn list_tasks(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {
+    s.control.get_image(&ctx, &id).await?;
+    Ok(Json(serde_json::json!({"tasks": []})).into_response())
 }

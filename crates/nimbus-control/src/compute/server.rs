@@ -1078,11 +1078,15 @@ impl Control {
             }
             props.insert(k.clone(), json!(v));
         }
-        props.insert("image_type".into(), json!("snapshot"));
+        // Nova keeps an image_type the caller gave.
+        props.entry("image_type").or_insert_with(|| json!("snapshot"));
         props.insert("instance_uuid".into(), json!(s.id));
         props.insert("base_image_ref".into(), json!(s.image_id));
         props.insert("owner_user_name".into(), json!(ctx.principal.user_name));
         self.charge_quota(tx, &s.project_id, "images", 1).await?;
+        // The snapshot needs what its base image needed (Nova copies these).
+        let base = image_repo::get(tx, &s.image_id).await?;
+        let (base_ram, base_disk) = base.map(|b| (b.min_ram, b.min_disk)).unwrap_or((0, 0));
         let now = now_ms();
         let image = Image {
             id: uuid::Uuid::new_v4().to_string(),
@@ -1093,8 +1097,8 @@ impl Control {
             protected: false,
             disk_format: Some("qcow2".into()),
             container_format: Some("bare".into()),
-            min_disk: s.disk_gb,
-            min_ram: 0,
+            min_disk: s.disk_gb.max(base_disk),
+            min_ram: base_ram,
             size: None,
             virtual_size: None,
             checksum: None,
