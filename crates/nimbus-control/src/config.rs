@@ -108,8 +108,30 @@ pub fn default_quotas() -> BTreeMap<String, i64> {
 }
 
 impl RegionConfig {
+    /// Fills in the quota defaults a config file's `[quotas]` table left out (the table
+    /// overrides some resources, not the whole set).
+    pub fn with_quota_defaults(mut self) -> Self {
+        for (k, v) in default_quotas() {
+            self.quotas.entry(k).or_insert(v);
+        }
+        self
+    }
+
     /// The default limit for a quota resource (`None` when the resource is unknown).
     pub fn default_quota(&self, resource: &str) -> Option<i64> {
         self.quotas.get(resource).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_quota_table_keeps_the_other_defaults() {
+        let cfg: RegionConfig = toml::from_str("[quotas]\ninstances = -1\n").unwrap_or_else(|e| panic!("{e}"));
+        let cfg = cfg.with_quota_defaults();
+        assert_eq!(cfg.default_quota("instances"), Some(-1));
+        assert_eq!(cfg.default_quota("metadata_items"), Some(128));
     }
 }

@@ -48,7 +48,12 @@ async fn the_default_image_boots_under_the_qemu_driver() {
         vcpus: 1,
         memory_mb: 256,
         mac: "fa:16:3e:00:00:01".into(),
-        image: BaseImage { id: "tiny".into(), path: image.clone(), format: "qcow2".into() },
+        image: BaseImage {
+            id: "tiny".into(),
+            path: image.clone(),
+            format: "qcow2".into(),
+            virtual_size: nimbus_drivers::image_files::inspect_file(&image).await.unwrap().virtual_size,
+        },
         disk_gb: 2,
         config: ConfigData {
             meta_data: meta,

@@ -89,11 +89,26 @@ impl Control {
 
     /// What the hypervisor needs to prepare and start the server's guest.
     pub(crate) async fn guest_spec(&self, s: &Server) -> Result<GuestSpec, Error> {
+        // The catalogue row says what the data is: upload checked the declared format
+        // against `qemu-img info` and recorded the virtual size, so no probe is needed here.
+        let image = {
+            let mut c = self.store().read().await?;
+            nimbus_store::images::get(&mut c, &s.image_id).await?
+        };
         let path = self.drivers().images.path(&s.image_id);
-        let format = nimbus_drivers::image_files::inspect_file(&path)
-            .await
-            .map_err(|_| Error::Internal(format!("the data of image {} is missing", s.image_id)))?
-            .format;
+        let (format, virtual_size) = match image {
+            Some(i) if i.status == "active" => {
+                (qemu_format(i.disk_format.as_deref().unwrap_or("raw")).to_string(), i.virtual_size.unwrap_or(0))
+            }
+            // Deleted since the server was created: the driver's cached base (if any) remains.
+            _ => {
+                let found = nimbus_drivers::image_files::inspect_file(&path).await.ok();
+                match found {
+                    Some(i) => (i.format, i.virtual_size),
+                    None => ("qcow2".into(), 0),
+                }
+            }
+        };
         let meta: Value = serde_json::from_str(&s.metadata).unwrap_or_else(|_| json!({}));
         let mut keys = serde_json::Map::new();
         let mut key_list = Vec::new();
@@ -110,7 +125,7 @@ impl Control {
             vcpus: s.vcpus.max(1) as u32,
             memory_mb: s.ram_mb.max(64) as u64,
             mac: s.mac.clone(),
-            image: BaseImage { id: s.image_id.clone(), path, format },
+            image: BaseImage { id: s.image_id.clone(), path, format, virtual_size },
             disk_gb: s.disk_gb.max(0) as u64,
             config: ConfigData {
                 meta_data: json!({
@@ -127,6 +142,16 @@ impl Control {
                 user_data,
             },
         })
+    }
+}
+
+/// The `qemu-img` format name of a Glance disk format.
+fn qemu_format(disk_format: &str) -> &str {
+    match disk_format {
+        "vhd" => "vpc",
+        "ploop" => "parallels",
+        "iso" | "ami" | "ari" | "aki" => "raw",
+        other => other,
     }
 }
 

@@ -35,6 +35,8 @@ pub struct BaseImage {
     pub path: PathBuf,
     /// Its format as `qemu-img info` reads it (`qcow2`, `raw`, `vmdk`...).
     pub format: String,
+    /// Its virtual size in bytes (the boot disk is never smaller).
+    pub virtual_size: i64,
 }
 
 /// The OpenStack config drive's content (`openstack/latest/...`).

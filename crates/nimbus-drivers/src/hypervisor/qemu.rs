@@ -142,7 +142,7 @@ impl Qemu {
             ["create", "-q", "-f", "qcow2", "-F", format, "-b"].iter().map(Into::into).collect();
         args.push(base.into_os_string());
         args.push(tmp.clone().into_os_string());
-        let base_size = crate::image_files::inspect_file(&spec.image.path).await.map(|i| i.virtual_size).unwrap_or(0);
+        let base_size = spec.image.virtual_size;
         let want = (spec.disk_gb as i64) << 30;
         if want > base_size {
             args.push(want.to_string().into());
