@@ -14,6 +14,7 @@ PY_CLIENTS=(
   "huaweicloudsdkiam==3.1.*"
   "huaweicloudsdktms==3.1.*"
   "huaweicloudsdkims==3.1.*"
+  "boto3==1.*"
   "huaweicloudsdkecs==3.1.*"
 )
 

@@ -101,6 +101,9 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("compute:console", &[Admin, ProjectRole(MEMBERS)]),
     ("compute:hypervisors", &[Admin, SystemReader]),
     ("compute:reset_state", &[Admin]),
+    // Object storage (another project's bucket is refused with 403, as S3 does)
+    ("obs:read", &[Admin, SystemReader, ProjectRole(READERS)]),
+    ("obs:write", &[Admin, ProjectRole(MEMBERS)]),
     // Jobs
     ("jobs:get", &[Admin, SystemReader, ProjectRole(READERS)]),
     // Quotas

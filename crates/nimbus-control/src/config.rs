@@ -48,6 +48,8 @@ pub struct RegionConfig {
     pub stop_grace_secs: u64,
     /// How long a starting guest may take to reach the running state.
     pub boot_timeout_secs: u64,
+    /// Largest object a single PUT may store, in bytes (S3's limit: 5 GiB).
+    pub max_object_size: i64,
 }
 
 impl Default for RegionConfig {
@@ -72,6 +74,7 @@ impl Default for RegionConfig {
             host_memory_mb: None,
             stop_grace_secs: 30,
             boot_timeout_secs: 300,
+            max_object_size: 5 << 30,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod images;
 pub mod jobs;
+pub mod objects;
 pub mod quota;
 pub mod reconcile;
 pub mod sdk_signature;
@@ -32,6 +33,8 @@ use nimbus_store::Store;
 pub struct Drivers {
     /// Image data under `DATA/images`.
     pub images: nimbus_drivers::image_files::ImageFiles,
+    /// Object data under `DATA/objects`.
+    pub objects: nimbus_drivers::object_files::ObjectFiles,
     /// The hypervisor of this region's host.
     pub hypervisor: Arc<dyn nimbus_drivers::hypervisor::Hypervisor>,
 }

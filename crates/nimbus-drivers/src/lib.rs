@@ -5,3 +5,4 @@
 pub mod config_drive;
 pub mod hypervisor;
 pub mod image_files;
+pub mod object_files;

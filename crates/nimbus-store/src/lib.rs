@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod images;
 pub mod jobs;
+pub mod objects;
 pub mod query;
 pub mod quota;
 pub mod region;

@@ -122,8 +122,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let s3_listener = tokio::net::TcpListener::bind(args.s3_listen)
+        .await
+        .with_context(|| format!("binding the S3 listener {}", args.s3_listen))?;
+    let s3_addr = s3_listener.local_addr()?;
     cfg.public_url = format!("http://{addr}");
-    cfg.s3_url = format!("http://{}", args.s3_listen);
+    cfg.s3_url = format!("http://{s3_addr}");
 
     let url = args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", data_dir.join("nimbus.db").display()));
     let store = Store::connect(&url).await.map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
@@ -142,7 +146,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         }
         other => bail!("unknown hypervisor {other:?}: use qemu or simulated"),
     };
-    let control = Control::new(store, cfg.clone(), nimbus_control::Drivers { images, hypervisor });
+    let objects = nimbus_drivers::object_files::ObjectFiles::new(data_dir.join("objects"))
+        .context("creating the object store")?;
+    let control = Control::new(store, cfg.clone(), nimbus_control::Drivers { images, objects, hypervisor });
+    match control.sweep_object_partials().await {
+        Ok(0) => {}
+        Ok(n) => println!("  removed {n} partial object upload(s) a crash left"),
+        Err(e) => bail!("sweeping the object store: {e}"),
+    }
 
     let creds_path = data_dir.join("admin-credentials.json");
     let existing: Option<AdminCredentials> =
@@ -180,13 +191,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let tasks = reconcile::start(control.clone(), reconcile::all(), shutdown_rx).await;
+    let mut tasks = reconcile::start(control.clone(), reconcile::all(), shutdown_rx.clone()).await;
+    tasks.push(tokio::spawn(nimbus_s3::serve(s3_listener, control.clone(), shutdown_rx)));
 
     let app = nimbus_api::app(control.clone());
     println!("Nimbus region {} serving on http://{addr}", cfg.region);
     println!("  availability zones: {}", cfg.availability_zones.join(", "));
     println!("  store: {}", if url.starts_with("sqlite:") { "SQLite (embedded)" } else { "PostgreSQL" });
     println!("  credentials: . {}", data_dir.join("admin-openrc.sh").display());
+    println!("  object storage (S3): http://{s3_addr}");
     println!("listening: http://{addr}");
     if cfg.hypervisor == "qemu" {
         // After the listening line: a KVM that hangs would otherwise delay start-up.

@@ -103,6 +103,8 @@ fn uuid_suffix() -> String {
 /// A running region.
 pub struct Region {
     pub url: String,
+    /// The S3 listener's URL.
+    pub s3_url: String,
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     child: Option<Child>,
@@ -133,6 +135,7 @@ impl Region {
         };
         let mut r = Region {
             url: String::new(),
+            s3_url: String::new(),
             data_dir,
             _tmp: Some(tmp),
             child: None,
@@ -169,15 +172,20 @@ impl Region {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut s3 = String::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 println!("[nimbus] {line}");
+                if let Some(url) = line.trim().strip_prefix("object storage (S3): ") {
+                    s3 = url.to_string();
+                }
                 if let Some(url) = line.strip_prefix("listening: ") {
-                    let _ = tx.send(url.to_string());
+                    let _ = tx.send((url.to_string(), s3.clone()));
                 }
             }
         });
-        let url = rx.recv_timeout(Duration::from_secs(120)).expect("nimbus did not start");
+        let (url, s3_url) = rx.recv_timeout(Duration::from_secs(120)).expect("nimbus did not start");
         self.url = url;
+        self.s3_url = s3_url;
         self.child = Some(child);
     }
 

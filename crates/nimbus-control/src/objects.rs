@@ -1,0 +1,339 @@
+//! Object storage (OBS, seed 6.2.2): buckets and objects, for the S3 front end.
+//!
+//! Bucket names are global (as in S3); a bucket belongs to the project of the key that
+//! created it, and members of other projects are refused (`AccessDenied`). Object bytes are
+//! written, synced and renamed by the driver before the object's row commits in the same
+//! transaction as its audit trace, so an acknowledged PUT is durable and a crash never
+//! exposes a partial object.
+
+use crate::audit::AuditEvent;
+use crate::authz::{authorize, Target};
+use crate::{Control, Ctx, Principal};
+use bytes::Bytes;
+use futures::Stream;
+use nimbus_core::time::now_ms;
+use nimbus_core::Error;
+use nimbus_drivers::object_files::WriteError;
+use nimbus_store::objects::{self as repo, Bucket, Object};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The message of a Content-MD5 mismatch (the S3 front end answers `BadDigest`).
+pub const BAD_DIGEST: &str = "The Content-MD5 you specified did not match what was received.";
+/// The message of a create for a bucket the caller already owns (`BucketAlreadyOwnedByYou`).
+pub const ALREADY_OWNED: &str = "Your previous request to create the named bucket succeeded and you already own it.";
+/// The message of a delete of a bucket that still holds objects (`BucketNotEmpty`).
+pub const NOT_EMPTY: &str = "The bucket you tried to delete is not empty.";
+/// Prefix of the messages of a client body that failed while it was read.
+pub const BODY_FAILED: &str = "The request body could not be read: ";
+
+/// Storage classes (seed 6.2.2), with the names S3 clients use for them.
+pub const STORAGE_CLASSES: &[(&str, &str)] = &[("STANDARD", "STANDARD"), ("WARM", "STANDARD_IA"), ("COLD", "GLACIER")];
+
+/// The OBS class of a class name given by an S3 or OBS client (`None`: not a class).
+pub fn storage_class(name: &str) -> Option<&'static str> {
+    STORAGE_CLASSES.iter().find(|(obs, s3)| *obs == name || *s3 == name).map(|(obs, _)| *obs)
+}
+
+/// The S3 name of an OBS class.
+pub fn s3_storage_class(obs: &str) -> &'static str {
+    STORAGE_CLASSES.iter().find(|(o, _)| *o == obs).map(|(_, s3)| *s3).unwrap_or("STANDARD")
+}
+
+/// What a PUT carries besides the bytes.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectPut {
+    pub content_type: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    /// OBS class name (`STANDARD`, `WARM`, `COLD`); `None`: the bucket's default.
+    pub storage_class: Option<String>,
+    /// The MD5 the client says it sent.
+    pub content_md5: Option<[u8; 16]>,
+    /// The length the client declared.
+    pub content_length: Option<i64>,
+}
+
+/// S3 bucket naming: 3-63 characters of lower-case letters, digits, '.', '-', starting and
+/// ending with a letter or digit, not an IP address.
+pub fn validate_bucket_name(name: &str) -> Result<(), Error> {
+    let ok = (3..=63).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !name.contains("..")
+        && name.parse::<std::net::Ipv4Addr>().is_err();
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_request(format!("The specified bucket name {name:?} is not valid.")))
+    }
+}
+
+impl Control {
+    /// The secret of an access key, for verifying S3 signatures.
+    pub async fn s3_secret(&self, access_key: &str) -> Result<String, Error> {
+        let mut c = self.store().read().await?;
+        let cred = nimbus_store::identity::get_credential_by_access_key(&mut c, access_key).await?;
+        cred.filter(|c| c.status == "active")
+            .and_then(|c| c.secret)
+            .ok_or_else(|| Error::Unauthorized("The access key is unknown or inactive.".into()))
+    }
+
+    /// The caller behind a verified S3 signature: scoped to the credential's project (EC2
+    /// credentials), else the user's home project.
+    pub async fn principal_for_s3(&self, access_key: &str) -> Result<Principal, Error> {
+        let project = {
+            let mut c = self.store().read().await?;
+            nimbus_store::identity::get_credential_by_access_key(&mut c, access_key).await?.and_then(|c| c.project_id)
+        };
+        Ok(self.principal_for_access_key(access_key, project.as_deref(), None).await?.0)
+    }
+
+    fn obs_project(ctx: &Ctx) -> Result<String, Error> {
+        ctx.principal
+            .project_id()
+            .map(str::to_string)
+            .ok_or_else(|| Error::Forbidden("Buckets belong to projects: the access key's user has no project.".into()))
+    }
+
+    /// Loads a bucket for `action` (`obs:read` or `obs:write`): 404 when it does not exist,
+    /// 403 (S3 `AccessDenied`) when it is another project's.
+    async fn load_bucket(
+        &self,
+        c: &mut sqlx::AnyConnection,
+        ctx: &Ctx,
+        name: &str,
+        action: &str,
+    ) -> Result<Bucket, Error> {
+        let b = repo::get_bucket(c, name).await?.ok_or_else(|| Error::not_found("bucket", name))?;
+        authorize(action, &ctx.principal, &Target { project_id: Some(&b.project_id), ..Default::default() })?;
+        Ok(b)
+    }
+
+    /// Creates a bucket in the caller's project; its location, if given, must be this region.
+    pub async fn create_bucket(&self, ctx: &Ctx, name: &str, location: Option<&str>) -> Result<Bucket, Error> {
+        let project = Self::obs_project(ctx)?;
+        authorize("obs:write", &ctx.principal, &Target { project_id: Some(&project), ..Default::default() })?;
+        validate_bucket_name(name)?;
+        let region = &self.config().region;
+        if let Some(l) = location.filter(|l| !l.is_empty()) {
+            if l != region {
+                return Err(Error::bad_request(format!(
+                    "The location constraint {l:?} does not match this region ({region})."
+                )));
+            }
+        }
+        let mut tx = self.store().write().await?;
+        if let Some(existing) = repo::get_bucket(&mut tx, name).await? {
+            return Err(Error::Conflict(if existing.project_id == project {
+                ALREADY_OWNED.into()
+            } else {
+                "The requested bucket name is not available: choose another name.".into()
+            }));
+        }
+        self.charge_quota(&mut tx, &project, "buckets", 1).await?;
+        let b = Bucket {
+            id: nimbus_core::id::new_hex_id(),
+            name: name.into(),
+            project_id: project,
+            region: region.clone(),
+            storage_class: "STANDARD".into(),
+            created_at: now_ms(),
+        };
+        repo::insert_bucket(&mut tx, &b).await?;
+        self.audit(&mut tx, ctx, AuditEvent::new("OBS", "bucket", "createBucket", 200).resource(&b.id, &b.name))
+            .await?;
+        tx.commit().await?;
+        Ok(b)
+    }
+
+    /// The caller's buckets (every bucket for operators).
+    pub async fn list_buckets(&self, ctx: &Ctx) -> Result<Vec<Bucket>, Error> {
+        let mut c = self.store().read().await?;
+        if ctx.principal.can_read_all() {
+            return repo::list_buckets(&mut c, None).await;
+        }
+        let project = Self::obs_project(ctx)?;
+        authorize("obs:read", &ctx.principal, &Target { project_id: Some(&project), ..Default::default() })?;
+        repo::list_buckets(&mut c, Some(&project)).await
+    }
+
+    /// One bucket the caller may read.
+    pub async fn get_bucket(&self, ctx: &Ctx, name: &str) -> Result<Bucket, Error> {
+        let mut c = self.store().read().await?;
+        self.load_bucket(&mut c, ctx, name, "obs:read").await
+    }
+
+    /// Deletes an empty bucket.
+    pub async fn delete_bucket(&self, ctx: &Ctx, name: &str) -> Result<(), Error> {
+        let mut tx = self.store().write().await?;
+        let b = self.load_bucket(&mut tx, ctx, name, "obs:write").await?;
+        if repo::count_objects(&mut tx, &b.id).await? > 0 {
+            return Err(Error::Conflict(NOT_EMPTY.into()));
+        }
+        repo::delete_bucket(&mut tx, &b.id).await?;
+        self.release_quota(&mut tx, &b.project_id, "buckets", 1).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("OBS", "bucket", "deleteBucket", 204).resource(&b.id, &b.name).in_project(&b.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        self.drivers().objects.delete_bucket(&b.id).await
+    }
+
+    /// Stores an object: the bytes first (synced, renamed), then its row with the audit
+    /// trace; the previous version's bytes go after the commit.
+    pub async fn put_object<S, E>(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        key: &str,
+        data: S,
+        put: ObjectPut,
+    ) -> Result<Object, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        if key.is_empty() || key.len() > 1024 {
+            return Err(Error::bad_request("Object keys are 1-1024 bytes long."));
+        }
+        let storage_class = match &put.storage_class {
+            Some(sc) => Some(storage_class(sc).ok_or_else(|| {
+                Error::bad_request(format!("The storage class {sc:?} is not valid: use STANDARD, WARM or COLD."))
+            })?),
+            None => None,
+        };
+        let b = {
+            let mut c = self.store().read().await?;
+            self.load_bucket(&mut c, ctx, bucket, "obs:write").await?
+        };
+        let files = &self.drivers().objects;
+        let stored = files.write(&b.id, data, self.config().max_object_size).await.map_err(|e| match e {
+            WriteError::Body(why) => Error::bad_request(format!("{BODY_FAILED}{why}")),
+            WriteError::TooLarge => Error::PayloadTooLarge,
+            WriteError::Io(e) => e,
+        })?;
+        let check = || -> Result<(), Error> {
+            if put.content_length.is_some_and(|n| n != stored.size) {
+                return Err(Error::bad_request(format!("{BODY_FAILED}fewer bytes than Content-Length")));
+            }
+            if put.content_md5.is_some_and(|m| hex::encode(m) != stored.md5) {
+                return Err(Error::bad_request(BAD_DIGEST));
+            }
+            Ok(())
+        };
+        if let Err(e) = check() {
+            files.delete(&b.id, &stored.data_id).await?;
+            return Err(e);
+        }
+        let o = Object {
+            bucket_id: b.id.clone(),
+            object_key: key.into(),
+            data_id: stored.data_id.clone(),
+            size: stored.size,
+            etag: stored.md5.clone(),
+            content_type: put.content_type.clone(),
+            metadata: serde_json::to_string(&put.metadata)?,
+            storage_class: storage_class.unwrap_or(&b.storage_class).to_string(),
+            created_at: now_ms(),
+        };
+        let committed = async {
+            let mut tx = self.store().write().await?;
+            // The bucket may have gone while the bytes streamed in.
+            let b = self.load_bucket(&mut tx, ctx, bucket, "obs:write").await?;
+            if b.id != o.bucket_id {
+                return Err(Error::not_found("bucket", bucket));
+            }
+            let old = repo::put_object(&mut tx, &o).await?;
+            self.audit(
+                &mut tx,
+                ctx,
+                AuditEvent::new("OBS", "object", "putObject", 200).resource(key, key).in_project(&b.project_id),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, Error>(old)
+        }
+        .await;
+        match committed {
+            Ok(old) => {
+                if let Some(old) = old {
+                    files.delete(&old.bucket_id, &old.data_id).await?;
+                }
+                Ok(o)
+            }
+            Err(e) => {
+                files.delete(&o.bucket_id, &o.data_id).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// An object's row and where its bytes are.
+    pub async fn get_object(&self, ctx: &Ctx, bucket: &str, key: &str) -> Result<(Object, PathBuf), Error> {
+        let mut c = self.store().read().await?;
+        let b = self.load_bucket(&mut c, ctx, bucket, "obs:read").await?;
+        let o = repo::get_object(&mut c, &b.id, key).await?.ok_or_else(|| Error::not_found("object", key))?;
+        let path = self.drivers().objects.path(&b.id, &o.data_id);
+        Ok((o, path))
+    }
+
+    /// Deletes an object (deleting a missing key succeeds, as in S3).
+    pub async fn delete_object(&self, ctx: &Ctx, bucket: &str, key: &str) -> Result<(), Error> {
+        let mut tx = self.store().write().await?;
+        let b = self.load_bucket(&mut tx, ctx, bucket, "obs:write").await?;
+        let old = repo::delete_object(&mut tx, &b.id, key).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("OBS", "object", "deleteObject", 204).resource(key, key).in_project(&b.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        if let Some(old) = old {
+            self.drivers().objects.delete(&old.bucket_id, &old.data_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Objects with keys starting with `prefix` that sort after `after`, at most `limit`.
+    pub async fn list_objects(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<(Bucket, Vec<Object>), Error> {
+        let mut c = self.store().read().await?;
+        let b = self.load_bucket(&mut c, ctx, bucket, "obs:read").await?;
+        let list = repo::list_objects(&mut c, &b.id, prefix, after, limit).await?;
+        Ok((b, list))
+    }
+
+    /// Removes temporary object data an interrupted write left (start-up).
+    pub async fn sweep_object_partials(&self) -> Result<usize, Error> {
+        self.drivers().objects.sweep_partials().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_classes() {
+        assert!(validate_bucket_name("my-bucket.1").is_ok());
+        for bad in ["ab", "Upper", "-start", "end-", "a..b", "192.168.1.1", &"a".repeat(64)] {
+            assert!(validate_bucket_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(storage_class("STANDARD_IA"), Some("WARM"));
+        assert_eq!(storage_class("COLD"), Some("COLD"));
+        assert_eq!(storage_class("GLACIER"), Some("COLD"));
+        assert_eq!(storage_class("REDUCED"), None);
+        assert_eq!(s3_storage_class("WARM"), "STANDARD_IA");
+    }
+}

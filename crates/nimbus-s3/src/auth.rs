@@ -1,0 +1,53 @@
+//! Who is calling: s3s verifies the signature with the secret [`KeyStore`] returns; the
+//! access check ([`Caller`]) then turns the verified access key into the caller's principal
+//! (the key's project) once, for the operation to use.
+
+use nimbus_control::{Control, Ctx, RequestMeta};
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::{s3_error, S3Result};
+use std::sync::Arc;
+
+/// Secrets of access keys, from the identity service.
+pub struct KeyStore {
+    pub control: Arc<Control>,
+}
+
+#[async_trait::async_trait]
+impl S3Auth for KeyStore {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        match self.control.s3_secret(access_key).await {
+            Ok(secret) => Ok(SecretKey::from(secret)),
+            Err(nimbus_core::Error::Unauthorized(_)) => Err(s3_error!(InvalidAccessKeyId)),
+            Err(e) => Err(crate::error::internal(e)),
+        }
+    }
+}
+
+/// The authenticated caller, put in the request's extensions by the access check.
+#[derive(Clone)]
+pub struct CallerCtx(pub Ctx);
+
+/// The access check: anonymous requests are refused; signed ones get their principal.
+pub struct Caller {
+    pub control: Arc<Control>,
+}
+
+#[async_trait::async_trait]
+impl S3Access for Caller {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let Some(access_key) = cx.credentials().map(|c| c.access_key.clone()) else {
+            return Err(s3_error!(AccessDenied, "Anonymous access is not allowed: sign the request."));
+        };
+        let principal = match self.control.principal_for_s3(&access_key).await {
+            Ok(p) => p,
+            Err(nimbus_core::Error::Unauthorized(_)) => return Err(s3_error!(InvalidAccessKeyId)),
+            Err(e) => return Err(crate::error::internal(e)),
+        };
+        let request_id = format!("req-{}", nimbus_core::id::new_hex_id());
+        let meta = RequestMeta::new(request_id, None, cx.method().as_str(), cx.uri().path());
+        meta.set_principal(&principal);
+        cx.extensions_mut().insert(CallerCtx(Ctx { principal, meta }));
+        Ok(())
+    }
+}

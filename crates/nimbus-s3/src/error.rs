@@ -1,0 +1,64 @@
+//! Core errors as S3 errors, in one place: each carries the S3 code clients switch on.
+
+use nimbus_control::objects::{ALREADY_OWNED, BAD_DIGEST, BODY_FAILED, NOT_EMPTY};
+use nimbus_core::Error;
+use s3s::{S3Error, S3ErrorCode};
+
+/// A failure the caller cannot fix; logged, shown without detail.
+pub fn internal(e: Error) -> S3Error {
+    tracing::error!(error = %e, "S3 request failed");
+    S3Error::with_message(S3ErrorCode::InternalError, "We encountered an internal error. Please try again.")
+}
+
+/// Maps a control-plane error to its S3 error.
+pub fn to_s3(e: Error) -> S3Error {
+    use S3ErrorCode as C;
+    let msg = e.message();
+    let code = match &e {
+        Error::NotFound { kind: "bucket", .. } => C::NoSuchBucket,
+        Error::NotFound { kind: "object", .. } => C::NoSuchKey,
+        Error::NotFound { .. } => C::NoSuchKey,
+        Error::Forbidden(_) => C::AccessDenied,
+        Error::Unauthorized(_) => C::InvalidAccessKeyId,
+        Error::Conflict(m) if m == ALREADY_OWNED => C::BucketAlreadyOwnedByYou,
+        Error::Conflict(m) if m == NOT_EMPTY => C::BucketNotEmpty,
+        Error::Conflict(m) if m.contains("bucket name is not available") => C::BucketAlreadyExists,
+        Error::Conflict(_) => C::OperationAborted,
+        Error::BadRequest(m) if m == BAD_DIGEST => C::BadDigest,
+        Error::BadRequest(m) if m.starts_with(BODY_FAILED) => return body_error(m),
+        Error::BadRequest(m) if m.contains("bucket name") => C::InvalidBucketName,
+        Error::BadRequest(m) if m.contains("location constraint") => C::InvalidLocationConstraint,
+        Error::BadRequest(m) if m.contains("storage class") => C::InvalidStorageClass,
+        Error::BadRequest(_) => C::InvalidArgument,
+        Error::PayloadTooLarge => C::EntityTooLarge,
+        Error::OverQuota { resource, .. } if resource == "buckets" => C::TooManyBuckets,
+        Error::OverQuota { .. } => {
+            let mut err = S3Error::with_message("QuotaExceeded".parse().unwrap_or(C::AccessDenied), msg);
+            err.set_status_code(http::StatusCode::FORBIDDEN);
+            return err;
+        }
+        Error::MethodNotAllowed => C::MethodNotAllowed,
+        Error::Unavailable(_) => C::ServiceUnavailable,
+        Error::Internal(_) | Error::NotAcceptable(_) => return internal(e),
+    };
+    S3Error::with_message(code, msg)
+}
+
+/// A body that failed while streaming: s3s reports signature and hash mismatches of the
+/// payload as stream errors, known only by their text.
+fn body_error(m: &str) -> S3Error {
+    if m.contains("Sha256Mismatch") {
+        // Not one of s3s's codes: a custom code needs its status set.
+        let code: S3ErrorCode = "XAmzContentSHA256Mismatch".parse().unwrap_or(S3ErrorCode::BadDigest);
+        let mut err =
+            S3Error::with_message(code, "The provided x-amz-content-sha256 header does not match what was computed.");
+        err.set_status_code(http::StatusCode::BAD_REQUEST);
+        err
+    } else if m.contains("SignatureMismatch") {
+        S3Error::with_message(S3ErrorCode::SignatureDoesNotMatch, "A chunk signature does not match.")
+    } else if m.contains("length limit exceeded") {
+        S3Error::new(S3ErrorCode::EntityTooLarge)
+    } else {
+        S3Error::with_message(S3ErrorCode::IncompleteBody, "The request body ended early or could not be read.")
+    }
+}

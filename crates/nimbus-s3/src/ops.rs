@@ -1,0 +1,404 @@
+//! The S3 operations: each reads the caller the access check established, calls the object
+//! service, and shapes the answer (ETags as S3 computes them, ranges, listings with prefixes,
+//! delimiters and continuation).
+
+use crate::auth::CallerCtx;
+use crate::error::to_s3;
+use base64::Engine;
+use futures::StreamExt;
+use nimbus_control::objects::{s3_storage_class, ObjectPut};
+use nimbus_control::{Control, Ctx};
+use nimbus_store::objects::Object;
+use s3s::dto::*;
+use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// The S3 service of a region.
+pub struct Obs {
+    pub control: Arc<Control>,
+}
+
+fn caller<T>(req: &S3Request<T>) -> S3Result<Ctx> {
+    req.extensions
+        .get::<CallerCtx>()
+        .map(|c| c.0.clone())
+        .ok_or_else(|| s3_error!(AccessDenied, "The request is not authenticated."))
+}
+
+fn timestamp(ms: i64) -> Timestamp {
+    Timestamp::from(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+}
+
+/// The listing's `<StorageClass>` (S3 names).
+fn object_class(o: &Object) -> ObjectStorageClass {
+    ObjectStorageClass::from(s3_storage_class(&o.storage_class).to_string())
+}
+
+fn user_metadata(o: &Object) -> Option<Metadata> {
+    let m: BTreeMap<String, String> = serde_json::from_str(&o.metadata).unwrap_or_default();
+    (!m.is_empty()).then(|| m.into_iter().collect())
+}
+
+/// Keys, prefixes and markers as a listing shows them: percent-encoded when the client asked
+/// for `encoding-type=url` (boto3 always does, then decodes).
+fn encode(v: &str, url: bool) -> String {
+    if url {
+        const SET: &percent_encoding::AsciiSet =
+            &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+        percent_encoding::utf8_percent_encode(v, SET).to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// One page of a listing: objects and common prefixes in key order, at most `max` entries.
+struct Listing {
+    objects: Vec<Object>,
+    prefixes: Vec<String>,
+    truncated: bool,
+    /// The last key or prefix returned (the next page starts after it).
+    last: Option<String>,
+}
+
+impl Obs {
+    async fn list(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        after: Option<String>,
+        max: usize,
+    ) -> S3Result<Listing> {
+        let mut out = Listing { objects: Vec::new(), prefixes: Vec::new(), truncated: false, last: None };
+        // A marker that is a rolled-up prefix continues after everything under it.
+        let mut cursor = match (after, delimiter.filter(|d| !d.is_empty())) {
+            (Some(a), Some(d)) if a.ends_with(d) => Some(format!("{a}\u{10FFFF}")),
+            (a, _) => a,
+        };
+        loop {
+            let (_, batch) =
+                self.control.list_objects(ctx, bucket, prefix, cursor.as_deref(), 1000).await.map_err(to_s3)?;
+            let done = batch.len() < 1000;
+            for o in batch {
+                cursor = Some(o.object_key.clone());
+                let rest = &o.object_key[prefix.len()..];
+                let rolled = delimiter.filter(|d| !d.is_empty()).and_then(|d| rest.find(d).map(|i| (i, d.len())));
+                if let Some((i, dlen)) = rolled {
+                    let p = format!("{prefix}{}", &rest[..i + dlen]);
+                    if out.prefixes.last() == Some(&p) {
+                        continue;
+                    }
+                    if out.objects.len() + out.prefixes.len() == max {
+                        out.truncated = true;
+                        return Ok(out);
+                    }
+                    // Skip every key under this prefix: continue after its last possible key.
+                    out.last = Some(p.clone());
+                    cursor = Some(format!("{p}\u{10FFFF}"));
+                    out.prefixes.push(p);
+                    continue;
+                }
+                if out.objects.len() + out.prefixes.len() == max {
+                    out.truncated = true;
+                    return Ok(out);
+                }
+                out.last = Some(o.object_key.clone());
+                out.objects.push(o);
+            }
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn listed(&self, o: &Object, url: bool) -> s3s::dto::Object {
+        s3s::dto::Object {
+            key: Some(encode(&o.object_key, url)),
+            e_tag: Some(ETag::Strong(o.etag.clone())),
+            size: Some(o.size),
+            last_modified: Some(timestamp(o.created_at)),
+            storage_class: Some(object_class(o)),
+            ..Default::default()
+        }
+    }
+}
+
+fn max_keys(v: Option<i32>) -> S3Result<usize> {
+    match v {
+        None => Ok(1000),
+        Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must not be negative.")),
+        Some(n) => Ok((n as usize).min(1000)),
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for Obs {
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        let ctx = caller(&req)?;
+        let buckets = self.control.list_buckets(&ctx).await.map_err(to_s3)?;
+        let owner = ctx.principal.project_id().unwrap_or_default().to_string();
+        let list = buckets
+            .into_iter()
+            .map(|b| Bucket {
+                name: Some(b.name),
+                creation_date: Some(timestamp(b.created_at)),
+                bucket_region: Some(b.region),
+            })
+            .collect();
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(list),
+            owner: Some(Owner { id: Some(owner.clone()), display_name: Some(owner) }),
+            ..Default::default()
+        }))
+    }
+
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        let ctx = caller(&req)?;
+        let location = req
+            .input
+            .create_bucket_configuration
+            .as_ref()
+            .and_then(|c| c.location_constraint.as_ref())
+            .map(|l| l.as_str().to_string());
+        let b = self.control.create_bucket(&ctx, &req.input.bucket, location.as_deref()).await.map_err(to_s3)?;
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", b.name)) }))
+    }
+
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        let ctx = caller(&req)?;
+        let b = self.control.get_bucket(&ctx, &req.input.bucket).await.map_err(to_s3)?;
+        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(b.region), ..Default::default() }))
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        let ctx = caller(&req)?;
+        let b = self.control.get_bucket(&ctx, &req.input.bucket).await.map_err(to_s3)?;
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint: Some(BucketLocationConstraint::from(b.region)),
+        }))
+    }
+
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        let ctx = caller(&req)?;
+        self.control.delete_bucket(&ctx, &req.input.bucket).await.map_err(to_s3)?;
+        Ok(S3Response::new(DeleteBucketOutput {}))
+    }
+
+    async fn put_object(&self, mut req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        let ctx = caller(&req)?;
+        let input = &mut req.input;
+        let content_md5 = match &input.content_md5 {
+            Some(b64) => {
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
+                Some(<[u8; 16]>::try_from(raw.as_slice()).map_err(|_| s3_error!(InvalidDigest))?)
+            }
+            None => None,
+        };
+        // OBS clients name the class in their own header.
+        let class = req
+            .headers
+            .get("x-obs-storage-class")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| input.storage_class.as_ref().map(|c| c.as_str().to_string()));
+        let put = ObjectPut {
+            content_type: input.content_type.clone(),
+            metadata: input.metadata.take().map(|m| m.into_iter().collect()).unwrap_or_default(),
+            storage_class: class,
+            content_md5,
+            content_length: input.content_length,
+        };
+        let body = match input.body.take() {
+            Some(b) => b.boxed(),
+            None => futures::stream::empty::<Result<bytes::Bytes, s3s::StdError>>().boxed(),
+        };
+        let o = self.control.put_object(&ctx, &input.bucket, &input.key, body, put).await.map_err(to_s3)?;
+        Ok(S3Response::new(PutObjectOutput { e_tag: Some(ETag::Strong(o.etag)), ..Default::default() }))
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let ctx = caller(&req)?;
+        let (o, path) = self.control.get_object(&ctx, &req.input.bucket, &req.input.key).await.map_err(to_s3)?;
+        check_conditions(
+            &o,
+            &req.input.if_match,
+            &req.input.if_none_match,
+            req.input.if_modified_since.as_ref(),
+            req.input.if_unmodified_since.as_ref(),
+        )?;
+        let len = o.size as u64;
+        let (range, content_range) = match &req.input.range {
+            Some(r) => {
+                let r = r.check(len)?;
+                let cr = format!("bytes {}-{}/{len}", r.start, r.end.saturating_sub(1));
+                (r, Some(cr))
+            }
+            None => (0..len, None),
+        };
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| to_s3(nimbus_core::Error::Internal(format!("opening object data: {e}"))))?;
+        if range.start > 0 {
+            file.seek(std::io::SeekFrom::Start(range.start))
+                .await
+                .map_err(|e| to_s3(nimbus_core::Error::Internal(format!("seeking object data: {e}"))))?;
+        }
+        let n = range.end - range.start;
+        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(n), 256 * 1024);
+        let mut headers = http::HeaderMap::new();
+        if let Ok(v) = http::HeaderValue::from_str(&o.storage_class) {
+            headers.insert("x-obs-storage-class", v);
+        }
+        let out = GetObjectOutput {
+            body: Some(StreamingBlob::wrap(stream)),
+            content_length: Some(n as i64),
+            content_range,
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(ETag::Strong(o.etag.clone())),
+            last_modified: Some(timestamp(o.created_at)),
+            content_type: o.content_type.clone(),
+            metadata: user_metadata(&o),
+            storage_class: (o.storage_class != "STANDARD")
+                .then(|| StorageClass::from(s3_storage_class(&o.storage_class).to_string())),
+            ..Default::default()
+        };
+        Ok(S3Response::with_headers(out, headers))
+    }
+
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        let ctx = caller(&req)?;
+        let (o, _) = self.control.get_object(&ctx, &req.input.bucket, &req.input.key).await.map_err(to_s3)?;
+        check_conditions(
+            &o,
+            &req.input.if_match,
+            &req.input.if_none_match,
+            req.input.if_modified_since.as_ref(),
+            req.input.if_unmodified_since.as_ref(),
+        )?;
+        Ok(S3Response::new(HeadObjectOutput {
+            content_length: Some(o.size),
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(ETag::Strong(o.etag.clone())),
+            last_modified: Some(timestamp(o.created_at)),
+            content_type: o.content_type.clone(),
+            metadata: user_metadata(&o),
+            storage_class: (o.storage_class != "STANDARD")
+                .then(|| StorageClass::from(s3_storage_class(&o.storage_class).to_string())),
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let ctx = caller(&req)?;
+        self.control.delete_object(&ctx, &req.input.bucket, &req.input.key).await.map_err(to_s3)?;
+        Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        let ctx = caller(&req)?;
+        let i = &req.input;
+        let url = i.encoding_type.as_ref().is_some_and(|e| e.as_str() == EncodingType::URL);
+        let prefix = i.prefix.clone().unwrap_or_default();
+        let max = max_keys(i.max_keys)?;
+        let page = self.list(&ctx, &i.bucket, &prefix, i.delimiter.as_deref(), i.marker.clone(), max).await?;
+        let next_marker = (page.truncated && i.delimiter.is_some()).then(|| page.last.clone()).flatten();
+        Ok(S3Response::new(ListObjectsOutput {
+            name: Some(i.bucket.clone()),
+            prefix: Some(encode(&prefix, url)),
+            marker: Some(encode(i.marker.as_deref().unwrap_or(""), url)),
+            max_keys: Some(max as i32),
+            is_truncated: Some(page.truncated),
+            contents: Some(page.objects.iter().map(|o| self.listed(o, url)).collect()),
+            common_prefixes: Some(
+                page.prefixes.iter().map(|p| CommonPrefix { prefix: Some(encode(p, url)) }).collect(),
+            ),
+            delimiter: i.delimiter.as_deref().map(|d| encode(d, url)),
+            next_marker: next_marker.map(|m| encode(&m, url)),
+            encoding_type: i.encoding_type.clone(),
+            ..Default::default()
+        }))
+    }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let ctx = caller(&req)?;
+        let i = &req.input;
+        let url = i.encoding_type.as_ref().is_some_and(|e| e.as_str() == EncodingType::URL);
+        let prefix = i.prefix.clone().unwrap_or_default();
+        let max = max_keys(i.max_keys)?;
+        // The continuation token is the last key (or prefix) returned, base64-encoded.
+        let after = match &i.continuation_token {
+            Some(t) => Some(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(t)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect."))?,
+            ),
+            None => i.start_after.clone(),
+        };
+        let page = self.list(&ctx, &i.bucket, &prefix, i.delimiter.as_deref(), after, max).await?;
+        let next = page
+            .truncated
+            .then(|| page.last.as_ref().map(|l| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(l)))
+            .flatten();
+        Ok(S3Response::new(ListObjectsV2Output {
+            name: Some(i.bucket.clone()),
+            prefix: Some(encode(&prefix, url)),
+            max_keys: Some(max as i32),
+            key_count: Some((page.objects.len() + page.prefixes.len()) as i32),
+            continuation_token: i.continuation_token.clone(),
+            is_truncated: Some(page.truncated),
+            next_continuation_token: next,
+            contents: Some(page.objects.iter().map(|o| self.listed(o, url)).collect()),
+            common_prefixes: Some(
+                page.prefixes.iter().map(|p| CommonPrefix { prefix: Some(encode(p, url)) }).collect(),
+            ),
+            delimiter: i.delimiter.as_deref().map(|d| encode(d, url)),
+            encoding_type: i.encoding_type.clone(),
+            start_after: i.start_after.as_deref().map(|s| encode(s, url)),
+            ..Default::default()
+        }))
+    }
+}
+
+/// S3's conditional GET/HEAD rules: If-Match / If-Unmodified-Since fail with 412,
+/// If-None-Match / If-Modified-Since answer 304.
+fn check_conditions(
+    o: &Object,
+    if_match: &Option<ETagCondition>,
+    if_none_match: &Option<ETagCondition>,
+    modified_since: Option<&Timestamp>,
+    unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    let etag = ETag::Strong(o.etag.clone());
+    let matches = |c: &ETagCondition| match c {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => e.value() == etag.value(),
+    };
+    // HTTP dates have whole seconds.
+    let modified = timestamp(o.created_at / 1000 * 1000);
+    if let Some(c) = if_match {
+        if !matches(c) {
+            return Err(s3_error!(PreconditionFailed));
+        }
+    } else if unmodified_since.is_some_and(|t| modified > *t) {
+        return Err(s3_error!(PreconditionFailed));
+    }
+    if let Some(c) = if_none_match {
+        if matches(c) {
+            return Err(s3_error!(NotModified));
+        }
+    } else if modified_since.is_some_and(|t| modified <= *t) {
+        return Err(s3_error!(NotModified));
+    }
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! Object storage repositories: buckets and objects (the current version of each key).
+
+use crate::db_error;
+use crate::query::{Arg, Sql};
+use nimbus_core::Error;
+use sqlx::AnyConnection;
+
+/// A bucket.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Bucket {
+    pub id: String,
+    pub name: String,
+    pub project_id: String,
+    pub region: String,
+    pub storage_class: String,
+    pub created_at: i64,
+}
+
+const OBJECT_COLUMNS: &str =
+    "bucket_id, object_key, data_id, size, etag, content_type, metadata, storage_class, created_at";
+
+/// An object's metadata (its bytes are the file named by `data_id`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Object {
+    pub bucket_id: String,
+    pub object_key: String,
+    pub data_id: String,
+    pub size: i64,
+    /// Hex MD5 (or `md5-of-md5s-N` for multipart), without quotes.
+    pub etag: String,
+    pub content_type: Option<String>,
+    /// User metadata (`x-amz-meta-*`), a JSON object of strings.
+    pub metadata: String,
+    pub storage_class: String,
+    pub created_at: i64,
+}
+
+pub async fn insert_bucket(c: &mut AnyConnection, b: &Bucket) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO buckets (id, name, project_id, region, storage_class, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
+    )
+    .bind(&b.id)
+    .bind(&b.name)
+    .bind(&b.project_id)
+    .bind(&b.region)
+    .bind(&b.storage_class)
+    .bind(b.created_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn get_bucket(c: &mut AnyConnection, name: &str) -> Result<Option<Bucket>, Error> {
+    sqlx::query_as("SELECT * FROM buckets WHERE name = $1").bind(name).fetch_optional(c).await.map_err(db_error)
+}
+
+/// Buckets of a project (all buckets when `project_id` is `None`), by name.
+pub async fn list_buckets(c: &mut AnyConnection, project_id: Option<&str>) -> Result<Vec<Bucket>, Error> {
+    let mut sql = Sql::new("SELECT * FROM buckets WHERE 1=1");
+    sql.and_eq("project_id", project_id.map(|p| Arg::Text(p.into())));
+    sql.push(" ORDER BY name");
+    sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
+}
+
+pub async fn delete_bucket(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    let r = sqlx::query("DELETE FROM buckets WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
+}
+
+pub async fn count_objects(c: &mut AnyConnection, bucket_id: &str) -> Result<i64, Error> {
+    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM objects WHERE bucket_id = $1")
+        .bind(bucket_id)
+        .fetch_one(c)
+        .await
+        .map_err(db_error)
+}
+
+pub async fn get_object(c: &mut AnyConnection, bucket_id: &str, key: &str) -> Result<Option<Object>, Error> {
+    sqlx::query_as(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = $1 AND object_key = $2"))
+        .bind(bucket_id)
+        .bind(key)
+        .fetch_optional(c)
+        .await
+        .map_err(db_error)
+}
+
+/// Writes an object's row, replacing the previous version of the key; returns the replaced
+/// row (whose data the caller removes after commit).
+pub async fn put_object(c: &mut AnyConnection, o: &Object) -> Result<Option<Object>, Error> {
+    let old = get_object(c, &o.bucket_id, &o.object_key).await?;
+    if old.is_some() {
+        sqlx::query("DELETE FROM objects WHERE bucket_id = $1 AND object_key = $2")
+            .bind(&o.bucket_id)
+            .bind(&o.object_key)
+            .execute(&mut *c)
+            .await
+            .map_err(db_error)?;
+    }
+    sqlx::query(
+        "INSERT INTO objects (bucket_id, object_key, key_hex, data_id, size, etag, content_type, metadata, \
+         storage_class, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+    )
+    .bind(&o.bucket_id)
+    .bind(&o.object_key)
+    .bind(hex::encode(o.object_key.as_bytes()))
+    .bind(&o.data_id)
+    .bind(o.size)
+    .bind(&o.etag)
+    .bind(&o.content_type)
+    .bind(&o.metadata)
+    .bind(&o.storage_class)
+    .bind(o.created_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(old)
+}
+
+pub async fn delete_object(c: &mut AnyConnection, bucket_id: &str, key: &str) -> Result<Option<Object>, Error> {
+    let old = get_object(c, bucket_id, key).await?;
+    if old.is_some() {
+        sqlx::query("DELETE FROM objects WHERE bucket_id = $1 AND object_key = $2")
+            .bind(bucket_id)
+            .bind(key)
+            .execute(c)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(old)
+}
+
+/// Objects of a bucket whose keys start with `prefix` and sort after `after`, in key order.
+pub async fn list_objects(
+    c: &mut AnyConnection,
+    bucket_id: &str,
+    prefix: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Object>, Error> {
+    let mut sql = Sql::new(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = "));
+    sql.bind(Arg::Text(bucket_id.into()));
+    if !prefix.is_empty() {
+        // A range on the key's hex instead of LIKE: byte order on both engines, exact for any
+        // byte, and served by the index.
+        sql.push(" AND key_hex >= ").bind(Arg::Text(hex::encode(prefix.as_bytes())));
+    }
+    if let Some(a) = after {
+        sql.push(" AND key_hex > ").bind(Arg::Text(hex::encode(a.as_bytes())));
+    }
+    sql.push(" ORDER BY key_hex LIMIT ").bind(Arg::Int(limit));
+    let rows: Vec<Object> = sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)?;
+    Ok(rows.into_iter().take_while(|o| o.object_key.starts_with(prefix)).collect())
+}
