@@ -139,7 +139,12 @@ def _():
     g = s3.get_object(Bucket=B, Key="docs/a.txt")
     assert g["Body"].read() == b"new"
     assert s3.head_object(Bucket=B, Key="docs/a.txt")["StorageClass"] == "STANDARD_IA"
-    assert error_code(lambda: s3.put_object(Bucket=B, Key="x", Body=b"1", StorageClass="REDUCED_REDUNDANCY"))[1] == 400
+    # A PUT refused before its body was read must not spoil the connection for the next ones.
+    for i in range(10):
+        assert error_code(lambda: s3.put_object(Bucket=B, Key="x", Body=b"1" * 2000,
+                                                StorageClass="REDUCED_REDUNDANCY"))[1] == 400
+        s3.put_object(Bucket=B, Key="after-refusal", Body=b"ok")
+    s3.delete_object(Bucket=B, Key="after-refusal")
 
 
 KEYS = ["docs/b.txt", "docs/sub/c.txt", "docs/sub/d.txt", "img/e.png", "top.txt", "sp ace+plus%pct/é.txt"]
@@ -201,6 +206,80 @@ def _():
         code = error_code(call)
         assert code[1] == 403, code
     assert s3.get_object(Bucket=B, Key="top.txt")["Body"].read() == b"top.txt"
+
+
+@check("copy: same metadata (COPY), new metadata (REPLACE), class change in place")
+def _():
+    s3.put_object(Bucket=B, Key="src.txt", Body=b"copy me", ContentType="text/plain", Metadata={"a": "1"})
+    r = s3.copy_object(Bucket=B, Key="dst.txt", CopySource={"Bucket": B, "Key": "src.txt"})
+    assert r["CopyObjectResult"]["ETag"] == f'"{hashlib.md5(b"copy me").hexdigest()}"'
+    g = s3.get_object(Bucket=B, Key="dst.txt")
+    assert g["Body"].read() == b"copy me" and g["Metadata"] == {"a": "1"} and g["ContentType"] == "text/plain"
+    s3.copy_object(Bucket=B, Key="dst2.txt", CopySource={"Bucket": B, "Key": "src.txt"},
+                   MetadataDirective="REPLACE", Metadata={"b": "2"}, ContentType="application/x-test")
+    h = s3.head_object(Bucket=B, Key="dst2.txt")
+    assert h["Metadata"] == {"b": "2"} and h["ContentType"] == "application/x-test", h
+    s3.copy_object(Bucket=B, Key="src.txt", CopySource={"Bucket": B, "Key": "src.txt"}, StorageClass="GLACIER")
+    assert s3.head_object(Bucket=B, Key="src.txt")["StorageClass"] == "GLACIER"
+    assert error_code(lambda: s3.copy_object(Bucket=B, Key="src.txt",
+                                             CopySource={"Bucket": B, "Key": "src.txt"}))[1] == 400
+    assert error_code(lambda: s3.copy_object(Bucket=B, Key="x", CopySource={"Bucket": B, "Key": "nope"}))[0] == "NoSuchKey"
+
+
+@check("DeleteObjects removes several keys (verbose and quiet)")
+def _():
+    for k in ["m1", "m2", "m3"]:
+        s3.put_object(Bucket=B, Key=k, Body=b"x")
+    r = s3.delete_objects(Bucket=B, Delete={"Objects": [{"Key": "m1"}, {"Key": "m2"}]})
+    assert sorted(d["Key"] for d in r["Deleted"]) == ["m1", "m2"], r
+    r = s3.delete_objects(Bucket=B, Delete={"Objects": [{"Key": "m3"}], "Quiet": True})
+    assert not r.get("Deleted"), r
+    assert error_code(lambda: s3.head_object(Bucket=B, Key="m3"))[1] == 404
+
+
+@check("multipart: boto3's managed transfer (3 parts), ETag md5-of-md5s-3, content intact")
+def _():
+    import io
+    from boto3.s3.transfer import TransferConfig
+    data = os.urandom(12 * 1024 * 1024)
+    cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024, max_concurrency=2)
+    s3.upload_fileobj(io.BytesIO(data), B, "big.bin", Config=cfg)
+    parts = [data[i:i + 5 * 1024 * 1024] for i in range(0, len(data), 5 * 1024 * 1024)]
+    want = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + f"-{len(parts)}"
+    h = s3.head_object(Bucket=B, Key="big.bin")
+    assert h["ETag"] == f'"{want}"' and h["ContentLength"] == len(data), h
+    out = io.BytesIO()
+    s3.download_fileobj(B, "big.bin", out, Config=cfg)
+    assert out.getvalue() == data
+    s3.delete_object(Bucket=B, Key="big.bin")
+
+
+@check("multipart rules: list parts and uploads, part order, minimum size, abort")
+def _():
+    u = s3.create_multipart_upload(Bucket=B, Key="mp")["UploadId"]
+    assert [x["UploadId"] for x in s3.list_multipart_uploads(Bucket=B)["Uploads"]] == [u]
+    e1 = s3.upload_part(Bucket=B, Key="mp", UploadId=u, PartNumber=1, Body=b"a" * 100)["ETag"]
+    e2 = s3.upload_part(Bucket=B, Key="mp", UploadId=u, PartNumber=2, Body=b"b" * 100)["ETag"]
+    assert [p["PartNumber"] for p in s3.list_parts(Bucket=B, Key="mp", UploadId=u)["Parts"]] == [1, 2]
+    order = {"Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}]}
+    code = error_code(lambda: s3.complete_multipart_upload(Bucket=B, Key="mp", UploadId=u, MultipartUpload=order))
+    assert code[0] == "InvalidPartOrder", code
+    small = {"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]}
+    code = error_code(lambda: s3.complete_multipart_upload(Bucket=B, Key="mp", UploadId=u, MultipartUpload=small))
+    assert code[0] == "EntityTooSmall", code
+    wrong = {"Parts": [{"PartNumber": 1, "ETag": '"0123"'}]}
+    code = error_code(lambda: s3.complete_multipart_upload(Bucket=B, Key="mp", UploadId=u, MultipartUpload=wrong))
+    assert code[0] == "InvalidPart", code
+    one = {"Parts": [{"PartNumber": 1, "ETag": e1}]}
+    r = s3.complete_multipart_upload(Bucket=B, Key="mp", UploadId=u, MultipartUpload=one)
+    assert r["ETag"].endswith('-1"'), r["ETag"]
+    assert s3.get_object(Bucket=B, Key="mp")["Body"].read() == b"a" * 100
+    u2 = s3.create_multipart_upload(Bucket=B, Key="mp2")["UploadId"]
+    s3.upload_part(Bucket=B, Key="mp2", UploadId=u2, PartNumber=1, Body=b"x")
+    s3.abort_multipart_upload(Bucket=B, Key="mp2", UploadId=u2)
+    assert error_code(lambda: s3.list_parts(Bucket=B, Key="mp2", UploadId=u2))[0] == "NoSuchUpload"
+    assert not s3.list_multipart_uploads(Bucket=B).get("Uploads")
+    s3.delete_object(Bucket=B, Key="mp")
 
 
 @check("a bucket is deleted only when empty")

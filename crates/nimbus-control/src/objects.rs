@@ -14,7 +14,7 @@ use futures::Stream;
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
 use nimbus_drivers::object_files::WriteError;
-use nimbus_store::objects::{self as repo, Bucket, Object};
+use nimbus_store::objects::{self as repo, Bucket, Object, Part, Upload};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -26,6 +26,14 @@ pub const ALREADY_OWNED: &str = "Your previous request to create the named bucke
 pub const NOT_EMPTY: &str = "The bucket you tried to delete is not empty.";
 /// Prefix of the messages of a client body that failed while it was read.
 pub const BODY_FAILED: &str = "The request body could not be read: ";
+
+/// Messages of refused multipart completions (the S3 front end answers `InvalidPart`,
+/// `InvalidPartOrder` and `EntityTooSmall`).
+pub const INVALID_PART: &str = "One or more of the specified parts could not be found or its ETag does not match.";
+pub const INVALID_PART_ORDER: &str = "The list of parts was not in ascending order.";
+pub const ENTITY_TOO_SMALL: &str = "Each part but the last must be at least 5 MiB.";
+/// The smallest part S3 accepts (but for the last).
+pub const MIN_PART_SIZE: i64 = 5 << 20;
 
 /// Storage classes (seed 6.2.2), with the names S3 clients use for them.
 pub const STORAGE_CLASSES: &[(&str, &str)] = &[("STANDARD", "STANDARD"), ("WARM", "STANDARD_IA"), ("COLD", "GLACIER")];
@@ -171,6 +179,7 @@ impl Control {
         if repo::count_objects(&mut tx, &b.id).await? > 0 {
             return Err(Error::Conflict(NOT_EMPTY.into()));
         }
+        repo::delete_bucket_uploads(&mut tx, &b.id).await?;
         repo::delete_bucket(&mut tx, &b.id).await?;
         self.release_quota(&mut tx, &b.project_id, "buckets", 1).await?;
         self.audit(
@@ -312,6 +321,292 @@ impl Control {
         let b = self.load_bucket(&mut c, ctx, bucket, "obs:read").await?;
         let list = repo::list_objects(&mut c, &b.id, prefix, after, limit).await?;
         Ok((b, list))
+    }
+
+    /// Copies an object (within or across the caller's buckets); `put` carries the
+    /// destination's attributes when the metadata directive is REPLACE (`replace`), and the
+    /// storage class either way.
+    pub async fn copy_object(
+        &self,
+        ctx: &Ctx,
+        source: (&str, &str),
+        dest: (&str, &str),
+        replace: bool,
+        put: ObjectPut,
+    ) -> Result<Object, Error> {
+        let (src, path) = self.get_object(ctx, source.0, source.1).await?;
+        if !replace && put.storage_class.is_none() && source == dest {
+            return Err(Error::bad_request(
+                "This copy request is illegal because it is trying to copy an object to itself without changing \
+                 the object's metadata, storage class or encryption attributes.",
+            ));
+        }
+        let file = tokio::fs::File::open(&path).await.map_err(|e| Error::Internal(format!("opening {path:?}: {e}")))?;
+        let mut attrs = put;
+        if !replace {
+            attrs.content_type = src.content_type.clone();
+            attrs.metadata = serde_json::from_str(&src.metadata).unwrap_or_default();
+        }
+        if attrs.storage_class.is_none() {
+            attrs.storage_class = Some(src.storage_class.clone());
+        }
+        attrs.content_md5 = None;
+        attrs.content_length = None;
+        self.put_object(ctx, dest.0, dest.1, tokio_util::io::ReaderStream::new(file), attrs).await
+    }
+
+    /// Starts a multipart upload; returns its id.
+    pub async fn create_multipart_upload(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        key: &str,
+        put: ObjectPut,
+    ) -> Result<Upload, Error> {
+        if key.is_empty() || key.len() > 1024 {
+            return Err(Error::bad_request("Object keys are 1-1024 bytes long."));
+        }
+        let class = match &put.storage_class {
+            Some(sc) => Some(storage_class(sc).ok_or_else(|| {
+                Error::bad_request(format!("The storage class {sc:?} is not valid: use STANDARD, WARM or COLD."))
+            })?),
+            None => None,
+        };
+        let mut tx = self.store().write().await?;
+        let b = self.load_bucket(&mut tx, ctx, bucket, "obs:write").await?;
+        let u = Upload {
+            id: nimbus_core::id::new_hex_id(),
+            bucket_id: b.id.clone(),
+            object_key: key.into(),
+            content_type: put.content_type,
+            metadata: serde_json::to_string(&put.metadata)?,
+            storage_class: class.unwrap_or(&b.storage_class).to_string(),
+            created_at: now_ms(),
+        };
+        repo::insert_upload(&mut tx, &u).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("OBS", "object", "initiateMultipartUpload", 200)
+                .resource(key, key)
+                .in_project(&b.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(u)
+    }
+
+    async fn load_upload(
+        &self,
+        c: &mut sqlx::AnyConnection,
+        ctx: &Ctx,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(Bucket, Upload), Error> {
+        let b = self.load_bucket(c, ctx, bucket, "obs:write").await?;
+        let u = repo::get_upload(c, upload_id)
+            .await?
+            .filter(|u| u.bucket_id == b.id && u.object_key == key)
+            .ok_or_else(|| Error::not_found("upload", upload_id))?;
+        Ok((b, u))
+    }
+
+    /// Stores one part (1-10000) of an upload; returns its ETag.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part<S, E>(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: i64,
+        data: S,
+        content_md5: Option<[u8; 16]>,
+    ) -> Result<String, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        if !(1..=10000).contains(&part_number) {
+            return Err(Error::bad_request("Part numbers are 1 to 10000."));
+        }
+        let b = {
+            let mut c = self.store().read().await?;
+            self.load_upload(&mut c, ctx, bucket, key, upload_id).await?.0
+        };
+        let files = &self.drivers().objects;
+        let stored = files.write(&b.id, data, self.config().max_object_size).await.map_err(|e| match e {
+            WriteError::Body(why) => Error::bad_request(format!("{BODY_FAILED}{why}")),
+            WriteError::TooLarge => Error::PayloadTooLarge,
+            WriteError::Io(e) => e,
+        })?;
+        if content_md5.is_some_and(|m| hex::encode(m) != stored.md5) {
+            files.delete(&b.id, &stored.data_id).await?;
+            return Err(Error::bad_request(BAD_DIGEST));
+        }
+        let part = Part {
+            upload_id: upload_id.into(),
+            part_number,
+            data_id: stored.data_id.clone(),
+            size: stored.size,
+            etag: stored.md5.clone(),
+            created_at: now_ms(),
+        };
+        let committed = async {
+            let mut tx = self.store().write().await?;
+            self.load_upload(&mut tx, ctx, bucket, key, upload_id).await?;
+            let old = repo::put_part(&mut tx, &part).await?;
+            tx.commit().await?;
+            Ok::<_, Error>(old)
+        }
+        .await;
+        match committed {
+            Ok(old) => {
+                if let Some(old) = old {
+                    files.delete(&b.id, &old.data_id).await?;
+                }
+                Ok(part.etag)
+            }
+            Err(e) => {
+                files.delete(&b.id, &part.data_id).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// The parts uploaded so far.
+    pub async fn list_parts(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(Upload, Vec<Part>), Error> {
+        let mut c = self.store().read().await?;
+        let (_, u) = self.load_upload(&mut c, ctx, bucket, key, upload_id).await?;
+        let parts = repo::list_parts(&mut c, upload_id).await?;
+        Ok((u, parts))
+    }
+
+    /// Uploads in progress in a bucket.
+    pub async fn list_multipart_uploads(&self, ctx: &Ctx, bucket: &str) -> Result<Vec<Upload>, Error> {
+        let mut c = self.store().read().await?;
+        let b = self.load_bucket(&mut c, ctx, bucket, "obs:read").await?;
+        repo::list_uploads(&mut c, &b.id).await
+    }
+
+    /// Completes an upload from the listed parts (ascending numbers, matching ETags, all but
+    /// the last at least 5 MiB): the parts are concatenated into the object's data, whose ETag
+    /// is S3's `md5-of-md5s-N`.
+    pub async fn complete_multipart_upload(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        listed: &[(i64, String)],
+    ) -> Result<Object, Error> {
+        if listed.is_empty() {
+            return Err(Error::bad_request("The XML you provided was not well-formed: name at least one part."));
+        }
+        let (b, u, stored) = {
+            let mut c = self.store().read().await?;
+            let (b, u) = self.load_upload(&mut c, ctx, bucket, key, upload_id).await?;
+            (b, u, repo::list_parts(&mut c, upload_id).await?)
+        };
+        if listed.windows(2).any(|w| w[1].0 <= w[0].0) {
+            return Err(Error::bad_request(INVALID_PART_ORDER));
+        }
+        let mut chosen = Vec::new();
+        for (i, (n, etag)) in listed.iter().enumerate() {
+            let p = stored
+                .iter()
+                .find(|p| p.part_number == *n && p.etag == etag.trim_matches('"'))
+                .ok_or_else(|| Error::bad_request(INVALID_PART))?;
+            if i + 1 < listed.len() && p.size < MIN_PART_SIZE {
+                return Err(Error::bad_request(ENTITY_TOO_SMALL));
+            }
+            chosen.push(p.clone());
+        }
+        let mut md5s = Vec::new();
+        for p in &chosen {
+            md5s.extend(hex::decode(&p.etag).map_err(|_| Error::Internal("a part's ETag is not hex".into()))?);
+        }
+        let etag = {
+            use md5::{Digest, Md5};
+            format!("{}-{}", hex::encode(Md5::digest(&md5s)), chosen.len())
+        };
+        let files = &self.drivers().objects;
+        let data_ids: Vec<String> = chosen.iter().map(|p| p.data_id.clone()).collect();
+        let (data_id, size) = files.concat(&b.id, &data_ids).await?;
+        let o = Object {
+            bucket_id: b.id.clone(),
+            object_key: key.into(),
+            data_id,
+            size,
+            etag,
+            content_type: u.content_type.clone(),
+            metadata: u.metadata.clone(),
+            storage_class: u.storage_class.clone(),
+            created_at: now_ms(),
+        };
+        let committed = async {
+            let mut tx = self.store().write().await?;
+            self.load_upload(&mut tx, ctx, bucket, key, upload_id).await?;
+            let old = repo::put_object(&mut tx, &o).await?;
+            let parts = repo::delete_upload(&mut tx, upload_id).await?;
+            self.audit(
+                &mut tx,
+                ctx,
+                AuditEvent::new("OBS", "object", "completeMultipartUpload", 200)
+                    .resource(key, key)
+                    .in_project(&b.project_id),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, Error>((old, parts))
+        }
+        .await;
+        match committed {
+            Ok((old, parts)) => {
+                for p in parts {
+                    files.delete(&b.id, &p.data_id).await?;
+                }
+                if let Some(old) = old {
+                    files.delete(&old.bucket_id, &old.data_id).await?;
+                }
+                Ok(o)
+            }
+            Err(e) => {
+                files.delete(&b.id, &o.data_id).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Abandons an upload and its parts.
+    pub async fn abort_multipart_upload(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), Error> {
+        let mut tx = self.store().write().await?;
+        let (b, _) = self.load_upload(&mut tx, ctx, bucket, key, upload_id).await?;
+        let parts = repo::delete_upload(&mut tx, upload_id).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("OBS", "object", "abortMultipartUpload", 204).resource(key, key).in_project(&b.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        for p in parts {
+            self.drivers().objects.delete(&b.id, &p.data_id).await?;
+        }
+        Ok(())
     }
 
     /// Removes temporary object data an interrupted write left (start-up).

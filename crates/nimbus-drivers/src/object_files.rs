@@ -103,6 +103,35 @@ impl ObjectFiles {
         Ok(Stored { data_id, size, md5: hex::encode(md5.finalize()) })
     }
 
+    /// Concatenates data files of a bucket (multipart parts, in order) into a new one, synced
+    /// and renamed into place; returns its data id and size.
+    pub async fn concat(&self, bucket_id: &str, parts: &[String]) -> Result<(String, i64), Error> {
+        let data_id = nimbus_core::id::new_hex_id();
+        let dir = self.bucket_dir(bucket_id);
+        let tmp = dir.join(format!("{data_id}.partial"));
+        let result = async {
+            let mut out = tokio::fs::File::create(&tmp).await.map_err(io)?;
+            let mut size = 0i64;
+            for part in parts {
+                let mut f = tokio::fs::File::open(self.path(bucket_id, part)).await.map_err(io)?;
+                size += tokio::io::copy(&mut f, &mut out).await.map_err(io)? as i64;
+            }
+            out.sync_all().await.map_err(io)?;
+            Ok::<_, Error>(size)
+        }
+        .await;
+        match result {
+            Ok(size) => {
+                tokio::fs::rename(&tmp, dir.join(&data_id)).await.map_err(io)?;
+                Ok((data_id, size))
+            }
+            Err(e) => {
+                remove_quietly(&tmp).await;
+                Err(e)
+            }
+        }
+    }
+
     /// Removes an object's data (missing data is not an error: removals are retried).
     pub async fn delete(&self, bucket_id: &str, data_id: &str) -> Result<(), Error> {
         match tokio::fs::remove_file(self.path(bucket_id, data_id)).await {

@@ -1,6 +1,8 @@
 //! Core errors as S3 errors, in one place: each carries the S3 code clients switch on.
 
-use nimbus_control::objects::{ALREADY_OWNED, BAD_DIGEST, BODY_FAILED, NOT_EMPTY};
+use nimbus_control::objects::{
+    ALREADY_OWNED, BAD_DIGEST, BODY_FAILED, ENTITY_TOO_SMALL, INVALID_PART, INVALID_PART_ORDER, NOT_EMPTY,
+};
 use nimbus_core::Error;
 use s3s::{S3Error, S3ErrorCode};
 
@@ -17,6 +19,7 @@ pub fn to_s3(e: Error) -> S3Error {
     let code = match &e {
         Error::NotFound { kind: "bucket", .. } => C::NoSuchBucket,
         Error::NotFound { kind: "object", .. } => C::NoSuchKey,
+        Error::NotFound { kind: "upload", .. } => C::NoSuchUpload,
         Error::NotFound { .. } => C::NoSuchKey,
         Error::Forbidden(_) => C::AccessDenied,
         Error::Unauthorized(_) => C::InvalidAccessKeyId,
@@ -25,6 +28,10 @@ pub fn to_s3(e: Error) -> S3Error {
         Error::Conflict(m) if m.contains("bucket name is not available") => C::BucketAlreadyExists,
         Error::Conflict(_) => C::OperationAborted,
         Error::BadRequest(m) if m == BAD_DIGEST => C::BadDigest,
+        Error::BadRequest(m) if m == INVALID_PART => C::InvalidPart,
+        Error::BadRequest(m) if m == INVALID_PART_ORDER => C::InvalidPartOrder,
+        Error::BadRequest(m) if m == ENTITY_TOO_SMALL => C::EntityTooSmall,
+        Error::BadRequest(m) if m.contains("copy an object to itself") => C::InvalidRequest,
         Error::BadRequest(m) if m.starts_with(BODY_FAILED) => return body_error(m),
         Error::BadRequest(m) if m.contains("bucket name") => C::InvalidBucketName,
         Error::BadRequest(m) if m.contains("location constraint") => C::InvalidLocationConstraint,

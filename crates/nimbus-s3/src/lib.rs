@@ -58,6 +58,51 @@ pub fn service(control: Arc<Control>, port: u16) -> S3Service {
     b.build()
 }
 
+/// A request body that records whether it was read to the end.
+struct TrackedBody {
+    inner: std::pin::Pin<Box<hyper::body::Incoming>>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = self.inner.as_mut().poll_frame(cx);
+        if let std::task::Poll::Ready(None) = polled {
+            self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Calls the S3 service; when an operation answered without reading the whole request
+/// body (a PUT refused before its data), the connection is closed after the answer: the
+/// unread bytes would otherwise be taken for the next request on it.
+async fn call(svc: S3Service, req: http::Request<hyper::body::Incoming>) -> Result<s3s::HttpResponse, s3s::HttpError> {
+    use http_body::Body as _;
+    let (parts, body) = req.into_parts();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(body.is_end_stream()));
+    let tracked = TrackedBody { inner: Box::pin(body), done: done.clone() };
+    let mut resp = svc.call(http::Request::from_parts(parts, s3s::Body::http_body(tracked))).await?;
+    if !done.load(std::sync::atomic::Ordering::SeqCst) {
+        resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    Ok(resp)
+}
+
 /// Serves S3 on `listener` until `shutdown` turns true.
 pub async fn serve(listener: TcpListener, control: Arc<Control>, mut shutdown: watch::Receiver<bool>) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -70,7 +115,9 @@ pub async fn serve(listener: TcpListener, control: Arc<Control>, mut shutdown: w
             _ = shutdown.changed() => break,
         };
         let Ok((socket, _peer)) = accepted else { continue };
-        let conn = http.serve_connection(TokioIo::new(socket), svc.clone());
+        let svc = svc.clone();
+        let handler = hyper::service::service_fn(move |req| call(svc.clone(), req));
+        let conn = http.serve_connection(TokioIo::new(socket), handler);
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
             let _ = conn.await;

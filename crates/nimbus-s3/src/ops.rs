@@ -127,6 +127,34 @@ impl Obs {
     }
 }
 
+fn decode_md5(v: &Option<String>) -> S3Result<Option<[u8; 16]>> {
+    match v {
+        Some(b64) => {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
+            Ok(Some(<[u8; 16]>::try_from(raw.as_slice()).map_err(|_| s3_error!(InvalidDigest))?))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The storage class a request names: OBS's header, else S3's.
+fn requested_class(headers: &http::HeaderMap, s3: &Option<StorageClass>) -> Option<String> {
+    headers
+        .get("x-obs-storage-class")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| s3.as_ref().map(|c| c.as_str().to_string()))
+}
+
+fn body_stream(b: Option<StreamingBlob>) -> futures::stream::BoxStream<'static, Result<bytes::Bytes, s3s::StdError>> {
+    match b {
+        Some(b) => b.boxed(),
+        None => futures::stream::empty::<Result<bytes::Bytes, s3s::StdError>>().boxed(),
+    }
+}
+
 fn max_keys(v: Option<i32>) -> S3Result<usize> {
     match v {
         None => Ok(1000),
@@ -194,33 +222,14 @@ impl S3 for Obs {
     async fn put_object(&self, mut req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let ctx = caller(&req)?;
         let input = &mut req.input;
-        let content_md5 = match &input.content_md5 {
-            Some(b64) => {
-                let raw = base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))?;
-                Some(<[u8; 16]>::try_from(raw.as_slice()).map_err(|_| s3_error!(InvalidDigest))?)
-            }
-            None => None,
-        };
-        // OBS clients name the class in their own header.
-        let class = req
-            .headers
-            .get("x-obs-storage-class")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .or_else(|| input.storage_class.as_ref().map(|c| c.as_str().to_string()));
         let put = ObjectPut {
             content_type: input.content_type.clone(),
             metadata: input.metadata.take().map(|m| m.into_iter().collect()).unwrap_or_default(),
-            storage_class: class,
-            content_md5,
+            storage_class: requested_class(&req.headers, &input.storage_class),
+            content_md5: decode_md5(&input.content_md5)?,
             content_length: input.content_length,
         };
-        let body = match input.body.take() {
-            Some(b) => b.boxed(),
-            None => futures::stream::empty::<Result<bytes::Bytes, s3s::StdError>>().boxed(),
-        };
+        let body = body_stream(input.body.take());
         let o = self.control.put_object(&ctx, &input.bucket, &input.key, body, put).await.map_err(to_s3)?;
         Ok(S3Response::new(PutObjectOutput { e_tag: Some(ETag::Strong(o.etag)), ..Default::default() }))
     }
@@ -365,6 +374,201 @@ impl S3 for Obs {
             delimiter: i.delimiter.as_deref().map(|d| encode(d, url)),
             encoding_type: i.encoding_type.clone(),
             start_after: i.start_after.as_deref().map(|s| encode(s, url)),
+            ..Default::default()
+        }))
+    }
+
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        let ctx = caller(&req)?;
+        let i = &req.input;
+        let CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &i.copy_source else {
+            return Err(s3_error!(NotImplemented, "Only bucket copy sources are supported."));
+        };
+        let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        let put = ObjectPut {
+            content_type: i.content_type.clone(),
+            metadata: i.metadata.clone().map(|m| m.into_iter().collect()).unwrap_or_default(),
+            storage_class: requested_class(&req.headers, &i.storage_class),
+            ..Default::default()
+        };
+        let o = self
+            .control
+            .copy_object(&ctx, (src_bucket, src_key), (&i.bucket, &i.key), replace, put)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(ETag::Strong(o.etag)),
+                last_modified: Some(timestamp(o.created_at)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let ctx = caller(&req)?;
+        let i = &req.input;
+        if i.delete.objects.len() > 1000 {
+            return Err(s3_error!(MalformedXML, "At most 1000 keys may be deleted at once."));
+        }
+        let quiet = i.delete.quiet.unwrap_or(false);
+        let (mut deleted, mut errors) = (Vec::new(), Vec::new());
+        for o in &i.delete.objects {
+            match self.control.delete_object(&ctx, &i.bucket, &o.key).await {
+                Ok(()) => {
+                    if !quiet {
+                        deleted.push(DeletedObject { key: Some(o.key.clone()), ..Default::default() });
+                    }
+                }
+                Err(e) => {
+                    let e = to_s3(e);
+                    errors.push(s3s::dto::Error {
+                        key: Some(o.key.clone()),
+                        code: Some(e.code().as_str().to_string()),
+                        message: e.message().map(str::to_string),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() }))
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let ctx = caller(&req)?;
+        let i = &req.input;
+        let put = ObjectPut {
+            content_type: i.content_type.clone(),
+            metadata: i.metadata.clone().map(|m| m.into_iter().collect()).unwrap_or_default(),
+            storage_class: requested_class(&req.headers, &i.storage_class),
+            ..Default::default()
+        };
+        let u = self.control.create_multipart_upload(&ctx, &i.bucket, &i.key, put).await.map_err(to_s3)?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(i.bucket.clone()),
+            key: Some(i.key.clone()),
+            upload_id: Some(u.id),
+            ..Default::default()
+        }))
+    }
+
+    async fn upload_part(&self, mut req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        let ctx = caller(&req)?;
+        let i = &mut req.input;
+        let md5 = decode_md5(&i.content_md5)?;
+        let body = body_stream(i.body.take());
+        let etag = self
+            .control
+            .upload_part(&ctx, &i.bucket, &i.key, &i.upload_id, i.part_number as i64, body, md5)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(UploadPartOutput { e_tag: Some(ETag::Strong(etag)), ..Default::default() }))
+    }
+
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        let ctx = caller(&req)?;
+        let i = &req.input;
+        let (u, parts) = self.control.list_parts(&ctx, &i.bucket, &i.key, &i.upload_id).await.map_err(to_s3)?;
+        let marker = i.part_number_marker.unwrap_or(0) as i64;
+        let max = i.max_parts.unwrap_or(1000).clamp(1, 1000) as usize;
+        let after: Vec<_> = parts.into_iter().filter(|p| p.part_number > marker).collect();
+        let truncated = after.len() > max;
+        let page: Vec<_> = after.into_iter().take(max).collect();
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(i.bucket.clone()),
+            key: Some(i.key.clone()),
+            upload_id: Some(i.upload_id.clone()),
+            is_truncated: Some(truncated),
+            max_parts: Some(max as i32),
+            next_part_number_marker: page.last().filter(|_| truncated).map(|p| p.part_number as i32),
+            storage_class: Some(StorageClass::from(s3_storage_class(&u.storage_class).to_string())),
+            parts: Some(
+                page.iter()
+                    .map(|p| s3s::dto::Part {
+                        part_number: Some(p.part_number as i32),
+                        e_tag: Some(ETag::Strong(p.etag.clone())),
+                        size: Some(p.size),
+                        last_modified: Some(timestamp(p.created_at)),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }))
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let ctx = caller(&req)?;
+        let i = &req.input;
+        let listed: Vec<(i64, String)> = i
+            .multipart_upload
+            .as_ref()
+            .and_then(|m| m.parts.as_ref())
+            .map(|parts| {
+                parts
+                    .iter()
+                    .map(|p| {
+                        let etag = p.e_tag.as_ref().map(|e| e.value().to_string()).unwrap_or_default();
+                        (p.part_number.unwrap_or(0) as i64, etag)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let o = self
+            .control
+            .complete_multipart_upload(&ctx, &i.bucket, &i.key, &i.upload_id, &listed)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            bucket: Some(i.bucket.clone()),
+            key: Some(i.key.clone()),
+            e_tag: Some(ETag::Strong(o.etag)),
+            location: Some(format!("/{}/{}", i.bucket, i.key)),
+            ..Default::default()
+        }))
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let ctx = caller(&req)?;
+        let i = &req.input;
+        self.control.abort_multipart_upload(&ctx, &i.bucket, &i.key, &i.upload_id).await.map_err(to_s3)?;
+        Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let ctx = caller(&req)?;
+        let i = &req.input;
+        let prefix = i.prefix.clone().unwrap_or_default();
+        let uploads = self.control.list_multipart_uploads(&ctx, &i.bucket).await.map_err(to_s3)?;
+        let list = uploads
+            .into_iter()
+            .filter(|u| u.object_key.starts_with(&prefix))
+            .map(|u| MultipartUpload {
+                key: Some(u.object_key.clone()),
+                upload_id: Some(u.id.clone()),
+                initiated: Some(timestamp(u.created_at)),
+                storage_class: Some(StorageClass::from(s3_storage_class(&u.storage_class).to_string())),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(i.bucket.clone()),
+            prefix: Some(prefix),
+            is_truncated: Some(false),
+            uploads: Some(list),
             ..Default::default()
         }))
     }

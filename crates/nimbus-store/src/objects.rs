@@ -152,3 +152,115 @@ pub async fn list_objects(
     let rows: Vec<Object> = sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)?;
     Ok(rows.into_iter().take_while(|o| o.object_key.starts_with(prefix)).collect())
 }
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Upload {
+    pub id: String,
+    pub bucket_id: String,
+    pub object_key: String,
+    pub content_type: Option<String>,
+    pub metadata: String,
+    pub storage_class: String,
+    pub created_at: i64,
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Part {
+    pub upload_id: String,
+    pub part_number: i64,
+    pub data_id: String,
+    pub size: i64,
+    pub etag: String,
+    pub created_at: i64,
+}
+
+pub async fn insert_upload(c: &mut AnyConnection, u: &Upload) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO multipart_uploads (id, bucket_id, object_key, content_type, metadata, storage_class, created_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7)",
+    )
+    .bind(&u.id)
+    .bind(&u.bucket_id)
+    .bind(&u.object_key)
+    .bind(&u.content_type)
+    .bind(&u.metadata)
+    .bind(&u.storage_class)
+    .bind(u.created_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn get_upload(c: &mut AnyConnection, id: &str) -> Result<Option<Upload>, Error> {
+    sqlx::query_as("SELECT * FROM multipart_uploads WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
+}
+
+/// Uploads in progress in a bucket, by key then start time.
+pub async fn list_uploads(c: &mut AnyConnection, bucket_id: &str) -> Result<Vec<Upload>, Error> {
+    sqlx::query_as("SELECT * FROM multipart_uploads WHERE bucket_id = $1 ORDER BY object_key, created_at, id")
+        .bind(bucket_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
+}
+
+/// Removes an upload and its parts' rows; returns the parts (whose data the caller removes).
+pub async fn delete_upload(c: &mut AnyConnection, id: &str) -> Result<Vec<Part>, Error> {
+    let parts = list_parts(c, id).await?;
+    sqlx::query("DELETE FROM multipart_parts WHERE upload_id = $1")
+        .bind(id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_error)?;
+    sqlx::query("DELETE FROM multipart_uploads WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
+    Ok(parts)
+}
+
+/// Records a part, replacing an earlier upload of the same number; returns the replaced one.
+pub async fn put_part(c: &mut AnyConnection, p: &Part) -> Result<Option<Part>, Error> {
+    let old: Option<Part> = sqlx::query_as("SELECT * FROM multipart_parts WHERE upload_id = $1 AND part_number = $2")
+        .bind(&p.upload_id)
+        .bind(p.part_number)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(db_error)?;
+    sqlx::query("DELETE FROM multipart_parts WHERE upload_id = $1 AND part_number = $2")
+        .bind(&p.upload_id)
+        .bind(p.part_number)
+        .execute(&mut *c)
+        .await
+        .map_err(db_error)?;
+    sqlx::query(
+        "INSERT INTO multipart_parts (upload_id, part_number, data_id, size, etag, created_at) \
+         VALUES ($1,$2,$3,$4,$5,$6)",
+    )
+    .bind(&p.upload_id)
+    .bind(p.part_number)
+    .bind(&p.data_id)
+    .bind(p.size)
+    .bind(&p.etag)
+    .bind(p.created_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(old)
+}
+
+pub async fn list_parts(c: &mut AnyConnection, upload_id: &str) -> Result<Vec<Part>, Error> {
+    sqlx::query_as("SELECT * FROM multipart_parts WHERE upload_id = $1 ORDER BY part_number")
+        .bind(upload_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
+}
+
+/// Ids of a bucket's uploads (a bucket delete aborts them).
+pub async fn delete_bucket_uploads(c: &mut AnyConnection, bucket_id: &str) -> Result<(), Error> {
+    for u in list_uploads(c, bucket_id).await? {
+        delete_upload(c, &u.id).await?;
+    }
+    Ok(())
+}
