@@ -68,3 +68,39 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A `kill -9` while an object is half written: after the restart the object does not
+/// exist, the temporary data is swept, and the bucket works.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_during_an_upload_exposes_nothing() {
+    let mut region = Region::start();
+    let (ak, sk) = region.admin_keys();
+    let script = common::repo_root().join("tests/clients/s3_slow_put.py");
+    let run = |region: &Region, mode: &str| {
+        std::process::Command::new(common::venv_bin("python"))
+            .arg(&script)
+            .arg(mode)
+            .env("NIMBUS_S3_ENDPOINT", &region.s3_url)
+            .env("NIMBUS_ACCESS_KEY", &ak)
+            .env("NIMBUS_SECRET_KEY", &sk)
+            .env("NIMBUS_REGION", "eu-west-0")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut put = run(&region, "put");
+    let objects = region.data_dir.join("objects");
+    let partial = region
+        .wait_for(60, "a partial upload on disk", || async {
+            walk(&objects).into_iter().find(|p| p.to_string_lossy().ends_with(".partial"))
+        })
+        .await;
+    region.kill9();
+    let _ = put.wait();
+    assert!(partial.exists(), "the crash left the temporary file");
+    region.launch();
+    assert!(!partial.exists(), "the start-up sweep removed it");
+    let check = run(&region, "check").wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success() && out.contains("ok:"), "{out}");
+}
