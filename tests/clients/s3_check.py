@@ -282,6 +282,31 @@ def _():
     s3.delete_object(Bucket=B, Key="mp")
 
 
+@check("COLD objects: GET refused until restored (202, in-progress 409), then readable with x-amz-restore")
+def _():
+    import time
+    s3.put_object(Bucket=B, Key="cold.bin", Body=b"frozen", StorageClass="GLACIER")
+    assert s3.head_object(Bucket=B, Key="cold.bin")["StorageClass"] == "GLACIER"
+    assert error_code(lambda: s3.get_object(Bucket=B, Key="cold.bin")) == ("InvalidObjectState", 403)
+    assert error_code(lambda: s3.restore_object(Bucket=B, Key="docs/b.txt", RestoreRequest={"Days": 1}))[0] \
+        == "InvalidObjectState"
+    r = s3.restore_object(Bucket=B, Key="cold.bin", RestoreRequest={"Days": 2})
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 202, r["ResponseMetadata"]
+    assert 'ongoing-request="true"' in s3.head_object(Bucket=B, Key="cold.bin").get("Restore", "")
+    assert error_code(lambda: s3.restore_object(Bucket=B, Key="cold.bin", RestoreRequest={"Days": 2}))[0] \
+        == "RestoreAlreadyInProgress"
+    for _ in range(100):
+        restore = s3.head_object(Bucket=B, Key="cold.bin").get("Restore", "")
+        if 'ongoing-request="false"' in restore:
+            break
+        time.sleep(0.2)
+    assert "expiry-date" in restore, restore
+    assert s3.get_object(Bucket=B, Key="cold.bin")["Body"].read() == b"frozen"
+    again = s3.restore_object(Bucket=B, Key="cold.bin", RestoreRequest={"Days": 3})
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200, "a restored object's expiry is extended"
+    s3.delete_object(Bucket=B, Key="cold.bin")
+
+
 @check("a bucket is deleted only when empty")
 def _():
     assert error_code(lambda: s3.delete_bucket(Bucket=B)) == ("BucketNotEmpty", 409)

@@ -50,6 +50,8 @@ pub struct RegionConfig {
     pub boot_timeout_secs: u64,
     /// Largest object a single PUT may store, in bytes (S3's limit: 5 GiB).
     pub max_object_size: i64,
+    /// How long a restore of a COLD object takes before the object is readable.
+    pub cold_restore_delay_secs: u64,
 }
 
 impl Default for RegionConfig {
@@ -75,6 +77,7 @@ impl Default for RegionConfig {
             stop_grace_secs: 30,
             boot_timeout_secs: 300,
             max_object_size: 5 << 30,
+            cold_restore_delay_secs: 60,
         }
     }
 }

@@ -55,6 +55,7 @@ impl Control {
         let mut registry = jobs::JobRegistry::default();
         identity::register_jobs(&mut registry);
         compute::server_jobs::register(&mut registry);
+        objects::register_jobs(&mut registry);
         let config = config.with_quota_defaults();
         Arc::new(Control { store, drivers, config, jobs: registry, job_wakeup: tokio::sync::Notify::new() })
     }

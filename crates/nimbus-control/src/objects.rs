@@ -35,6 +35,76 @@ pub const ENTITY_TOO_SMALL: &str = "Each part but the last must be at least 5 Mi
 /// The smallest part S3 accepts (but for the last).
 pub const MIN_PART_SIZE: i64 = 5 << 20;
 
+/// Messages of refused reads and restores of COLD objects (`InvalidObjectState`,
+/// `RestoreAlreadyInProgress`).
+pub const NOT_RESTORED: &str = "The operation is not valid for the object's storage class: restore it first.";
+pub const NOT_ARCHIVED: &str = "Restore is not allowed for the object's current storage class.";
+pub const RESTORE_IN_PROGRESS: &str = "Object restore is already in progress.";
+
+/// The job that makes a COLD object readable.
+pub const RESTORE_JOB: &str = "restoreObject";
+
+/// What a restore request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreOutcome {
+    /// A restore started (S3 answers 202).
+    Started,
+    /// The object was already restored: its expiry moved (S3 answers 200).
+    Extended,
+}
+
+/// Whether an object's bytes may be read now: COLD objects only while restored.
+pub fn readable(o: &Object, now: i64) -> Result<(), Error> {
+    if o.storage_class != "COLD" {
+        return Ok(());
+    }
+    match (o.restore_state.as_deref(), o.restore_expires_at) {
+        (Some("restored"), Some(exp)) if exp > now => Ok(()),
+        _ => Err(Error::Conflict(NOT_RESTORED.into())),
+    }
+}
+
+/// Registers the object-storage jobs.
+pub fn register_jobs(r: &mut crate::jobs::JobRegistry) {
+    r.register(std::sync::Arc::new(RestoreJob));
+}
+
+/// Makes a COLD object readable after the class's retrieval time (Huawei's expedited
+/// restore takes minutes; `cold_restore_delay_secs` in the config), for the days asked.
+struct RestoreJob;
+
+#[async_trait::async_trait]
+impl crate::jobs::JobHandler for RestoreJob {
+    fn job_type(&self) -> &'static str {
+        RESTORE_JOB
+    }
+
+    async fn run_step(
+        &self,
+        control: &Control,
+        job: &nimbus_store::jobs::Job,
+        _step: i64,
+    ) -> Result<crate::jobs::StepOutcome, Error> {
+        let p: serde_json::Value = serde_json::from_str(&job.params)?;
+        let delay_ms = control.config().cold_restore_delay_secs as i64 * 1000;
+        let left = job.begin_time + delay_ms - now_ms();
+        if left > 0 {
+            return Ok(crate::jobs::StepOutcome::Wait(std::time::Duration::from_millis(left.min(1000) as u64)));
+        }
+        let days = p["days"].as_i64().unwrap_or(1);
+        let (bucket_id, key, data_id) = (
+            p["bucket_id"].as_str().unwrap_or(""),
+            p["key"].as_str().unwrap_or(""),
+            p["data_id"].as_str().unwrap_or(""),
+        );
+        let mut tx = control.store().write().await?;
+        repo::set_restore(&mut tx, bucket_id, key, data_id, Some("restored"), Some(now_ms() + days * 86_400_000))
+            .await?;
+        tx.commit().await?;
+        Ok(crate::jobs::StepOutcome::Done)
+    }
+}
+
 /// Storage classes (seed 6.2.2), with the names S3 clients use for them.
 pub const STORAGE_CLASSES: &[(&str, &str)] = &[("STANDARD", "STANDARD"), ("WARM", "STANDARD_IA"), ("COLD", "GLACIER")];
 
@@ -248,6 +318,8 @@ impl Control {
             metadata: serde_json::to_string(&put.metadata)?,
             storage_class: storage_class.unwrap_or(&b.storage_class).to_string(),
             created_at: now_ms(),
+            restore_state: None,
+            restore_expires_at: None,
         };
         let committed = async {
             let mut tx = self.store().write().await?;
@@ -341,6 +413,8 @@ impl Control {
                  the object's metadata, storage class or encryption attributes.",
             ));
         }
+        // Reading a COLD object's bytes needs a restore, for a copy too.
+        readable(&src, now_ms())?;
         let file = tokio::fs::File::open(&path).await.map_err(|e| Error::Internal(format!("opening {path:?}: {e}")))?;
         let mut attrs = put;
         if !replace {
@@ -550,6 +624,8 @@ impl Control {
             metadata: u.metadata.clone(),
             storage_class: u.storage_class.clone(),
             created_at: now_ms(),
+            restore_state: None,
+            restore_expires_at: None,
         };
         let committed = async {
             let mut tx = self.store().write().await?;
@@ -607,6 +683,44 @@ impl Control {
             self.drivers().objects.delete(&b.id, &p.data_id).await?;
         }
         Ok(())
+    }
+
+    /// Restores a COLD object for `days` (1-30): a job makes it readable after the class's
+    /// retrieval time; restoring a restored object moves its expiry.
+    pub async fn restore_object(&self, ctx: &Ctx, bucket: &str, key: &str, days: i64) -> Result<RestoreOutcome, Error> {
+        if !(1..=30).contains(&days) {
+            return Err(Error::bad_request("Days must be from 1 to 30."));
+        }
+        let mut tx = self.store().write().await?;
+        let b = self.load_bucket(&mut tx, ctx, bucket, "obs:write").await?;
+        let o = repo::get_object(&mut tx, &b.id, key).await?.ok_or_else(|| Error::not_found("object", key))?;
+        if o.storage_class != "COLD" {
+            return Err(Error::Conflict(NOT_ARCHIVED.into()));
+        }
+        let now = now_ms();
+        let outcome = match (o.restore_state.as_deref(), o.restore_expires_at) {
+            (Some("ongoing"), _) => return Err(Error::Conflict(RESTORE_IN_PROGRESS.into())),
+            (Some("restored"), Some(exp)) if exp > now => {
+                repo::set_restore(&mut tx, &b.id, key, &o.data_id, Some("restored"), Some(now + days * 86_400_000))
+                    .await?;
+                RestoreOutcome::Extended
+            }
+            _ => {
+                repo::set_restore(&mut tx, &b.id, key, &o.data_id, Some("ongoing"), None).await?;
+                let params = serde_json::json!({"bucket_id": b.id, "key": key, "data_id": o.data_id, "days": days});
+                self.new_job(&mut tx, &b.project_id, RESTORE_JOB, params).await?;
+                RestoreOutcome::Started
+            }
+        };
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("OBS", "object", "restoreObject", 202).resource(key, key).in_project(&b.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake_jobs();
+        Ok(outcome)
     }
 
     /// Removes temporary object data an interrupted write left (start-up).

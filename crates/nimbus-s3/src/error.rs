@@ -1,7 +1,8 @@
 //! Core errors as S3 errors, in one place: each carries the S3 code clients switch on.
 
 use nimbus_control::objects::{
-    ALREADY_OWNED, BAD_DIGEST, BODY_FAILED, ENTITY_TOO_SMALL, INVALID_PART, INVALID_PART_ORDER, NOT_EMPTY,
+    ALREADY_OWNED, BAD_DIGEST, BODY_FAILED, ENTITY_TOO_SMALL, INVALID_PART, INVALID_PART_ORDER, NOT_ARCHIVED,
+    NOT_EMPTY, NOT_RESTORED, RESTORE_IN_PROGRESS,
 };
 use nimbus_core::Error;
 use s3s::{S3Error, S3ErrorCode};
@@ -25,6 +26,8 @@ pub fn to_s3(e: Error) -> S3Error {
         Error::Unauthorized(_) => C::InvalidAccessKeyId,
         Error::Conflict(m) if m == ALREADY_OWNED => C::BucketAlreadyOwnedByYou,
         Error::Conflict(m) if m == NOT_EMPTY => C::BucketNotEmpty,
+        Error::Conflict(m) if m == NOT_RESTORED || m == NOT_ARCHIVED => C::InvalidObjectState,
+        Error::Conflict(m) if m == RESTORE_IN_PROGRESS => C::RestoreAlreadyInProgress,
         Error::Conflict(m) if m.contains("bucket name is not available") => C::BucketAlreadyExists,
         Error::Conflict(_) => C::OperationAborted,
         Error::BadRequest(m) if m == BAD_DIGEST => C::BadDigest,

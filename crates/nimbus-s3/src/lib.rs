@@ -97,6 +97,10 @@ async fn call(svc: S3Service, req: http::Request<hyper::body::Incoming>) -> Resu
     let done = Arc::new(std::sync::atomic::AtomicBool::new(body.is_end_stream()));
     let tracked = TrackedBody { inner: Box::pin(body), done: done.clone() };
     let mut resp = svc.call(http::Request::from_parts(parts, s3s::Body::http_body(tracked))).await?;
+    // s3s fixes each operation's status; a restore that started answers 202.
+    if resp.extensions_mut().remove::<ops::Accepted>().is_some() {
+        *resp.status_mut() = http::StatusCode::ACCEPTED;
+    }
     if !done.load(std::sync::atomic::Ordering::SeqCst) {
         resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
     }

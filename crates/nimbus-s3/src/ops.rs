@@ -16,6 +16,23 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+/// Marks a response whose status must be 202 (s3s answers 200 for every RestoreObject).
+#[derive(Clone, Copy)]
+pub struct Accepted;
+
+/// The `x-amz-restore` value of a COLD object being or having been restored.
+fn restore_header(o: &Object) -> Option<String> {
+    match (o.restore_state.as_deref(), o.restore_expires_at) {
+        (Some("ongoing"), _) => Some("ongoing-request=\"true\"".into()),
+        (Some("restored"), Some(exp)) => {
+            let mut date = Vec::new();
+            timestamp(exp).format(TimestampFormat::HttpDate, &mut date).ok()?;
+            Some(format!("ongoing-request=\"false\", expiry-date=\"{}\"", String::from_utf8_lossy(&date)))
+        }
+        _ => None,
+    }
+}
+
 /// The S3 service of a region.
 pub struct Obs {
     pub control: Arc<Control>,
@@ -237,6 +254,7 @@ impl S3 for Obs {
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let ctx = caller(&req)?;
         let (o, path) = self.control.get_object(&ctx, &req.input.bucket, &req.input.key).await.map_err(to_s3)?;
+        nimbus_control::objects::readable(&o, nimbus_core::time::now_ms()).map_err(to_s3)?;
         check_conditions(
             &o,
             &req.input.if_match,
@@ -302,8 +320,21 @@ impl S3 for Obs {
             metadata: user_metadata(&o),
             storage_class: (o.storage_class != "STANDARD")
                 .then(|| StorageClass::from(s3_storage_class(&o.storage_class).to_string())),
+            restore: restore_header(&o),
             ..Default::default()
         }))
+    }
+
+    async fn restore_object(&self, req: S3Request<RestoreObjectInput>) -> S3Result<S3Response<RestoreObjectOutput>> {
+        let ctx = caller(&req)?;
+        let i = &req.input;
+        let days = i.restore_request.as_ref().and_then(|r| r.days).unwrap_or(1) as i64;
+        let outcome = self.control.restore_object(&ctx, &i.bucket, &i.key, days).await.map_err(to_s3)?;
+        let mut resp = S3Response::new(RestoreObjectOutput::default());
+        if outcome == nimbus_control::objects::RestoreOutcome::Started {
+            resp.extensions.insert(Accepted);
+        }
+        Ok(resp)
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {

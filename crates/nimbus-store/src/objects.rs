@@ -16,8 +16,8 @@ pub struct Bucket {
     pub created_at: i64,
 }
 
-const OBJECT_COLUMNS: &str =
-    "bucket_id, object_key, data_id, size, etag, content_type, metadata, storage_class, created_at";
+const OBJECT_COLUMNS: &str = "bucket_id, object_key, data_id, size, etag, content_type, metadata, storage_class, \
+     created_at, restore_state, restore_expires_at";
 
 /// An object's metadata (its bytes are the file named by `data_id`).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -33,6 +33,34 @@ pub struct Object {
     pub metadata: String,
     pub storage_class: String,
     pub created_at: i64,
+    /// For COLD objects: `ongoing` while a restore runs, `restored` until the expiry.
+    pub restore_state: Option<String>,
+    pub restore_expires_at: Option<i64>,
+}
+
+/// Records a restore's progress on the object version `data_id` (a newer version written
+/// meanwhile is left alone); returns whether the row was updated.
+pub async fn set_restore(
+    c: &mut AnyConnection,
+    bucket_id: &str,
+    key: &str,
+    data_id: &str,
+    state: Option<&str>,
+    expires_at: Option<i64>,
+) -> Result<bool, Error> {
+    let r = sqlx::query(
+        "UPDATE objects SET restore_state = $4, restore_expires_at = $5 \
+         WHERE bucket_id = $1 AND object_key = $2 AND data_id = $3",
+    )
+    .bind(bucket_id)
+    .bind(key)
+    .bind(data_id)
+    .bind(state)
+    .bind(expires_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
 }
 
 pub async fn insert_bucket(c: &mut AnyConnection, b: &Bucket) -> Result<(), Error> {
