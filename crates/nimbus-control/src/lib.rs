@@ -47,6 +47,8 @@ pub struct Control {
     jobs: jobs::JobRegistry,
     /// Wakes the job runner when a job is queued.
     job_wakeup: tokio::sync::Notify,
+    /// Object-storage request counts not yet written.
+    request_meter: objects::RequestMeter,
 }
 
 impl Control {
@@ -57,7 +59,14 @@ impl Control {
         compute::server_jobs::register(&mut registry);
         objects::register_jobs(&mut registry);
         let config = config.with_quota_defaults();
-        Arc::new(Control { store, drivers, config, jobs: registry, job_wakeup: tokio::sync::Notify::new() })
+        Arc::new(Control {
+            store,
+            drivers,
+            config,
+            jobs: registry,
+            job_wakeup: tokio::sync::Notify::new(),
+            request_meter: Default::default(),
+        })
     }
 
     /// The store (for the binary's start-up and for benchmarks).

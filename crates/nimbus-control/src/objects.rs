@@ -64,6 +64,32 @@ pub fn readable(o: &Object, now: i64) -> Result<(), Error> {
     }
 }
 
+/// Request counts waiting to be written: (project, bucket, hour, operation) ->
+/// (requests, bytes out). Counting in memory keeps reads off the write path; the metering
+/// reconciler writes them every few seconds (a crash loses at most that interval's counts).
+#[derive(Default)]
+pub struct RequestMeter {
+    pending: std::sync::Mutex<std::collections::HashMap<(String, String, i64, String), (i64, i64)>>,
+}
+
+/// Writes the request counters to the store every few seconds.
+pub struct MeterFlush;
+
+#[async_trait::async_trait]
+impl crate::reconcile::Reconciler for MeterFlush {
+    fn name(&self) -> &'static str {
+        "obs-metering"
+    }
+
+    fn period(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
+
+    async fn reconcile(&self, control: &std::sync::Arc<Control>) -> Result<(), Error> {
+        control.flush_request_meter().await
+    }
+}
+
 /// Registers the object-storage jobs.
 pub fn register_jobs(r: &mut crate::jobs::JobRegistry) {
     r.register(std::sync::Arc::new(RestoreJob));
@@ -329,6 +355,10 @@ impl Control {
                 return Err(Error::not_found("bucket", bucket));
             }
             let old = repo::put_object(&mut tx, &o).await?;
+            if let Some(old) = &old {
+                self.stored_event(&mut tx, &b, key, &old.storage_class, -old.size).await?;
+            }
+            self.stored_event(&mut tx, &b, key, &o.storage_class, o.size).await?;
             self.audit(
                 &mut tx,
                 ctx,
@@ -367,6 +397,9 @@ impl Control {
         let mut tx = self.store().write().await?;
         let b = self.load_bucket(&mut tx, ctx, bucket, "obs:write").await?;
         let old = repo::delete_object(&mut tx, &b.id, key).await?;
+        if let Some(old) = &old {
+            self.stored_event(&mut tx, &b, key, &old.storage_class, -old.size).await?;
+        }
         self.audit(
             &mut tx,
             ctx,
@@ -631,6 +664,10 @@ impl Control {
             let mut tx = self.store().write().await?;
             self.load_upload(&mut tx, ctx, bucket, key, upload_id).await?;
             let old = repo::put_object(&mut tx, &o).await?;
+            if let Some(old) = &old {
+                self.stored_event(&mut tx, &b, key, &old.storage_class, -old.size).await?;
+            }
+            self.stored_event(&mut tx, &b, key, &o.storage_class, o.size).await?;
             let parts = repo::delete_upload(&mut tx, upload_id).await?;
             self.audit(
                 &mut tx,
@@ -721,6 +758,65 @@ impl Control {
         tx.commit().await?;
         self.wake_jobs();
         Ok(outcome)
+    }
+
+    /// Counts one S3 request (and the bytes it sent) for metering.
+    pub fn meter_request(&self, ctx: &Ctx, bucket: &str, operation: &str, bytes_out: i64) {
+        let Some(project) = ctx.principal.project_id() else { return };
+        let hour = now_ms() / 3_600_000 * 3_600_000;
+        let key = (project.to_string(), bucket.to_string(), hour, operation.to_string());
+        let mut pending = self.request_meter.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let e = pending.entry(key).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += bytes_out;
+    }
+
+    /// Writes the counted requests to the store (the metering reconciler, and shutdown).
+    pub async fn flush_request_meter(&self) -> Result<(), Error> {
+        let batch = std::mem::take(&mut *self.request_meter.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.store().write().await?;
+        for ((project_id, bucket, hour, operation), (requests, bytes_out)) in batch {
+            let row = repo::RequestCount { project_id, bucket, hour, operation, requests, bytes_out };
+            repo::add_requests(&mut tx, &row).await?;
+        }
+        tx.commit().await
+    }
+
+    /// A project's request counters (metering input).
+    pub async fn obs_request_counts(&self, ctx: &Ctx, project_id: &str) -> Result<Vec<repo::RequestCount>, Error> {
+        let target = Target { project_id: Some(project_id), ..Default::default() };
+        crate::authz::authorize_visible("obs:read", "obs:read", &ctx.principal, &target, "project", project_id)?;
+        self.flush_request_meter().await?;
+        let mut c = self.store().read().await?;
+        repo::request_counts(&mut c, project_id).await
+    }
+
+    /// Records a change of stored bytes (metering prices GB-hours per class).
+    async fn stored_event(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        b: &Bucket,
+        key: &str,
+        class: &str,
+        bytes: i64,
+    ) -> Result<(), Error> {
+        nimbus_store::servers::insert_usage(
+            tx,
+            &nimbus_store::servers::UsageEvent {
+                id: nimbus_core::id::new_hex_id(),
+                project_id: b.project_id.clone(),
+                resource_type: "obs".into(),
+                resource_id: b.name.clone(),
+                event: "stored".into(),
+                flavor: Some(class.into()),
+                detail: serde_json::json!({"key": key, "bytes": bytes, "class": class}).to_string(),
+                at: now_ms(),
+            },
+        )
+        .await
     }
 
     /// Removes temporary object data an interrupted write left (start-up).

@@ -33,6 +33,7 @@ pub fn all() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(crate::compute::power_sync::ServerReconciler),
         Arc::new(crate::jobs::JobRunner::default()),
         Arc::new(TokenHousekeeping),
+        Arc::new(crate::objects::MeterFlush),
     ]
 }
 

@@ -81,6 +81,11 @@ struct Listing {
 }
 
 impl Obs {
+    /// Counts a served request for metering.
+    fn meter(&self, ctx: &Ctx, bucket: &str, operation: &str, bytes_out: i64) {
+        self.control.meter_request(ctx, bucket, operation, bytes_out);
+    }
+
     async fn list(
         &self,
         ctx: &Ctx,
@@ -248,6 +253,7 @@ impl S3 for Obs {
         };
         let body = body_stream(input.body.take());
         let o = self.control.put_object(&ctx, &input.bucket, &input.key, body, put).await.map_err(to_s3)?;
+        self.meter(&ctx, &input.bucket, "PutObject", 0);
         Ok(S3Response::new(PutObjectOutput { e_tag: Some(ETag::Strong(o.etag)), ..Default::default() }))
     }
 
@@ -298,6 +304,7 @@ impl S3 for Obs {
                 .then(|| StorageClass::from(s3_storage_class(&o.storage_class).to_string())),
             ..Default::default()
         };
+        self.meter(&ctx, &req.input.bucket, "GetObject", n as i64);
         Ok(S3Response::with_headers(out, headers))
     }
 
@@ -311,6 +318,7 @@ impl S3 for Obs {
             req.input.if_modified_since.as_ref(),
             req.input.if_unmodified_since.as_ref(),
         )?;
+        self.meter(&ctx, &req.input.bucket, "HeadObject", 0);
         Ok(S3Response::new(HeadObjectOutput {
             content_length: Some(o.size),
             accept_ranges: Some("bytes".into()),
@@ -340,6 +348,7 @@ impl S3 for Obs {
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         let ctx = caller(&req)?;
         self.control.delete_object(&ctx, &req.input.bucket, &req.input.key).await.map_err(to_s3)?;
+        self.meter(&ctx, &req.input.bucket, "DeleteObject", 0);
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 
@@ -351,6 +360,7 @@ impl S3 for Obs {
         let max = max_keys(i.max_keys)?;
         let page = self.list(&ctx, &i.bucket, &prefix, i.delimiter.as_deref(), i.marker.clone(), max).await?;
         let next_marker = (page.truncated && i.delimiter.is_some()).then(|| page.last.clone()).flatten();
+        self.meter(&ctx, &i.bucket, "ListObjects", 0);
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(i.bucket.clone()),
             prefix: Some(encode(&prefix, url)),
@@ -390,6 +400,7 @@ impl S3 for Obs {
             .truncated
             .then(|| page.last.as_ref().map(|l| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(l)))
             .flatten();
+        self.meter(&ctx, &i.bucket, "ListObjectsV2", 0);
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(i.bucket.clone()),
             prefix: Some(encode(&prefix, url)),
@@ -427,6 +438,7 @@ impl S3 for Obs {
             .copy_object(&ctx, (src_bucket, src_key), (&i.bucket, &i.key), replace, put)
             .await
             .map_err(to_s3)?;
+        self.meter(&ctx, &i.bucket, "CopyObject", 0);
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(ETag::Strong(o.etag)),
@@ -497,6 +509,7 @@ impl S3 for Obs {
             .upload_part(&ctx, &i.bucket, &i.key, &i.upload_id, i.part_number as i64, body, md5)
             .await
             .map_err(to_s3)?;
+        self.meter(&ctx, &i.bucket, "UploadPart", 0);
         Ok(S3Response::new(UploadPartOutput { e_tag: Some(ETag::Strong(etag)), ..Default::default() }))
     }
 
@@ -557,6 +570,7 @@ impl S3 for Obs {
             .complete_multipart_upload(&ctx, &i.bucket, &i.key, &i.upload_id, &listed)
             .await
             .map_err(to_s3)?;
+        self.meter(&ctx, &i.bucket, "CompleteMultipartUpload", 0);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(i.bucket.clone()),
             key: Some(i.key.clone()),

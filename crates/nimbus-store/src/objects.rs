@@ -292,3 +292,43 @@ pub async fn delete_bucket_uploads(c: &mut AnyConnection, bucket_id: &str) -> Re
     }
     Ok(())
 }
+
+/// Requests of one operation on a bucket in one hour.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RequestCount {
+    pub project_id: String,
+    pub bucket: String,
+    /// The hour's start, in milliseconds since the epoch.
+    pub hour: i64,
+    pub operation: String,
+    pub requests: i64,
+    pub bytes_out: i64,
+}
+
+/// Adds to an hour's counters.
+pub async fn add_requests(c: &mut AnyConnection, r: &RequestCount) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO obs_requests (project_id, bucket, hour, operation, requests, bytes_out) \
+         VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (project_id, bucket, hour, operation) \
+         DO UPDATE SET requests = obs_requests.requests + $5, bytes_out = obs_requests.bytes_out + $6",
+    )
+    .bind(&r.project_id)
+    .bind(&r.bucket)
+    .bind(r.hour)
+    .bind(&r.operation)
+    .bind(r.requests)
+    .bind(r.bytes_out)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// A project's request counters, oldest hour first.
+pub async fn request_counts(c: &mut AnyConnection, project_id: &str) -> Result<Vec<RequestCount>, Error> {
+    sqlx::query_as("SELECT * FROM obs_requests WHERE project_id = $1 ORDER BY hour, bucket, operation")
+        .bind(project_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
+}

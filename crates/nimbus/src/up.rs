@@ -224,6 +224,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     for t in tasks {
         let _ = t.await;
     }
+    if let Err(e) = control.flush_request_meter().await {
+        tracing::warn!(error = %e, "writing the last object-storage request counts failed");
+    }
     control.store().close().await;
     println!("Nimbus region {} stopped", cfg.region);
     Ok(())

@@ -207,6 +207,7 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/compute/v2.1/os-hypervisors/{hypervisor_id}", 403),
     ("GET", "/compute/v2.1/limits", 200),
     ("GET", "/v1/{project_id}/metering/events", 404),
+    ("GET", "/v1/{project_id}/metering/obs-requests", 404),
     ("POST", "/v1/{project_id}/cloudservers", 404),
     ("POST", "/v1.1/{project_id}/cloudservers", 404),
     ("POST", "/v1/{project_id}/cloudservers/action", 404),

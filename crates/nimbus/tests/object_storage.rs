@@ -52,6 +52,35 @@ async fn boto3_drives_the_s3_listener() {
         for action in ["createBucket", "putObject", "deleteObject", "deleteBucket"] {
             assert!(names.contains(&action), "{action} traced: {names:?}");
         }
+        // Metering: requests by operation with the bytes served, and stored bytes as events
+        // that add up to zero once everything was deleted.
+        let (code, req) =
+            region.call("GET", &format!("/v1/{admin_project}/metering/obs-requests"), Some(&admin), None).await;
+        assert_eq!(code, 200, "{req}");
+        let total = |op: &str, field: &str| -> i64 {
+            req["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["operation"] == op)
+                .map(|r| r[field].as_i64().unwrap())
+                .sum()
+        };
+        assert!(total("PutObject", "requests") >= 10, "{req}");
+        assert!(total("GetObject", "bytes_out") >= 10_000 + (12 << 20), "{req}");
+        assert!(total("ListObjectsV2", "requests") >= 3, "{req}");
+        let (_, events) = region.call("GET", &format!("/v1/{admin_project}/metering/events"), Some(&admin), None).await;
+        let stored: Vec<&serde_json::Value> = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["resource_type"] == "obs" && e["resource_id"] == "nimbus-check-bucket")
+            .collect();
+        assert!(stored.len() > 10, "{events}");
+        let net: i64 = stored.iter().map(|e| e["detail"]["bytes"].as_i64().unwrap()).sum();
+        assert_eq!(net, 0, "every stored byte was deleted again");
+        assert!(stored.iter().any(|e| e["flavor"] == "WARM"), "stored bytes carry their class");
+
         // Deleted objects and the deleted bucket leave no data behind.
         let left: Vec<_> = walk(&region.data_dir.join("objects"));
         assert!(left.is_empty(), "object files left: {left:?}");

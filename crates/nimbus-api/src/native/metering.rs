@@ -14,7 +14,54 @@ use std::collections::HashMap;
 use utoipa::ToSchema;
 
 pub fn routes(r: Routes) -> Routes {
-    r.add("GET", "/v1/{project_id}/metering/events", Access::Authenticated, list_usage_events)
+    r.add("GET", "/v1/{project_id}/metering/events", Access::Authenticated, list_usage_events).add(
+        "GET",
+        "/v1/{project_id}/metering/obs-requests",
+        Access::Authenticated,
+        list_obs_requests,
+    )
+}
+
+/// Object-storage requests of one operation on a bucket in one hour.
+#[derive(Serialize, ToSchema)]
+pub struct ObsRequestsBody {
+    pub bucket: String,
+    /// The hour's start (ISO 8601).
+    pub hour: String,
+    /// The S3 operation (`GetObject`, `PutObject`, `ListObjectsV2`...).
+    pub operation: String,
+    pub requests: i64,
+    /// Bytes sent to clients.
+    pub bytes_out: i64,
+}
+
+/// The list.
+#[derive(Serialize, ToSchema)]
+pub struct ObsRequestList {
+    pub requests: Vec<ObsRequestsBody>,
+}
+
+/// Lists a project's object-storage request counters.
+#[utoipa::path(get, path = "/v1/{project_id}/metering/obs-requests", tag = "Metering",
+    params(("project_id" = String, Path)),
+    responses((status = 200, body = ObsRequestList), (status = 404, body = super::ErrorBody)))]
+pub async fn list_obs_requests(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(project_id): Path<String>,
+) -> ApiResult {
+    let rows = s.control.obs_request_counts(&ctx, &project_id).await?;
+    let requests = rows
+        .into_iter()
+        .map(|r| ObsRequestsBody {
+            bucket: r.bucket,
+            hour: iso_time(r.hour),
+            operation: r.operation,
+            requests: r.requests,
+            bytes_out: r.bytes_out,
+        })
+        .collect();
+    Ok(Json(ObsRequestList { requests }).into_response())
 }
 
 /// One billable change of a resource.

@@ -57,6 +57,7 @@ pub fn routes() -> Routes {
         iam::delete_access_key,
         jobs::show_job,
         metering::list_usage_events,
+        metering::list_obs_requests,
         ecs::create_servers_v1,
         ecs::create_servers,
         ecs::batch_action,
