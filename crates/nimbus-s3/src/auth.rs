@@ -39,6 +39,18 @@ impl S3Access for Caller {
         let Some(access_key) = cx.credentials().map(|c| c.access_key.clone()) else {
             return Err(s3_error!(AccessDenied, "Anonymous access is not allowed: sign the request."));
         };
+        // Refuse an upload by its declared size before reading it (the object service also
+        // counts the bytes as they arrive).
+        if matches!(cx.s3_op().name(), "PutObject" | "UploadPart") {
+            let declared = cx
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok());
+            if declared.is_some_and(|n| n > self.control.config().max_object_size) {
+                return Err(s3_error!(EntityTooLarge, "The object is larger than this region accepts in one request."));
+            }
+        }
         let principal = match self.control.principal_for_s3(&access_key).await {
             Ok(p) => p,
             Err(nimbus_core::Error::Unauthorized(_)) => return Err(s3_error!(InvalidAccessKeyId)),

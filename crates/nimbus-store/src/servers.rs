@@ -276,6 +276,15 @@ pub async fn host_usage(c: &mut AnyConnection, host: &str) -> Result<(i64, i64, 
     .map_err(db_error)
 }
 
+/// How many guests on `host` are running.
+pub async fn running_on_host(c: &mut AnyConnection, host: &str) -> Result<i64, Error> {
+    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM servers WHERE host = $1 AND power_state = 1")
+        .bind(host)
+        .fetch_one(c)
+        .await
+        .map_err(db_error)
+}
+
 /// Every server of the region (the reconciler's view), oldest first.
 pub async fn all(c: &mut AnyConnection) -> Result<Vec<Server>, Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM servers ORDER BY created_at, id"))

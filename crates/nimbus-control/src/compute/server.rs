@@ -1048,11 +1048,10 @@ impl Control {
         s.updated_at = now_ms();
         repo::update(tx, &s).await?;
         let job = self.new_job_with(tx, &s.project_id, job_type, params, parent, json!({"server_id": s.id})).await?;
-        let code = if matches!(action, ServerAction::CreateImage { .. }) { 202 } else { 202 };
         self.audit(
             tx,
             ctx,
-            AuditEvent::new("ECS", "ecs", &format!("{name}Server"), code)
+            AuditEvent::new("ECS", "ecs", &format!("{name}Server"), 202)
                 .resource(&s.id, &s.name)
                 .in_project(&s.project_id),
         )
@@ -1423,7 +1422,7 @@ impl Control {
         authorize("compute:hypervisors", &ctx.principal, &Target::default())?;
         let mut c = self.store().read().await?;
         let host = self.host_state(&mut c).await?;
-        let (running, _, _) = repo::host_usage(&mut c, LOCAL_HOST).await?;
+        let running = repo::running_on_host(&mut c, LOCAL_HOST).await?;
         Ok((host, self.drivers().hypervisor.kind(), running))
     }
 
