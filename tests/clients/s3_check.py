@@ -307,6 +307,18 @@ def _():
     s3.delete_object(Bucket=B, Key="cold.bin")
 
 
+@check("an upload over the region's object size limit is refused (EntityTooLarge), nothing stored")
+def _():
+    limit = int(os.environ.get("NIMBUS_MAX_OBJECT_SIZE", "0"))
+    if not limit:
+        return
+    code = error_code(lambda: s3.put_object(Bucket=B, Key="too-big", Body=b"\0" * (limit + 1)))
+    assert code == ("EntityTooLarge", 400), code
+    assert error_code(lambda: s3.head_object(Bucket=B, Key="too-big"))[1] == 404
+    s3.put_object(Bucket=B, Key="small-after", Body=b"ok")
+    s3.delete_object(Bucket=B, Key="small-after")
+
+
 @check("a bucket is deleted only when empty")
 def _():
     assert error_code(lambda: s3.delete_bucket(Bucket=B)) == ("BucketNotEmpty", 409)
