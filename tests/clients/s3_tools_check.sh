@@ -51,6 +51,7 @@ check "s3cmd put" s3cmd put "$work/tree/one.txt" s3://tools-s3cmd/one.txt
 check "s3cmd put (multipart, 20 MiB)" s3cmd put --multipart-chunk-size-mb=5 "$work/big.bin" s3://tools-s3cmd/big.bin
 check "s3cmd ls" bash -c "$(declare -f s3cmd); bin=$bin hostport=$hostport; s3cmd ls s3://tools-s3cmd | grep -q one.txt"
 check "s3cmd get, identical" bash -c "$(declare -f s3cmd); bin=$bin hostport=$hostport; s3cmd get s3://tools-s3cmd/big.bin '$work/big.s3cmd' >/dev/null && cmp '$work/big.bin' '$work/big.s3cmd'"
+check "s3cmd with SigV2 signatures (put, get)" bash -c "$(declare -f s3cmd); bin=$bin hostport=$hostport; s3cmd --signature-v2 put '$work/tree/one.txt' s3://tools-s3cmd/v2.txt >/dev/null && s3cmd --signature-v2 get s3://tools-s3cmd/v2.txt '$work/v2.txt' >/dev/null && cmp '$work/tree/one.txt' '$work/v2.txt' && s3cmd --signature-v2 del s3://tools-s3cmd/v2.txt >/dev/null"
 check "s3cmd del and rb" bash -c "$(declare -f s3cmd); bin=$bin hostport=$hostport; s3cmd del s3://tools-s3cmd/one.txt s3://tools-s3cmd/big.bin >/dev/null && s3cmd rb s3://tools-s3cmd"
 
 # --- rclone -----------------------------------------------------------------------------
