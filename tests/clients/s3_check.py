@@ -180,6 +180,14 @@ def _():
     assert sorted(entries) == sorted(["top.txt", "docs/", "img/", "sp ace+plus%pct/"]), entries
 
 
+@check("an unversioned bucket: no versioning status, every object listed once with version id null")
+def _():
+    assert "Status" not in s3.get_bucket_versioning(Bucket=B)
+    r = s3.list_object_versions(Bucket=B, Prefix="docs/")
+    assert [v["Key"] for v in r["Versions"]] == ["docs/a.txt", "docs/b.txt", "docs/sub/c.txt", "docs/sub/d.txt"], r
+    assert all(v["VersionId"] == "null" and v["IsLatest"] for v in r["Versions"]), r["Versions"]
+
+
 @check("listing V1 with marker; special-character keys round-trip")
 def _():
     r = s3.list_objects(Bucket=B, Marker="docs/sub/d.txt")

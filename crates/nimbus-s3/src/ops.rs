@@ -617,6 +617,60 @@ impl S3 for Obs {
             ..Default::default()
         }))
     }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        let ctx = caller(&req)?;
+        self.control.get_bucket(&ctx, &req.input.bucket).await.map_err(to_s3)?;
+        // Buckets here are never versioned yet: S3 then answers with no status.
+        Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let ctx = caller(&req)?;
+        let i = &req.input;
+        let url = i.encoding_type.as_ref().is_some_and(|e| e.as_str() == EncodingType::URL);
+        let prefix = i.prefix.clone().unwrap_or_default();
+        let max = max_keys(i.max_keys)?;
+        let page = self.list(&ctx, &i.bucket, &prefix, i.delimiter.as_deref(), i.key_marker.clone(), max).await?;
+        // In an unversioned bucket every object is its only version, with the id "null".
+        let versions = page
+            .objects
+            .iter()
+            .map(|o| ObjectVersion {
+                key: Some(encode(&o.object_key, url)),
+                version_id: Some("null".into()),
+                is_latest: Some(true),
+                e_tag: Some(ETag::Strong(o.etag.clone())),
+                size: Some(o.size),
+                last_modified: Some(timestamp(o.created_at)),
+                storage_class: Some(ObjectVersionStorageClass::from(s3_storage_class(&o.storage_class).to_string())),
+                ..Default::default()
+            })
+            .collect();
+        self.meter(&ctx, &i.bucket, "ListObjectVersions", 0);
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            name: Some(i.bucket.clone()),
+            prefix: Some(encode(&prefix, url)),
+            key_marker: Some(encode(i.key_marker.as_deref().unwrap_or(""), url)),
+            max_keys: Some(max as i32),
+            is_truncated: Some(page.truncated),
+            next_key_marker: page.last.as_deref().filter(|_| page.truncated).map(|l| encode(l, url)),
+            next_version_id_marker: page.truncated.then(|| "null".to_string()),
+            versions: Some(versions),
+            common_prefixes: Some(
+                page.prefixes.iter().map(|p| CommonPrefix { prefix: Some(encode(p, url)) }).collect(),
+            ),
+            delimiter: i.delimiter.as_deref().map(|d| encode(d, url)),
+            encoding_type: i.encoding_type.clone(),
+            ..Default::default()
+        }))
+    }
 }
 
 /// S3's conditional GET/HEAD rules: If-Match / If-Unmodified-Since fail with 412,

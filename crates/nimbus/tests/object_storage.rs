@@ -12,8 +12,7 @@ use serde_json::json;
 async fn boto3_drives_the_s3_listener() {
     for db in databases() {
         // COLD restores take a second here (a minute by default).
-        let region =
-            Region::start_with(&db, &[], Some("cold_restore_delay_secs = 1\nmax_object_size = 20000000\n"));
+        let region = Region::start_with(&db, &[], Some("cold_restore_delay_secs = 1\nmax_object_size = 20000000\n"));
         let (admin, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
         let admin_project = body["token"]["project"]["id"].as_str().unwrap().to_string();
         let (other_project, bob) = region.tenant(&admin, "s3-other", "bob", "bob-pw-1", "member").await;
