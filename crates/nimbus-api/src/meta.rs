@@ -17,9 +17,7 @@ pub fn service_for_path(path: &str) -> &'static str {
     let p = path.strip_prefix("/identity").unwrap_or(path);
     if p.contains("/traces") || p.contains("/tracker") {
         "CTS"
-    } else if p.contains("/jobs") {
-        "ECS"
-    } else if p.starts_with("/compute") {
+    } else if p.contains("/jobs") || p.starts_with("/compute") {
         "ECS"
     } else if p.starts_with("/volume") {
         "EVS"
@@ -35,8 +33,7 @@ pub fn service_for_path(path: &str) -> &'static str {
 /// The resource type a failed call was about: the last non-id segment of its path.
 fn resource_type_for_path(path: &str) -> String {
     path.split('/')
-        .filter(|s| !s.is_empty() && !nimbus_core::id::looks_like_id(s) && !s.starts_with('v'))
-        .next_back()
+        .rfind(|s| !s.is_empty() && !nimbus_core::id::looks_like_id(s) && !s.starts_with('v'))
         .unwrap_or("unknown")
         .trim_end_matches('s')
         .to_string()

@@ -52,6 +52,10 @@ pub struct RegionConfig {
     pub max_object_size: i64,
     /// How long a restore of a COLD object takes before the object is readable.
     pub cold_restore_delay_secs: u64,
+    /// The length of a "day" in lifecycle rules (a real day; tests shorten it).
+    pub lifecycle_day_secs: u64,
+    /// How often lifecycle rules are applied.
+    pub lifecycle_interval_secs: u64,
 }
 
 impl Default for RegionConfig {
@@ -78,6 +82,8 @@ impl Default for RegionConfig {
             boot_timeout_secs: 300,
             max_object_size: 5 << 30,
             cold_restore_delay_secs: 60,
+            lifecycle_day_secs: 86_400,
+            lifecycle_interval_secs: 3600,
         }
     }
 }

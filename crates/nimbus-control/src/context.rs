@@ -46,6 +46,29 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// An unsigned caller (object storage serves them what bucket policies and ACLs make
+    /// public): no user, no scope, no role.
+    pub fn anonymous() -> Self {
+        Principal {
+            user_id: String::new(),
+            user_name: "anonymous".into(),
+            user_domain_id: String::new(),
+            user_domain_name: String::new(),
+            scope: Scope::Unscoped,
+            roles: Vec::new(),
+            methods: Vec::new(),
+            audit_id: String::new(),
+            issued_at: 0,
+            expires_at: i64::MAX,
+            access_key: None,
+        }
+    }
+
+    /// Whether this is [`Principal::anonymous`].
+    pub fn is_anonymous(&self) -> bool {
+        self.user_id.is_empty()
+    }
+
     /// Whether the caller holds a role of this name in its scope.
     pub fn has_role(&self, name: &str) -> bool {
         self.roles.iter().any(|r| r.name == name)

@@ -34,6 +34,7 @@ pub fn all() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(crate::jobs::JobRunner::default()),
         Arc::new(TokenHousekeeping),
         Arc::new(crate::objects::MeterFlush),
+        Arc::new(crate::objects::lifecycle::LifecycleRunner::default()),
     ]
 }
 

@@ -5,4 +5,5 @@
 pub mod config_drive;
 pub mod hypervisor;
 pub mod image_files;
+pub mod object_crypt;
 pub mod object_files;

@@ -5,13 +5,20 @@
 //! data. Each write gets a fresh data id, so an overwrite never touches the bytes readers of
 //! the previous version are streaming; the old file is removed after the new row commits.
 //! Temporary files a crash left behind are swept at start-up ([`ObjectFiles::sweep_partials`]).
+//! Data written with a data key is sealed in chunks ([`crate::object_crypt`]).
 
+use crate::object_crypt::{self, DataKey, Opener, RegionKey, Sealer};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use md5::{Digest, Md5};
 use nimbus_core::Error;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+/// A stream of object bytes (`Sync` too: HTTP bodies require it).
+pub type ByteStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static>>;
 
 /// The result of storing object data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,9 +41,10 @@ pub enum WriteError {
 }
 
 /// The object store of a region.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ObjectFiles {
     root: PathBuf,
+    keys: Arc<RegionKey>,
 }
 
 fn safe(id: &str) -> String {
@@ -48,11 +56,24 @@ fn io(e: std::io::Error) -> Error {
 }
 
 impl ObjectFiles {
-    /// Objects under `root` (created if missing).
+    /// Objects under `root` (created if missing), encrypted ones with the region key in
+    /// `keys/obs-sse.key` beside it.
     pub fn new(root: impl Into<PathBuf>) -> std::io::Result<Self> {
         let root = root.into();
         std::fs::create_dir_all(&root)?;
-        Ok(ObjectFiles { root })
+        let key_path = root.parent().unwrap_or(&root).join("keys").join("obs-sse.key");
+        let keys = Arc::new(RegionKey::load_or_create(&key_path)?);
+        Ok(ObjectFiles { root, keys })
+    }
+
+    /// A fresh data key for an object, and its wrapped form for the object's row.
+    pub fn new_data_key(&self) -> (DataKey, String) {
+        self.keys.new_data_key()
+    }
+
+    /// The data key of a row's `sse` value.
+    pub fn data_key(&self, sse: &str) -> Result<DataKey, Error> {
+        self.keys.unwrap(sse)
     }
 
     /// Where a bucket's data lives.
@@ -65,9 +86,16 @@ impl ObjectFiles {
         self.bucket_dir(bucket_id).join(safe(data_id))
     }
 
-    /// Streams `data` into a new data file of the bucket (at most `max_size` bytes), synced
-    /// and renamed into place; hashes MD5 on the way.
-    pub async fn write<S, E>(&self, bucket_id: &str, mut data: S, max_size: i64) -> Result<Stored, WriteError>
+    /// Streams `data` into a new data file of the bucket (at most `max_size` bytes), sealed
+    /// with `key` if given, synced and renamed into place; hashes MD5 of the plaintext on
+    /// the way.
+    pub async fn write<S, E>(
+        &self,
+        bucket_id: &str,
+        mut data: S,
+        max_size: i64,
+        key: Option<&DataKey>,
+    ) -> Result<Stored, WriteError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -80,7 +108,12 @@ impl ObjectFiles {
         let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| WriteError::Io(io(e)))?;
         let mut md5 = Md5::new();
         let mut size: i64 = 0;
+        let mut sealer = key.map(Sealer::new);
         let result = async {
+            let mut sealed = Vec::new();
+            if let Some((_, header)) = &sealer {
+                file.write_all(header).await.map_err(|e| WriteError::Io(io(e)))?;
+            }
             while let Some(chunk) = data.next().await {
                 let chunk = chunk.map_err(|e| WriteError::Body(e.to_string()))?;
                 size += chunk.len() as i64;
@@ -88,7 +121,19 @@ impl ObjectFiles {
                     return Err(WriteError::TooLarge);
                 }
                 md5.update(&chunk);
-                file.write_all(&chunk).await.map_err(|e| WriteError::Io(io(e)))?;
+                match &mut sealer {
+                    Some((s, _)) => {
+                        sealed.clear();
+                        s.push(&chunk, &mut sealed);
+                        file.write_all(&sealed).await.map_err(|e| WriteError::Io(io(e)))?;
+                    }
+                    None => file.write_all(&chunk).await.map_err(|e| WriteError::Io(io(e)))?,
+                }
+            }
+            if let Some((s, _)) = sealer.take() {
+                sealed.clear();
+                s.finish(&mut sealed);
+                file.write_all(&sealed).await.map_err(|e| WriteError::Io(io(e)))?;
             }
             file.sync_all().await.map_err(|e| WriteError::Io(io(e)))?;
             Ok(())
@@ -103,33 +148,81 @@ impl ObjectFiles {
         Ok(Stored { data_id, size, md5: hex::encode(md5.finalize()) })
     }
 
-    /// Concatenates data files of a bucket (multipart parts, in order) into a new one, synced
-    /// and renamed into place; returns its data id and size.
-    pub async fn concat(&self, bucket_id: &str, parts: &[String]) -> Result<(String, i64), Error> {
-        let data_id = nimbus_core::id::new_hex_id();
-        let dir = self.bucket_dir(bucket_id);
-        let tmp = dir.join(format!("{data_id}.partial"));
-        let result = async {
-            let mut out = tokio::fs::File::create(&tmp).await.map_err(io)?;
-            let mut size = 0i64;
-            for part in parts {
-                let mut f = tokio::fs::File::open(self.path(bucket_id, part)).await.map_err(io)?;
-                size += tokio::io::copy(&mut f, &mut out).await.map_err(io)? as i64;
-            }
-            out.sync_all().await.map_err(io)?;
-            Ok::<_, Error>(size)
+    /// Concatenates data files of a bucket (multipart parts in order: data id, plaintext
+    /// size, data key) into a new one sealed with `key`, synced and renamed into place;
+    /// returns its data id and size.
+    pub async fn concat(
+        &self,
+        bucket_id: &str,
+        parts: &[(String, u64, Option<DataKey>)],
+        key: Option<&DataKey>,
+    ) -> Result<(String, i64), Error> {
+        let mut streams = Vec::new();
+        for (data_id, size, k) in parts {
+            streams.push(self.reader(bucket_id, data_id, k.clone(), *size, 0..*size).await?);
         }
-        .await;
-        match result {
-            Ok(size) => {
-                tokio::fs::rename(&tmp, dir.join(&data_id)).await.map_err(io)?;
-                Ok((data_id, size))
-            }
-            Err(e) => {
-                remove_quietly(&tmp).await;
-                Err(e)
-            }
+        let all = futures::stream::iter(streams).flatten();
+        match self.write(bucket_id, Box::pin(all), i64::MAX, key).await {
+            Ok(s) => Ok((s.data_id, s.size)),
+            Err(WriteError::Io(e)) => Err(e),
+            Err(WriteError::Body(why)) => Err(Error::Internal(format!("reading a part: {why}"))),
+            Err(WriteError::TooLarge) => Err(Error::PayloadTooLarge),
         }
+    }
+
+    /// The bytes `range` of an object's plaintext (`size` bytes, sealed with `key` if given).
+    pub async fn reader(
+        &self,
+        bucket_id: &str,
+        data_id: &str,
+        key: Option<DataKey>,
+        size: u64,
+        range: Range<u64>,
+    ) -> Result<ByteStream, Error> {
+        let path = self.path(bucket_id, data_id);
+        let mut file = tokio::fs::File::open(&path).await.map_err(io)?;
+        let Some(key) = key else {
+            if range.start > 0 {
+                file.seek(std::io::SeekFrom::Start(range.start)).await.map_err(io)?;
+            }
+            let n = range.end - range.start;
+            return Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(file.take(n), 256 * 1024)));
+        };
+        let mut header = [0u8; object_crypt::HEADER];
+        file.read_exact(&mut header).await.map_err(io)?;
+        let opener = Opener::new(&key, &header)?;
+        let total = object_crypt::chunks(size);
+        let chunk = object_crypt::CHUNK as u64;
+        let first = range.start / chunk;
+        // Chunks the range covers (none for an empty range).
+        let end_chunk = if range.end > range.start { (range.end - 1) / chunk + 1 } else { first };
+        let state = (file, opener, first, false);
+        let stream = futures::stream::unfold(state, move |(mut file, opener, i, mut positioned)| async move {
+            if i >= end_chunk {
+                return None;
+            }
+            let read = async {
+                if !positioned {
+                    file.seek(std::io::SeekFrom::Start(object_crypt::chunk_offset(i))).await?;
+                    positioned = true;
+                }
+                let plain_len = (size - i * chunk).min(chunk) as usize;
+                let mut sealed = vec![0u8; plain_len + object_crypt::TAG];
+                file.read_exact(&mut sealed).await?;
+                let plain =
+                    opener.open(i, i + 1 == total, &sealed).map_err(|e| std::io::Error::other(e.to_string()))?;
+                let from = if i == first { (range.start - i * chunk) as usize } else { 0 };
+                let to = ((range.end - i * chunk) as usize).min(plain.len());
+                Ok::<_, std::io::Error>(Bytes::copy_from_slice(&plain[from..to]))
+            }
+            .await;
+            match read {
+                Ok(b) => Some((Ok(b), (file, opener, i + 1, positioned))),
+                // End the stream after an error.
+                Err(e) => Some((Err(e), (file, opener, end_chunk, positioned))),
+            }
+        });
+        Ok(Box::pin(stream))
     }
 
     /// Removes an object's data (missing data is not an error: removals are retried).
@@ -179,19 +272,55 @@ mod tests {
         let store = ObjectFiles::new(dir.path()).unwrap();
         let chunks =
             futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from("hello ")), Ok(Bytes::from("world"))]);
-        let s = store.write("b1", chunks, 1024).await.unwrap();
+        let s = store.write("b1", chunks, 1024, None).await.unwrap();
         assert_eq!((s.size, s.md5.as_str()), (11, "5eb63bbbe01eeed093cb22bb8f5acdc3"));
         assert_eq!(std::fs::read(store.path("b1", &s.data_id)).unwrap(), b"hello world");
         let failing =
             futures::stream::iter(vec![Ok(Bytes::from("part")), Err(std::io::Error::other("client went away"))]);
-        assert!(matches!(store.write("b1", failing, 1024).await, Err(WriteError::Body(_))));
+        assert!(matches!(store.write("b1", failing, 1024, None).await, Err(WriteError::Body(_))));
         let big = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 2048]))]);
-        assert!(matches!(store.write("b1", big, 1024).await, Err(WriteError::TooLarge)));
+        assert!(matches!(store.write("b1", big, 1024, None).await, Err(WriteError::TooLarge)));
         let left: Vec<_> = std::fs::read_dir(store.bucket_dir("b1")).unwrap().flatten().collect();
         assert_eq!(left.len(), 1, "failed writes leave nothing behind");
         std::fs::write(store.bucket_dir("b1").join("x.partial"), b"crash").unwrap();
         assert_eq!(store.sweep_partials().await.unwrap(), 1);
         store.delete("b1", &s.data_id).await.unwrap();
         store.delete("b1", &s.data_id).await.unwrap();
+    }
+
+    async fn read_all(s: ByteStream) -> Vec<u8> {
+        s.map(|b| b.unwrap().to_vec()).concat().await
+    }
+
+    #[tokio::test]
+    async fn sealed_data_reads_back_in_any_range_and_concatenates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectFiles::new(dir.path().join("objects")).unwrap();
+        let (key, _) = store.new_data_key();
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+        let chunks = futures::stream::iter(
+            data.chunks(7000).map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c))).collect::<Vec<_>>(),
+        );
+        let s = store.write("b", chunks, i64::MAX, Some(&key)).await.unwrap();
+        let on_disk = std::fs::read(store.path("b", &s.data_id)).unwrap();
+        assert!(!on_disk.windows(64).any(|w| data.windows(64).take(1000).any(|d| d == w)), "no plaintext on disk");
+        let n = data.len() as u64;
+        for r in [0..n, 0..1, 65_535..65_537, 131_000..200_000, 199_990..200_000, 5..5] {
+            let got = read_all(store.reader("b", &s.data_id, Some(key.clone()), n, r.clone()).await.unwrap()).await;
+            assert_eq!(got, data[r.start as usize..r.end as usize], "{r:?}");
+        }
+        let plain = store
+            .write("b", futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from("tail"))]), 100, None)
+            .await
+            .unwrap();
+        let (joined, size) = store
+            .concat("b", &[(s.data_id.clone(), n, Some(key.clone())), (plain.data_id, 4, None)], Some(&key))
+            .await
+            .unwrap();
+        assert_eq!(size, n as i64 + 4);
+        let got = read_all(store.reader("b", &joined, Some(key), size as u64, 0..size as u64).await.unwrap()).await;
+        assert_eq!(&got[..data.len()], &data[..]);
+        assert_eq!(&got[data.len()..], b"tail");
+        assert!(dir.path().join("keys/obs-sse.key").exists());
     }
 }

@@ -28,7 +28,8 @@ impl S3Auth for KeyStore {
 #[derive(Clone)]
 pub struct CallerCtx(pub Ctx);
 
-/// The access check: anonymous requests are refused; signed ones get their principal.
+/// The access check: signed requests get their principal; unsigned ones the anonymous
+/// principal, which only what bucket policies and ACLs make public lets through.
 pub struct Caller {
     pub control: Arc<Control>,
 }
@@ -36,9 +37,6 @@ pub struct Caller {
 #[async_trait::async_trait]
 impl S3Access for Caller {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        let Some(access_key) = cx.credentials().map(|c| c.access_key.clone()) else {
-            return Err(s3_error!(AccessDenied, "Anonymous access is not allowed: sign the request."));
-        };
         // Refuse an upload by its declared size before reading it (the object service also
         // counts the bytes as they arrive).
         if matches!(cx.s3_op().name(), "PutObject" | "UploadPart") {
@@ -51,12 +49,18 @@ impl S3Access for Caller {
                 return Err(s3_error!(EntityTooLarge, "The object is larger than this region accepts in one request."));
             }
         }
+        let request_id = format!("req-{}", nimbus_core::id::new_hex_id());
+        let Some(access_key) = cx.credentials().map(|c| c.access_key.clone()) else {
+            let meta = RequestMeta::new(request_id, None, cx.method().as_str(), cx.uri().path());
+            let principal = nimbus_control::Principal::anonymous();
+            cx.extensions_mut().insert(CallerCtx(Ctx { principal, meta }));
+            return Ok(());
+        };
         let principal = match self.control.principal_for_s3(&access_key).await {
             Ok(p) => p,
             Err(nimbus_core::Error::Unauthorized(_)) => return Err(s3_error!(InvalidAccessKeyId)),
             Err(e) => return Err(crate::error::internal(e)),
         };
-        let request_id = format!("req-{}", nimbus_core::id::new_hex_id());
         let meta = RequestMeta::new(request_id, None, cx.method().as_str(), cx.uri().path());
         meta.set_principal(&principal);
         cx.extensions_mut().insert(CallerCtx(Ctx { principal, meta }));

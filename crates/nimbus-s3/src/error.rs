@@ -1,8 +1,12 @@
 //! Core errors as S3 errors, in one place: each carries the S3 code clients switch on.
 
+use nimbus_control::objects::access::{MALFORMED_POLICY, POLICY_TOO_LARGE};
+use nimbus_control::objects::settings::{
+    BAD_VERSIONING, INVALID_TAG, NO_CORS, NO_ENCRYPTION, NO_LIFECYCLE, NO_POLICY, NO_TAGS,
+};
 use nimbus_control::objects::{
     ALREADY_OWNED, BAD_DIGEST, BODY_FAILED, ENTITY_TOO_SMALL, INVALID_PART, INVALID_PART_ORDER, NOT_ARCHIVED,
-    NOT_EMPTY, NOT_RESTORED, RESTORE_IN_PROGRESS,
+    NOT_EMPTY, NOT_RESTORED, QUOTA_EXCEEDED, RESTORE_IN_PROGRESS,
 };
 use nimbus_core::Error;
 use s3s::{S3Error, S3ErrorCode};
@@ -21,7 +25,23 @@ pub fn to_s3(e: Error) -> S3Error {
         Error::NotFound { kind: "bucket", .. } => C::NoSuchBucket,
         Error::NotFound { kind: "object", .. } => C::NoSuchKey,
         Error::NotFound { kind: "upload", .. } => C::NoSuchUpload,
+        Error::NotFound { kind: "version", .. } => C::NoSuchVersion,
+        Error::NotFound { kind, .. } if *kind == NO_POLICY => C::NoSuchBucketPolicy,
+        Error::NotFound { kind, .. } if *kind == NO_CORS => C::NoSuchCORSConfiguration,
+        Error::NotFound { kind, .. } if *kind == NO_TAGS => C::NoSuchTagSet,
+        Error::NotFound { kind, .. } if *kind == NO_LIFECYCLE => C::NoSuchLifecycleConfiguration,
+        Error::NotFound { kind, .. } if *kind == NO_ENCRYPTION => {
+            // s3s gives this code 400; S3 answers 404.
+            let mut err = S3Error::with_message(C::ServerSideEncryptionConfigurationNotFoundError, msg);
+            err.set_status_code(http::StatusCode::NOT_FOUND);
+            return err;
+        }
         Error::NotFound { .. } => C::NoSuchKey,
+        Error::Forbidden(m) if m == QUOTA_EXCEEDED => {
+            let mut err = S3Error::with_message("InsufficientStorageSpace".parse().unwrap_or(C::AccessDenied), msg);
+            err.set_status_code(http::StatusCode::FORBIDDEN);
+            return err;
+        }
         Error::Forbidden(_) => C::AccessDenied,
         Error::Unauthorized(_) => C::InvalidAccessKeyId,
         Error::Conflict(m) if m == ALREADY_OWNED => C::BucketAlreadyOwnedByYou,
@@ -36,6 +56,10 @@ pub fn to_s3(e: Error) -> S3Error {
         Error::BadRequest(m) if m == ENTITY_TOO_SMALL => C::EntityTooSmall,
         Error::BadRequest(m) if m.contains("copy an object to itself") => C::InvalidRequest,
         Error::BadRequest(m) if m.starts_with(BODY_FAILED) => return body_error(m),
+        Error::BadRequest(m) if m.starts_with(MALFORMED_POLICY) => C::MalformedPolicy,
+        Error::BadRequest(m) if m == POLICY_TOO_LARGE => C::InvalidPolicyDocument,
+        Error::BadRequest(m) if m.starts_with(INVALID_TAG) => C::InvalidTag,
+        Error::BadRequest(m) if m == BAD_VERSIONING => C::MalformedXML,
         Error::BadRequest(m) if m.contains("bucket name") => C::InvalidBucketName,
         Error::BadRequest(m) if m.contains("location constraint") => C::InvalidLocationConstraint,
         Error::BadRequest(m) if m.contains("storage class") => C::InvalidStorageClass,

@@ -14,7 +14,6 @@ use s3s::{s3_error, S3Request, S3Response, S3Result, S3};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Marks a response whose status must be 202 (s3s answers 200 for every RestoreObject).
 #[derive(Clone, Copy)]
@@ -38,14 +37,14 @@ pub struct Obs {
     pub control: Arc<Control>,
 }
 
-fn caller<T>(req: &S3Request<T>) -> S3Result<Ctx> {
+pub(crate) fn caller<T>(req: &S3Request<T>) -> S3Result<Ctx> {
     req.extensions
         .get::<CallerCtx>()
         .map(|c| c.0.clone())
         .ok_or_else(|| s3_error!(AccessDenied, "The request is not authenticated."))
 }
 
-fn timestamp(ms: i64) -> Timestamp {
+pub(crate) fn timestamp(ms: i64) -> Timestamp {
     Timestamp::from(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
 }
 
@@ -80,7 +79,73 @@ struct Listing {
     last: Option<String>,
 }
 
+/// One page of a version listing.
+pub(crate) struct VersionPage {
+    versions: Vec<nimbus_store::objects::Version>,
+    prefixes: Vec<String>,
+    truncated: bool,
+    /// Where the next page starts (a key, and the version of it last returned), when truncated.
+    next: Option<(String, Option<String>)>,
+}
+
 impl Obs {
+    /// A page of versions, with common prefixes rolled up as in [`Obs::list`].
+    #[allow(clippy::too_many_arguments)]
+    async fn list_versions(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        key_marker: Option<&str>,
+        version_marker: Option<&str>,
+        max: usize,
+    ) -> S3Result<VersionPage> {
+        let mut out = VersionPage { versions: Vec::new(), prefixes: Vec::new(), truncated: false, next: None };
+        let d = delimiter.filter(|d| !d.is_empty());
+        let mut cursor = key_marker.map(|k| match (version_marker, d) {
+            (None, Some(d)) if k.ends_with(d) => (format!("{k}\u{10FFFF}"), None),
+            (v, _) => (k.to_string(), v.map(str::to_string)),
+        });
+        let mut last: Option<(String, Option<String>)> = None;
+        loop {
+            let after = cursor.as_ref().map(|(k, v)| (k.as_str(), v.as_deref()));
+            let batch = self.control.list_versions(ctx, bucket, prefix, after, 1000).await.map_err(to_s3)?;
+            let done = batch.len() < 1000;
+            for v in batch {
+                let key = v.object.object_key.clone();
+                cursor = Some((key.clone(), Some(v.object.version_id.clone())));
+                let rest = &key[prefix.len()..];
+                let full = out.versions.len() + out.prefixes.len() == max;
+                if let Some(i) = d.and_then(|d| rest.find(d).map(|i| i + d.len())) {
+                    let p = format!("{prefix}{}", &rest[..i]);
+                    if out.prefixes.last() == Some(&p) {
+                        continue;
+                    }
+                    if full {
+                        out.truncated = true;
+                        out.next = last;
+                        return Ok(out);
+                    }
+                    last = Some((p.clone(), None));
+                    cursor = Some((format!("{p}\u{10FFFF}"), None));
+                    out.prefixes.push(p);
+                    continue;
+                }
+                if full {
+                    out.truncated = true;
+                    out.next = last;
+                    return Ok(out);
+                }
+                last = Some((key, Some(v.object.version_id.clone())));
+                out.versions.push(v);
+            }
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Counts a served request for metering.
     fn meter(&self, ctx: &Ctx, bucket: &str, operation: &str, bytes_out: i64) {
         self.control.meter_request(ctx, bucket, operation, bytes_out);
@@ -214,13 +279,23 @@ impl S3 for Obs {
             .as_ref()
             .and_then(|c| c.location_constraint.as_ref())
             .map(|l| l.as_str().to_string());
-        let b = self.control.create_bucket(&ctx, &req.input.bucket, location.as_deref()).await.map_err(to_s3)?;
+        let acl = req.input.acl.as_ref().map(|a| a.as_str().to_string());
+        // The bucket's default class: OBS's header, or the one OBS SDKs send in AWS mode.
+        let class = ["x-obs-storage-class", "x-default-storage-class"]
+            .iter()
+            .find_map(|h| req.headers.get(*h).and_then(|v| v.to_str().ok()))
+            .map(str::to_string);
+        let b = self
+            .control
+            .create_bucket(&ctx, &req.input.bucket, location.as_deref(), acl.as_deref(), class.as_deref())
+            .await
+            .map_err(to_s3)?;
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", b.name)) }))
     }
 
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
         let ctx = caller(&req)?;
-        let b = self.control.get_bucket(&ctx, &req.input.bucket).await.map_err(to_s3)?;
+        let b = self.control.get_bucket(&ctx, &req.input.bucket, "s3:ListBucket").await.map_err(to_s3)?;
         Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(b.region), ..Default::default() }))
     }
 
@@ -229,7 +304,7 @@ impl S3 for Obs {
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         let ctx = caller(&req)?;
-        let b = self.control.get_bucket(&ctx, &req.input.bucket).await.map_err(to_s3)?;
+        let b = self.control.get_bucket(&ctx, &req.input.bucket, "s3:GetBucketLocation").await.map_err(to_s3)?;
         Ok(S3Response::new(GetBucketLocationOutput {
             location_constraint: Some(BucketLocationConstraint::from(b.region)),
         }))
@@ -250,16 +325,28 @@ impl S3 for Obs {
             storage_class: requested_class(&req.headers, &input.storage_class),
             content_md5: decode_md5(&input.content_md5)?,
             content_length: input.content_length,
+            tags: parse_tagging(input.tagging.as_deref())?,
+            acl: input.acl.as_ref().map(|a| a.as_str().to_string()),
+            sse: input.server_side_encryption.as_ref().map(|a| a.as_str().to_string()),
         };
         let body = body_stream(input.body.take());
         let o = self.control.put_object(&ctx, &input.bucket, &input.key, body, put).await.map_err(to_s3)?;
         self.meter(&ctx, &input.bucket, "PutObject", 0);
-        Ok(S3Response::new(PutObjectOutput { e_tag: Some(ETag::Strong(o.etag)), ..Default::default() }))
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(ETag::Strong(o.etag.clone())),
+            version_id: version_header(&o),
+            server_side_encryption: sse_of(&o),
+            ..Default::default()
+        }))
     }
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let ctx = caller(&req)?;
-        let (o, path) = self.control.get_object(&ctx, &req.input.bucket, &req.input.key).await.map_err(to_s3)?;
+        let o = self
+            .control
+            .get_object(&ctx, &req.input.bucket, &req.input.key, req.input.version_id.as_deref())
+            .await
+            .map_err(to_s3)?;
         nimbus_control::objects::readable(&o, nimbus_core::time::now_ms()).map_err(to_s3)?;
         check_conditions(
             &o,
@@ -277,16 +364,8 @@ impl S3 for Obs {
             }
             None => (0..len, None),
         };
-        let mut file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| to_s3(nimbus_core::Error::Internal(format!("opening object data: {e}"))))?;
-        if range.start > 0 {
-            file.seek(std::io::SeekFrom::Start(range.start))
-                .await
-                .map_err(|e| to_s3(nimbus_core::Error::Internal(format!("seeking object data: {e}"))))?;
-        }
         let n = range.end - range.start;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(n), 256 * 1024);
+        let stream = self.control.object_stream(&o, range).await.map_err(to_s3)?;
         let mut headers = http::HeaderMap::new();
         if let Ok(v) = http::HeaderValue::from_str(&o.storage_class) {
             headers.insert("x-obs-storage-class", v);
@@ -302,6 +381,9 @@ impl S3 for Obs {
             metadata: user_metadata(&o),
             storage_class: (o.storage_class != "STANDARD")
                 .then(|| StorageClass::from(s3_storage_class(&o.storage_class).to_string())),
+            version_id: version_header(&o),
+            server_side_encryption: sse_of(&o),
+            tag_count: tag_count(&o),
             ..Default::default()
         };
         self.meter(&ctx, &req.input.bucket, "GetObject", n as i64);
@@ -310,7 +392,11 @@ impl S3 for Obs {
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         let ctx = caller(&req)?;
-        let (o, _) = self.control.get_object(&ctx, &req.input.bucket, &req.input.key).await.map_err(to_s3)?;
+        let o = self
+            .control
+            .get_object(&ctx, &req.input.bucket, &req.input.key, req.input.version_id.as_deref())
+            .await
+            .map_err(to_s3)?;
         check_conditions(
             &o,
             &req.input.if_match,
@@ -329,6 +415,8 @@ impl S3 for Obs {
             storage_class: (o.storage_class != "STANDARD")
                 .then(|| StorageClass::from(s3_storage_class(&o.storage_class).to_string())),
             restore: restore_header(&o),
+            version_id: version_header(&o),
+            server_side_encryption: sse_of(&o),
             ..Default::default()
         }))
     }
@@ -347,9 +435,14 @@ impl S3 for Obs {
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         let ctx = caller(&req)?;
-        self.control.delete_object(&ctx, &req.input.bucket, &req.input.key).await.map_err(to_s3)?;
-        self.meter(&ctx, &req.input.bucket, "DeleteObject", 0);
-        Ok(S3Response::new(DeleteObjectOutput::default()))
+        let i = &req.input;
+        let d = self.control.delete_object(&ctx, &i.bucket, &i.key, i.version_id.as_deref()).await.map_err(to_s3)?;
+        self.meter(&ctx, &i.bucket, "DeleteObject", 0);
+        Ok(S3Response::new(DeleteObjectOutput {
+            delete_marker: d.delete_marker.then_some(true),
+            version_id: d.version_id,
+            ..Default::default()
+        }))
     }
 
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
@@ -423,7 +516,7 @@ impl S3 for Obs {
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
         let ctx = caller(&req)?;
         let i = &req.input;
-        let CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &i.copy_source else {
+        let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id: src_version } = &i.copy_source else {
             return Err(s3_error!(NotImplemented, "Only bucket copy sources are supported."));
         };
         let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
@@ -431,20 +524,26 @@ impl S3 for Obs {
             content_type: i.content_type.clone(),
             metadata: i.metadata.clone().map(|m| m.into_iter().collect()).unwrap_or_default(),
             storage_class: requested_class(&req.headers, &i.storage_class),
+            acl: i.acl.as_ref().map(|a| a.as_str().to_string()),
+            sse: i.server_side_encryption.as_ref().map(|a| a.as_str().to_string()),
+            tags: parse_tagging(i.tagging.as_deref())?,
             ..Default::default()
         };
         let o = self
             .control
-            .copy_object(&ctx, (src_bucket, src_key), (&i.bucket, &i.key), replace, put)
+            .copy_object(&ctx, (src_bucket, src_key, src_version.as_deref()), (&i.bucket, &i.key), replace, put)
             .await
             .map_err(to_s3)?;
         self.meter(&ctx, &i.bucket, "CopyObject", 0);
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
-                e_tag: Some(ETag::Strong(o.etag)),
+                e_tag: Some(ETag::Strong(o.etag.clone())),
                 last_modified: Some(timestamp(o.created_at)),
                 ..Default::default()
             }),
+            version_id: version_header(&o),
+            copy_source_version_id: src_version.as_deref().map(str::to_string),
+            server_side_encryption: sse_of(&o),
             ..Default::default()
         }))
     }
@@ -458,10 +557,17 @@ impl S3 for Obs {
         let quiet = i.delete.quiet.unwrap_or(false);
         let (mut deleted, mut errors) = (Vec::new(), Vec::new());
         for o in &i.delete.objects {
-            match self.control.delete_object(&ctx, &i.bucket, &o.key).await {
-                Ok(()) => {
+            match self.control.delete_object(&ctx, &i.bucket, &o.key, o.version_id.as_deref()).await {
+                Ok(d) => {
                     if !quiet {
-                        deleted.push(DeletedObject { key: Some(o.key.clone()), ..Default::default() });
+                        deleted.push(DeletedObject {
+                            key: Some(o.key.clone()),
+                            version_id: o.version_id.clone(),
+                            delete_marker: d.delete_marker.then_some(true),
+                            delete_marker_version_id: d
+                                .version_id
+                                .filter(|_| d.delete_marker && o.version_id.is_none()),
+                        });
                     }
                 }
                 Err(e) => {
@@ -488,6 +594,9 @@ impl S3 for Obs {
             content_type: i.content_type.clone(),
             metadata: i.metadata.clone().map(|m| m.into_iter().collect()).unwrap_or_default(),
             storage_class: requested_class(&req.headers, &i.storage_class),
+            tags: parse_tagging(i.tagging.as_deref())?,
+            acl: i.acl.as_ref().map(|a| a.as_str().to_string()),
+            sse: i.server_side_encryption.as_ref().map(|a| a.as_str().to_string()),
             ..Default::default()
         };
         let u = self.control.create_multipart_upload(&ctx, &i.bucket, &i.key, put).await.map_err(to_s3)?;
@@ -574,7 +683,9 @@ impl S3 for Obs {
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(i.bucket.clone()),
             key: Some(i.key.clone()),
-            e_tag: Some(ETag::Strong(o.etag)),
+            version_id: version_header(&o),
+            server_side_encryption: sse_of(&o),
+            e_tag: Some(ETag::Strong(o.etag.clone())),
             location: Some(format!("/{}/{}", i.bucket, i.key)),
             ..Default::default()
         }))
@@ -618,16 +729,6 @@ impl S3 for Obs {
         }))
     }
 
-    async fn get_bucket_versioning(
-        &self,
-        req: S3Request<GetBucketVersioningInput>,
-    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        let ctx = caller(&req)?;
-        self.control.get_bucket(&ctx, &req.input.bucket).await.map_err(to_s3)?;
-        // Buckets here are never versioned yet: S3 then answers with no status.
-        Ok(S3Response::new(GetBucketVersioningOutput::default()))
-    }
-
     async fn list_object_versions(
         &self,
         req: S3Request<ListObjectVersionsInput>,
@@ -637,32 +738,55 @@ impl S3 for Obs {
         let url = i.encoding_type.as_ref().is_some_and(|e| e.as_str() == EncodingType::URL);
         let prefix = i.prefix.clone().unwrap_or_default();
         let max = max_keys(i.max_keys)?;
-        let page = self.list(&ctx, &i.bucket, &prefix, i.delimiter.as_deref(), i.key_marker.clone(), max).await?;
-        // In an unversioned bucket every object is its only version, with the id "null".
-        let versions = page
-            .objects
-            .iter()
-            .map(|o| ObjectVersion {
-                key: Some(encode(&o.object_key, url)),
-                version_id: Some("null".into()),
-                is_latest: Some(true),
-                e_tag: Some(ETag::Strong(o.etag.clone())),
-                size: Some(o.size),
-                last_modified: Some(timestamp(o.created_at)),
-                storage_class: Some(ObjectVersionStorageClass::from(s3_storage_class(&o.storage_class).to_string())),
-                ..Default::default()
-            })
-            .collect();
+        let page = self
+            .list_versions(
+                &ctx,
+                &i.bucket,
+                &prefix,
+                i.delimiter.as_deref(),
+                i.key_marker.as_deref(),
+                i.version_id_marker.as_deref(),
+                max,
+            )
+            .await?;
+        let (mut versions, mut markers) = (Vec::new(), Vec::new());
+        for v in &page.versions {
+            let o = &v.object;
+            if v.delete_marker {
+                markers.push(DeleteMarkerEntry {
+                    key: Some(encode(&o.object_key, url)),
+                    version_id: Some(o.version_id.clone()),
+                    is_latest: Some(v.is_latest),
+                    last_modified: Some(timestamp(o.created_at)),
+                    owner: None,
+                });
+            } else {
+                versions.push(ObjectVersion {
+                    key: Some(encode(&o.object_key, url)),
+                    version_id: Some(o.version_id.clone()),
+                    is_latest: Some(v.is_latest),
+                    e_tag: Some(ETag::Strong(o.etag.clone())),
+                    size: Some(o.size),
+                    last_modified: Some(timestamp(o.created_at)),
+                    storage_class: Some(ObjectVersionStorageClass::from(
+                        s3_storage_class(&o.storage_class).to_string(),
+                    )),
+                    ..Default::default()
+                });
+            }
+        }
         self.meter(&ctx, &i.bucket, "ListObjectVersions", 0);
         Ok(S3Response::new(ListObjectVersionsOutput {
             name: Some(i.bucket.clone()),
             prefix: Some(encode(&prefix, url)),
             key_marker: Some(encode(i.key_marker.as_deref().unwrap_or(""), url)),
+            version_id_marker: i.version_id_marker.clone(),
             max_keys: Some(max as i32),
             is_truncated: Some(page.truncated),
-            next_key_marker: page.last.as_deref().filter(|_| page.truncated).map(|l| encode(l, url)),
-            next_version_id_marker: page.truncated.then(|| "null".to_string()),
+            next_key_marker: page.next.as_ref().map(|(k, _)| encode(k, url)),
+            next_version_id_marker: page.next.as_ref().and_then(|(_, v)| v.clone()),
             versions: Some(versions),
+            delete_markers: Some(markers),
             common_prefixes: Some(
                 page.prefixes.iter().map(|p| CommonPrefix { prefix: Some(encode(p, url)) }).collect(),
             ),
@@ -671,6 +795,189 @@ impl S3 for Obs {
             ..Default::default()
         }))
     }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.get_versioning(req).await
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        self.put_versioning(req).await
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        self.get_policy(req).await
+    }
+
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        self.put_policy(req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        self.delete_policy(req).await
+    }
+
+    async fn get_bucket_acl(&self, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
+        self.get_bucket_acl_(req).await
+    }
+
+    async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
+        self.put_bucket_acl_(req).await
+    }
+
+    async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+        self.get_object_acl_(req).await
+    }
+
+    async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+        self.put_object_acl_(req).await
+    }
+
+    async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        self.get_cors(req).await
+    }
+
+    async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        self.put_cors(req).await
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        self.delete_cors(req).await
+    }
+
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        self.get_bucket_tags(req).await
+    }
+
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        self.put_bucket_tags(req).await
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        self.delete_bucket_tags(req).await
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        self.get_object_tags(req).await
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        self.put_object_tags(req).await
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        self.delete_object_tags(req).await
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        self.get_lifecycle(req).await
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        self.put_lifecycle(req).await
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        self.delete_lifecycle(req).await
+    }
+
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        self.get_encryption(req).await
+    }
+
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        self.put_encryption(req).await
+    }
+
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        self.delete_encryption(req).await
+    }
+}
+
+/// `x-amz-version-id` of a version (none for `null` versions of unversioned buckets).
+fn version_header(o: &Object) -> Option<String> {
+    (o.version_id != "null").then(|| o.version_id.clone())
+}
+
+/// `x-amz-server-side-encryption` of an object encrypted at rest.
+fn sse_of(o: &Object) -> Option<ServerSideEncryption> {
+    o.sse.as_ref().map(|_| ServerSideEncryption::from_static(ServerSideEncryption::AES256))
+}
+
+/// `x-amz-tagging-count`.
+fn tag_count(o: &Object) -> Option<i32> {
+    let n = nimbus_control::objects::settings::tags_of(&o.tags).len();
+    (n > 0).then_some(n as i32)
+}
+
+/// Tags from an `x-amz-tagging` header (URL query form).
+fn parse_tagging(header: Option<&str>) -> S3Result<Vec<(String, String)>> {
+    let Some(h) = header.filter(|h| !h.is_empty()) else { return Ok(Vec::new()) };
+    h.split('&')
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8()
+                    .map(|c| c.into_owned())
+                    .map_err(|_| s3_error!(InvalidTag, "The tagging header is not valid UTF-8."))
+            };
+            Ok((dec(k)?, dec(v)?))
+        })
+        .collect()
 }
 
 /// S3's conditional GET/HEAD rules: If-Match / If-Unmodified-Since fail with 412,

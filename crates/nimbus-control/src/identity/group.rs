@@ -135,12 +135,7 @@ impl Control {
             return Err(Error::not_found("group membership", format!("{user_id} in {group_id}")));
         }
         let action = if add { "addUserToGroup" } else { "removeUserFromGroup" };
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("IAM", "group", action, if add { 204 } else { 204 }).resource(&g.id, &g.name),
-        )
-        .await?;
+        self.audit(&mut tx, ctx, AuditEvent::new("IAM", "group", action, 204).resource(&g.id, &g.name)).await?;
         tx.commit().await
     }
 

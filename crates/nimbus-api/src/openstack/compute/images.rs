@@ -91,10 +91,7 @@ fn doc(s: &AppState, v: &ImageView) -> Value {
 
 async fn listing(s: &AppState, ctx: &Ctx, q: &HashMap<String, String>, detailed: bool) -> ApiResult {
     let page = PageRequest::from_query(q)?;
-    let status = match q.get("status").map(|v| v.to_ascii_uppercase()) {
-        None => None,
-        Some(st) => Some(st),
-    };
+    let status = q.get("status").map(|v| v.to_ascii_uppercase());
     let filter = ImageFilter { name: q.get("name").cloned(), ..Default::default() };
     let changes_since = match q.get("changes-since") {
         Some(t) => Some(

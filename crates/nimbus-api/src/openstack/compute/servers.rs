@@ -453,7 +453,7 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, ra
     let admin_pass = str_field(m, "adminPass")?.map(str::to_string);
     let return_reservation = m.get("return_reservation_id").and_then(Value::as_bool).unwrap_or(false);
     let created = s.control.create_servers(&ctx, req).await?;
-    if return_reservation || created.servers.len() > 1 && return_reservation {
+    if return_reservation {
         return Ok((StatusCode::ACCEPTED, Json(json!({"reservation_id": created.reservation_id}))).into_response());
     }
     let first = created.servers.first().ok_or_else(|| Error::Internal("no server created".into()))?;

@@ -1,22 +1,33 @@
 //! Object storage (OBS, seed 6.2.2): buckets and objects, for the S3 front end.
 //!
 //! Bucket names are global (as in S3); a bucket belongs to the project of the key that
-//! created it, and members of other projects are refused (`AccessDenied`). Object bytes are
-//! written, synced and renamed by the driver before the object's row commits in the same
-//! transaction as its audit trace, so an acknowledged PUT is durable and a crash never
-//! exposes a partial object.
+//! created it. Who else may use it is decided in [`access`] (bucket policies, canned ACLs);
+//! anyone else is refused (`AccessDenied`). Object bytes are written, synced and renamed by
+//! the driver before the object's row commits in the same transaction as its audit trace,
+//! so an acknowledged PUT is durable and a crash never exposes a partial object.
+//!
+//! Versioning follows S3: a bucket is never versioned until enabled, then `Enabled` or
+//! `Suspended`. `objects` holds each key's current version; older versions and delete
+//! markers move to `object_versions`, and a version written while suspended (or in a bucket
+//! never versioned) has the id `null` and replaces the previous `null` version.
+
+pub mod access;
+pub mod lifecycle;
+mod multipart;
+pub mod settings;
 
 use crate::audit::AuditEvent;
 use crate::authz::{authorize, Target};
 use crate::{Control, Ctx, Principal};
+use access::{access_denied, bucket_access, object_acl_allows, BucketAccess};
 use bytes::Bytes;
 use futures::Stream;
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
-use nimbus_drivers::object_files::WriteError;
-use nimbus_store::objects::{self as repo, Bucket, Object, Part, Upload};
+use nimbus_drivers::object_crypt::DataKey;
+use nimbus_drivers::object_files::{ByteStream, WriteError};
+use nimbus_store::objects::{self as repo, Bucket, Object, Version};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 /// The message of a Content-MD5 mismatch (the S3 front end answers `BadDigest`).
 pub const BAD_DIGEST: &str = "The Content-MD5 you specified did not match what was received.";
@@ -40,6 +51,12 @@ pub const MIN_PART_SIZE: i64 = 5 << 20;
 pub const NOT_RESTORED: &str = "The operation is not valid for the object's storage class: restore it first.";
 pub const NOT_ARCHIVED: &str = "Restore is not allowed for the object's current storage class.";
 pub const RESTORE_IN_PROGRESS: &str = "Object restore is already in progress.";
+
+/// The message of a write that would take a bucket over its quota (OBS answers 403
+/// `InsufficientStorageSpace`).
+pub const QUOTA_EXCEEDED: &str = "The bucket's storage quota does not leave room for this object.";
+/// The message of a read of a version that is a delete marker (`MethodNotAllowed`).
+pub const DELETE_MARKER: &str = "The specified method is not allowed against a delete marker.";
 
 /// The job that makes a COLD object readable.
 pub const RESTORE_JOB: &str = "restoreObject";
@@ -69,8 +86,11 @@ pub fn readable(o: &Object, now: i64) -> Result<(), Error> {
 /// reconciler writes them every few seconds (a crash loses at most that interval's counts).
 #[derive(Default)]
 pub struct RequestMeter {
-    pending: std::sync::Mutex<std::collections::HashMap<(String, String, i64, String), (i64, i64)>>,
+    pending: std::sync::Mutex<std::collections::HashMap<MeterKey, (i64, i64)>>,
 }
+
+/// Project, bucket, hour, operation.
+type MeterKey = (String, String, i64, String);
 
 /// Writes the request counters to the store every few seconds.
 pub struct MeterFlush;
@@ -155,6 +175,64 @@ pub struct ObjectPut {
     pub content_md5: Option<[u8; 16]>,
     /// The length the client declared.
     pub content_length: Option<i64>,
+    /// Tags (`x-amz-tagging`), canned ACL (`x-amz-acl`; `None`: private).
+    pub tags: Vec<(String, String)>,
+    pub acl: Option<String>,
+    /// Server-side encryption asked for (`AES256`); `None`: the bucket's default.
+    pub sse: Option<String>,
+}
+
+/// What a delete did (S3 reports it in `x-amz-delete-marker` / `x-amz-version-id`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// A delete marker was written, or the version removed was one.
+    pub delete_marker: bool,
+    pub version_id: Option<String>,
+}
+
+/// The OBS class of a class name a client gave, or a 400.
+pub fn storage_class_of(name: &str) -> Result<&'static str, Error> {
+    storage_class(name).ok_or_else(|| {
+        Error::bad_request(format!("The storage class {name:?} is not valid: use STANDARD, WARM or COLD."))
+    })
+}
+
+/// Object keys are 1-1024 bytes.
+pub fn validate_key(key: &str) -> Result<(), Error> {
+    if key.is_empty() || key.len() > 1024 {
+        return Err(Error::bad_request("Object keys are 1-1024 bytes long."));
+    }
+    Ok(())
+}
+
+/// The error of a failed data write.
+fn write_error(e: WriteError) -> Error {
+    match e {
+        WriteError::Body(why) => Error::bad_request(format!("{BODY_FAILED}{why}")),
+        WriteError::TooLarge => Error::PayloadTooLarge,
+        WriteError::Io(e) => e,
+    }
+}
+
+/// A delete marker's row (no data).
+fn delete_marker(b: &Bucket, key: &str, version_id: &str) -> Object {
+    Object {
+        bucket_id: b.id.clone(),
+        object_key: key.into(),
+        data_id: String::new(),
+        size: 0,
+        etag: String::new(),
+        content_type: None,
+        metadata: "{}".into(),
+        storage_class: "STANDARD".into(),
+        created_at: now_ms(),
+        restore_state: None,
+        restore_expires_at: None,
+        version_id: version_id.into(),
+        tags: "[]".into(),
+        acl: "private".into(),
+        sse: None,
+    }
 }
 
 /// S3 bucket naming: 3-63 characters of lower-case letters, digits, '.', '-', starting and
@@ -200,9 +278,10 @@ impl Control {
             .ok_or_else(|| Error::Forbidden("Buckets belong to projects: the access key's user has no project.".into()))
     }
 
-    /// Loads a bucket for `action` (`obs:read` or `obs:write`): 404 when it does not exist,
-    /// 403 (S3 `AccessDenied`) when it is another project's.
-    async fn load_bucket(
+    /// Loads a bucket for `action` (an S3 action name, `s3:GetObject`...): 404 when it does
+    /// not exist, 403 (S3 `AccessDenied`) when neither the caller's roles in the owner
+    /// project, the bucket policy nor the bucket's ACL grant it.
+    pub(crate) async fn load_bucket(
         &self,
         c: &mut sqlx::AnyConnection,
         ctx: &Ctx,
@@ -210,15 +289,65 @@ impl Control {
         action: &str,
     ) -> Result<Bucket, Error> {
         let b = repo::get_bucket(c, name).await?.ok_or_else(|| Error::not_found("bucket", name))?;
-        authorize(action, &ctx.principal, &Target { project_id: Some(&b.project_id), ..Default::default() })?;
-        Ok(b)
+        match bucket_access(&b, &ctx.principal, action, None) {
+            BucketAccess::Granted => Ok(b),
+            _ => Err(access_denied()),
+        }
     }
 
-    /// Creates a bucket in the caller's project; its location, if given, must be this region.
-    pub async fn create_bucket(&self, ctx: &Ctx, name: &str, location: Option<&str>) -> Result<Bucket, Error> {
+    /// Loads a bucket for an action on one of its objects: the policy is matched against
+    /// the object's resource name; [`BucketAccess::Refused`] is returned for the caller to
+    /// consult the object's own ACL.
+    async fn load_bucket_for_object(
+        &self,
+        c: &mut sqlx::AnyConnection,
+        ctx: &Ctx,
+        name: &str,
+        key: &str,
+        action: &str,
+    ) -> Result<(Bucket, BucketAccess), Error> {
+        let b = repo::get_bucket(c, name).await?.ok_or_else(|| Error::not_found("bucket", name))?;
+        let access = bucket_access(&b, &ctx.principal, action, Some(key));
+        if access == BucketAccess::Denied {
+            return Err(access_denied());
+        }
+        Ok((b, access))
+    }
+
+    /// Like [`Self::load_bucket_for_object`] for writes: no object ACL grants them.
+    async fn load_bucket_for_write(
+        &self,
+        c: &mut sqlx::AnyConnection,
+        ctx: &Ctx,
+        name: &str,
+        key: &str,
+        action: &str,
+    ) -> Result<Bucket, Error> {
+        match self.load_bucket_for_object(c, ctx, name, key, action).await? {
+            (b, BucketAccess::Granted) => Ok(b),
+            _ => Err(access_denied()),
+        }
+    }
+
+    /// Creates a bucket in the caller's project; its location, if given, must be this
+    /// region. `acl` is a canned ACL (`None`: private).
+    pub async fn create_bucket(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        location: Option<&str>,
+        acl: Option<&str>,
+        storage_class: Option<&str>,
+    ) -> Result<Bucket, Error> {
         let project = Self::obs_project(ctx)?;
         authorize("obs:write", &ctx.principal, &Target { project_id: Some(&project), ..Default::default() })?;
         validate_bucket_name(name)?;
+        let acl = acl.unwrap_or("private");
+        access::validate_acl(acl)?;
+        let class = match storage_class {
+            Some(sc) => storage_class_of(sc)?,
+            None => "STANDARD",
+        };
         let region = &self.config().region;
         if let Some(l) = location.filter(|l| !l.is_empty()) {
             if l != region {
@@ -241,8 +370,16 @@ impl Control {
             name: name.into(),
             project_id: project,
             region: region.clone(),
-            storage_class: "STANDARD".into(),
+            storage_class: class.into(),
             created_at: now_ms(),
+            versioning: None,
+            policy: None,
+            acl: acl.into(),
+            cors: None,
+            tagging: None,
+            lifecycle: None,
+            encryption: None,
+            quota_bytes: 0,
         };
         repo::insert_bucket(&mut tx, &b).await?;
         self.audit(&mut tx, ctx, AuditEvent::new("OBS", "bucket", "createBucket", 200).resource(&b.id, &b.name))
@@ -262,16 +399,16 @@ impl Control {
         repo::list_buckets(&mut c, Some(&project)).await
     }
 
-    /// One bucket the caller may read.
-    pub async fn get_bucket(&self, ctx: &Ctx, name: &str) -> Result<Bucket, Error> {
+    /// One bucket, for `action` (`s3:ListBucket` for a HEAD, `s3:GetBucketLocation`...).
+    pub async fn get_bucket(&self, ctx: &Ctx, name: &str, action: &str) -> Result<Bucket, Error> {
         let mut c = self.store().read().await?;
-        self.load_bucket(&mut c, ctx, name, "obs:read").await
+        self.load_bucket(&mut c, ctx, name, action).await
     }
 
-    /// Deletes an empty bucket.
+    /// Deletes an empty bucket (no object, no older version, no delete marker).
     pub async fn delete_bucket(&self, ctx: &Ctx, name: &str) -> Result<(), Error> {
         let mut tx = self.store().write().await?;
-        let b = self.load_bucket(&mut tx, ctx, name, "obs:write").await?;
+        let b = self.load_bucket(&mut tx, ctx, name, "s3:DeleteBucket").await?;
         if repo::count_objects(&mut tx, &b.id).await? > 0 {
             return Err(Error::Conflict(NOT_EMPTY.into()));
         }
@@ -288,8 +425,71 @@ impl Control {
         self.drivers().objects.delete_bucket(&b.id).await
     }
 
+    /// Makes `o` its key's current version inside `tx`, as the bucket's versioning says:
+    /// never versioned, the previous version is replaced; enabled, it becomes non-current;
+    /// suspended, the previous `null` version is replaced and a real one becomes
+    /// non-current. Checks the bucket quota and records stored bytes. Returns the versions
+    /// removed, whose data the caller deletes after the commit.
+    pub(crate) async fn commit_version(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        b: &Bucket,
+        o: &Object,
+    ) -> Result<Vec<Object>, Error> {
+        let key = &o.object_key;
+        let mut removed = Vec::new();
+        if o.version_id == "null" {
+            removed.extend(self.remove_null_versions(tx, b, key).await?);
+        }
+        if let Some(current) = repo::get_object(tx, &b.id, key).await? {
+            repo::delete_object(tx, &b.id, key).await?;
+            repo::insert_noncurrent(tx, &current, false).await?;
+        }
+        if b.quota_bytes > 0 {
+            let (used, _) = repo::bucket_usage(tx, &b.id).await?;
+            if used + o.size > b.quota_bytes {
+                return Err(Error::Forbidden(QUOTA_EXCEEDED.into()));
+            }
+        }
+        repo::insert_current(tx, o).await?;
+        for old in &removed {
+            self.stored_event(tx, b, key, &old.storage_class, -old.size).await?;
+        }
+        self.stored_event(tx, b, key, &o.storage_class, o.size).await?;
+        Ok(removed)
+    }
+
+    /// Removes a key's `null` versions (current, non-current, or a `null` delete marker);
+    /// returns those that held data.
+    async fn remove_null_versions(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        b: &Bucket,
+        key: &str,
+    ) -> Result<Vec<Object>, Error> {
+        let mut removed = Vec::new();
+        if let Some(cur) = repo::get_object(tx, &b.id, key).await?.filter(|o| o.version_id == "null") {
+            repo::delete_object(tx, &b.id, key).await?;
+            removed.push(cur);
+        }
+        if let Some(v) = repo::delete_noncurrent(tx, &b.id, key, "null").await? {
+            if !v.delete_marker {
+                removed.push(v.object);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The version id a new write gets in this bucket.
+    fn new_version_id(b: &Bucket) -> String {
+        match b.versioning.as_deref() {
+            Some("Enabled") => nimbus_core::id::new_hex_id(),
+            _ => "null".into(),
+        }
+    }
+
     /// Stores an object: the bytes first (synced, renamed), then its row with the audit
-    /// trace; the previous version's bytes go after the commit.
+    /// trace; replaced versions' bytes go after the commit.
     pub async fn put_object<S, E>(
         &self,
         ctx: &Ctx,
@@ -302,25 +502,19 @@ impl Control {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        if key.is_empty() || key.len() > 1024 {
-            return Err(Error::bad_request("Object keys are 1-1024 bytes long."));
-        }
-        let storage_class = match &put.storage_class {
-            Some(sc) => Some(storage_class(sc).ok_or_else(|| {
-                Error::bad_request(format!("The storage class {sc:?} is not valid: use STANDARD, WARM or COLD."))
-            })?),
-            None => None,
-        };
+        validate_key(key)?;
+        let class = put.storage_class.as_deref().map(storage_class_of).transpose()?;
+        let tags = settings::tags_json(&put.tags, settings::MAX_OBJECT_TAGS)?;
+        let acl = put.acl.clone().unwrap_or_else(|| "private".into());
+        access::validate_acl(&acl)?;
         let b = {
             let mut c = self.store().read().await?;
-            self.load_bucket(&mut c, ctx, bucket, "obs:write").await?
+            self.load_bucket_for_write(&mut c, ctx, bucket, key, "s3:PutObject").await?
         };
         let files = &self.drivers().objects;
-        let stored = files.write(&b.id, data, self.config().max_object_size).await.map_err(|e| match e {
-            WriteError::Body(why) => Error::bad_request(format!("{BODY_FAILED}{why}")),
-            WriteError::TooLarge => Error::PayloadTooLarge,
-            WriteError::Io(e) => e,
-        })?;
+        let sealing = self.sealing(&b, put.sse.as_deref())?;
+        let data_key = sealing.as_ref().map(|(k, _)| k);
+        let stored = files.write(&b.id, data, self.config().max_object_size, data_key).await.map_err(write_error)?;
         let check = || -> Result<(), Error> {
             if put.content_length.is_some_and(|n| n != stored.size) {
                 return Err(Error::bad_request(format!("{BODY_FAILED}fewer bytes than Content-Length")));
@@ -342,23 +536,24 @@ impl Control {
             etag: stored.md5.clone(),
             content_type: put.content_type.clone(),
             metadata: serde_json::to_string(&put.metadata)?,
-            storage_class: storage_class.unwrap_or(&b.storage_class).to_string(),
+            storage_class: class.unwrap_or(&b.storage_class).to_string(),
             created_at: now_ms(),
             restore_state: None,
             restore_expires_at: None,
+            version_id: String::new(),
+            tags,
+            acl,
+            sse: sealing.map(|(_, wrapped)| wrapped),
         };
         let committed = async {
             let mut tx = self.store().write().await?;
-            // The bucket may have gone while the bytes streamed in.
-            let b = self.load_bucket(&mut tx, ctx, bucket, "obs:write").await?;
+            // The bucket may have gone (or changed its versioning) while the bytes streamed in.
+            let b = self.load_bucket_for_write(&mut tx, ctx, bucket, key, "s3:PutObject").await?;
             if b.id != o.bucket_id {
                 return Err(Error::not_found("bucket", bucket));
             }
-            let old = repo::put_object(&mut tx, &o).await?;
-            if let Some(old) = &old {
-                self.stored_event(&mut tx, &b, key, &old.storage_class, -old.size).await?;
-            }
-            self.stored_event(&mut tx, &b, key, &o.storage_class, o.size).await?;
+            let o = Object { version_id: Self::new_version_id(&b), ..o.clone() };
+            let removed = self.commit_version(&mut tx, &b, &o).await?;
             self.audit(
                 &mut tx,
                 ctx,
@@ -366,12 +561,12 @@ impl Control {
             )
             .await?;
             tx.commit().await?;
-            Ok::<_, Error>(old)
+            Ok::<_, Error>((o, removed))
         }
         .await;
         match committed {
-            Ok(old) => {
-                if let Some(old) = old {
+            Ok((o, removed)) => {
+                for old in removed {
                     files.delete(&old.bucket_id, &old.data_id).await?;
                 }
                 Ok(o)
@@ -383,21 +578,126 @@ impl Control {
         }
     }
 
-    /// An object's row and where its bytes are.
-    pub async fn get_object(&self, ctx: &Ctx, bucket: &str, key: &str) -> Result<(Object, PathBuf), Error> {
-        let mut c = self.store().read().await?;
-        let b = self.load_bucket(&mut c, ctx, bucket, "obs:read").await?;
-        let o = repo::get_object(&mut c, &b.id, key).await?.ok_or_else(|| Error::not_found("object", key))?;
-        let path = self.drivers().objects.path(&b.id, &o.data_id);
-        Ok((o, path))
+    /// Whether a new object is sealed: with the encryption the request asks for, else the
+    /// bucket's default. Returns its data key and the key's wrapped form.
+    pub(crate) fn sealing(&self, b: &Bucket, asked: Option<&str>) -> Result<Option<(DataKey, String)>, Error> {
+        let default = b
+            .encryption
+            .as_deref()
+            .and_then(|e| serde_json::from_str::<settings::Encryption>(e).ok())
+            .map(|e| e.algorithm);
+        match asked.map(str::to_string).or(default) {
+            Some(alg) => {
+                settings::validate_sse(&alg)?;
+                Ok(Some(self.drivers().objects.new_data_key()))
+            }
+            None => Ok(None),
+        }
     }
 
-    /// Deletes an object (deleting a missing key succeeds, as in S3).
-    pub async fn delete_object(&self, ctx: &Ctx, bucket: &str, key: &str) -> Result<(), Error> {
+    /// The plaintext bytes `range` of an object (decrypted if it is sealed).
+    pub async fn object_stream(&self, o: &Object, range: std::ops::Range<u64>) -> Result<ByteStream, Error> {
+        let files = &self.drivers().objects;
+        let key = o.sse.as_deref().map(|s| files.data_key(s)).transpose()?;
+        files.reader(&o.bucket_id, &o.data_id, key, o.size as u64, range).await
+    }
+
+    /// An object's row (its current version, or the version named), for `s3:GetObject`
+    /// (a read the object's own ACL may also grant); [`Self::object_stream`] reads it.
+    pub async fn get_object(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Object, Error> {
+        let mut c = self.store().read().await?;
+        let action = if version_id.is_some() { "s3:GetObjectVersion" } else { "s3:GetObject" };
+        let (b, access) = self.load_bucket_for_object(&mut c, ctx, bucket, key, action).await?;
+        let found = match version_id {
+            None => repo::get_object(&mut c, &b.id, key).await?,
+            Some(v) => match repo::get_version(&mut c, &b.id, key, v).await? {
+                Some(v) if v.delete_marker => {
+                    return Err(if access == BucketAccess::Granted { Error::MethodNotAllowed } else { access_denied() })
+                }
+                Some(v) => Some(v.object),
+                None if access == BucketAccess::Granted => {
+                    return Err(Error::not_found("version", v));
+                }
+                None => None,
+            },
+        };
+        let o = match found {
+            Some(o) if access == BucketAccess::Granted || object_acl_allows(&o, &ctx.principal, action) => o,
+            // Without the right to list the bucket, a missing key is refused like a
+            // forbidden one (as S3 does), so nothing leaks about what exists.
+            Some(_) => return Err(access_denied()),
+            None if access == BucketAccess::Granted => return Err(Error::not_found("object", key)),
+            None => return Err(access_denied()),
+        };
+        Ok(o)
+    }
+
+    /// Deletes an object as the bucket's versioning says: never versioned, the object goes;
+    /// enabled, a delete marker becomes current; suspended, the `null` version goes and a
+    /// `null` delete marker becomes current. With `version_id`, that version is removed for
+    /// good (and the newest remaining one becomes current). Deleting a missing key or
+    /// version succeeds, as in S3.
+    pub async fn delete_object(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Deleted, Error> {
         let mut tx = self.store().write().await?;
-        let b = self.load_bucket(&mut tx, ctx, bucket, "obs:write").await?;
-        let old = repo::delete_object(&mut tx, &b.id, key).await?;
-        if let Some(old) = &old {
+        let action = if version_id.is_some() { "s3:DeleteObjectVersion" } else { "s3:DeleteObject" };
+        let b = self.load_bucket_for_write(&mut tx, ctx, bucket, key, action).await?;
+        let mut removed = Vec::new();
+        let mut outcome = Deleted::default();
+        match (version_id, b.versioning.as_deref()) {
+            (None, None) => removed.extend(repo::delete_object(&mut tx, &b.id, key).await?),
+            (None, Some(mode)) => {
+                let marker_id = if mode == "Enabled" {
+                    nimbus_core::id::new_hex_id()
+                } else {
+                    removed.extend(self.remove_null_versions(&mut tx, &b, key).await?);
+                    "null".into()
+                };
+                if let Some(current) = repo::get_object(&mut tx, &b.id, key).await? {
+                    repo::delete_object(&mut tx, &b.id, key).await?;
+                    repo::insert_noncurrent(&mut tx, &current, false).await?;
+                }
+                let marker = delete_marker(&b, key, &marker_id);
+                repo::insert_noncurrent(&mut tx, &marker, true).await?;
+                outcome = Deleted { delete_marker: true, version_id: Some(marker_id) };
+            }
+            (Some(v), _) => {
+                outcome.version_id = Some(v.to_string());
+                match repo::get_object(&mut tx, &b.id, key).await?.filter(|o| o.version_id == v) {
+                    Some(_) => removed.extend(repo::delete_object(&mut tx, &b.id, key).await?),
+                    None => {
+                        if let Some(gone) = repo::delete_noncurrent(&mut tx, &b.id, key, v).await? {
+                            outcome.delete_marker = gone.delete_marker;
+                            if !gone.delete_marker {
+                                removed.push(gone.object);
+                            }
+                        }
+                    }
+                }
+                // The newest remaining version becomes current (unless it is a marker).
+                if repo::get_object(&mut tx, &b.id, key).await?.is_none() {
+                    if let Some(newest) = repo::newest_noncurrent(&mut tx, &b.id, key).await? {
+                        if !newest.delete_marker {
+                            let vid = newest.object.version_id.clone();
+                            repo::delete_noncurrent(&mut tx, &b.id, key, &vid).await?;
+                            repo::insert_current(&mut tx, &newest.object).await?;
+                        }
+                    }
+                }
+            }
+        }
+        for old in &removed {
             self.stored_event(&mut tx, &b, key, &old.storage_class, -old.size).await?;
         }
         self.audit(
@@ -407,10 +707,10 @@ impl Control {
         )
         .await?;
         tx.commit().await?;
-        if let Some(old) = old {
+        for old in removed {
             self.drivers().objects.delete(&old.bucket_id, &old.data_id).await?;
         }
-        Ok(())
+        Ok(outcome)
     }
 
     /// Objects with keys starting with `prefix` that sort after `after`, at most `limit`.
@@ -423,9 +723,56 @@ impl Control {
         limit: i64,
     ) -> Result<(Bucket, Vec<Object>), Error> {
         let mut c = self.store().read().await?;
-        let b = self.load_bucket(&mut c, ctx, bucket, "obs:read").await?;
+        let b = self.load_bucket(&mut c, ctx, bucket, "s3:ListBucket").await?;
         let list = repo::list_objects(&mut c, &b.id, prefix, after, limit).await?;
         Ok((b, list))
+    }
+
+    /// Versions (current, older, delete markers) of keys starting with `prefix`, in key
+    /// order then newest first, after `after`: a key, and a version of it whose older
+    /// siblings come first (`None`: after every version of that key). At most `limit`.
+    pub async fn list_versions(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        prefix: &str,
+        after: Option<(&str, Option<&str>)>,
+        limit: i64,
+    ) -> Result<Vec<Version>, Error> {
+        let mut c = self.store().read().await?;
+        let b = self.load_bucket(&mut c, ctx, bucket, "s3:ListBucketVersions").await?;
+        let mut out = Vec::new();
+        let after_key = after.map(|(k, _)| k.to_string());
+        if let Some((k, Some(v))) = after {
+            // The rest of the marker key's versions, older than the marker version.
+            let mut all = Vec::new();
+            if let Some(cur) = repo::get_object(&mut c, &b.id, k).await? {
+                all.push(Version { object: cur, delete_marker: false, is_latest: true });
+            }
+            all.extend(repo::key_noncurrent(&mut c, &b.id, k).await?);
+            let rest = all.iter().position(|x| x.object.version_id == v).map(|i| i + 1).unwrap_or(all.len());
+            out.extend(all.into_iter().skip(rest).filter(|x| x.object.object_key.starts_with(prefix)));
+        }
+        let current = repo::list_objects(&mut c, &b.id, prefix, after_key.as_deref(), limit).await?;
+        let older = repo::list_noncurrent(&mut c, &b.id, prefix, after_key.as_deref(), limit).await?;
+        // Merge by key (byte order), a key's current version before its older ones.
+        let (mut ci, mut oi) = (current.into_iter().peekable(), older.into_iter().peekable());
+        while (out.len() as i64) < limit {
+            let take_current = match (ci.peek(), oi.peek()) {
+                (Some(c), Some(o)) => c.object_key.as_bytes() <= o.object.object_key.as_bytes(),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_current {
+                let o = ci.next().expect("peeked");
+                out.push(Version { object: o, delete_marker: false, is_latest: true });
+            } else {
+                out.push(oi.next().expect("peeked"));
+            }
+        }
+        out.truncate(limit as usize);
+        Ok(out)
     }
 
     /// Copies an object (within or across the caller's buckets); `put` carries the
@@ -434,13 +781,13 @@ impl Control {
     pub async fn copy_object(
         &self,
         ctx: &Ctx,
-        source: (&str, &str),
+        source: (&str, &str, Option<&str>),
         dest: (&str, &str),
         replace: bool,
         put: ObjectPut,
     ) -> Result<Object, Error> {
-        let (src, path) = self.get_object(ctx, source.0, source.1).await?;
-        if !replace && put.storage_class.is_none() && source == dest {
+        let src = self.get_object(ctx, source.0, source.1, source.2).await?;
+        if !replace && put.storage_class.is_none() && put.sse.is_none() && (source.0, source.1) == dest {
             return Err(Error::bad_request(
                 "This copy request is illegal because it is trying to copy an object to itself without changing \
                  the object's metadata, storage class or encryption attributes.",
@@ -448,7 +795,7 @@ impl Control {
         }
         // Reading a COLD object's bytes needs a restore, for a copy too.
         readable(&src, now_ms())?;
-        let file = tokio::fs::File::open(&path).await.map_err(|e| Error::Internal(format!("opening {path:?}: {e}")))?;
+        let data = self.object_stream(&src, 0..src.size as u64).await?;
         let mut attrs = put;
         if !replace {
             attrs.content_type = src.content_type.clone();
@@ -459,267 +806,7 @@ impl Control {
         }
         attrs.content_md5 = None;
         attrs.content_length = None;
-        self.put_object(ctx, dest.0, dest.1, tokio_util::io::ReaderStream::new(file), attrs).await
-    }
-
-    /// Starts a multipart upload; returns its id.
-    pub async fn create_multipart_upload(
-        &self,
-        ctx: &Ctx,
-        bucket: &str,
-        key: &str,
-        put: ObjectPut,
-    ) -> Result<Upload, Error> {
-        if key.is_empty() || key.len() > 1024 {
-            return Err(Error::bad_request("Object keys are 1-1024 bytes long."));
-        }
-        let class = match &put.storage_class {
-            Some(sc) => Some(storage_class(sc).ok_or_else(|| {
-                Error::bad_request(format!("The storage class {sc:?} is not valid: use STANDARD, WARM or COLD."))
-            })?),
-            None => None,
-        };
-        let mut tx = self.store().write().await?;
-        let b = self.load_bucket(&mut tx, ctx, bucket, "obs:write").await?;
-        let u = Upload {
-            id: nimbus_core::id::new_hex_id(),
-            bucket_id: b.id.clone(),
-            object_key: key.into(),
-            content_type: put.content_type,
-            metadata: serde_json::to_string(&put.metadata)?,
-            storage_class: class.unwrap_or(&b.storage_class).to_string(),
-            created_at: now_ms(),
-        };
-        repo::insert_upload(&mut tx, &u).await?;
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("OBS", "object", "initiateMultipartUpload", 200)
-                .resource(key, key)
-                .in_project(&b.project_id),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(u)
-    }
-
-    async fn load_upload(
-        &self,
-        c: &mut sqlx::AnyConnection,
-        ctx: &Ctx,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-    ) -> Result<(Bucket, Upload), Error> {
-        let b = self.load_bucket(c, ctx, bucket, "obs:write").await?;
-        let u = repo::get_upload(c, upload_id)
-            .await?
-            .filter(|u| u.bucket_id == b.id && u.object_key == key)
-            .ok_or_else(|| Error::not_found("upload", upload_id))?;
-        Ok((b, u))
-    }
-
-    /// Stores one part (1-10000) of an upload; returns its ETag.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn upload_part<S, E>(
-        &self,
-        ctx: &Ctx,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-        part_number: i64,
-        data: S,
-        content_md5: Option<[u8; 16]>,
-    ) -> Result<String, Error>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
-    {
-        if !(1..=10000).contains(&part_number) {
-            return Err(Error::bad_request("Part numbers are 1 to 10000."));
-        }
-        let b = {
-            let mut c = self.store().read().await?;
-            self.load_upload(&mut c, ctx, bucket, key, upload_id).await?.0
-        };
-        let files = &self.drivers().objects;
-        let stored = files.write(&b.id, data, self.config().max_object_size).await.map_err(|e| match e {
-            WriteError::Body(why) => Error::bad_request(format!("{BODY_FAILED}{why}")),
-            WriteError::TooLarge => Error::PayloadTooLarge,
-            WriteError::Io(e) => e,
-        })?;
-        if content_md5.is_some_and(|m| hex::encode(m) != stored.md5) {
-            files.delete(&b.id, &stored.data_id).await?;
-            return Err(Error::bad_request(BAD_DIGEST));
-        }
-        let part = Part {
-            upload_id: upload_id.into(),
-            part_number,
-            data_id: stored.data_id.clone(),
-            size: stored.size,
-            etag: stored.md5.clone(),
-            created_at: now_ms(),
-        };
-        let committed = async {
-            let mut tx = self.store().write().await?;
-            self.load_upload(&mut tx, ctx, bucket, key, upload_id).await?;
-            let old = repo::put_part(&mut tx, &part).await?;
-            tx.commit().await?;
-            Ok::<_, Error>(old)
-        }
-        .await;
-        match committed {
-            Ok(old) => {
-                if let Some(old) = old {
-                    files.delete(&b.id, &old.data_id).await?;
-                }
-                Ok(part.etag)
-            }
-            Err(e) => {
-                files.delete(&b.id, &part.data_id).await?;
-                Err(e)
-            }
-        }
-    }
-
-    /// The parts uploaded so far.
-    pub async fn list_parts(
-        &self,
-        ctx: &Ctx,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-    ) -> Result<(Upload, Vec<Part>), Error> {
-        let mut c = self.store().read().await?;
-        let (_, u) = self.load_upload(&mut c, ctx, bucket, key, upload_id).await?;
-        let parts = repo::list_parts(&mut c, upload_id).await?;
-        Ok((u, parts))
-    }
-
-    /// Uploads in progress in a bucket.
-    pub async fn list_multipart_uploads(&self, ctx: &Ctx, bucket: &str) -> Result<Vec<Upload>, Error> {
-        let mut c = self.store().read().await?;
-        let b = self.load_bucket(&mut c, ctx, bucket, "obs:read").await?;
-        repo::list_uploads(&mut c, &b.id).await
-    }
-
-    /// Completes an upload from the listed parts (ascending numbers, matching ETags, all but
-    /// the last at least 5 MiB): the parts are concatenated into the object's data, whose ETag
-    /// is S3's `md5-of-md5s-N`.
-    pub async fn complete_multipart_upload(
-        &self,
-        ctx: &Ctx,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-        listed: &[(i64, String)],
-    ) -> Result<Object, Error> {
-        if listed.is_empty() {
-            return Err(Error::bad_request("The XML you provided was not well-formed: name at least one part."));
-        }
-        let (b, u, stored) = {
-            let mut c = self.store().read().await?;
-            let (b, u) = self.load_upload(&mut c, ctx, bucket, key, upload_id).await?;
-            (b, u, repo::list_parts(&mut c, upload_id).await?)
-        };
-        if listed.windows(2).any(|w| w[1].0 <= w[0].0) {
-            return Err(Error::bad_request(INVALID_PART_ORDER));
-        }
-        let mut chosen = Vec::new();
-        for (i, (n, etag)) in listed.iter().enumerate() {
-            let p = stored
-                .iter()
-                .find(|p| p.part_number == *n && p.etag == etag.trim_matches('"'))
-                .ok_or_else(|| Error::bad_request(INVALID_PART))?;
-            if i + 1 < listed.len() && p.size < MIN_PART_SIZE {
-                return Err(Error::bad_request(ENTITY_TOO_SMALL));
-            }
-            chosen.push(p.clone());
-        }
-        let mut md5s = Vec::new();
-        for p in &chosen {
-            md5s.extend(hex::decode(&p.etag).map_err(|_| Error::Internal("a part's ETag is not hex".into()))?);
-        }
-        let etag = {
-            use md5::{Digest, Md5};
-            format!("{}-{}", hex::encode(Md5::digest(&md5s)), chosen.len())
-        };
-        let files = &self.drivers().objects;
-        let data_ids: Vec<String> = chosen.iter().map(|p| p.data_id.clone()).collect();
-        let (data_id, size) = files.concat(&b.id, &data_ids).await?;
-        let o = Object {
-            bucket_id: b.id.clone(),
-            object_key: key.into(),
-            data_id,
-            size,
-            etag,
-            content_type: u.content_type.clone(),
-            metadata: u.metadata.clone(),
-            storage_class: u.storage_class.clone(),
-            created_at: now_ms(),
-            restore_state: None,
-            restore_expires_at: None,
-        };
-        let committed = async {
-            let mut tx = self.store().write().await?;
-            self.load_upload(&mut tx, ctx, bucket, key, upload_id).await?;
-            let old = repo::put_object(&mut tx, &o).await?;
-            if let Some(old) = &old {
-                self.stored_event(&mut tx, &b, key, &old.storage_class, -old.size).await?;
-            }
-            self.stored_event(&mut tx, &b, key, &o.storage_class, o.size).await?;
-            let parts = repo::delete_upload(&mut tx, upload_id).await?;
-            self.audit(
-                &mut tx,
-                ctx,
-                AuditEvent::new("OBS", "object", "completeMultipartUpload", 200)
-                    .resource(key, key)
-                    .in_project(&b.project_id),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok::<_, Error>((old, parts))
-        }
-        .await;
-        match committed {
-            Ok((old, parts)) => {
-                for p in parts {
-                    files.delete(&b.id, &p.data_id).await?;
-                }
-                if let Some(old) = old {
-                    files.delete(&old.bucket_id, &old.data_id).await?;
-                }
-                Ok(o)
-            }
-            Err(e) => {
-                files.delete(&b.id, &o.data_id).await?;
-                Err(e)
-            }
-        }
-    }
-
-    /// Abandons an upload and its parts.
-    pub async fn abort_multipart_upload(
-        &self,
-        ctx: &Ctx,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-    ) -> Result<(), Error> {
-        let mut tx = self.store().write().await?;
-        let (b, _) = self.load_upload(&mut tx, ctx, bucket, key, upload_id).await?;
-        let parts = repo::delete_upload(&mut tx, upload_id).await?;
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("OBS", "object", "abortMultipartUpload", 204).resource(key, key).in_project(&b.project_id),
-        )
-        .await?;
-        tx.commit().await?;
-        for p in parts {
-            self.drivers().objects.delete(&b.id, &p.data_id).await?;
-        }
-        Ok(())
+        self.put_object(ctx, dest.0, dest.1, data, attrs).await
     }
 
     /// Restores a COLD object for `days` (1-30): a job makes it readable after the class's
@@ -729,7 +816,7 @@ impl Control {
             return Err(Error::bad_request("Days must be from 1 to 30."));
         }
         let mut tx = self.store().write().await?;
-        let b = self.load_bucket(&mut tx, ctx, bucket, "obs:write").await?;
+        let b = self.load_bucket_for_write(&mut tx, ctx, bucket, key, "s3:RestoreObject").await?;
         let o = repo::get_object(&mut tx, &b.id, key).await?.ok_or_else(|| Error::not_found("object", key))?;
         if o.storage_class != "COLD" {
             return Err(Error::Conflict(NOT_ARCHIVED.into()));
