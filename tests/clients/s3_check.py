@@ -234,6 +234,29 @@ def _():
     assert error_code(lambda: s3.copy_object(Bucket=B, Key="x", CopySource={"Bucket": B, "Key": "nope"}))[0] == "NoSuchKey"
 
 
+@check("content headers are kept and served; response-* parameters override them; a copy keeps them")
+def _():
+    s3.put_object(Bucket=B, Key="report.csv", Body=b"a,b\n", ContentType="text/csv", CacheControl="max-age=60",
+                  ContentDisposition='attachment; filename="r.csv"', ContentLanguage="fr",
+                  Expires="Wed, 21 Oct 2099 07:28:00 GMT")
+    h = s3.head_object(Bucket=B, Key="report.csv")
+    assert (h["CacheControl"], h["ContentDisposition"], h["ContentLanguage"]) == \
+        ("max-age=60", 'attachment; filename="r.csv"', "fr"), h
+    assert h["ResponseMetadata"]["HTTPHeaders"]["expires"] == "Wed, 21 Oct 2099 07:28:00 GMT", h
+    g = s3.get_object(Bucket=B, Key="report.csv", ResponseContentType="application/octet-stream",
+                      ResponseContentDisposition="inline", ResponseCacheControl="no-cache")
+    assert (g["ContentType"], g["ContentDisposition"], g["CacheControl"]) == \
+        ("application/octet-stream", "inline", "no-cache"), g
+    s3.copy_object(Bucket=B, Key="report2.csv", CopySource={"Bucket": B, "Key": "report.csv"})
+    h2 = s3.head_object(Bucket=B, Key="report2.csv")
+    assert (h2["CacheControl"], h2["ContentType"]) == ("max-age=60", "text/csv"), h2
+    for k in ["report.csv", "report2.csv"]:
+        s3.delete_object(Bucket=B, Key=k)
+    code = error_code(lambda: s3.put_object(Bucket=B, Key="meta", Body=b"x", Metadata={"big": "v" * 2100}))
+    assert code == ("MetadataTooLarge", 400), code
+    assert error_code(lambda: s3.head_object(Bucket=B, Key="meta"))[1] == 404
+
+
 @check("DeleteObjects removes several keys (verbose and quiet)")
 def _():
     for k in ["m1", "m2", "m3"]:
@@ -288,6 +311,47 @@ def _():
     assert error_code(lambda: s3.list_parts(Bucket=B, Key="mp2", UploadId=u2))[0] == "NoSuchUpload"
     assert not s3.list_multipart_uploads(Bucket=B).get("Uploads")
     s3.delete_object(Bucket=B, Key="mp")
+
+
+@check("multipart of 3 parts (two copied from ranges of an object): a wrong ETag -> InvalidPart, then complete")
+def _():
+    src = os.urandom(11 * 1024 * 1024)
+    s3.put_object(Bucket=B, Key="copy-src.bin", Body=src)
+    u = s3.create_multipart_upload(Bucket=B, Key="mp3")["UploadId"]
+    mib5 = 5 * 1024 * 1024
+    p1 = s3.upload_part_copy(Bucket=B, Key="mp3", UploadId=u, PartNumber=1,
+                             CopySource={"Bucket": B, "Key": "copy-src.bin"},
+                             CopySourceRange=f"bytes=0-{mib5 - 1}")["CopyPartResult"]["ETag"]
+    assert p1 == f'"{hashlib.md5(src[:mib5]).hexdigest()}"', p1
+    p2 = s3.upload_part_copy(Bucket=B, Key="mp3", UploadId=u, PartNumber=2,
+                             CopySource={"Bucket": B, "Key": "copy-src.bin"},
+                             CopySourceRange=f"bytes={mib5}-{2 * mib5 - 1}")["CopyPartResult"]["ETag"]
+    p3 = s3.upload_part(Bucket=B, Key="mp3", UploadId=u, PartNumber=3, Body=b"tail")["ETag"]
+    code = error_code(lambda: s3.upload_part_copy(Bucket=B, Key="mp3", UploadId=u, PartNumber=4,
+                                                  CopySource={"Bucket": B, "Key": "copy-src.bin"},
+                                                  CopySourceRange="bytes=0-99999999"))
+    assert code[1] == 400, code
+    code = error_code(lambda: s3.upload_part_copy(Bucket=B, Key="mp3", UploadId=u, PartNumber=4,
+                                                  CopySource={"Bucket": B, "Key": "copy-src.bin"},
+                                                  CopySourceIfMatch='"0123"'))
+    assert code == ("PreconditionFailed", 412), code
+    wrong = {"Parts": [{"PartNumber": 1, "ETag": p1}, {"PartNumber": 2, "ETag": '"' + "0" * 32 + '"'},
+                       {"PartNumber": 3, "ETag": p3}]}
+    code = error_code(lambda: s3.complete_multipart_upload(Bucket=B, Key="mp3", UploadId=u, MultipartUpload=wrong))
+    assert code == ("InvalidPart", 400), code
+    right = {"Parts": [{"PartNumber": 1, "ETag": p1}, {"PartNumber": 2, "ETag": p2}, {"PartNumber": 3, "ETag": p3}]}
+    r = s3.complete_multipart_upload(Bucket=B, Key="mp3", UploadId=u, MultipartUpload=right)
+    assert r["ETag"].endswith('-3"'), r
+    assert s3.get_object(Bucket=B, Key="mp3")["Body"].read() == src[:2 * mib5] + b"tail"
+    # Copy conditions on CopyObject too.
+    etag = s3.head_object(Bucket=B, Key="copy-src.bin")["ETag"]
+    s3.copy_object(Bucket=B, Key="cond.bin", CopySource={"Bucket": B, "Key": "copy-src.bin"}, CopySourceIfMatch=etag)
+    code = error_code(lambda: s3.copy_object(Bucket=B, Key="cond2.bin", CopySource={"Bucket": B, "Key": "copy-src.bin"},
+                                             CopySourceIfNoneMatch=etag))
+    assert code == ("PreconditionFailed", 412), code
+    assert error_code(lambda: s3.head_object(Bucket=B, Key="cond2.bin"))[1] == 404
+    for k in ["mp3", "copy-src.bin", "cond.bin"]:
+        s3.delete_object(Bucket=B, Key=k)
 
 
 @check("COLD objects: GET refused until restored (202, in-progress 409), then readable with x-amz-restore")

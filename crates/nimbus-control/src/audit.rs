@@ -5,7 +5,8 @@
 //! them, so a change and its trace commit together. Failed calls, which change nothing, are
 //! traced afterwards by the front end through [`Control::audit_failure`]. Traces are
 //! hash-chained per project by the store. Each project has one `system` tracker, created on
-//! first use.
+//! first use, and may add `data` trackers: object reads of a bucket (`READ`) are traced only
+//! where one asks for them (object writes are always traced).
 
 use crate::authz::{authorize_visible, Target};
 use crate::{Control, Ctx, RequestMeta};
@@ -18,6 +19,27 @@ use std::sync::atomic::Ordering;
 
 /// The name of the one tracker every project has.
 pub const SYSTEM_TRACKER: &str = "system";
+/// Data trackers a project may have.
+pub const MAX_DATA_TRACKERS: usize = 100;
+
+/// Checks a data tracker's events (`READ`, `WRITE`) and returns them as stored.
+fn data_events(events: &[String]) -> Result<String, Error> {
+    let mut out: Vec<&str> = Vec::new();
+    for e in events {
+        match e.as_str() {
+            "READ" | "WRITE" if !out.contains(&e.as_str()) => out.push(e),
+            "READ" | "WRITE" => {}
+            other => {
+                return Err(Error::bad_request(format!("The data event {other:?} is not valid: use READ or WRITE.")))
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::bad_request("A data tracker records READ and/or WRITE events."));
+    }
+    out.sort();
+    Ok(out.join(","))
+}
 
 /// What happened, as the service layer describes it.
 #[derive(Debug, Clone)]
@@ -111,6 +133,10 @@ fn base_trace(meta: &RequestMeta, project_id: String) -> Trace {
 impl Control {
     /// Appends the trace of a successful change, inside the change's transaction.
     pub async fn audit(&self, tx: &mut AnyConnection, ctx: &Ctx, ev: AuditEvent) -> Result<(), Error> {
+        if ev.service == "IAM" {
+            // Every identity change is audited: cached access-key principals are stale now.
+            self.s3_keys.invalidate();
+        }
         let p = &ctx.principal;
         let project = ev.project_id.clone().unwrap_or_else(|| owner_of(Some(p)));
         let mut t = base_trace(&ctx.meta, project);
@@ -214,22 +240,178 @@ impl Control {
         repo::verify_chain(&mut c, project_id).await
     }
 
-    /// The project's trackers: its `system` tracker, created on first use.
+    /// The project's trackers: its `system` tracker (created on first use), then its data
+    /// trackers.
     pub async fn list_trackers(&self, ctx: &Ctx, project_id: &str) -> Result<Vec<Tracker>, Error> {
         let target = Target { project_id: Some(project_id), ..Default::default() };
         authorize_visible("cts:list_trackers", "cts:list_trackers", &ctx.principal, &target, "project", project_id)?;
-        Ok(vec![self.ensure_system_tracker(ctx, project_id, false).await?])
+        self.ensure_system_tracker(ctx, project_id, false).await?;
+        let mut c = self.store().read().await?;
+        repo::list_trackers(&mut c, project_id).await
     }
 
-    /// `POST /v3/{project_id}/tracker`: creates the `system` tracker; a second one conflicts
-    /// (seed 6.9.2: one tracker per region per tenant).
-    pub async fn create_tracker(&self, ctx: &Ctx, project_id: &str, name: &str) -> Result<Tracker, Error> {
+    /// `POST /v3/{project_id}/tracker`: creates the `system` tracker (a second one conflicts:
+    /// seed 6.9.2, one tracker per region per tenant), or a `data` tracker of one of the
+    /// project's buckets.
+    pub async fn create_tracker(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        name: &str,
+        tracker_type: &str,
+        data: Option<(&str, &[String])>,
+    ) -> Result<Tracker, Error> {
         let target = Target { project_id: Some(project_id), ..Default::default() };
         authorize_visible("cts:list_trackers", "cts:create_tracker", &ctx.principal, &target, "project", project_id)?;
-        if name != SYSTEM_TRACKER {
-            return Err(Error::bad_request("Only the 'system' tracker can be created in this region."));
+        match tracker_type {
+            "system" if name == SYSTEM_TRACKER => return self.ensure_system_tracker(ctx, project_id, true).await,
+            "system" => return Err(Error::bad_request("The system tracker is named 'system'.")),
+            "data" => {}
+            other => {
+                return Err(Error::bad_request(format!("The tracker type {other:?} is not valid: use system or data.")))
+            }
         }
-        self.ensure_system_tracker(ctx, project_id, true).await
+        let valid_name = (1..=64).contains(&name.len())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            && name != SYSTEM_TRACKER;
+        if !valid_name {
+            return Err(Error::bad_request("Tracker names are 1-64 letters, digits, '_' or '-', and not 'system'."));
+        }
+        let (bucket, events) = data.ok_or_else(|| Error::bad_request("A data tracker needs data_bucket."))?;
+        let events = data_events(events)?;
+        let mut tx = self.store().write().await?;
+        // The bucket must be the project's own (another project's bucket is not found).
+        let b = nimbus_store::objects::get_bucket(&mut tx, bucket).await?.filter(|b| b.project_id == project_id);
+        if b.is_none() {
+            return Err(Error::bad_request(format!("The bucket {bucket:?} is not one of this project's buckets.")));
+        }
+        let existing = repo::list_trackers(&mut tx, project_id).await?;
+        if existing.iter().filter(|t| t.tracker_type == "data").count() >= MAX_DATA_TRACKERS {
+            return Err(Error::bad_request(format!("A project has at most {MAX_DATA_TRACKERS} data trackers.")));
+        }
+        let tracker = Tracker {
+            id: nimbus_core::id::new_hex_id(),
+            project_id: project_id.into(),
+            name: name.into(),
+            tracker_type: "data".into(),
+            status: "enabled".into(),
+            created_at: now_ms(),
+            data_bucket: Some(bucket.into()),
+            data_events: Some(events),
+        };
+        if !repo::insert_tracker(&mut tx, &tracker).await? {
+            return Err(Error::Conflict(format!("A tracker named {name:?} already exists.")));
+        }
+        self.refresh_data_events(&mut tx, project_id, bucket).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("CTS", "tracker", "createTracker", 201).resource(&tracker.id, name).in_project(project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(tracker)
+    }
+
+    /// `PUT /v3/{project_id}/tracker`: enables or disables a tracker, or changes a data
+    /// tracker's events.
+    pub async fn update_tracker(
+        &self,
+        ctx: &Ctx,
+        project_id: &str,
+        name: &str,
+        status: Option<&str>,
+        events: Option<&[String]>,
+    ) -> Result<Tracker, Error> {
+        let target = Target { project_id: Some(project_id), ..Default::default() };
+        authorize_visible("cts:list_trackers", "cts:create_tracker", &ctx.principal, &target, "project", project_id)?;
+        self.ensure_system_tracker(ctx, project_id, false).await?;
+        let mut tx = self.store().write().await?;
+        let mut t = repo::list_trackers(&mut tx, project_id)
+            .await?
+            .into_iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| Error::not_found("tracker", name))?;
+        match status {
+            Some(s @ ("enabled" | "disabled")) => t.status = s.into(),
+            Some(other) => {
+                return Err(Error::bad_request(format!("The status {other:?} is not valid: use enabled or disabled.")))
+            }
+            None => {}
+        }
+        if let Some(ev) = events {
+            if t.tracker_type != "data" {
+                return Err(Error::bad_request("Only data trackers have data events."));
+            }
+            t.data_events = Some(data_events(ev)?);
+        }
+        repo::update_tracker(&mut tx, &t).await?;
+        if let Some(bucket) = &t.data_bucket {
+            self.refresh_data_events(&mut tx, project_id, bucket).await?;
+        }
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("CTS", "tracker", "updateTracker", 200).resource(&t.id, name).in_project(project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    /// `DELETE /v3/{project_id}/trackers?tracker_name=`: deletes a data tracker (the system
+    /// tracker stays: audit never stops).
+    pub async fn delete_tracker(&self, ctx: &Ctx, project_id: &str, name: &str) -> Result<(), Error> {
+        let target = Target { project_id: Some(project_id), ..Default::default() };
+        authorize_visible("cts:list_trackers", "cts:create_tracker", &ctx.principal, &target, "project", project_id)?;
+        if name.is_empty() {
+            return Err(Error::bad_request("Name the tracker: ?tracker_name=."));
+        }
+        let mut tx = self.store().write().await?;
+        let t = repo::list_trackers(&mut tx, project_id)
+            .await?
+            .into_iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| Error::not_found("tracker", name))?;
+        if t.tracker_type != "data" {
+            return Err(Error::bad_request("The system tracker cannot be deleted: every change stays traced."));
+        }
+        repo::delete_tracker(&mut tx, &t.id).await?;
+        if let Some(bucket) = &t.data_bucket {
+            self.refresh_data_events(&mut tx, project_id, bucket).await?;
+        }
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("CTS", "tracker", "deleteTracker", 204).resource(&t.id, name).in_project(project_id),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Writes on a bucket of `project_id` the union of the events its enabled data trackers
+    /// ask for (nothing when the bucket is another project's now).
+    pub(crate) async fn refresh_data_events(
+        &self,
+        tx: &mut AnyConnection,
+        project_id: &str,
+        bucket: &str,
+    ) -> Result<(), Error> {
+        let Some(b) = nimbus_store::objects::get_bucket(tx, bucket).await? else { return Ok(()) };
+        if b.project_id != project_id {
+            return Ok(());
+        }
+        let mut events: Vec<String> = Vec::new();
+        for t in repo::bucket_data_trackers(tx, project_id, bucket).await? {
+            for e in t.data_events.unwrap_or_default().split(',').filter(|e| !e.is_empty()) {
+                if !events.iter().any(|x| x == e) {
+                    events.push(e.to_string());
+                }
+            }
+        }
+        events.sort();
+        let value = (!events.is_empty()).then(|| events.join(","));
+        nimbus_store::objects::set_bucket_data_events(tx, bucket, value.as_deref()).await
     }
 
     async fn ensure_system_tracker(&self, ctx: &Ctx, project_id: &str, must_be_new: bool) -> Result<Tracker, Error> {
@@ -248,6 +430,8 @@ impl Control {
             tracker_type: "system".into(),
             status: "enabled".into(),
             created_at: now_ms(),
+            data_bucket: None,
+            data_events: None,
         };
         let mut tx = self.store().write().await?;
         if repo::insert_tracker(&mut tx, &tracker).await? {

@@ -49,6 +49,8 @@ pub struct Control {
     job_wakeup: tokio::sync::Notify,
     /// Object-storage request counts not yet written.
     request_meter: objects::RequestMeter,
+    /// Access keys recently resolved for object storage.
+    s3_keys: objects::KeyCache,
 }
 
 impl Control {
@@ -66,6 +68,7 @@ impl Control {
             jobs: registry,
             job_wakeup: tokio::sync::Notify::new(),
             request_meter: Default::default(),
+            s3_keys: Default::default(),
         })
     }
 

@@ -16,7 +16,8 @@ use nimbus_core::Error;
 use rand::RngCore;
 use std::path::Path;
 
-/// Plaintext bytes per chunk.
+/// Plaintext bytes per chunk. Chunk indices are 32-bit in the nonce: 2^32 chunks of 64 KiB
+/// (256 TiB) is far beyond the largest object (S3's 5 TiB).
 pub const CHUNK: usize = 64 * 1024;
 /// The file header's length.
 pub const HEADER: usize = 16;
@@ -40,8 +41,9 @@ fn bad_key() -> Error {
 }
 
 impl RegionKey {
-    /// Loads the region key, creating it at first start.
-    pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
+    /// Loads the region key, creating it at first start; says whether it was created.
+    pub fn load_or_create(path: &Path) -> std::io::Result<(Self, bool)> {
+        let mut created = false;
         let key = match std::fs::read(path) {
             Ok(k) if k.len() == 32 => k,
             Ok(_) => return Err(std::io::Error::other(format!("{path:?} is not a 32-byte key"))),
@@ -63,11 +65,16 @@ impl RegionKey {
                     f.sync_all()?;
                 }
                 std::fs::rename(&tmp, path)?;
+                // The rename must survive a crash: objects sealed under this key follow.
+                if let Some(dir) = path.parent() {
+                    std::fs::File::open(dir)?.sync_all()?;
+                }
+                created = true;
                 k
             }
             Err(e) => return Err(e),
         };
-        Ok(RegionKey { cipher: Aes256Gcm::new_from_slice(&key).expect("32-byte key") })
+        Ok((RegionKey { cipher: Aes256Gcm::new_from_slice(&key).expect("32-byte key") }, created))
     }
 
     /// A fresh data key, and its wrapped form for the object's row.
@@ -202,9 +209,11 @@ mod tests {
     #[test]
     fn sealed_chunks_round_trip_and_detect_tampering() {
         let dir = tempfile::tempdir().unwrap();
-        let rk = RegionKey::load_or_create(&dir.path().join("keys/k")).unwrap();
+        let (rk, created) = RegionKey::load_or_create(&dir.path().join("keys/k")).unwrap();
+        assert!(created);
         let (key, wrapped) = rk.new_data_key();
-        let again = RegionKey::load_or_create(&dir.path().join("keys/k")).unwrap();
+        let (again, created) = RegionKey::load_or_create(&dir.path().join("keys/k")).unwrap();
+        assert!(!created);
         let key2 = again.unwrap(&wrapped).unwrap();
         for size in [0usize, 1, CHUNK, CHUNK + 1, 3 * CHUNK + 17] {
             let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();

@@ -45,6 +45,7 @@ pub enum WriteError {
 pub struct ObjectFiles {
     root: PathBuf,
     keys: Arc<RegionKey>,
+    key_created: bool,
 }
 
 fn safe(id: &str) -> String {
@@ -62,8 +63,14 @@ impl ObjectFiles {
         let root = root.into();
         std::fs::create_dir_all(&root)?;
         let key_path = root.parent().unwrap_or(&root).join("keys").join("obs-sse.key");
-        let keys = Arc::new(RegionKey::load_or_create(&key_path)?);
-        Ok(ObjectFiles { root, keys })
+        let (keys, key_created) = RegionKey::load_or_create(&key_path)?;
+        Ok(ObjectFiles { root, keys: Arc::new(keys), key_created })
+    }
+
+    /// Whether the region key was created by this start (so no data can be sealed under an
+    /// earlier one: the caller checks the store agrees).
+    pub fn key_created(&self) -> bool {
+        self.key_created
     }
 
     /// A fresh data key for an object, and its wrapped form for the object's row.

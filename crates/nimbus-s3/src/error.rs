@@ -5,8 +5,8 @@ use nimbus_control::objects::settings::{
     BAD_VERSIONING, INVALID_TAG, NO_CORS, NO_ENCRYPTION, NO_LIFECYCLE, NO_POLICY, NO_TAGS,
 };
 use nimbus_control::objects::{
-    ALREADY_OWNED, BAD_DIGEST, BODY_FAILED, ENTITY_TOO_SMALL, INVALID_PART, INVALID_PART_ORDER, NOT_ARCHIVED,
-    NOT_EMPTY, NOT_RESTORED, QUOTA_EXCEEDED, RESTORE_IN_PROGRESS,
+    ALREADY_OWNED, BAD_DIGEST, BODY_FAILED, ENTITY_TOO_SMALL, INVALID_PART, INVALID_PART_ORDER, METADATA_TOO_LARGE,
+    NOT_ARCHIVED, NOT_EMPTY, NOT_RESTORED, PRECONDITION_FAILED, QUOTA_EXCEEDED, RESTORE_IN_PROGRESS,
 };
 use nimbus_core::Error;
 use s3s::{S3Error, S3ErrorCode};
@@ -48,6 +48,7 @@ pub fn to_s3(e: Error) -> S3Error {
         Error::Conflict(m) if m == NOT_EMPTY => C::BucketNotEmpty,
         Error::Conflict(m) if m == NOT_RESTORED || m == NOT_ARCHIVED => C::InvalidObjectState,
         Error::Conflict(m) if m == RESTORE_IN_PROGRESS => C::RestoreAlreadyInProgress,
+        Error::Conflict(m) if m == PRECONDITION_FAILED => C::PreconditionFailed,
         Error::Conflict(m) if m.contains("bucket name is not available") => C::BucketAlreadyExists,
         Error::Conflict(_) => C::OperationAborted,
         Error::BadRequest(m) if m == BAD_DIGEST => C::BadDigest,
@@ -60,6 +61,7 @@ pub fn to_s3(e: Error) -> S3Error {
         Error::BadRequest(m) if m == POLICY_TOO_LARGE => C::InvalidPolicyDocument,
         Error::BadRequest(m) if m.starts_with(INVALID_TAG) => C::InvalidTag,
         Error::BadRequest(m) if m == BAD_VERSIONING => C::MalformedXML,
+        Error::BadRequest(m) if m == METADATA_TOO_LARGE => C::MetadataTooLarge,
         Error::BadRequest(m) if m.contains("bucket name") => C::InvalidBucketName,
         Error::BadRequest(m) if m.contains("location constraint") => C::InvalidLocationConstraint,
         Error::BadRequest(m) if m.contains("storage class") => C::InvalidStorageClass,

@@ -277,6 +277,15 @@ pub async fn handle(
         Ok(c) => c,
         Err((status, code, m)) => return error_response(status, code, &m, &request_id),
     };
+    // Content-MD5 is signed: checking it binds the body to the signature.
+    if let Some(md5) = parts.headers.get("content-md5").and_then(|v| v.to_str().ok()) {
+        use md5::Digest;
+        let actual = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&body));
+        if actual != md5 {
+            let m = "The Content-MD5 you specified did not match what was received.";
+            return error_response(StatusCode::BAD_REQUEST, "BadDigest", m, &request_id);
+        }
+    }
     let result = dispatch(control, &ctx, &parts.method, &bucket, name, &body).await;
     match result {
         Ok(r) => r,

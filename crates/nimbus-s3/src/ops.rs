@@ -328,6 +328,13 @@ impl S3 for Obs {
             tags: parse_tagging(input.tagging.as_deref())?,
             acl: input.acl.as_ref().map(|a| a.as_str().to_string()),
             sse: input.server_side_encryption.as_ref().map(|a| a.as_str().to_string()),
+            headers: content_headers(
+                &input.cache_control,
+                &input.content_disposition,
+                &input.content_encoding,
+                &input.content_language,
+                &input.expires,
+            ),
         };
         let body = body_stream(input.body.take());
         let o = self.control.put_object(&ctx, &input.bucket, &input.key, body, put).await.map_err(to_s3)?;
@@ -344,7 +351,7 @@ impl S3 for Obs {
         let ctx = caller(&req)?;
         let o = self
             .control
-            .get_object(&ctx, &req.input.bucket, &req.input.key, req.input.version_id.as_deref())
+            .get_object(&ctx, &req.input.bucket, &req.input.key, req.input.version_id.as_deref(), "getObject")
             .await
             .map_err(to_s3)?;
         nimbus_control::objects::readable(&o, nimbus_core::time::now_ms()).map_err(to_s3)?;
@@ -366,6 +373,9 @@ impl S3 for Obs {
         };
         let n = range.end - range.start;
         let stream = self.control.object_stream(&o, range).await.map_err(to_s3)?;
+        // `response-*` query parameters override what the object is served with.
+        let i = &req.input;
+        let s = served(&o);
         let mut headers = http::HeaderMap::new();
         if let Ok(v) = http::HeaderValue::from_str(&o.storage_class) {
             headers.insert("x-obs-storage-class", v);
@@ -377,7 +387,12 @@ impl S3 for Obs {
             accept_ranges: Some("bytes".into()),
             e_tag: Some(ETag::Strong(o.etag.clone())),
             last_modified: Some(timestamp(o.created_at)),
-            content_type: o.content_type.clone(),
+            content_type: i.response_content_type.clone().or_else(|| o.content_type.clone()),
+            cache_control: i.response_cache_control.clone().or(s.cache_control),
+            content_disposition: i.response_content_disposition.clone().or(s.disposition),
+            content_encoding: i.response_content_encoding.clone().or(s.encoding),
+            content_language: i.response_content_language.clone().or(s.language),
+            expires: i.response_expires.clone().or(s.expires),
             metadata: user_metadata(&o),
             storage_class: (o.storage_class != "STANDARD")
                 .then(|| StorageClass::from(s3_storage_class(&o.storage_class).to_string())),
@@ -394,7 +409,7 @@ impl S3 for Obs {
         let ctx = caller(&req)?;
         let o = self
             .control
-            .get_object(&ctx, &req.input.bucket, &req.input.key, req.input.version_id.as_deref())
+            .get_object(&ctx, &req.input.bucket, &req.input.key, req.input.version_id.as_deref(), "headObject")
             .await
             .map_err(to_s3)?;
         check_conditions(
@@ -404,6 +419,7 @@ impl S3 for Obs {
             req.input.if_modified_since.as_ref(),
             req.input.if_unmodified_since.as_ref(),
         )?;
+        let s = served(&o);
         self.meter(&ctx, &req.input.bucket, "HeadObject", 0);
         Ok(S3Response::new(HeadObjectOutput {
             content_length: Some(o.size),
@@ -417,6 +433,11 @@ impl S3 for Obs {
             restore: restore_header(&o),
             version_id: version_header(&o),
             server_side_encryption: sse_of(&o),
+            cache_control: s.cache_control,
+            content_disposition: s.disposition,
+            content_encoding: s.encoding,
+            content_language: s.language,
+            expires: s.expires,
             ..Default::default()
         }))
     }
@@ -527,11 +548,25 @@ impl S3 for Obs {
             acl: i.acl.as_ref().map(|a| a.as_str().to_string()),
             sse: i.server_side_encryption.as_ref().map(|a| a.as_str().to_string()),
             tags: parse_tagging(i.tagging.as_deref())?,
+            headers: content_headers(
+                &i.cache_control,
+                &i.content_disposition,
+                &i.content_encoding,
+                &i.content_language,
+                &i.expires,
+            ),
             ..Default::default()
         };
+        let conditions = source_conditions(
+            &i.copy_source_if_match,
+            &i.copy_source_if_none_match,
+            i.copy_source_if_modified_since.as_ref(),
+            i.copy_source_if_unmodified_since.as_ref(),
+        );
+        let source = (src_bucket.as_ref(), src_key.as_ref(), src_version.as_deref());
         let o = self
             .control
-            .copy_object(&ctx, (src_bucket, src_key, src_version.as_deref()), (&i.bucket, &i.key), replace, put)
+            .copy_object(&ctx, source, &conditions, (&i.bucket, &i.key), replace, put)
             .await
             .map_err(to_s3)?;
         self.meter(&ctx, &i.bucket, "CopyObject", 0);
@@ -597,6 +632,13 @@ impl S3 for Obs {
             tags: parse_tagging(i.tagging.as_deref())?,
             acl: i.acl.as_ref().map(|a| a.as_str().to_string()),
             sse: i.server_side_encryption.as_ref().map(|a| a.as_str().to_string()),
+            headers: content_headers(
+                &i.cache_control,
+                &i.content_disposition,
+                &i.content_encoding,
+                &i.content_language,
+                &i.expires,
+            ),
             ..Default::default()
         };
         let u = self.control.create_multipart_upload(&ctx, &i.bucket, &i.key, put).await.map_err(to_s3)?;
@@ -620,6 +662,54 @@ impl S3 for Obs {
             .map_err(to_s3)?;
         self.meter(&ctx, &i.bucket, "UploadPart", 0);
         Ok(S3Response::new(UploadPartOutput { e_tag: Some(ETag::Strong(etag)), ..Default::default() }))
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let ctx = caller(&req)?;
+        let i = &req.input;
+        let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id: src_version } = &i.copy_source else {
+            return Err(s3_error!(NotImplemented, "Only bucket copy sources are supported."));
+        };
+        let range = match &i.copy_source_range {
+            None => None,
+            Some(r) => {
+                let parsed = r
+                    .strip_prefix("bytes=")
+                    .and_then(|r| r.split_once('-'))
+                    .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
+                Some(parsed.ok_or_else(|| {
+                    s3_error!(
+                        InvalidArgument,
+                        "The x-amz-copy-source-range value must be of the form bytes=first-last."
+                    )
+                })?)
+            }
+        };
+        let conditions = source_conditions(
+            &i.copy_source_if_match,
+            &i.copy_source_if_none_match,
+            i.copy_source_if_modified_since.as_ref(),
+            i.copy_source_if_unmodified_since.as_ref(),
+        );
+        let source = (src_bucket.as_ref(), src_key.as_ref(), src_version.as_deref());
+        let (etag, src) = self
+            .control
+            .upload_part_copy(&ctx, &i.bucket, &i.key, &i.upload_id, i.part_number as i64, source, &conditions, range)
+            .await
+            .map_err(to_s3)?;
+        self.meter(&ctx, &i.bucket, "UploadPartCopy", 0);
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(ETag::Strong(etag)),
+                last_modified: Some(timestamp(nimbus_core::time::now_ms())),
+                ..Default::default()
+            }),
+            copy_source_version_id: (src.version_id != "null").then(|| src.version_id.clone()),
+            ..Default::default()
+        }))
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
@@ -944,6 +1034,78 @@ impl S3 for Obs {
         req: S3Request<DeleteBucketEncryptionInput>,
     ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
         self.delete_encryption(req).await
+    }
+}
+
+/// The content headers a write sets (kept and served with the object).
+fn content_headers(
+    cache_control: &Option<String>,
+    disposition: &Option<String>,
+    encoding: &Option<String>,
+    language: &Option<String>,
+    expires: &Option<Timestamp>,
+) -> BTreeMap<String, String> {
+    let mut h = BTreeMap::new();
+    // `aws-chunked` only framed the upload; it is not the object's encoding.
+    let encoding = encoding.as_deref().map(|e| {
+        e.split(',').map(str::trim).filter(|t| !t.is_empty() && *t != "aws-chunked").collect::<Vec<_>>().join(", ")
+    });
+    for (name, v) in [
+        ("cache-control", cache_control.clone()),
+        ("content-disposition", disposition.clone()),
+        ("content-encoding", encoding.filter(|e| !e.is_empty())),
+        ("content-language", language.clone()),
+    ] {
+        if let Some(v) = v {
+            h.insert(name.to_string(), v);
+        }
+    }
+    if let Some(t) = expires {
+        let mut date = Vec::new();
+        if t.format(TimestampFormat::HttpDate, &mut date).is_ok() {
+            h.insert("expires".into(), String::from_utf8_lossy(&date).into_owned());
+        }
+    }
+    h
+}
+
+/// An object's content headers: cache-control, disposition, encoding, language, expires.
+struct Served {
+    cache_control: Option<String>,
+    disposition: Option<String>,
+    encoding: Option<String>,
+    language: Option<String>,
+    expires: Option<Timestamp>,
+}
+
+fn served(o: &Object) -> Served {
+    let h: BTreeMap<String, String> = serde_json::from_str(&o.headers).unwrap_or_default();
+    Served {
+        cache_control: h.get("cache-control").cloned(),
+        disposition: h.get("content-disposition").cloned(),
+        encoding: h.get("content-encoding").cloned(),
+        language: h.get("content-language").cloned(),
+        expires: h.get("expires").and_then(|e| Timestamp::parse(TimestampFormat::HttpDate, e).ok()),
+    }
+}
+
+/// A copy's `x-amz-copy-source-if-*` conditions.
+fn source_conditions(
+    if_match: &Option<ETagCondition>,
+    if_none_match: &Option<ETagCondition>,
+    modified_since: Option<&Timestamp>,
+    unmodified_since: Option<&Timestamp>,
+) -> nimbus_control::objects::SourceConditions {
+    let etag = |c: &ETagCondition| match c {
+        ETagCondition::Any => "*".to_string(),
+        ETagCondition::ETag(e) => e.value().to_string(),
+    };
+    let ms = |t: &Timestamp| (time::OffsetDateTime::from(t.clone()).unix_timestamp_nanos() / 1_000_000) as i64;
+    nimbus_control::objects::SourceConditions {
+        if_match: if_match.as_ref().map(etag),
+        if_none_match: if_none_match.as_ref().map(etag),
+        modified_since: modified_since.map(ms),
+        unmodified_since: unmodified_since.map(ms),
     }
 }
 

@@ -207,7 +207,8 @@ pub async fn verify_chain(c: &mut AnyConnection, project_id: &str) -> Result<Opt
     }
 }
 
-/// A CTS tracker (each project has its `system` tracker).
+/// A CTS tracker: each project has its `system` tracker, and may add `data` trackers that
+/// record object-level events of one bucket.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Tracker {
     pub id: String,
@@ -216,13 +217,16 @@ pub struct Tracker {
     pub tracker_type: String,
     pub status: String,
     pub created_at: i64,
+    /// For data trackers: the bucket's name and its events (`READ,WRITE`).
+    pub data_bucket: Option<String>,
+    pub data_events: Option<String>,
 }
 
 /// Inserts a tracker unless the project already has one of that name; true when inserted.
 pub async fn insert_tracker(c: &mut AnyConnection, t: &Tracker) -> Result<bool, Error> {
     let r = sqlx::query(
-        "INSERT INTO trackers (id, project_id, name, tracker_type, status, created_at) VALUES ($1,$2,$3,$4,$5,$6) \
-         ON CONFLICT (project_id, name) DO NOTHING",
+        "INSERT INTO trackers (id, project_id, name, tracker_type, status, created_at, data_bucket, data_events) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (project_id, name) DO NOTHING",
     )
     .bind(&t.id)
     .bind(&t.project_id)
@@ -230,10 +234,55 @@ pub async fn insert_tracker(c: &mut AnyConnection, t: &Tracker) -> Result<bool, 
     .bind(&t.tracker_type)
     .bind(&t.status)
     .bind(t.created_at)
+    .bind(&t.data_bucket)
+    .bind(&t.data_events)
     .execute(c)
     .await
     .map_err(db_error)?;
     Ok(r.rows_affected() == 1)
+}
+
+/// A project's trackers, the system one first.
+pub async fn list_trackers(c: &mut AnyConnection, project_id: &str) -> Result<Vec<Tracker>, Error> {
+    sqlx::query_as("SELECT * FROM trackers WHERE project_id = $1 ORDER BY tracker_type DESC, name")
+        .bind(project_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
+}
+
+/// Updates a tracker's status and data events.
+pub async fn update_tracker(c: &mut AnyConnection, t: &Tracker) -> Result<(), Error> {
+    sqlx::query("UPDATE trackers SET status = $2, data_events = $3 WHERE id = $1")
+        .bind(&t.id)
+        .bind(&t.status)
+        .bind(&t.data_events)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn delete_tracker(c: &mut AnyConnection, id: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM trackers WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
+    Ok(())
+}
+
+/// A project's enabled data trackers of a bucket (by name).
+pub async fn bucket_data_trackers(
+    c: &mut AnyConnection,
+    project_id: &str,
+    bucket: &str,
+) -> Result<Vec<Tracker>, Error> {
+    sqlx::query_as(
+        "SELECT * FROM trackers WHERE project_id = $1 AND tracker_type = 'data' AND data_bucket = $2 \
+         AND status = 'enabled'",
+    )
+    .bind(project_id)
+    .bind(bucket)
+    .fetch_all(c)
+    .await
+    .map_err(db_error)
 }
 
 /// The project's `system` tracker.

@@ -29,6 +29,8 @@ pub struct Bucket {
     pub encryption: Option<String>,
     /// Bytes the bucket may hold (0: no quota).
     pub quota_bytes: i64,
+    /// Object-level events CTS data trackers record (`READ`, `WRITE`, comma-separated).
+    pub data_events: Option<String>,
 }
 
 /// A bucket setting [`set_bucket_setting`] may write.
@@ -72,6 +74,17 @@ pub async fn set_bucket_setting(
     Ok(())
 }
 
+/// Sets the object-level events data trackers record on a bucket.
+pub async fn set_bucket_data_events(c: &mut AnyConnection, name: &str, events: Option<&str>) -> Result<(), Error> {
+    sqlx::query("UPDATE buckets SET data_events = $2 WHERE name = $1")
+        .bind(name)
+        .bind(events)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
 /// Sets a bucket's storage quota in bytes (0: none).
 pub async fn set_bucket_quota(c: &mut AnyConnection, bucket_id: &str, bytes: i64) -> Result<(), Error> {
     sqlx::query("UPDATE buckets SET quota_bytes = $2 WHERE id = $1")
@@ -112,7 +125,7 @@ pub async fn bucket_usage(c: &mut AnyConnection, bucket_id: &str) -> Result<(i64
 }
 
 const OBJECT_COLUMNS: &str = "bucket_id, object_key, data_id, size, etag, content_type, metadata, storage_class, \
-     created_at, restore_state, restore_expires_at, version_id, tags, acl, sse";
+     created_at, restore_state, restore_expires_at, version_id, tags, acl, sse, headers";
 
 /// An object's metadata (its bytes are the file named by `data_id`).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -139,6 +152,8 @@ pub struct Object {
     pub acl: String,
     /// `AES256:<wrapped data key>` for objects encrypted at rest.
     pub sse: Option<String>,
+    /// Content headers (`cache-control`, `content-disposition`...), a JSON object.
+    pub headers: String,
 }
 
 /// A version of an object: the current one, an older one, or a delete marker.
@@ -181,7 +196,8 @@ pub async fn set_restore(
 pub async fn insert_bucket(c: &mut AnyConnection, b: &Bucket) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO buckets (id, name, project_id, region, storage_class, created_at, versioning, policy, acl, cors, \
-         tagging, lifecycle, encryption, quota_bytes) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+         tagging, lifecycle, encryption, quota_bytes, data_events) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
     )
     .bind(&b.id)
     .bind(&b.name)
@@ -197,6 +213,7 @@ pub async fn insert_bucket(c: &mut AnyConnection, b: &Bucket) -> Result<(), Erro
     .bind(&b.lifecycle)
     .bind(&b.encryption)
     .bind(b.quota_bytes)
+    .bind(&b.data_events)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -218,6 +235,16 @@ pub async fn list_buckets(c: &mut AnyConnection, project_id: Option<&str>) -> Re
 pub async fn delete_bucket(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
     let r = sqlx::query("DELETE FROM buckets WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
     Ok(r.rows_affected() > 0)
+}
+
+/// Object versions stored encrypted, in the whole region.
+pub async fn count_sealed(c: &mut AnyConnection) -> Result<i64, Error> {
+    let mut n = 0;
+    for table in ["objects", "object_versions", "multipart_uploads"] {
+        let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} WHERE sse IS NOT NULL");
+        n += sqlx::query_scalar::<_, i64>(&sql).fetch_one(&mut *c).await.map_err(db_error)?;
+    }
+    Ok(n)
 }
 
 /// Objects of a bucket, counting older versions and delete markers.
@@ -264,8 +291,8 @@ pub async fn put_object(c: &mut AnyConnection, o: &Object) -> Result<Option<Obje
 pub async fn insert_current(c: &mut AnyConnection, o: &Object) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO objects (bucket_id, object_key, key_hex, data_id, size, etag, content_type, metadata, \
-         storage_class, created_at, restore_state, restore_expires_at, version_id, tags, acl, sse) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
+         storage_class, created_at, restore_state, restore_expires_at, version_id, tags, acl, sse, headers) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)",
     )
     .bind(&o.bucket_id)
     .bind(&o.object_key)
@@ -283,6 +310,7 @@ pub async fn insert_current(c: &mut AnyConnection, o: &Object) -> Result<(), Err
     .bind(&o.tags)
     .bind(&o.acl)
     .bind(&o.sse)
+    .bind(&o.headers)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -302,8 +330,8 @@ pub async fn insert_noncurrent(c: &mut AnyConnection, o: &Object, delete_marker:
     .map_err(db_error)?;
     sqlx::query(
         "INSERT INTO object_versions (bucket_id, object_key, key_hex, version_id, seq, delete_marker, data_id, size, \
-         etag, content_type, metadata, storage_class, created_at, restore_state, restore_expires_at, tags, acl, sse) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
+         etag, content_type, metadata, storage_class, created_at, restore_state, restore_expires_at, tags, acl, sse, \
+         headers) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
     )
     .bind(&o.bucket_id)
     .bind(&o.object_key)
@@ -323,6 +351,7 @@ pub async fn insert_noncurrent(c: &mut AnyConnection, o: &Object, delete_marker:
     .bind(&o.tags)
     .bind(&o.acl)
     .bind(&o.sse)
+    .bind(&o.headers)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -332,7 +361,7 @@ pub async fn insert_noncurrent(c: &mut AnyConnection, o: &Object, delete_marker:
 /// `object_versions` rows as [`Version`]s (`is_latest` computed).
 const VERSION_SELECT: &str = "SELECT v.bucket_id, v.object_key, v.data_id, v.size, v.etag, v.content_type, \
      v.metadata, v.storage_class, v.created_at, v.restore_state, v.restore_expires_at, v.version_id, v.tags, v.acl, \
-     v.sse, v.delete_marker, \
+     v.sse, v.headers, v.delete_marker, \
      CAST(CASE WHEN v.seq = (SELECT MAX(w.seq) FROM object_versions w WHERE w.bucket_id = v.bucket_id \
        AND w.object_key = v.object_key) AND NOT EXISTS (SELECT 1 FROM objects o \
        WHERE o.bucket_id = v.bucket_id AND o.object_key = v.object_key) THEN 1 ELSE 0 END AS BIGINT) AS is_latest \
@@ -550,10 +579,12 @@ pub struct Upload {
     pub metadata: String,
     pub storage_class: String,
     pub created_at: i64,
-    /// What the completed object gets: tags, canned ACL, encryption (see [`Object`]).
+    /// What the completed object gets: tags, canned ACL, encryption, content headers (see
+    /// [`Object`]).
     pub tags: String,
     pub acl: String,
     pub sse: Option<String>,
+    pub headers: String,
 }
 
 /// One uploaded part.
@@ -570,7 +601,7 @@ pub struct Part {
 pub async fn insert_upload(c: &mut AnyConnection, u: &Upload) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO multipart_uploads (id, bucket_id, object_key, content_type, metadata, storage_class, created_at, \
-         tags, acl, sse) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+         tags, acl, sse, headers) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
     )
     .bind(&u.id)
     .bind(&u.bucket_id)
@@ -582,6 +613,7 @@ pub async fn insert_upload(c: &mut AnyConnection, u: &Upload) -> Result<(), Erro
     .bind(&u.tags)
     .bind(&u.acl)
     .bind(&u.sse)
+    .bind(&u.headers)
     .execute(c)
     .await
     .map_err(db_error)?;

@@ -104,6 +104,8 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/v3/{project_id}/traces", 404),
     ("GET", "/v3/{project_id}/trackers", 404),
     ("POST", "/v3/{project_id}/tracker", 404),
+    ("PUT", "/v3/{project_id}/tracker", 404),
+    ("DELETE", "/v3/{project_id}/trackers", 404),
     ("GET", "/v3/{project_id}/quotas", 404),
     ("GET", "/v3/{project_id}/traces/verification", 404),
     ("POST", "/v3.0/OS-CREDENTIAL/credentials", 404),
@@ -270,6 +272,9 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         }
         ("PATCH", "/v3/credentials/{credential_id}") => Some(json!({"credential": {"blob": "{}"}})),
         ("POST", "/v3/{project_id}/tracker") => Some(json!({"tracker_type": "system", "tracker_name": "system"})),
+        ("PUT", "/v3/{project_id}/tracker") => {
+            Some(json!({"tracker_type": "system", "tracker_name": "system", "status": "disabled"}))
+        }
         ("POST", "/v3.0/OS-CREDENTIAL/credentials") => Some(json!({"credential": {"user_id": p["user_id"]}})),
         ("PUT", "/v3.0/OS-CREDENTIAL/credentials/{access_key}") => Some(json!({"credential": {"status": "inactive"}})),
         ("PUT", "/compute/v2.1/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"instances": 1000}})),

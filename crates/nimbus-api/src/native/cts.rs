@@ -23,6 +23,8 @@ pub fn routes(r: Routes) -> Routes {
     r.add("GET", "/v3/{project_id}/traces", Access::Authenticated, list_traces)
         .add("GET", "/v3/{project_id}/trackers", Access::Authenticated, list_trackers)
         .add("POST", "/v3/{project_id}/tracker", Access::Authenticated, create_tracker)
+        .add("PUT", "/v3/{project_id}/tracker", Access::Authenticated, update_tracker)
+        .add("DELETE", "/v3/{project_id}/trackers", Access::Authenticated, delete_tracker)
         .add("GET", "/v3/{project_id}/quotas", Access::Authenticated, list_quotas)
         .add("GET", "/v3/{project_id}/traces/verification", Access::Authenticated, verify_traces)
 }
@@ -258,6 +260,17 @@ pub struct TrackerBody {
     pub project_id: String,
     pub domain_id: Option<String>,
     pub is_support_validate: bool,
+    /// For data trackers: the bucket and its recorded events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_bucket: Option<DataBucket>,
+}
+
+/// The bucket of a data tracker and the object events it records (`READ`, `WRITE`).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct DataBucket {
+    pub data_bucket_name: String,
+    #[serde(default)]
+    pub data_event: Vec<String>,
 }
 
 /// `ListTrackers` response.
@@ -277,6 +290,10 @@ fn tracker_body(t: Tracker, domain_id: Option<String>) -> TrackerBody {
         domain_id,
         // Traces are hash-chained, so their integrity can be verified.
         is_support_validate: true,
+        data_bucket: t.data_bucket.map(|b| DataBucket {
+            data_bucket_name: b,
+            data_event: t.data_events.unwrap_or_default().split(',').map(str::to_string).collect(),
+        }),
     }
 }
 
@@ -299,14 +316,19 @@ pub async fn list_trackers(
         .into_response())
 }
 
-/// `CreateTracker` request.
+/// `CreateTracker` / `UpdateTracker` request.
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTrackerBody {
     pub tracker_type: String,
     pub tracker_name: String,
+    /// `enabled` or `disabled` (updates only).
+    pub status: Option<String>,
+    /// A data tracker's bucket and events.
+    pub data_bucket: Option<DataBucket>,
 }
 
-/// Creates the project's `system` tracker (one per project; a second is a 409).
+/// Creates the project's `system` tracker (one per project; a second is a 409), or a data
+/// tracker recording object events of one of the project's buckets.
 #[utoipa::path(post, path = "/v3/{project_id}/tracker", tag = "CTS", request_body = CreateTrackerBody,
     params(("project_id" = String, Path)),
     responses((status = 201, body = TrackerBody), (status = 400, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
@@ -317,12 +339,42 @@ pub async fn create_tracker(
     body: Bytes,
 ) -> ApiResult {
     let req: CreateTrackerBody = parse_json(&body)?;
-    if req.tracker_type != "system" {
-        return Err(Error::bad_request("Only a 'system' tracker can be created in this region.").into());
-    }
-    let t = s.control.create_tracker(&ctx, &project_id, &req.tracker_name).await?;
+    let data = req.data_bucket.as_ref().map(|d| (d.data_bucket_name.as_str(), d.data_event.as_slice()));
+    let t = s.control.create_tracker(&ctx, &project_id, &req.tracker_name, &req.tracker_type, data).await?;
     let domain = ctx.principal.scope_domain_id().map(str::to_string);
     Ok((StatusCode::CREATED, Json(tracker_body(t, domain))).into_response())
+}
+
+/// Enables or disables a tracker, or changes a data tracker's events.
+#[utoipa::path(put, path = "/v3/{project_id}/tracker", tag = "CTS", request_body = CreateTrackerBody,
+    params(("project_id" = String, Path)),
+    responses((status = 200, body = TrackerBody), (status = 400, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
+pub async fn update_tracker(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(project_id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let req: CreateTrackerBody = parse_json(&body)?;
+    let events = req.data_bucket.as_ref().map(|d| d.data_event.as_slice());
+    let t = s.control.update_tracker(&ctx, &project_id, &req.tracker_name, req.status.as_deref(), events).await?;
+    let domain = ctx.principal.scope_domain_id().map(str::to_string);
+    Ok(Json(tracker_body(t, domain)).into_response())
+}
+
+/// Deletes a data tracker (`?tracker_name=`).
+#[utoipa::path(delete, path = "/v3/{project_id}/trackers", tag = "CTS",
+    params(("project_id" = String, Path), ("tracker_name" = String, Query), ("tracker_type" = Option<String>, Query)),
+    responses((status = 204), (status = 400, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
+pub async fn delete_tracker(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path(project_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let name = q.get("tracker_name").map(String::as_str).unwrap_or_default();
+    s.control.delete_tracker(&ctx, &project_id, name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// One CTS quota.

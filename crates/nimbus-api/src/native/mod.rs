@@ -48,6 +48,8 @@ pub fn routes() -> Routes {
         cts::list_traces,
         cts::list_trackers,
         cts::create_tracker,
+        cts::update_tracker,
+        cts::delete_tracker,
         cts::list_quotas,
         cts::verify_traces,
         iam::create_access_key,

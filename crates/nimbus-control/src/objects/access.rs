@@ -20,6 +20,47 @@ pub const MAX_POLICY_BYTES: usize = 20 * 1024;
 pub const MALFORMED_POLICY: &str = "Policy is malformed: ";
 pub const POLICY_TOO_LARGE: &str = "Policies must be at most 20 KB.";
 
+/// Every action this region checks, as policies name them (matched case-insensitively).
+pub const ACTIONS: &[&str] = &[
+    "s3:AbortMultipartUpload",
+    "s3:DeleteBucket",
+    "s3:DeleteBucketPolicy",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:GetBucketAcl",
+    "s3:GetBucketCORS",
+    "s3:GetBucketLocation",
+    "s3:GetBucketPolicy",
+    "s3:GetBucketQuota",
+    "s3:GetBucketStorage",
+    "s3:GetBucketStoragePolicy",
+    "s3:GetBucketTagging",
+    "s3:GetBucketVersioning",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetLifecycleConfiguration",
+    "s3:GetObject",
+    "s3:GetObjectAcl",
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersion",
+    "s3:ListBucket",
+    "s3:ListBucketMultipartUploads",
+    "s3:ListBucketVersions",
+    "s3:ListMultipartUploadParts",
+    "s3:PutBucketAcl",
+    "s3:PutBucketCORS",
+    "s3:PutBucketPolicy",
+    "s3:PutBucketQuota",
+    "s3:PutBucketStoragePolicy",
+    "s3:PutBucketTagging",
+    "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutObject",
+    "s3:PutObjectAcl",
+    "s3:PutObjectTagging",
+    "s3:RestoreObject",
+];
+
 /// The canned ACLs (S3 names).
 pub const CANNED_ACLS: &[&str] = &["private", "public-read", "public-read-write", "authenticated-read"];
 
@@ -129,10 +170,14 @@ impl Policy {
                 }
                 _ => return Err(malformed("Principal must be \"*\" or an object such as {\"AWS\": [...]}.")),
             };
-            let actions = strings(s.get("Action").unwrap_or(&Value::Null), "Action")?;
+            let actions: Vec<String> = strings(s.get("Action").unwrap_or(&Value::Null), "Action")?
+                .into_iter()
+                .map(|a| a.to_ascii_lowercase())
+                .collect();
+            // An action that names nothing (a typo) would make a Deny silently ineffective.
             for a in &actions {
-                if a != "*" && !a.starts_with("s3:") {
-                    return Err(malformed(format!("the action {a:?} is not an object storage action (s3:...).")));
+                if a != "*" && !ACTIONS.iter().any(|k| glob(a, &k.to_ascii_lowercase())) {
+                    return Err(malformed(format!("the action {a:?} is not an object storage action of this region.")));
                 }
             }
             let resources = strings(s.get("Resource").unwrap_or(&Value::Null), "Resource")?;
@@ -156,7 +201,8 @@ impl Policy {
         let mut decision = Decision::Silent;
         for s in &self.statements {
             let who = s.principals.iter().any(|p| p == "*" || names.iter().any(|n| n == p));
-            let what = s.actions.iter().any(|a| a == "*" || glob(a, action));
+            let action = action.to_ascii_lowercase();
+            let what = s.actions.iter().any(|a| a == "*" || glob(a, &action));
             let on = s.resources.iter().any(|r| glob(r.strip_prefix("arn:aws:s3:::").unwrap_or(r), resource));
             if who && what && on {
                 if !s.allow {
@@ -229,10 +275,12 @@ fn policy_management(action: &str) -> bool {
     matches!(action, "s3:GetBucketPolicy" | "s3:PutBucketPolicy" | "s3:DeleteBucketPolicy")
 }
 
-/// Whether a canned ACL lets `principal` do `action`.
+/// Whether a bucket's canned ACL lets `principal` do `action`: READ on a bucket lists it
+/// (reading an object takes the object's own ACL), WRITE creates and deletes objects (a
+/// version's history stays the owner's to erase).
 fn acl_allows(acl: &str, principal: &Principal, action: &str) -> bool {
-    let reads = matches!(action, "s3:ListBucket" | "s3:ListBucketVersions" | "s3:GetObject" | "s3:GetObjectVersion");
-    let writes = matches!(action, "s3:PutObject" | "s3:DeleteObject" | "s3:DeleteObjectVersion");
+    let reads = matches!(action, "s3:ListBucket" | "s3:ListBucketVersions");
+    let writes = matches!(action, "s3:PutObject" | "s3:DeleteObject");
     match acl {
         "public-read" => reads,
         "public-read-write" => reads || writes,
@@ -277,7 +325,12 @@ pub fn bucket_access(b: &Bucket, principal: &Principal, action: &str, key: Optio
 
 /// Whether an object's own canned ACL lets `principal` read it.
 pub fn object_acl_allows(o: &Object, principal: &Principal, action: &str) -> bool {
-    matches!(action, "s3:GetObject" | "s3:GetObjectVersion") && acl_allows(&o.acl, principal, action)
+    let read = matches!(action, "s3:GetObject" | "s3:GetObjectVersion");
+    match o.acl.as_str() {
+        "public-read" | "public-read-write" => read,
+        "authenticated-read" => read && !principal.is_anonymous(),
+        _ => false,
+    }
 }
 
 /// The error of a refused access.
@@ -311,6 +364,18 @@ mod tests {
         assert_eq!(p.decide(&anon, "s3:GetObject", "b/k"), Decision::Allow);
         assert_eq!(p.decide(&anon, "s3:PutObject", "b/k"), Decision::Silent);
         assert_eq!(p.decide(&anon, "s3:GetObject", "b"), Decision::Silent);
+        // Actions match whatever their case; one naming no action is refused.
+        let deny = Policy::parse(
+            r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:deleteobject","Resource":"b/*"}}"#,
+            "b",
+        )
+        .unwrap();
+        assert_eq!(deny.decide(&anon, "s3:DeleteObject", "b/k"), Decision::Deny);
+        assert!(Policy::parse(
+            r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObjects","Resource":"b/*"}}"#,
+            "b"
+        )
+        .is_err());
         for bad in [
             "not json",
             r#"{"Statement":[]}"#,

@@ -138,9 +138,7 @@ impl Control {
             for o in &batch {
                 match due(rule, &o.storage_class, o.created_at, now, day_ms) {
                     Due::Nothing => {}
-                    Due::Expire => {
-                        self.delete_object(ctx, &b.name, &o.object_key, None).await?;
-                    }
+                    Due::Expire => self.expire_object(ctx, b, &o.object_key, &o.data_id).await?,
                     Due::Transition(class) => {
                         let mut tx = self.store().write().await?;
                         if repo::set_storage_class(&mut tx, &b.id, &o.object_key, &o.data_id, class).await? {

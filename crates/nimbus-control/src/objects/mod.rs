@@ -55,6 +55,19 @@ pub const RESTORE_IN_PROGRESS: &str = "Object restore is already in progress.";
 /// The message of a write that would take a bucket over its quota (OBS answers 403
 /// `InsufficientStorageSpace`).
 pub const QUOTA_EXCEEDED: &str = "The bucket's storage quota does not leave room for this object.";
+/// The message of user metadata over S3's 2 KB (`MetadataTooLarge`).
+pub const METADATA_TOO_LARGE: &str = "Your metadata headers exceed the maximum allowed metadata size (2 KB).";
+
+/// Checks user metadata: S3 allows 2 KB of names and values together.
+pub fn validate_metadata(m: &BTreeMap<String, String>) -> Result<(), Error> {
+    if m.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > 2048 {
+        return Err(Error::bad_request(METADATA_TOO_LARGE));
+    }
+    Ok(())
+}
+
+/// The message of a copy whose source conditions failed (`PreconditionFailed`).
+pub const PRECONDITION_FAILED: &str = "At least one of the pre-conditions you specified did not hold.";
 /// The message of a read of a version that is a delete marker (`MethodNotAllowed`).
 pub const DELETE_MARKER: &str = "The specified method is not allowed against a delete marker.";
 
@@ -89,7 +102,7 @@ pub struct RequestMeter {
     pending: std::sync::Mutex<std::collections::HashMap<MeterKey, (i64, i64)>>,
 }
 
-/// Project, bucket, hour, operation.
+/// Caller's project (empty: anonymous), bucket, hour, operation.
 type MeterKey = (String, String, i64, String);
 
 /// Writes the request counters to the store every few seconds.
@@ -180,6 +193,40 @@ pub struct ObjectPut {
     pub acl: Option<String>,
     /// Server-side encryption asked for (`AES256`); `None`: the bucket's default.
     pub sse: Option<String>,
+    /// Content headers kept and served with the object (see [`CONTENT_HEADERS`]).
+    pub headers: BTreeMap<String, String>,
+}
+
+/// The content headers an object keeps (lower-case), besides `Content-Type`.
+pub const CONTENT_HEADERS: &[&str] =
+    &["cache-control", "content-disposition", "content-encoding", "content-language", "expires"];
+
+/// A copy's conditions on its source (`x-amz-copy-source-if-*`): an ETag that must or
+/// must not match (`*` matches any), and times (ms) it must or must not be modified since.
+#[derive(Debug, Clone, Default)]
+pub struct SourceConditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+    pub modified_since: Option<i64>,
+    pub unmodified_since: Option<i64>,
+}
+
+impl SourceConditions {
+    /// Checks the conditions against the source (S3 answers 412 for any that fails).
+    pub fn check(&self, o: &Object) -> Result<(), Error> {
+        let matches = |e: &str| e == "*" || e.trim_matches('"') == o.etag;
+        // HTTP dates have whole seconds.
+        let modified = o.created_at / 1000 * 1000;
+        let ok = self.if_match.as_deref().is_none_or(matches)
+            && self.if_none_match.as_deref().is_none_or(|e| !matches(e))
+            && self.modified_since.is_none_or(|t| modified > t)
+            && self.unmodified_since.is_none_or(|t| modified <= t);
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Conflict(PRECONDITION_FAILED.into()))
+        }
+    }
 }
 
 /// What a delete did (S3 reports it in `x-amz-delete-marker` / `x-amz-version-id`).
@@ -214,6 +261,18 @@ fn write_error(e: WriteError) -> Error {
     }
 }
 
+/// Serialises the writers of a bucket's objects (a no-op update takes the row's lock on
+/// PostgreSQL; SQLite has one writer at a time anyway), so two writes of one key never
+/// both move "the" current version.
+async fn lock_bucket(tx: &mut sqlx::AnyConnection, bucket_id: &str) -> Result<(), Error> {
+    sqlx::query("UPDATE buckets SET id = id WHERE id = $1")
+        .bind(bucket_id)
+        .execute(tx)
+        .await
+        .map_err(|e| Error::Internal(format!("locking a bucket: {e}")))?;
+    Ok(())
+}
+
 /// A delete marker's row (no data).
 fn delete_marker(b: &Bucket, key: &str, version_id: &str) -> Object {
     Object {
@@ -232,6 +291,7 @@ fn delete_marker(b: &Bucket, key: &str, version_id: &str) -> Object {
         tags: "[]".into(),
         acl: "private".into(),
         sse: None,
+        headers: "{}".into(),
     }
 }
 
@@ -251,24 +311,67 @@ pub fn validate_bucket_name(name: &str) -> Result<(), Error> {
     }
 }
 
-impl Control {
-    /// The secret of an access key, for verifying S3 signatures.
-    pub async fn s3_secret(&self, access_key: &str) -> Result<String, Error> {
-        let mut c = self.store().read().await?;
-        let cred = nimbus_store::identity::get_credential_by_access_key(&mut c, access_key).await?;
-        cred.filter(|c| c.status == "active")
-            .and_then(|c| c.secret)
-            .ok_or_else(|| Error::Unauthorized("The access key is unknown or inactive.".into()))
+/// Access keys resolved for object storage (secret and principal), kept briefly: every
+/// S3 request would otherwise read the credential, the user and the role assignments.
+/// Any audited identity change empties the cache; an entry lives at most
+/// [`KeyCache::TTL_MS`], which bounds how long a change racing a lookup can go unseen.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (String, Principal, i64)>>,
+}
+
+impl KeyCache {
+    const TTL_MS: i64 = 2000;
+
+    fn get(&self, access_key: &str) -> Option<(String, Principal)> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(access_key)
+            .filter(|(_, _, at)| now_ms() - at < Self::TTL_MS)
+            .map(|(s, p, _)| (s.clone(), p.clone()))
     }
 
-    /// The caller behind a verified S3 signature: scoped to the credential's project (EC2
+    fn put(&self, access_key: &str, secret: String, principal: Principal) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() > 10_000 {
+            entries.clear();
+        }
+        entries.insert(access_key.to_string(), (secret, principal, now_ms()));
+    }
+
+    /// Forgets every entry (identity changed).
+    pub fn invalidate(&self) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl Control {
+    /// The secret and caller of an access key: scoped to the credential's project (EC2
     /// credentials), else the user's home project.
-    pub async fn principal_for_s3(&self, access_key: &str) -> Result<Principal, Error> {
+    async fn s3_identity(&self, access_key: &str) -> Result<(String, Principal), Error> {
+        if let Some(hit) = self.s3_keys.get(access_key) {
+            return Ok(hit);
+        }
         let project = {
             let mut c = self.store().read().await?;
-            nimbus_store::identity::get_credential_by_access_key(&mut c, access_key).await?.and_then(|c| c.project_id)
+            let cred = nimbus_store::identity::get_credential_by_access_key(&mut c, access_key).await?;
+            cred.filter(|c| c.status == "active" && c.secret.is_some())
+                .ok_or_else(|| Error::Unauthorized("The access key is unknown or inactive.".into()))?
+                .project_id
         };
-        Ok(self.principal_for_access_key(access_key, project.as_deref(), None).await?.0)
+        let (principal, secret) = self.principal_for_access_key(access_key, project.as_deref(), None).await?;
+        self.s3_keys.put(access_key, secret.clone(), principal.clone());
+        Ok((secret, principal))
+    }
+
+    /// The secret of an access key, for verifying S3 signatures.
+    pub async fn s3_secret(&self, access_key: &str) -> Result<String, Error> {
+        Ok(self.s3_identity(access_key).await?.0)
+    }
+
+    /// The caller behind a verified S3 signature.
+    pub async fn principal_for_s3(&self, access_key: &str) -> Result<Principal, Error> {
+        Ok(self.s3_identity(access_key).await?.1)
     }
 
     fn obs_project(ctx: &Ctx) -> Result<String, Error> {
@@ -380,8 +483,11 @@ impl Control {
             lifecycle: None,
             encryption: None,
             quota_bytes: 0,
+            data_events: None,
         };
         repo::insert_bucket(&mut tx, &b).await?;
+        // A data tracker the project kept for an earlier bucket of this name applies again.
+        self.refresh_data_events(&mut tx, &b.project_id, &b.name).await?;
         self.audit(&mut tx, ctx, AuditEvent::new("OBS", "bucket", "createBucket", 200).resource(&b.id, &b.name))
             .await?;
         tx.commit().await?;
@@ -437,6 +543,7 @@ impl Control {
         o: &Object,
     ) -> Result<Vec<Object>, Error> {
         let key = &o.object_key;
+        lock_bucket(tx, &b.id).await?;
         let mut removed = Vec::new();
         if o.version_id == "null" {
             removed.extend(self.remove_null_versions(tx, b, key).await?);
@@ -503,6 +610,7 @@ impl Control {
         E: std::fmt::Display,
     {
         validate_key(key)?;
+        validate_metadata(&put.metadata)?;
         let class = put.storage_class.as_deref().map(storage_class_of).transpose()?;
         let tags = settings::tags_json(&put.tags, settings::MAX_OBJECT_TAGS)?;
         let acl = put.acl.clone().unwrap_or_else(|| "private".into());
@@ -544,6 +652,7 @@ impl Control {
             tags,
             acl,
             sse: sealing.map(|(_, wrapped)| wrapped),
+            headers: serde_json::to_string(&put.headers)?,
         };
         let committed = async {
             let mut tx = self.store().write().await?;
@@ -566,9 +675,7 @@ impl Control {
         .await;
         match committed {
             Ok((o, removed)) => {
-                for old in removed {
-                    files.delete(&old.bucket_id, &old.data_id).await?;
-                }
+                self.remove_data(removed).await;
                 Ok(o)
             }
             Err(e) => {
@@ -604,12 +711,14 @@ impl Control {
 
     /// An object's row (its current version, or the version named), for `s3:GetObject`
     /// (a read the object's own ACL may also grant); [`Self::object_stream`] reads it.
+    /// `op` names the read in CTS when a data tracker records the bucket's reads.
     pub async fn get_object(
         &self,
         ctx: &Ctx,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
+        op: &str,
     ) -> Result<Object, Error> {
         let mut c = self.store().read().await?;
         let action = if version_id.is_some() { "s3:GetObjectVersion" } else { "s3:GetObject" };
@@ -635,6 +744,13 @@ impl Control {
             None if access == BucketAccess::Granted => return Err(Error::not_found("object", key)),
             None => return Err(access_denied()),
         };
+        drop(c);
+        if b.data_events.as_deref().is_some_and(|e| e.split(',').any(|e| e == "READ")) {
+            let mut tx = self.store().write().await?;
+            let event = AuditEvent::new("OBS", "object", op, 200).resource(key, key).in_project(&b.project_id);
+            self.audit(&mut tx, ctx, event).await?;
+            tx.commit().await?;
+        }
         Ok(o)
     }
 
@@ -653,31 +769,62 @@ impl Control {
         let mut tx = self.store().write().await?;
         let action = if version_id.is_some() { "s3:DeleteObjectVersion" } else { "s3:DeleteObject" };
         let b = self.load_bucket_for_write(&mut tx, ctx, bucket, key, action).await?;
+        let (outcome, removed) = self.delete_in(&mut tx, ctx, &b, key, version_id).await?;
+        tx.commit().await?;
+        self.remove_data(removed).await;
+        Ok(outcome)
+    }
+
+    /// Expires an object for a lifecycle rule: as a delete, but only if the key's current
+    /// version is still the one the rule saw (`data_id`), in the bucket the rule belongs to.
+    pub(crate) async fn expire_object(&self, ctx: &Ctx, b: &Bucket, key: &str, data_id: &str) -> Result<(), Error> {
+        let mut tx = self.store().write().await?;
+        let Some(b) = repo::get_bucket(&mut tx, &b.name).await?.filter(|x| x.id == b.id) else { return Ok(()) };
+        if repo::get_object(&mut tx, &b.id, key).await?.is_none_or(|o| o.data_id != data_id) {
+            return Ok(());
+        }
+        let (_, removed) = self.delete_in(&mut tx, ctx, &b, key, None).await?;
+        tx.commit().await?;
+        self.remove_data(removed).await;
+        Ok(())
+    }
+
+    /// The delete itself, inside `tx`; returns what it did and the versions whose data goes
+    /// after the commit.
+    async fn delete_in(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        ctx: &Ctx,
+        b: &Bucket,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<(Deleted, Vec<Object>), Error> {
+        lock_bucket(tx, &b.id).await?;
         let mut removed = Vec::new();
         let mut outcome = Deleted::default();
         match (version_id, b.versioning.as_deref()) {
-            (None, None) => removed.extend(repo::delete_object(&mut tx, &b.id, key).await?),
+            (None, None) => removed.extend(repo::delete_object(tx, &b.id, key).await?),
             (None, Some(mode)) => {
                 let marker_id = if mode == "Enabled" {
                     nimbus_core::id::new_hex_id()
                 } else {
-                    removed.extend(self.remove_null_versions(&mut tx, &b, key).await?);
+                    removed.extend(self.remove_null_versions(tx, b, key).await?);
                     "null".into()
                 };
-                if let Some(current) = repo::get_object(&mut tx, &b.id, key).await? {
-                    repo::delete_object(&mut tx, &b.id, key).await?;
-                    repo::insert_noncurrent(&mut tx, &current, false).await?;
+                if let Some(current) = repo::get_object(tx, &b.id, key).await? {
+                    repo::delete_object(tx, &b.id, key).await?;
+                    repo::insert_noncurrent(tx, &current, false).await?;
                 }
-                let marker = delete_marker(&b, key, &marker_id);
-                repo::insert_noncurrent(&mut tx, &marker, true).await?;
+                let marker = delete_marker(b, key, &marker_id);
+                repo::insert_noncurrent(tx, &marker, true).await?;
                 outcome = Deleted { delete_marker: true, version_id: Some(marker_id) };
             }
             (Some(v), _) => {
                 outcome.version_id = Some(v.to_string());
-                match repo::get_object(&mut tx, &b.id, key).await?.filter(|o| o.version_id == v) {
-                    Some(_) => removed.extend(repo::delete_object(&mut tx, &b.id, key).await?),
+                match repo::get_object(tx, &b.id, key).await?.filter(|o| o.version_id == v) {
+                    Some(_) => removed.extend(repo::delete_object(tx, &b.id, key).await?),
                     None => {
-                        if let Some(gone) = repo::delete_noncurrent(&mut tx, &b.id, key, v).await? {
+                        if let Some(gone) = repo::delete_noncurrent(tx, &b.id, key, v).await? {
                             outcome.delete_marker = gone.delete_marker;
                             if !gone.delete_marker {
                                 removed.push(gone.object);
@@ -686,31 +833,42 @@ impl Control {
                     }
                 }
                 // The newest remaining version becomes current (unless it is a marker).
-                if repo::get_object(&mut tx, &b.id, key).await?.is_none() {
-                    if let Some(newest) = repo::newest_noncurrent(&mut tx, &b.id, key).await? {
+                if repo::get_object(tx, &b.id, key).await?.is_none() {
+                    if let Some(newest) = repo::newest_noncurrent(tx, &b.id, key).await? {
                         if !newest.delete_marker {
                             let vid = newest.object.version_id.clone();
-                            repo::delete_noncurrent(&mut tx, &b.id, key, &vid).await?;
-                            repo::insert_current(&mut tx, &newest.object).await?;
+                            repo::delete_noncurrent(tx, &b.id, key, &vid).await?;
+                            repo::insert_current(tx, &newest.object).await?;
                         }
                     }
                 }
             }
         }
         for old in &removed {
-            self.stored_event(&mut tx, &b, key, &old.storage_class, -old.size).await?;
+            self.stored_event(tx, b, key, &old.storage_class, -old.size).await?;
         }
         self.audit(
-            &mut tx,
+            tx,
             ctx,
             AuditEvent::new("OBS", "object", "deleteObject", 204).resource(key, key).in_project(&b.project_id),
         )
         .await?;
-        tx.commit().await?;
-        for old in removed {
-            self.drivers().objects.delete(&old.bucket_id, &old.data_id).await?;
+        Ok((outcome, removed))
+    }
+
+    /// Removes the data of versions whose rows are gone (after their commit). A failure
+    /// leaves an orphan file, not a wrong answer: the change is committed.
+    pub(crate) async fn remove_data(&self, removed: Vec<Object>) {
+        self.remove_files(removed.into_iter().map(|o| (o.bucket_id, o.data_id))).await
+    }
+
+    /// Removes data files (bucket id, data id) whose rows are gone, as [`Self::remove_data`].
+    pub(crate) async fn remove_files(&self, files: impl IntoIterator<Item = (String, String)>) {
+        for (bucket_id, data_id) in files {
+            if let Err(e) = self.drivers().objects.delete(&bucket_id, &data_id).await {
+                tracing::warn!(bucket = %bucket_id, data = %data_id, error = %e, "could not remove unreferenced object data");
+            }
         }
-        Ok(outcome)
     }
 
     /// Objects with keys starting with `prefix` that sort after `after`, at most `limit`.
@@ -782,12 +940,20 @@ impl Control {
         &self,
         ctx: &Ctx,
         source: (&str, &str, Option<&str>),
+        conditions: &SourceConditions,
         dest: (&str, &str),
         replace: bool,
         put: ObjectPut,
     ) -> Result<Object, Error> {
-        let src = self.get_object(ctx, source.0, source.1, source.2).await?;
-        if !replace && put.storage_class.is_none() && put.sse.is_none() && (source.0, source.1) == dest {
+        let src = self.get_object(ctx, source.0, source.1, source.2, "copyObject").await?;
+        conditions.check(&src)?;
+        // Copying an older version onto its own key is how a version is restored.
+        if !replace
+            && put.storage_class.is_none()
+            && put.sse.is_none()
+            && (source.0, source.1) == dest
+            && source.2.is_none()
+        {
             return Err(Error::bad_request(
                 "This copy request is illegal because it is trying to copy an object to itself without changing \
                  the object's metadata, storage class or encryption attributes.",
@@ -800,6 +966,7 @@ impl Control {
         if !replace {
             attrs.content_type = src.content_type.clone();
             attrs.metadata = serde_json::from_str(&src.metadata).unwrap_or_default();
+            attrs.headers = serde_json::from_str(&src.headers).unwrap_or_default();
         }
         if attrs.storage_class.is_none() {
             attrs.storage_class = Some(src.storage_class.clone());
@@ -848,10 +1015,12 @@ impl Control {
     }
 
     /// Counts one S3 request (and the bytes it sent) for metering.
+    /// The bucket's owner pays (public and policy-granted requests included); the caller's
+    /// project is kept for a bucket deleted before the counters are written.
     pub fn meter_request(&self, ctx: &Ctx, bucket: &str, operation: &str, bytes_out: i64) {
-        let Some(project) = ctx.principal.project_id() else { return };
+        let caller = ctx.principal.project_id().unwrap_or_default().to_string();
         let hour = now_ms() / 3_600_000 * 3_600_000;
-        let key = (project.to_string(), bucket.to_string(), hour, operation.to_string());
+        let key = (caller, bucket.to_string(), hour, operation.to_string());
         let mut pending = self.request_meter.pending.lock().unwrap_or_else(|e| e.into_inner());
         let e = pending.entry(key).or_insert((0, 0));
         e.0 += 1;
@@ -865,7 +1034,17 @@ impl Control {
             return Ok(());
         }
         let mut tx = self.store().write().await?;
-        for ((project_id, bucket, hour, operation), (requests, bytes_out)) in batch {
+        let mut owners: std::collections::HashMap<String, Option<String>> = Default::default();
+        for ((caller, bucket, hour, operation), (requests, bytes_out)) in batch {
+            if !owners.contains_key(&bucket) {
+                let owner = repo::get_bucket(&mut tx, &bucket).await?.map(|b| b.project_id);
+                owners.insert(bucket.clone(), owner);
+            }
+            let project_id = match owners[&bucket].clone() {
+                Some(p) => p,
+                None if !caller.is_empty() => caller,
+                None => continue,
+            };
             let row = repo::RequestCount { project_id, bucket, hour, operation, requests, bytes_out };
             repo::add_requests(&mut tx, &row).await?;
         }
@@ -904,6 +1083,23 @@ impl Control {
             },
         )
         .await
+    }
+
+    /// Refuses to serve when the region key was just created but encrypted objects exist:
+    /// the key they were sealed with is gone (restore `DATA/keys/obs-sse.key` from backup),
+    /// and a new one would make them unreadable for good.
+    pub async fn check_region_key(&self) -> Result<(), Error> {
+        if !self.drivers().objects.key_created() {
+            return Ok(());
+        }
+        let mut c = self.store().read().await?;
+        match repo::count_sealed(&mut c).await? {
+            0 => Ok(()),
+            n => Err(Error::Internal(format!(
+                "the object encryption key (keys/obs-sse.key) is missing but {n} encrypted object(s) exist: \
+                 restore the key from a backup"
+            ))),
+        }
     }
 
     /// Removes temporary object data an interrupted write left (start-up).

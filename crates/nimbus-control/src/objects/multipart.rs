@@ -15,6 +15,7 @@ impl Control {
         put: ObjectPut,
     ) -> Result<Upload, Error> {
         validate_key(key)?;
+        validate_metadata(&put.metadata)?;
         let class = put.storage_class.as_deref().map(storage_class_of).transpose()?;
         let tags = settings::tags_json(&put.tags, settings::MAX_OBJECT_TAGS)?;
         let acl = put.acl.clone().unwrap_or_else(|| "private".into());
@@ -34,6 +35,7 @@ impl Control {
             tags,
             acl,
             sse,
+            headers: serde_json::to_string(&put.headers)?,
         };
         repo::insert_upload(&mut tx, &u).await?;
         self.audit(
@@ -114,9 +116,7 @@ impl Control {
         .await;
         match committed {
             Ok(old) => {
-                if let Some(old) = old {
-                    files.delete(&b.id, &old.data_id).await?;
-                }
+                self.remove_files(old.map(|p| (b.id.clone(), p.data_id))).await;
                 Ok(part.etag)
             }
             Err(e) => {
@@ -124,6 +124,39 @@ impl Control {
                 Err(e)
             }
         }
+    }
+
+    /// Stores one part of an upload copied from (a range of) an existing object: `range`
+    /// holds the first and last byte offsets. Returns the part's ETag and the source.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part_copy(
+        &self,
+        ctx: &Ctx,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: i64,
+        source: (&str, &str, Option<&str>),
+        conditions: &SourceConditions,
+        range: Option<(u64, u64)>,
+    ) -> Result<(String, Object), Error> {
+        let src = self.get_object(ctx, source.0, source.1, source.2, "uploadPartCopy").await?;
+        conditions.check(&src)?;
+        readable(&src, now_ms())?;
+        let size = src.size as u64;
+        let range = match range {
+            None => 0..size,
+            Some((first, last)) if first <= last && last < size => first..last + 1,
+            Some(_) => {
+                return Err(Error::bad_request(
+                    "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last \
+                     are the zero-based offsets of the first and last bytes to copy, within the source.",
+                ))
+            }
+        };
+        let data = self.object_stream(&src, range).await?;
+        let etag = self.upload_part(ctx, bucket, key, upload_id, part_number, data, None).await?;
+        Ok((etag, src))
     }
 
     /// The parts uploaded so far.
@@ -208,6 +241,7 @@ impl Control {
             tags: u.tags.clone(),
             acl: u.acl.clone(),
             sse: u.sse.clone(),
+            headers: u.headers.clone(),
         };
         let committed = async {
             let mut tx = self.store().write().await?;
@@ -229,12 +263,8 @@ impl Control {
         .await;
         match committed {
             Ok((o, old, parts)) => {
-                for p in parts {
-                    files.delete(&b.id, &p.data_id).await?;
-                }
-                for old in old {
-                    files.delete(&old.bucket_id, &old.data_id).await?;
-                }
+                self.remove_files(parts.into_iter().map(|p| (b.id.clone(), p.data_id))).await;
+                self.remove_data(old).await;
                 Ok(o)
             }
             Err(e) => {
@@ -262,9 +292,7 @@ impl Control {
         )
         .await?;
         tx.commit().await?;
-        for p in parts {
-            self.drivers().objects.delete(&b.id, &p.data_id).await?;
-        }
+        self.remove_files(parts.into_iter().map(|p| (b.id.clone(), p.data_id))).await;
         Ok(())
     }
 }

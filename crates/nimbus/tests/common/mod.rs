@@ -148,8 +148,8 @@ impl Region {
         r
     }
 
-    /// Starts the binary on the region's data directory and waits for `/healthz`.
-    pub fn launch(&mut self) {
+    /// `nimbus up` on the region's data directory, store and config (not started).
+    pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_nimbus"));
         cmd.arg("up").arg("--data-dir").arg(&self.data_dir).args([
             "--listen",
@@ -167,6 +167,12 @@ impl Region {
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// Starts the binary on the region's data directory and waits for `/healthz`.
+    pub fn launch(&mut self) {
+        let mut cmd = self.command();
         cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("spawning nimbus");
         let stdout = child.stdout.take().unwrap();
