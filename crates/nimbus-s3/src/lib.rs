@@ -185,6 +185,9 @@ pub async fn serve(listener: TcpListener, control: Arc<Control>, mut shutdown: w
             _ = shutdown.changed() => break,
         };
         let Ok((socket, _peer)) = accepted else { continue };
+        // A response's headers and small body go out at once, not after the client's
+        // delayed ACK (Nagle's algorithm would hold the body back ~40 ms).
+        let _ = socket.set_nodelay(true);
         let front = front.clone();
         let handler = hyper::service::service_fn(move |req| call(front.clone(), req));
         let conn = http.serve_connection(TokioIo::new(socket), handler);

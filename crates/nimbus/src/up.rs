@@ -238,7 +238,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    // Small answers go out at once instead of waiting on the client's delayed ACK (Nagle).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
 }
