@@ -29,12 +29,11 @@ Prints ``ok: ...`` or ``FAIL: ...`` per check, then ``obs-sdk: N passed, M faile
 anything failed.
 """
 
+from checklib import check, summary
 import hashlib
 import os
 import socket
-import sys
 import time
-import traceback
 import uuid
 from urllib.parse import urlsplit
 
@@ -73,21 +72,6 @@ def client(ak, sk, server=HOST_ENDPOINT):
 
 obs = client(AK, SK)
 other = client(os.environ["NIMBUS_OTHER_ACCESS_KEY"], os.environ["NIMBUS_OTHER_SECRET_KEY"])
-passed, failed = 0, 0
-
-
-def check(name):
-    def run(f):
-        global passed, failed
-        try:
-            f()
-            passed += 1
-            print(f"ok: {name}", flush=True)
-        except Exception:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print(f"FAIL: {name}\n{traceback.format_exc()}", flush=True)
-        return f
-    return run
 
 
 def ok(r, status=None):
@@ -328,5 +312,4 @@ def _():
     assert refused(obs.listObjects(B)) == (404, "NoSuchBucket")
 
 
-print(f"obs-sdk: {passed} passed, {failed} failed", flush=True)
-sys.exit(1 if failed else 0)
+summary("obs-sdk")

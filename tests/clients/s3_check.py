@@ -19,16 +19,14 @@ Prints ``ok: ...`` or ``FAIL: ...`` per check, then ``s3: N passed, M failed``; 
 anything failed.
 """
 
+from checklib import check, s3_error, summary
 import hashlib
 import base64
 import os
-import sys
-import traceback
 import urllib.request
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 ENDPOINT = os.environ["NIMBUS_S3_ENDPOINT"]
 REGION = os.environ["NIMBUS_REGION"]
@@ -43,29 +41,9 @@ def client(ak, sk):
 
 s3 = client(os.environ["NIMBUS_ACCESS_KEY"], os.environ["NIMBUS_SECRET_KEY"])
 other = client(os.environ["NIMBUS_OTHER_ACCESS_KEY"], os.environ["NIMBUS_OTHER_SECRET_KEY"])
-passed, failed = 0, 0
 
 
-def check(name):
-    def run(f):
-        global passed, failed
-        try:
-            f()
-            passed += 1
-            print(f"ok: {name}", flush=True)
-        except Exception:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print(f"FAIL: {name}\n{traceback.format_exc()}", flush=True)
-        return f
-    return run
-
-
-def error_code(f):
-    try:
-        f()
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
-    raise AssertionError("the call succeeded")
+error_code = s3_error
 
 
 B = "nimbus-check-bucket"
@@ -402,5 +380,4 @@ def _():
     assert error_code(lambda: s3.list_objects_v2(Bucket=B))[0] == "NoSuchBucket"
 
 
-print(f"s3: {passed} passed, {failed} failed", flush=True)
-sys.exit(1 if failed else 0)
+summary("s3")

@@ -29,12 +29,11 @@ Anonymous requests are plain unsigned HTTP through urllib. Prints ``ok: ...`` or
 per check, then ``s3-features: N passed, M failed``; exits 1 if anything failed.
 """
 
+from checklib import check, s3_error, summary
 import json
 import os
 import socket
-import sys
 import time
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -73,29 +72,9 @@ def client(ak, sk, endpoint=ENDPOINT, style="path"):
 AK, SK = os.environ["NIMBUS_ACCESS_KEY"], os.environ["NIMBUS_SECRET_KEY"]
 s3 = client(AK, SK)
 other = client(os.environ["NIMBUS_OTHER_ACCESS_KEY"], os.environ["NIMBUS_OTHER_SECRET_KEY"])
-passed, failed = 0, 0
 
 
-def check(name):
-    def run(f):
-        global passed, failed
-        try:
-            f()
-            passed += 1
-            print(f"ok: {name}", flush=True)
-        except Exception:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print(f"FAIL: {name}\n{traceback.format_exc()}", flush=True)
-        return f
-    return run
-
-
-def error_code(f):
-    try:
-        f()
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
-    raise AssertionError("the call succeeded")
+error_code = s3_error
 
 
 def create(bucket, **kw):
@@ -565,5 +544,4 @@ def _():
         assert error_code(lambda: s3.head_bucket(Bucket=name))[1] == 404, name
 
 
-print(f"s3-features: {passed} passed, {failed} failed", flush=True)
-sys.exit(1 if failed else 0)
+summary("s3-features")

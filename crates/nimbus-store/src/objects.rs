@@ -462,46 +462,35 @@ pub async fn key_noncurrent(c: &mut AnyConnection, bucket_id: &str, key: &str) -
     Ok(rows)
 }
 
-/// Updates the tags of a version (current or older); returns whether it exists.
-pub async fn set_object_tags(
-    c: &mut AnyConnection,
-    bucket_id: &str,
-    key: &str,
-    version_id: &str,
-    tags: &str,
-) -> Result<bool, Error> {
-    let mut n = 0;
-    for table in ["objects", "object_versions"] {
-        let sql = format!("UPDATE {table} SET tags = $4 WHERE bucket_id = $1 AND object_key = $2 AND version_id = $3");
-        n += sqlx::query(&sql)
-            .bind(bucket_id)
-            .bind(key)
-            .bind(version_id)
-            .bind(tags)
-            .execute(&mut *c)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-    }
-    Ok(n > 0)
+/// A setting of one object version [`set_version_setting`] may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSetting {
+    Tags,
+    Acl,
 }
 
-/// Updates the canned ACL of a version; returns whether it exists.
-pub async fn set_object_acl(
+/// Updates a setting of a version (current or older); returns whether it exists.
+pub async fn set_version_setting(
     c: &mut AnyConnection,
     bucket_id: &str,
     key: &str,
     version_id: &str,
-    acl: &str,
+    setting: VersionSetting,
+    value: &str,
 ) -> Result<bool, Error> {
+    let column = match setting {
+        VersionSetting::Tags => "tags",
+        VersionSetting::Acl => "acl",
+    };
     let mut n = 0;
     for table in ["objects", "object_versions"] {
-        let sql = format!("UPDATE {table} SET acl = $4 WHERE bucket_id = $1 AND object_key = $2 AND version_id = $3");
+        let sql =
+            format!("UPDATE {table} SET {column} = $4 WHERE bucket_id = $1 AND object_key = $2 AND version_id = $3");
         n += sqlx::query(&sql)
             .bind(bucket_id)
             .bind(key)
             .bind(version_id)
-            .bind(acl)
+            .bind(value)
             .execute(&mut *c)
             .await
             .map_err(db_error)?

@@ -144,14 +144,7 @@ impl Control {
                         if repo::set_storage_class(&mut tx, &b.id, &o.object_key, &o.data_id, class).await? {
                             self.stored_event(&mut tx, b, &o.object_key, &o.storage_class, -o.size).await?;
                             self.stored_event(&mut tx, b, &o.object_key, class, o.size).await?;
-                            self.audit(
-                                &mut tx,
-                                ctx,
-                                AuditEvent::new("OBS", "object", "lifecycleTransition", 200)
-                                    .resource(&o.object_key, &o.object_key)
-                                    .in_project(&b.project_id),
-                            )
-                            .await?;
+                            self.audit_object(&mut tx, ctx, b, &o.object_key, "lifecycleTransition", 200).await?;
                         }
                         tx.commit().await?;
                     }

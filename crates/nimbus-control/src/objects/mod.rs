@@ -663,12 +663,7 @@ impl Control {
             }
             let o = Object { version_id: Self::new_version_id(&b), ..o.clone() };
             let removed = self.commit_version(&mut tx, &b, &o).await?;
-            self.audit(
-                &mut tx,
-                ctx,
-                AuditEvent::new("OBS", "object", "putObject", 200).resource(key, key).in_project(&b.project_id),
-            )
-            .await?;
+            self.audit_object(&mut tx, ctx, &b, key, "putObject", 200).await?;
             tx.commit().await?;
             Ok::<_, Error>((o, removed))
         }
@@ -747,8 +742,7 @@ impl Control {
         drop(c);
         if b.data_events.as_deref().is_some_and(|e| e.split(',').any(|e| e == "READ")) {
             let mut tx = self.store().write().await?;
-            let event = AuditEvent::new("OBS", "object", op, 200).resource(key, key).in_project(&b.project_id);
-            self.audit(&mut tx, ctx, event).await?;
+            self.audit_object(&mut tx, ctx, &b, key, op, 200).await?;
             tx.commit().await?;
         }
         Ok(o)
@@ -847,13 +841,22 @@ impl Control {
         for old in &removed {
             self.stored_event(tx, b, key, &old.storage_class, -old.size).await?;
         }
-        self.audit(
-            tx,
-            ctx,
-            AuditEvent::new("OBS", "object", "deleteObject", 204).resource(key, key).in_project(&b.project_id),
-        )
-        .await?;
+        self.audit_object(tx, ctx, b, key, "deleteObject", 204).await?;
         Ok((outcome, removed))
+    }
+
+    /// Traces an action on an object, in the bucket owner's project.
+    pub(crate) async fn audit_object(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        ctx: &Ctx,
+        b: &Bucket,
+        key: &str,
+        action: &str,
+        code: u16,
+    ) -> Result<(), Error> {
+        let event = AuditEvent::new("OBS", "object", action, code).resource(key, key).in_project(&b.project_id);
+        self.audit(tx, ctx, event).await
     }
 
     /// Removes the data of versions whose rows are gone (after their commit). A failure
@@ -1003,12 +1006,7 @@ impl Control {
                 RestoreOutcome::Started
             }
         };
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("OBS", "object", "restoreObject", 202).resource(key, key).in_project(&b.project_id),
-        )
-        .await?;
+        self.audit_object(&mut tx, ctx, &b, key, "restoreObject", 202).await?;
         tx.commit().await?;
         self.wake_jobs();
         Ok(outcome)

@@ -38,14 +38,7 @@ impl Control {
             headers: serde_json::to_string(&put.headers)?,
         };
         repo::insert_upload(&mut tx, &u).await?;
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("OBS", "object", "initiateMultipartUpload", 200)
-                .resource(key, key)
-                .in_project(&b.project_id),
-        )
-        .await?;
+        self.audit_object(&mut tx, ctx, &b, key, "initiateMultipartUpload", 200).await?;
         tx.commit().await?;
         Ok(u)
     }
@@ -249,14 +242,7 @@ impl Control {
             let o = Object { version_id: Self::new_version_id(&b), ..o.clone() };
             let old = self.commit_version(&mut tx, &b, &o).await?;
             let parts = repo::delete_upload(&mut tx, upload_id).await?;
-            self.audit(
-                &mut tx,
-                ctx,
-                AuditEvent::new("OBS", "object", "completeMultipartUpload", 200)
-                    .resource(key, key)
-                    .in_project(&b.project_id),
-            )
-            .await?;
+            self.audit_object(&mut tx, ctx, &b, key, "completeMultipartUpload", 200).await?;
             tx.commit().await?;
             Ok::<_, Error>((o, old, parts))
         }
@@ -285,12 +271,7 @@ impl Control {
         let mut tx = self.store().write().await?;
         let (b, _) = self.load_upload(&mut tx, ctx, bucket, key, upload_id, "s3:AbortMultipartUpload").await?;
         let parts = repo::delete_upload(&mut tx, upload_id).await?;
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("OBS", "object", "abortMultipartUpload", 204).resource(key, key).in_project(&b.project_id),
-        )
-        .await?;
+        self.audit_object(&mut tx, ctx, &b, key, "abortMultipartUpload", 204).await?;
         tx.commit().await?;
         self.remove_files(parts.into_iter().map(|p| (b.id.clone(), p.data_id))).await;
         Ok(())

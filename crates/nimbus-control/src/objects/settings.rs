@@ -6,7 +6,7 @@
 
 use super::access::{self, Policy};
 use super::*;
-use nimbus_store::objects::BucketSetting;
+use nimbus_store::objects::{BucketSetting, VersionSetting};
 use serde::{Deserialize, Serialize};
 
 /// Tags an object may carry (S3's limit).
@@ -387,14 +387,9 @@ impl Control {
         let doc = tags_json(tags, MAX_OBJECT_TAGS)?;
         let mut tx = self.store().write().await?;
         let (b, o) = self.load_version_for(&mut tx, ctx, bucket, key, version_id, "s3:PutObjectTagging").await?;
-        repo::set_object_tags(&mut tx, &b.id, key, &o.version_id, &doc).await?;
+        repo::set_version_setting(&mut tx, &b.id, key, &o.version_id, VersionSetting::Tags, &doc).await?;
         let op = if tags.is_empty() { "deleteObjectTagging" } else { "putObjectTagging" };
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("OBS", "object", op, 200).resource(key, key).in_project(&b.project_id),
-        )
-        .await?;
+        self.audit_object(&mut tx, ctx, &b, key, op, 200).await?;
         tx.commit().await?;
         Ok(o.version_id)
     }
@@ -424,13 +419,8 @@ impl Control {
         access::validate_acl(acl)?;
         let mut tx = self.store().write().await?;
         let (b, o) = self.load_version_for(&mut tx, ctx, bucket, key, version_id, "s3:PutObjectAcl").await?;
-        repo::set_object_acl(&mut tx, &b.id, key, &o.version_id, acl).await?;
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("OBS", "object", "putObjectAcl", 200).resource(key, key).in_project(&b.project_id),
-        )
-        .await?;
+        repo::set_version_setting(&mut tx, &b.id, key, &o.version_id, VersionSetting::Acl, acl).await?;
+        self.audit_object(&mut tx, ctx, &b, key, "putObjectAcl", 200).await?;
         tx.commit().await
     }
 
