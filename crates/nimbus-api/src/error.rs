@@ -18,8 +18,10 @@ use serde_json::json;
 pub enum Family {
     /// Keystone: `{"error": {"code", "title", "message"}}`.
     Keystone,
-    /// Nova, Cinder, Glance: `{"itemNotFound": {"code", "message"}}` and friends.
+    /// Nova, Glance: `{"itemNotFound": {"code", "message"}}` and friends.
     OpenStack,
+    /// Cinder: as [`Family::OpenStack`], but an exceeded quota is 413 `overLimit`.
+    Cinder,
     /// Neutron: `{"NeutronError": {"type", "message", "detail"}}`.
     Neutron,
     /// Huawei native APIs: `{"error_code", "error_msg"}`.
@@ -53,10 +55,16 @@ pub fn render(family: Family, e: &Error, request_id: Option<&str>) -> Response {
     if let Error::Internal(detail) = e {
         tracing::error!(%detail, "internal error");
     }
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let cinder_quota = family == Family::Cinder && matches!(e, Error::OverQuota { .. });
+    let status = if cinder_quota {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    };
     let body = match family {
         Family::Keystone => json!({"error": {"code": e.status(), "title": e.title(), "message": e.message()}}),
-        Family::OpenStack => {
+        Family::Cinder if cinder_quota => json!({"overLimit": {"code": 413, "message": e.message()}}),
+        Family::OpenStack | Family::Cinder => {
             let key = match (e, e.status()) {
                 (Error::OverQuota { .. }, _) => "forbidden",
                 (_, 400) => "badRequest",
@@ -94,6 +102,9 @@ pub fn render(family: Family, e: &Error, request_id: Option<&str>) -> Response {
         }
     };
     let mut r = (status, axum::Json(body)).into_response();
+    if cinder_quota {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("0"));
+    }
     if status == StatusCode::UNAUTHORIZED && family == Family::Keystone {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Keystone uri=\"/identity\""));
     }
@@ -168,7 +179,10 @@ pub fn family_for_path(path: &str) -> Family {
     if path.starts_with("/network") {
         return Family::Neutron;
     }
-    if ["/compute", "/image", "/volume"].iter().any(|p| path.starts_with(p)) {
+    if path.starts_with("/volume") {
+        return Family::Cinder;
+    }
+    if ["/compute", "/image"].iter().any(|p| path.starts_with(p)) {
         return Family::OpenStack;
     }
     Family::Huawei

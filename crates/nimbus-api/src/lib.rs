@@ -70,7 +70,11 @@ pub fn app(control: Arc<Control>) -> Router {
                 .layer(axum::middleware::from_fn(openstack::compute::microversion::layer)),
         )
         .merge(network.into_router(error::Family::Neutron))
-        .merge(volume.into_router(error::Family::OpenStack))
+        .merge(
+            volume
+                .into_router(error::Family::Cinder)
+                .layer(axum::middleware::from_fn(openstack::compute::microversion::volume_layer)),
+        )
         .nest("/image", image_router.clone())
         .route("/image", axum::routing::get(openstack::image::versions))
         .route("/image/", axum::routing::get(openstack::image::versions))

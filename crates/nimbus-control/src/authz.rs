@@ -101,6 +101,12 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("compute:console", &[Admin, ProjectRole(MEMBERS)]),
     ("compute:hypervisors", &[Admin, SystemReader]),
     ("compute:reset_state", &[Admin]),
+    // Block storage
+    ("volume:get", &[Admin, SystemReader, ProjectRole(READERS)]),
+    ("volume:create", &[Admin, ProjectRole(MEMBERS)]),
+    ("volume:update", &[Admin, ProjectRole(MEMBERS)]),
+    ("volume:extend", &[Admin, ProjectRole(MEMBERS)]),
+    ("volume:delete", &[Admin, ProjectRole(MEMBERS)]),
     // Object storage (another project's bucket is refused with 403, as S3 does)
     ("obs:read", &[Admin, SystemReader, ProjectRole(READERS)]),
     ("obs:write", &[Admin, ProjectRole(MEMBERS)]),

@@ -52,6 +52,10 @@ pub struct RegionConfig {
     pub max_object_size: i64,
     /// How long a restore of a COLD object takes before the object is readable.
     pub cold_restore_delay_secs: u64,
+    /// The type of volumes created without one.
+    pub default_volume_type: String,
+    /// The smallest data disk, in GB (seed 6.2.1: 10; system disks from an image start at 1).
+    pub volume_min_gb: i64,
     /// The length of a "day" in lifecycle rules (a real day; tests shorten it).
     pub lifecycle_day_secs: u64,
     /// How often lifecycle rules are applied.
@@ -82,6 +86,8 @@ impl Default for RegionConfig {
             boot_timeout_secs: 300,
             max_object_size: 5 << 30,
             cold_restore_delay_secs: 60,
+            default_volume_type: "SATA".into(),
+            volume_min_gb: 10,
             lifecycle_day_secs: 86_400,
             lifecycle_interval_secs: 3600,
         }

@@ -21,6 +21,7 @@ pub mod quota;
 pub mod reconcile;
 pub mod sdk_signature;
 pub mod tags;
+pub mod volumes;
 
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub struct Drivers {
     pub images: nimbus_drivers::image_files::ImageFiles,
     /// Object data under `DATA/objects`.
     pub objects: nimbus_drivers::object_files::ObjectFiles,
+    /// Volume data under `DATA/volumes`.
+    pub volumes: nimbus_drivers::volume_files::VolumeFiles,
     /// The hypervisor of this region's host.
     pub hypervisor: Arc<dyn nimbus_drivers::hypervisor::Hypervisor>,
 }
@@ -60,6 +63,7 @@ impl Control {
         identity::register_jobs(&mut registry);
         compute::server_jobs::register(&mut registry);
         objects::register_jobs(&mut registry);
+        volumes::register_jobs(&mut registry);
         let config = config.with_quota_defaults();
         Arc::new(Control {
             store,

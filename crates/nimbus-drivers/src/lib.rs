@@ -7,3 +7,4 @@ pub mod hypervisor;
 pub mod image_files;
 pub mod object_crypt;
 pub mod object_files;
+pub mod volume_files;

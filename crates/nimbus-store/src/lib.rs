@@ -25,6 +25,7 @@ pub mod quota;
 pub mod region;
 pub mod servers;
 pub mod tags;
+pub mod volumes;
 
 use nimbus_core::Error;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

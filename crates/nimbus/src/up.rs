@@ -148,7 +148,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     };
     let objects = nimbus_drivers::object_files::ObjectFiles::new(data_dir.join("objects"))
         .context("creating the object store")?;
-    let control = Control::new(store, cfg.clone(), nimbus_control::Drivers { images, objects, hypervisor });
+    let volumes = nimbus_drivers::volume_files::VolumeFiles::new(data_dir.join("volumes"))
+        .context("creating the volume store")?;
+    let control = Control::new(store, cfg.clone(), nimbus_control::Drivers { images, objects, volumes, hypervisor });
     if let Err(e) = control.check_region_key().await {
         // Leave no new key behind, or the next start would take it for the real one.
         let _ = std::fs::remove_file(data_dir.join("keys").join("obs-sse.key"));

@@ -139,6 +139,20 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/compute/v2.1/os-quota-sets/{project_id}/defaults", 404),
     ("PUT", "/compute/v2.1/os-quota-sets/{project_id}", 404),
     ("DELETE", "/compute/v2.1/os-quota-sets/{project_id}", 404),
+    ("GET", "/volume/v3/{project_id}/types", 200),
+    ("GET", "/volume/v3/{project_id}/types/{type_id}", 200),
+    ("GET", "/volume/v3/{project_id}/types/{type_id}/extra_specs", 200),
+    ("POST", "/volume/v3/{project_id}/volumes", 202),
+    ("GET", "/volume/v3/{project_id}/volumes", 200),
+    ("GET", "/volume/v3/{project_id}/volumes/detail", 200),
+    ("GET", "/volume/v3/{project_id}/volumes/{volume_id}", 404),
+    ("PUT", "/volume/v3/{project_id}/volumes/{volume_id}", 404),
+    ("DELETE", "/volume/v3/{project_id}/volumes/{volume_id}", 404),
+    ("POST", "/volume/v3/{project_id}/volumes/{volume_id}/action", 404),
+    ("GET", "/volume/v3/{project_id}/volumes/{volume_id}/metadata", 404),
+    ("POST", "/volume/v3/{project_id}/volumes/{volume_id}/metadata", 404),
+    ("PUT", "/volume/v3/{project_id}/volumes/{volume_id}/metadata", 404),
+    ("DELETE", "/volume/v3/{project_id}/volumes/{volume_id}/metadata/{key}", 404),
     ("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
     ("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}/defaults", 404),
     ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
@@ -318,6 +332,12 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
             Some(json!({"server_group": {"name": "intruder-group", "policies": ["affinity"]}}))
         }
         ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"volumes": 1000}})),
+        ("POST", "/volume/v3/{project_id}/volumes") => Some(json!({"volume": {"size": 10, "name": "intruder-vol"}})),
+        ("PUT", "/volume/v3/{project_id}/volumes/{volume_id}") => Some(json!({"volume": {"name": "evil"}})),
+        ("POST", "/volume/v3/{project_id}/volumes/{volume_id}/action") => Some(json!({"os-extend": {"new_size": 20}})),
+        ("POST" | "PUT", "/volume/v3/{project_id}/volumes/{volume_id}/metadata") => {
+            Some(json!({"metadata": {"evil": "1"}}))
+        }
         ("POST", "/v1.0/resource-tags/batch-create") | ("POST", "/v1.0/resource-tags/batch-delete") => Some(json!({
             "resources": [{"resource_id": p["project_id"], "resource_type": "project"}],
             "tags": [{"key": "t1", "value": "evil"}]})),
@@ -472,7 +492,22 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    // A volume of the victim's, with metadata; the types are public.
+    let (s, vol) = region
+        .call(
+            "POST",
+            &format!("/volume/v3/{project_id}/volumes"),
+            Some(&token),
+            Some(json!({"volume": {"size": 10, "name": "victim-vol", "metadata": {"k": "v"}}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{vol}");
+    let volume_id = vol["volume"]["id"].as_str().unwrap().to_string();
+    let (_, types) = region.call("GET", &format!("/volume/v3/{project_id}/types"), Some(&token), None).await;
+    let type_id = types["volume_types"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
+        ("volume_id", volume_id),
+        ("type_id", type_id),
         ("server_id", server_id),
         ("server_group_id", server_group_id),
         ("key", "k".to_string()),

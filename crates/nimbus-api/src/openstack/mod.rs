@@ -1,10 +1,11 @@
 //! The OpenStack service APIs other than identity: Glance v2 images (`image.rs`), Nova
-//! (`compute/`: microversions, flavors, key pairs, zones), and the quota views
-//! (`os-quota-sets`, Neutron `quotas`).
+//! (`compute/`: microversions, flavors, key pairs, zones), Cinder (`volume.rs`), and the
+//! quota views (`os-quota-sets`, Neutron `quotas`).
 
 pub mod compute;
 pub mod image;
 mod quotas;
+mod volume;
 
 use crate::routes::{Access, Routes};
 use crate::AppState;
@@ -49,9 +50,9 @@ async fn compute_legacy_version(State(s): State<AppState>) -> impl IntoResponse 
     Json(json!({"version": version_docs(&base).0}))
 }
 
-/// The block-storage (Cinder, Nova-style errors) routes.
+/// The block-storage (Cinder) routes.
 pub fn volume_routes() -> Routes {
-    quotas::volume_routes(Routes::default())
+    volume::routes(quotas::volume_routes(Routes::default()))
 }
 
 /// The network (Neutron-style errors) routes.

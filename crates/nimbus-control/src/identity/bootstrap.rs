@@ -136,6 +136,7 @@ impl Control {
             .await?;
         }
         self.ensure_builtin_flavors(&mut tx).await?;
+        self.ensure_builtin_volume_types(&mut tx).await?;
         let access_key = if created {
             let (cred, secret) = super::credential::new_access_key(&user.id, Some(&project.id), "bootstrap".into());
             repo::insert_credential(&mut tx, &cred).await?;

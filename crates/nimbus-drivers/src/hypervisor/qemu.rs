@@ -46,7 +46,7 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("{what}: {e}"))
 }
 
-async fn run_qemu_img(args: &[&std::ffi::OsStr]) -> Result<(), Error> {
+pub(crate) async fn run_qemu_img(args: &[&std::ffi::OsStr]) -> Result<(), Error> {
     let out = tokio::process::Command::new("qemu-img")
         .args(args)
         .output()

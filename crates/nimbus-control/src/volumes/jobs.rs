@@ -1,0 +1,165 @@
+//! The durable jobs behind volume calls: create (blank, or from an image), extend, delete.
+//!
+//! Every step is idempotent (the volume driver's operations are, and state writes re-read
+//! the row), so a job interrupted by a crash of `nimbus` resumes and still ends in a clear
+//! state: `available`, or `error` / `error_extending` / `error_deleting`. Job types are
+//! named as Huawei's EVS reports them.
+
+use crate::jobs::{JobHandler, JobRegistry, StepOutcome};
+use crate::Control;
+use nimbus_core::time::now_ms;
+use nimbus_core::Error;
+use nimbus_store::jobs::Job;
+use nimbus_store::volumes::{self as repo, Volume};
+use std::sync::Arc;
+
+pub const CREATE_JOB: &str = "createVolume";
+pub const EXTEND_JOB: &str = "extendVolume";
+pub const DELETE_JOB: &str = "deleteVolume";
+
+/// Registers the volume jobs.
+pub fn register_jobs(r: &mut JobRegistry) {
+    r.register(Arc::new(CreateVolume));
+    r.register(Arc::new(ExtendVolume));
+    r.register(Arc::new(DeleteVolume));
+}
+
+fn volume_id(job: &Job) -> Result<String, Error> {
+    let p: serde_json::Value = serde_json::from_str(&job.params)?;
+    p["volume_id"].as_str().map(str::to_string).ok_or_else(|| Error::Internal("a volume job without volume_id".into()))
+}
+
+impl Control {
+    /// Moves a volume to `status` if it is still in `from` (a job never overrides a change
+    /// made since, e.g. an operator's reset); returns the row as written.
+    async fn volume_status(&self, id: &str, from: &str, status: &str) -> Result<Option<Volume>, Error> {
+        let mut tx = self.store().write().await?;
+        let Some(mut v) = repo::get(&mut tx, id).await?.filter(|v| v.status == from) else { return Ok(None) };
+        v.status = status.into();
+        v.updated_at = Some(now_ms());
+        v.version = repo::update(&mut tx, &v).await?;
+        tx.commit().await?;
+        Ok(Some(v))
+    }
+}
+
+/// Makes a volume's data: an empty QCOW2 file, or the image converted and grown to size.
+struct CreateVolume;
+
+#[async_trait::async_trait]
+impl JobHandler for CreateVolume {
+    fn job_type(&self) -> &'static str {
+        CREATE_JOB
+    }
+
+    async fn run_step(&self, control: &Control, job: &Job, _step: i64) -> Result<StepOutcome, Error> {
+        let id = volume_id(job)?;
+        let v = {
+            let mut c = control.store().read().await?;
+            repo::get(&mut c, &id).await?
+        };
+        let Some(v) = v.filter(|v| v.status == "creating") else { return Ok(StepOutcome::Done) };
+        let files = &control.drivers().volumes;
+        match &v.image_id {
+            Some(image) => {
+                let src = control.drivers().images.path(image);
+                files.create_from(&v.id, &src, v.size_gb).await?;
+            }
+            None => files.create(&v.id, v.size_gb).await?,
+        }
+        let vtype = control.volume_type_of(&v).await?;
+        let mut tx = control.store().write().await?;
+        if let Some(mut v) = repo::get(&mut tx, &id).await?.filter(|v| v.status == "creating") {
+            v.status = "available".into();
+            v.updated_at = Some(now_ms());
+            repo::update(&mut tx, &v).await?;
+            control.volume_usage(&mut tx, &v, "created", &vtype.name).await?;
+        }
+        tx.commit().await?;
+        Ok(StepOutcome::Done)
+    }
+
+    async fn on_fail(&self, control: &Control, job: &Job, _error: &Error) -> Result<(), Error> {
+        control.volume_status(&volume_id(job)?, "creating", "error").await.map(|_| ())
+    }
+}
+
+/// Grows a volume's data, then records the new size.
+struct ExtendVolume;
+
+#[async_trait::async_trait]
+impl JobHandler for ExtendVolume {
+    fn job_type(&self) -> &'static str {
+        EXTEND_JOB
+    }
+
+    async fn run_step(&self, control: &Control, job: &Job, _step: i64) -> Result<StepOutcome, Error> {
+        let p: serde_json::Value = serde_json::from_str(&job.params)?;
+        let id = volume_id(job)?;
+        let new_size = p["new_size"].as_i64().ok_or_else(|| Error::Internal("extend without new_size".into()))?;
+        let v = {
+            let mut c = control.store().read().await?;
+            repo::get(&mut c, &id).await?
+        };
+        let Some(v) = v.filter(|v| v.status == "extending") else { return Ok(StepOutcome::Done) };
+        control.drivers().volumes.grow(&v.id, new_size).await?;
+        let vtype = control.volume_type_of(&v).await?;
+        let mut tx = control.store().write().await?;
+        if let Some(mut v) = repo::get(&mut tx, &id).await?.filter(|v| v.status == "extending") {
+            v.size_gb = new_size;
+            v.status = "available".into();
+            v.updated_at = Some(now_ms());
+            repo::update(&mut tx, &v).await?;
+            control.volume_usage(&mut tx, &v, "resized", &vtype.name).await?;
+        }
+        tx.commit().await?;
+        Ok(StepOutcome::Done)
+    }
+
+    async fn on_fail(&self, control: &Control, job: &Job, _error: &Error) -> Result<(), Error> {
+        // The extra gigabytes charged for the extend go back.
+        let p: serde_json::Value = serde_json::from_str(&job.params)?;
+        let id = volume_id(job)?;
+        if let Some(v) = control.volume_status(&id, "extending", "error_extending").await? {
+            let extra = p["new_size"].as_i64().unwrap_or(v.size_gb) - v.size_gb;
+            let mut tx = control.store().write().await?;
+            control.release_quota(&mut tx, &v.project_id, "gigabytes", extra.max(0)).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes a volume's data, then its row, and gives its quota back.
+struct DeleteVolume;
+
+#[async_trait::async_trait]
+impl JobHandler for DeleteVolume {
+    fn job_type(&self) -> &'static str {
+        DELETE_JOB
+    }
+
+    async fn run_step(&self, control: &Control, job: &Job, _step: i64) -> Result<StepOutcome, Error> {
+        let id = volume_id(job)?;
+        let v = {
+            let mut c = control.store().read().await?;
+            repo::get(&mut c, &id).await?
+        };
+        let Some(v) = v.filter(|v| v.status == "deleting") else { return Ok(StepOutcome::Done) };
+        control.drivers().volumes.delete(&v.id).await?;
+        let vtype = control.volume_type_of(&v).await?;
+        let mut tx = control.store().write().await?;
+        if repo::get(&mut tx, &id).await?.is_some_and(|v| v.status == "deleting") {
+            repo::delete(&mut tx, &id).await?;
+            control.release_quota(&mut tx, &v.project_id, "volumes", 1).await?;
+            control.release_quota(&mut tx, &v.project_id, "gigabytes", v.size_gb).await?;
+            control.volume_usage(&mut tx, &v, "deleted", &vtype.name).await?;
+        }
+        tx.commit().await?;
+        Ok(StepOutcome::Done)
+    }
+
+    async fn on_fail(&self, control: &Control, job: &Job, _error: &Error) -> Result<(), Error> {
+        control.volume_status(&volume_id(job)?, "deleting", "error_deleting").await.map(|_| ())
+    }
+}

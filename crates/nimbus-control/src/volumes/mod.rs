@@ -1,0 +1,449 @@
+//! Block storage (EVS, seed 6.2.1; Cinder v3): volume types and volumes, for every front end.
+//!
+//! A volume's row is its desired state; durable jobs (`jobs.rs`) make its QCOW2 file match:
+//! create (blank, or from an image), extend, delete. Each call checks the caller's rights
+//! first, then the volume's status against Cinder's rules for that action, then the quotas
+//! (`volumes`, `gigabytes`), all in the transaction that records the change, its job and its
+//! audit trace.
+
+mod jobs;
+
+use crate::audit::AuditEvent;
+use crate::authz::{authorize, authorize_visible, Target};
+use crate::{Control, Ctx};
+use nimbus_core::page::PageRequest;
+use nimbus_core::time::now_ms;
+use nimbus_core::Error;
+use nimbus_store::volumes::{self as repo, Volume, VolumeFilter, VolumeType};
+use sqlx::AnyConnection;
+use std::collections::BTreeMap;
+
+pub use jobs::{register_jobs, CREATE_JOB, DELETE_JOB, EXTEND_JOB};
+
+/// The built-in types (seed 6.2.1: common I/O, high I/O, ultra-high I/O) and the QoS each
+/// one's volumes get from QEMU's throttling: (name, description, IOPS, bytes/s).
+pub const BUILTIN_TYPES: &[(&str, &str, i64, i64)] = &[
+    ("SATA", "Common I/O", 2_200, 90 << 20),
+    ("SAS", "High I/O", 5_000, 150 << 20),
+    ("SSD", "Ultra-high I/O", 33_000, 350 << 20),
+];
+
+/// The largest volume (seed 6.2.1: 32 TB).
+pub const MAX_VOLUME_GB: i64 = 32_768;
+
+/// Prefix of the messages of actions refused in a volume's status (Cinder's 400s).
+pub const INVALID_VOLUME: &str = "Invalid volume: ";
+
+/// What a create asks for.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeCreate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// `None` only when the source gives the size.
+    pub size_gb: Option<i64>,
+    /// A type id or name; `None`: the region's default type.
+    pub volume_type: Option<String>,
+    pub availability_zone: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    /// Create from this image (a bootable system disk).
+    pub image_id: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub source_volid: Option<String>,
+    pub backup_id: Option<String>,
+    pub multiattach: bool,
+}
+
+/// What a volume update changes.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+fn invalid(why: impl std::fmt::Display) -> Error {
+    Error::bad_request(format!("{INVALID_VOLUME}{why}"))
+}
+
+/// A volume type's QoS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Qos {
+    pub total_iops_sec: i64,
+    pub total_bytes_sec: i64,
+}
+
+fn validate_metadata(m: &BTreeMap<String, String>) -> Result<(), Error> {
+    for (k, v) in m {
+        if k.is_empty() || k.len() > 255 || v.len() > 255 {
+            return Err(Error::bad_request("Metadata keys are 1-255 characters and values at most 255."));
+        }
+    }
+    Ok(())
+}
+
+impl Control {
+    /// Creates the built-in volume types that are missing (first start and upgrades).
+    pub(crate) async fn ensure_builtin_volume_types(&self, c: &mut AnyConnection) -> Result<(), Error> {
+        for (name, description, iops, bps) in BUILTIN_TYPES {
+            if repo::find_type(c, name).await?.is_none() {
+                let qos = Qos { total_iops_sec: *iops, total_bytes_sec: *bps };
+                let t = VolumeType {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    name: name.to_string(),
+                    description: Some(description.to_string()),
+                    is_public: true,
+                    extra_specs: "{}".into(),
+                    qos: serde_json::to_string(&qos)?,
+                    created_at: now_ms(),
+                };
+                repo::insert_type(c, &t).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The types the caller may use: public ones (every one for operators).
+    pub async fn list_volume_types(&self, ctx: &Ctx) -> Result<Vec<VolumeType>, Error> {
+        let mut c = self.store().read().await?;
+        let all = repo::list_types(&mut c).await?;
+        Ok(all.into_iter().filter(|t| t.is_public || ctx.principal.can_read_all()).collect())
+    }
+
+    /// One type by id or name (`default`: the region's default type); 404 when the caller
+    /// may not see it.
+    pub async fn get_volume_type(&self, ctx: &Ctx, id_or_name: &str) -> Result<VolumeType, Error> {
+        let mut c = self.store().read().await?;
+        let key = if id_or_name == "default" { self.config().default_volume_type.as_str() } else { id_or_name };
+        repo::find_type(&mut c, key)
+            .await?
+            .filter(|t| t.is_public || ctx.principal.can_read_all())
+            .ok_or_else(|| Error::not_found("volume type", id_or_name))
+    }
+
+    /// Loads a volume the caller may see (404 otherwise), for `action`.
+    async fn load_volume(&self, c: &mut AnyConnection, ctx: &Ctx, id: &str, action: &str) -> Result<Volume, Error> {
+        let v = repo::get(c, id).await?.ok_or_else(|| Error::not_found("volume", id))?;
+        let target = Target { project_id: Some(&v.project_id), ..Default::default() };
+        authorize_visible("volume:get", action, &ctx.principal, &target, "volume", id)?;
+        Ok(v)
+    }
+
+    /// Creates a volume: checks, charges `volumes` and `gigabytes`, records the row in
+    /// `creating` and queues the job that makes its data. Returns the volume and the job.
+    pub async fn create_volume(&self, ctx: &Ctx, req: VolumeCreate) -> Result<(Volume, String), Error> {
+        let project = ctx
+            .principal
+            .project_id()
+            .ok_or_else(|| Error::Forbidden("Volumes belong to projects: scope the request to one.".into()))?
+            .to_string();
+        authorize("volume:create", &ctx.principal, &Target { project_id: Some(&project), ..Default::default() })?;
+        validate_metadata(&req.metadata)?;
+        if req.snapshot_id.is_some() {
+            return Err(Error::not_found("snapshot", req.snapshot_id.clone().unwrap_or_default()));
+        }
+        if req.backup_id.is_some() {
+            return Err(Error::not_found("backup", req.backup_id.clone().unwrap_or_default()));
+        }
+        if req.source_volid.is_some() {
+            return Err(Error::bad_request("Cloning a volume is not offered yet: create it from a snapshot."));
+        }
+        // The image of a system disk: it must be active and fit.
+        let image = match &req.image_id {
+            Some(id) => {
+                let img = self.get_image(ctx, id).await?.image;
+                if img.status != "active" {
+                    return Err(Error::bad_request(format!("Image {id} is not active.")));
+                }
+                Some(img)
+            }
+            None => None,
+        };
+        let size = req.size_gb.ok_or_else(|| Error::bad_request("The size of the volume is required."))?;
+        // Seed 6.2.1: system disks 1 GB - 32 TB, data disks from the configured minimum.
+        let min = if image.is_some() { 1 } else { self.config().volume_min_gb };
+        if !(min..=MAX_VOLUME_GB).contains(&size) {
+            return Err(Error::bad_request(format!(
+                "Invalid input received: the size of a {} must be {min} to {MAX_VOLUME_GB} GB, not {size}.",
+                if image.is_some() { "system disk" } else { "data disk" }
+            )));
+        }
+        if let Some(img) = &image {
+            let needed_gb = (img.virtual_size.unwrap_or(0) + (1 << 30) - 1) >> 30;
+            if img.min_disk > size || needed_gb > size {
+                return Err(Error::bad_request(format!(
+                    "Invalid input received: image {} needs a volume of at least {} GB.",
+                    img.id,
+                    img.min_disk.max(needed_gb)
+                )));
+            }
+        }
+        let zones = &self.config().availability_zones;
+        let zone = match &req.availability_zone {
+            Some(z) if zones.contains(z) => z.clone(),
+            Some(z) => return Err(Error::bad_request(format!("Availability zone '{z}' is invalid."))),
+            None => zones.first().cloned().unwrap_or_else(|| "nova".into()),
+        };
+        let mut tx = self.store().write().await?;
+        let type_key = req.volume_type.clone().unwrap_or_else(|| self.config().default_volume_type.clone());
+        let vtype = repo::find_type(&mut tx, &type_key)
+            .await?
+            .filter(|t| t.is_public || ctx.principal.can_read_all())
+            .ok_or_else(|| Error::not_found("volume type", &type_key))?;
+        self.charge_quota(&mut tx, &project, "volumes", 1).await?;
+        self.charge_quota(&mut tx, &project, "gigabytes", size).await?;
+        let now = now_ms();
+        let v = Volume {
+            id: uuid::Uuid::new_v4().to_string(),
+            project_id: project.clone(),
+            user_id: ctx.principal.user_id.clone(),
+            name: req.name.clone(),
+            description: req.description.clone(),
+            size_gb: size,
+            type_id: vtype.id.clone(),
+            availability_zone: zone,
+            status: "creating".into(),
+            bootable: image.is_some(),
+            multiattach: req.multiattach,
+            image_id: image.as_ref().map(|i| i.id.clone()),
+            snapshot_id: None,
+            source_volid: None,
+            backup_id: None,
+            metadata: serde_json::to_string(&req.metadata)?,
+            created_at: now,
+            updated_at: Some(now),
+            version: 0,
+        };
+        repo::insert(&mut tx, &v).await?;
+        let params = serde_json::json!({"volume_id": v.id});
+        let entities = serde_json::json!({"volume_id": v.id, "volume_type": vtype.name, "size": size,
+            "name": v.name.clone().unwrap_or_default()});
+        let job = self.new_job_with(&mut tx, &project, CREATE_JOB, params, None, entities).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("EVS", "volume", "createVolume", 202)
+                .resource(&v.id, v.name.as_deref().unwrap_or(""))
+                .in_project(&project),
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake_jobs();
+        Ok((v, job))
+    }
+
+    /// Volumes the caller may see, newest first.
+    pub async fn list_volumes(
+        &self,
+        ctx: &Ctx,
+        mut filter: VolumeFilter,
+        all_projects: bool,
+        page: &PageRequest,
+    ) -> Result<Vec<Volume>, Error> {
+        if !(all_projects && ctx.principal.can_read_all()) {
+            let project = ctx
+                .principal
+                .project_id()
+                .ok_or_else(|| Error::Forbidden("Scope the request to a project.".into()))?
+                .to_string();
+            authorize("volume:get", &ctx.principal, &Target { project_id: Some(&project), ..Default::default() })?;
+            filter.project_id = Some(project);
+        }
+        if let Some(m) = &page.marker {
+            let mut c = self.store().read().await?;
+            self.load_volume(&mut c, ctx, m, "volume:get").await?;
+        }
+        let mut c = self.store().read().await?;
+        repo::list(&mut c, &filter, page).await
+    }
+
+    /// One volume the caller may see.
+    pub async fn get_volume(&self, ctx: &Ctx, id: &str) -> Result<Volume, Error> {
+        let mut c = self.store().read().await?;
+        self.load_volume(&mut c, ctx, id, "volume:get").await
+    }
+
+    /// A volume's type (every volume has one).
+    pub async fn volume_type_of(&self, v: &Volume) -> Result<VolumeType, Error> {
+        let mut c = self.store().read().await?;
+        repo::find_type(&mut c, &v.type_id)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("volume {} lost its type", v.id)))
+    }
+
+    /// A volume's attachments to servers.
+    pub async fn volume_attachments(&self, v: &Volume) -> Result<Vec<repo::Attachment>, Error> {
+        let mut c = self.store().read().await?;
+        repo::attachments(&mut c, &v.id).await
+    }
+
+    /// Renames or re-describes a volume.
+    pub async fn update_volume(&self, ctx: &Ctx, id: &str, u: VolumeUpdate) -> Result<Volume, Error> {
+        let mut tx = self.store().write().await?;
+        let mut v = self.load_volume(&mut tx, ctx, id, "volume:update").await?;
+        if let Some(n) = u.name {
+            if n.len() > 255 {
+                return Err(Error::bad_request("Invalid input received: names are at most 255 characters."));
+            }
+            v.name = Some(n);
+        }
+        if let Some(d) = u.description {
+            v.description = Some(d);
+        }
+        v.updated_at = Some(now_ms());
+        v.version = repo::update(&mut tx, &v).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("EVS", "volume", "updateVolume", 200)
+                .resource(&v.id, v.name.as_deref().unwrap_or(""))
+                .in_project(&v.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(v)
+    }
+
+    /// Sets user metadata: merged into the existing keys, or replacing them all.
+    pub async fn set_volume_metadata(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        metadata: BTreeMap<String, String>,
+        replace: bool,
+    ) -> Result<BTreeMap<String, String>, Error> {
+        validate_metadata(&metadata)?;
+        self.change_volume_metadata(ctx, id, |m| {
+            if replace {
+                m.clear();
+            }
+            m.extend(metadata);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes one metadata key (404 if absent).
+    pub async fn delete_volume_metadata_key(&self, ctx: &Ctx, id: &str, key: &str) -> Result<(), Error> {
+        self.change_volume_metadata(ctx, id, |m| {
+            m.remove(key).map(|_| ()).ok_or_else(|| Error::not_found("metadata key", key))
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn change_volume_metadata(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), Error>,
+    ) -> Result<BTreeMap<String, String>, Error> {
+        let mut tx = self.store().write().await?;
+        let mut v = self.load_volume(&mut tx, ctx, id, "volume:update").await?;
+        let mut m: BTreeMap<String, String> = serde_json::from_str(&v.metadata).unwrap_or_default();
+        change(&mut m)?;
+        v.metadata = serde_json::to_string(&m)?;
+        v.updated_at = Some(now_ms());
+        repo::update(&mut tx, &v).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("EVS", "volume", "updateVolumeMetadata", 200).resource(&v.id, "").in_project(&v.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(m)
+    }
+
+    /// Extends a volume (growing only), charging the extra gigabytes; a job grows its data.
+    pub async fn extend_volume(&self, ctx: &Ctx, id: &str, new_size: i64) -> Result<String, Error> {
+        let mut tx = self.store().write().await?;
+        let mut v = self.load_volume(&mut tx, ctx, id, "volume:extend").await?;
+        if v.status != "available" {
+            return Err(invalid(format!(
+                "Volume status must be available to extend, but current status is: {}.",
+                v.status
+            )));
+        }
+        if new_size <= v.size_gb {
+            return Err(Error::bad_request(format!(
+                "New size for extend must be greater than current size. (current: {}, extended: {new_size}).",
+                v.size_gb
+            )));
+        }
+        if new_size > MAX_VOLUME_GB {
+            return Err(Error::bad_request(format!("Invalid input received: volumes are at most {MAX_VOLUME_GB} GB.")));
+        }
+        self.charge_quota(&mut tx, &v.project_id, "gigabytes", new_size - v.size_gb).await?;
+        let old = v.size_gb;
+        v.status = "extending".into();
+        v.updated_at = Some(now_ms());
+        repo::update(&mut tx, &v).await?;
+        let params = serde_json::json!({"volume_id": v.id, "new_size": new_size, "old_size": old});
+        let entities = serde_json::json!({"volume_id": v.id, "size": new_size});
+        let job = self.new_job_with(&mut tx, &v.project_id, EXTEND_JOB, params, None, entities).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("EVS", "volume", "extendVolume", 202).resource(&v.id, "").in_project(&v.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake_jobs();
+        Ok(job)
+    }
+
+    /// Deletes a volume that is not attached, not busy and has no snapshots; a job removes
+    /// its data, then its row, and releases its quota.
+    pub async fn delete_volume(&self, ctx: &Ctx, id: &str) -> Result<String, Error> {
+        let mut tx = self.store().write().await?;
+        let mut v = self.load_volume(&mut tx, ctx, id, "volume:delete").await?;
+        let deletable = ["available", "error", "error_restoring", "error_extending", "error_deleting"];
+        if !deletable.contains(&v.status.as_str()) || !repo::attachments(&mut tx, &v.id).await?.is_empty() {
+            return Err(invalid(
+                "Volume status must be available or error or error_restoring or error_extending or \
+                 error_managing and must not be migrating, attached, belong to a group, have snapshots or be \
+                 disassociated from snapshots after volume transfer.",
+            ));
+        }
+        v.status = "deleting".into();
+        v.updated_at = Some(now_ms());
+        repo::update(&mut tx, &v).await?;
+        let params = serde_json::json!({"volume_id": v.id});
+        let entities = serde_json::json!({"volume_id": v.id});
+        let job = self.new_job_with(&mut tx, &v.project_id, DELETE_JOB, params, None, entities).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("EVS", "volume", "deleteVolume", 202)
+                .resource(&v.id, v.name.as_deref().unwrap_or(""))
+                .in_project(&v.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake_jobs();
+        Ok(job)
+    }
+
+    /// Records a change of a volume's billable size (metering prices GB-hours per type).
+    pub(crate) async fn volume_usage(
+        &self,
+        tx: &mut AnyConnection,
+        v: &Volume,
+        event: &str,
+        type_name: &str,
+    ) -> Result<(), Error> {
+        nimbus_store::servers::insert_usage(
+            tx,
+            &nimbus_store::servers::UsageEvent {
+                id: nimbus_core::id::new_hex_id(),
+                project_id: v.project_id.clone(),
+                resource_type: "evs".into(),
+                resource_id: v.id.clone(),
+                event: event.into(),
+                flavor: Some(type_name.into()),
+                detail: serde_json::json!({"size_gb": v.size_gb}).to_string(),
+                at: now_ms(),
+            },
+        )
+        .await
+    }
+}

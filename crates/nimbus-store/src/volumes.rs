@@ -1,0 +1,234 @@
+//! Block storage repositories: volume types, volumes and their attachments.
+//!
+//! Volume updates are conditional on the `version` the writer read (as servers' are), so two
+//! writers racing on PostgreSQL cannot both move a volume's status.
+
+use crate::db_error;
+use crate::query::{Arg, Sql};
+use nimbus_core::page::PageRequest;
+use nimbus_core::Error;
+use sqlx::AnyConnection;
+
+/// A volume type (SATA, SAS, SSD...) and the QoS its volumes get.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct VolumeType {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    #[sqlx(try_from = "crate::IntBool")]
+    pub is_public: bool,
+    /// A JSON object of strings.
+    pub extra_specs: String,
+    /// `{"total_iops_sec": n, "total_bytes_sec": n}`.
+    pub qos: String,
+    pub created_at: i64,
+}
+
+pub async fn insert_type(c: &mut AnyConnection, t: &VolumeType) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO volume_types (id, name, description, is_public, extra_specs, qos, created_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7)",
+    )
+    .bind(&t.id)
+    .bind(&t.name)
+    .bind(&t.description)
+    .bind(t.is_public as i64)
+    .bind(&t.extra_specs)
+    .bind(&t.qos)
+    .bind(t.created_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn update_type(c: &mut AnyConnection, t: &VolumeType) -> Result<(), Error> {
+    sqlx::query("UPDATE volume_types SET name=$2, description=$3, is_public=$4, extra_specs=$5, qos=$6 WHERE id=$1")
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.description)
+        .bind(t.is_public as i64)
+        .bind(&t.extra_specs)
+        .bind(&t.qos)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn delete_type(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    let r = sqlx::query("DELETE FROM volume_types WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// A type by id or by name.
+pub async fn find_type(c: &mut AnyConnection, id_or_name: &str) -> Result<Option<VolumeType>, Error> {
+    sqlx::query_as("SELECT * FROM volume_types WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1")
+        .bind(id_or_name)
+        .fetch_optional(c)
+        .await
+        .map_err(db_error)
+}
+
+/// Every type, by name.
+pub async fn list_types(c: &mut AnyConnection) -> Result<Vec<VolumeType>, Error> {
+    sqlx::query_as("SELECT * FROM volume_types ORDER BY name").fetch_all(c).await.map_err(db_error)
+}
+
+/// How many volumes have the type.
+pub async fn type_in_use(c: &mut AnyConnection, type_id: &str) -> Result<i64, Error> {
+    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM volumes WHERE type_id = $1")
+        .bind(type_id)
+        .fetch_one(c)
+        .await
+        .map_err(db_error)
+}
+
+/// A volume row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Volume {
+    pub id: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub size_gb: i64,
+    pub type_id: String,
+    pub availability_zone: String,
+    pub status: String,
+    #[sqlx(try_from = "crate::IntBool")]
+    pub bootable: bool,
+    #[sqlx(try_from = "crate::IntBool")]
+    pub multiattach: bool,
+    pub image_id: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub source_volid: Option<String>,
+    pub backup_id: Option<String>,
+    /// User metadata, a JSON object of strings.
+    pub metadata: String,
+    pub created_at: i64,
+    pub updated_at: Option<i64>,
+    pub version: i64,
+}
+
+pub async fn insert(c: &mut AnyConnection, v: &Volume) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO volumes (id, project_id, user_id, name, description, size_gb, type_id, availability_zone, \
+         status, bootable, multiattach, image_id, snapshot_id, source_volid, backup_id, metadata, created_at, \
+         updated_at, version) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
+    )
+    .bind(&v.id)
+    .bind(&v.project_id)
+    .bind(&v.user_id)
+    .bind(&v.name)
+    .bind(&v.description)
+    .bind(v.size_gb)
+    .bind(&v.type_id)
+    .bind(&v.availability_zone)
+    .bind(&v.status)
+    .bind(v.bootable as i64)
+    .bind(v.multiattach as i64)
+    .bind(&v.image_id)
+    .bind(&v.snapshot_id)
+    .bind(&v.source_volid)
+    .bind(&v.backup_id)
+    .bind(&v.metadata)
+    .bind(v.created_at)
+    .bind(v.updated_at)
+    .bind(v.version)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Writes a volume read at `v.version`; a concurrent change makes this a conflict.
+pub async fn update(c: &mut AnyConnection, v: &Volume) -> Result<i64, Error> {
+    let r = sqlx::query(
+        "UPDATE volumes SET name=$3, description=$4, size_gb=$5, type_id=$6, status=$7, bootable=$8, metadata=$9, \
+         updated_at=$10, version = version + 1 WHERE id=$1 AND version=$2",
+    )
+    .bind(&v.id)
+    .bind(v.version)
+    .bind(&v.name)
+    .bind(&v.description)
+    .bind(v.size_gb)
+    .bind(&v.type_id)
+    .bind(&v.status)
+    .bind(v.bootable as i64)
+    .bind(&v.metadata)
+    .bind(v.updated_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    if r.rows_affected() == 1 {
+        Ok(v.version + 1)
+    } else {
+        Err(Error::Conflict(format!("Volume {} changed while this request ran; try again.", v.id)))
+    }
+}
+
+pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Volume>, Error> {
+    sqlx::query_as("SELECT * FROM volumes WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
+}
+
+pub async fn delete(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    let r = sqlx::query("DELETE FROM volumes WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// List filters (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct VolumeFilter {
+    pub project_id: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub availability_zone: Option<String>,
+}
+
+/// Volumes matching `f`, newest first (Cinder's default order), paged by id marker.
+pub async fn list(c: &mut AnyConnection, f: &VolumeFilter, page: &PageRequest) -> Result<Vec<Volume>, Error> {
+    let mut sql = Sql::new("SELECT * FROM volumes WHERE 1=1");
+    sql.and_eq("project_id", f.project_id.clone().map(Arg::Text))
+        .and_eq("name", f.name.clone().map(Arg::Text))
+        .and_eq("status", f.status.clone().map(Arg::Text))
+        .and_eq("availability_zone", f.availability_zone.clone().map(Arg::Text));
+    if let Some(m) = &page.marker {
+        sql.push(" AND (created_at < (SELECT created_at FROM volumes WHERE id = ")
+            .bind(Arg::Text(m.clone()))
+            .push(") OR (created_at = (SELECT created_at FROM volumes WHERE id = ")
+            .bind(Arg::Text(m.clone()))
+            .push(") AND id < ")
+            .bind(Arg::Text(m.clone()))
+            .push("))");
+    }
+    sql.push(" ORDER BY created_at DESC, id DESC LIMIT ").bind(Arg::Int(page.effective_limit() as i64));
+    sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
+}
+
+/// Every volume (the reconcilers' view).
+pub async fn all(c: &mut AnyConnection) -> Result<Vec<Volume>, Error> {
+    sqlx::query_as("SELECT * FROM volumes ORDER BY created_at").fetch_all(c).await.map_err(db_error)
+}
+
+/// A volume's attachment to a server.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Attachment {
+    pub id: String,
+    pub volume_id: String,
+    pub server_id: String,
+    /// The guest device, `/dev/vdb`...
+    pub device: String,
+    /// attaching | attached | detaching
+    pub status: String,
+    pub attached_at: Option<i64>,
+}
+
+/// A volume's attachments.
+pub async fn attachments(c: &mut AnyConnection, volume_id: &str) -> Result<Vec<Attachment>, Error> {
+    sqlx::query_as("SELECT * FROM volume_attachments WHERE volume_id = $1 ORDER BY attached_at, id")
+        .bind(volume_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
+}
