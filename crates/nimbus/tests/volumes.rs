@@ -172,3 +172,28 @@ async fn a_crash_during_volume_creates_resumes() {
         .count();
     assert_eq!(partial, 0);
 }
+
+/// Huawei's EVS SDK (`huaweicloudsdkevs`), unmodified, through `tests/clients/huawei_evs_check.py`:
+/// zones and types, a create with `X-Client-Token` (a retry answers the same job and disk), the
+/// job, show, list with filters, rename, resize, the seed's limits, delete; on both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn evs_with_the_huawei_sdk() {
+    for db in databases() {
+        let region = Region::start_with(&db, &[], None);
+        let (_, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+        let (ak, sk) = region.admin_keys();
+        let out = std::process::Command::new(common::venv_bin("python"))
+            .arg(common::repo_root().join("tests/clients/huawei_evs_check.py"))
+            .env("NIMBUS_ENDPOINT", &region.url)
+            .env("NIMBUS_ACCESS_KEY", ak)
+            .env("NIMBUS_SECRET_KEY", sk)
+            .env("NIMBUS_PROJECT_ID", &project)
+            .env("NIMBUS_POLL_INTERVAL", "0.3")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && stdout.contains(" passed, 0 failed"), "EVS checks failed on {db:?}:\n{stdout}");
+    }
+}

@@ -74,7 +74,7 @@ pub struct JobIdBody {
 }
 
 /// The path's project must be the caller's (admins may name any project for reads).
-fn check_project(ctx: &Ctx, project_id: &str, write: bool) -> Result<(), Error> {
+pub(super) fn check_project(ctx: &Ctx, project_id: &str, write: bool) -> Result<(), Error> {
     let own = ctx.principal.project_id() == Some(project_id);
     if own || (!write && ctx.principal.can_read_all()) {
         Ok(())

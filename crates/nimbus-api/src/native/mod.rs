@@ -6,6 +6,7 @@
 
 mod cts;
 mod ecs;
+mod evs;
 mod iam;
 mod ims;
 mod jobs;
@@ -38,6 +39,7 @@ pub fn routes() -> Routes {
     let r = ims::routes(r);
     let r = metering::routes(r);
     let r = ecs::routes(r);
+    let r = evs::routes(r);
     jobs::routes(r)
 }
 
