@@ -110,6 +110,9 @@ pub fn default_quotas() -> BTreeMap<String, i64> {
         ("snapshots", 10),
         ("backups", 10),
         ("backup_gigabytes", 1000),
+        ("groups", 10),
+        // The largest single volume, in GB (-1: only the seed's 32 TB).
+        ("per_volume_gigabytes", -1),
         ("images", 20),
         ("network", 10),
         ("subnet", 10),

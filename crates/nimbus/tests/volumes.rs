@@ -108,8 +108,13 @@ async fn volumes_with_the_openstack_cli() {
         let (ok, out, _) = region.openstack_as(&eve, &["volume", "list", "-f", "json"]);
         assert!(ok && out.trim() == "[]", "{out}");
 
-        // The quota answer is Cinder's 413.
-        let (ok, _, err) = region.openstack(&["quota", "set", "--volumes", "2", "admin"]);
+        // The quota answers are Cinder's 413: the largest volume, then the count.
+        let (ok, _, err) = region.openstack(&["quota", "set", "--per-volume-gigabytes", "15", "admin"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = region.openstack(&["volume", "create", "--size", "16", "too-big"]);
+        assert!(!ok && err.contains("413"), "{err}");
+        let (ok, _, err) =
+            region.openstack(&["quota", "set", "--per-volume-gigabytes", "-1", "--volumes", "2", "admin"]);
         assert!(ok, "{err}");
         let (ok, _, err) = region.openstack(&["volume", "create", "--size", "10", "third"]);
         assert!(!ok && err.contains("413"), "{err}");
@@ -196,4 +201,48 @@ async fn evs_with_the_huawei_sdk() {
         println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success() && stdout.contains(" passed, 0 failed"), "EVS checks failed on {db:?}:\n{stdout}");
     }
+}
+
+/// Operators manage volume types with the `openstack` CLI: create with extra specs, rename,
+/// a duplicate name (409), a type in use not deletable, deleted once unused; members may not.
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_manage_volume_types() {
+    let region = Region::start();
+    let (ok, _, err) = region.openstack(&[
+        "volume",
+        "type",
+        "create",
+        "--description",
+        "fast",
+        "--property",
+        "volume_backend_name=lvm",
+        "Gold",
+    ]);
+    assert!(ok, "{err}");
+    let t = region.openstack_json(&["volume", "type", "show", "Gold"]);
+    assert_eq!(t["properties"]["volume_backend_name"], "lvm", "{t}");
+    assert_eq!(t["description"], "fast", "{t}");
+    let (ok, _, err) = region.openstack(&["volume", "type", "set", "--name", "Gold2", "Gold"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = region.openstack(&["volume", "type", "create", "Gold2"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    region.openstack_json(&["volume", "create", "--size", "10", "--type", "Gold2", "v-gold"]);
+    wait_status(&region, "v-gold", "available").await;
+    let (ok, _, err) = region.openstack(&["volume", "type", "delete", "Gold2"]);
+    assert!(!ok && err.contains("in use"), "{err}");
+    let (ok, _, err) = region.openstack(&["volume", "delete", "v-gold"]);
+    assert!(ok, "{err}");
+    region
+        .wait_for(60, "the volume's delete", || async {
+            let (ok, _, _) = region.openstack(&["volume", "show", "v-gold"]);
+            (!ok).then_some(())
+        })
+        .await;
+    let (ok, _, err) = region.openstack(&["volume", "type", "delete", "Gold2"]);
+    assert!(ok, "{err}");
+    let (admin, _) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+    region.tenant(&admin, "types-other", "tom", "tom-pw-1", "member").await;
+    let tom = region.os_env("tom", "tom-pw-1", "types-other");
+    let (ok, _, err) = region.openstack_as(&tom, &["volume", "type", "create", "Mine"]);
+    assert!(!ok && err.contains("403"), "{err}");
 }

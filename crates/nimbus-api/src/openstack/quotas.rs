@@ -45,7 +45,8 @@ const NOVA: &[&str] =
     &["instances", "cores", "ram", "key_pairs", "metadata_items", "server_groups", "server_group_members"];
 
 /// Cinder's quota names.
-const CINDER: &[&str] = &["volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes"];
+const CINDER: &[&str] =
+    &["volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes", "groups", "per_volume_gigabytes"];
 
 /// Neutron's quota names.
 const NEUTRON: &[&str] =

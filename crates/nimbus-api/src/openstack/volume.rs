@@ -35,7 +35,14 @@ pub fn routes(r: Routes) -> Routes {
         .add("GET", "/volume/v3/", Access::Public, version)
         .add("GET", "/volume/v3/{project_id}/types", A, list_types)
         .add("GET", "/volume/v3/{project_id}/types/{type_id}", A, show_type)
+        .add("POST", "/volume/v3/{project_id}/types", A, create_type)
+        .add("PUT", "/volume/v3/{project_id}/types/{type_id}", A, update_type)
+        .add("DELETE", "/volume/v3/{project_id}/types/{type_id}", A, delete_type)
         .add("GET", "/volume/v3/{project_id}/types/{type_id}/extra_specs", A, type_extra_specs)
+        .add("POST", "/volume/v3/{project_id}/types/{type_id}/extra_specs", A, set_extra_specs)
+        .add("GET", "/volume/v3/{project_id}/types/{type_id}/extra_specs/{key}", A, show_extra_spec)
+        .add("PUT", "/volume/v3/{project_id}/types/{type_id}/extra_specs/{key}", A, put_extra_spec)
+        .add("DELETE", "/volume/v3/{project_id}/types/{type_id}/extra_specs/{key}", A, delete_extra_spec)
         .add("POST", "/volume/v3/{project_id}/volumes", A, create)
         .add("GET", "/volume/v3/{project_id}/volumes", A, list)
         .add("GET", "/volume/v3/{project_id}/volumes/detail", A, list_detail)
@@ -105,6 +112,133 @@ async fn type_extra_specs(
 ) -> ApiResult {
     let t = s.control.get_volume_type(&ctx, &type_id).await?;
     Ok(Json(json!({"extra_specs": type_view(&t, ctx.principal.can_read_all())["extra_specs"]})).into_response())
+}
+
+fn specs_field(v: Option<&Value>) -> Result<BTreeMap<String, String>, Error> {
+    match v {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                Value::Bool(b) => Ok((k.clone(), b.to_string())),
+                Value::Number(n) => Ok((k.clone(), n.to_string())),
+                _ => Err(Error::bad_request("Invalid input received: extra spec values must be strings.")),
+            })
+            .collect(),
+        Some(_) => Err(Error::bad_request("Invalid input received: extra_specs must be an object.")),
+    }
+}
+
+fn bool_field(v: Option<&Value>) -> Result<Option<bool>, Error> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(Some(true)),
+            "false" | "0" | "no" | "off" => Ok(Some(false)),
+            _ => Err(Error::bad_request(format!("Invalid input received: {s:?} is not a boolean."))),
+        },
+        Some(_) => Err(Error::bad_request("Invalid input received: expected a boolean.")),
+    }
+}
+
+/// Creates a type (operators): answers 200 with it, as Cinder does.
+async fn create_type(State(s): State<AppState>, Auth(ctx): Auth, body: Bytes) -> ApiResult {
+    let doc: Value = parse_json(&body)?;
+    let m = doc
+        .get("volume_type")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::bad_request("Missing required element 'volume_type' in request body."))?;
+    let name = str_field(m, "name")?.ok_or_else(|| Error::bad_request("Invalid input received: name is required."))?;
+    let public = bool_field(m.get("os-volume-type-access:is_public").or(m.get("is_public")))?.unwrap_or(true);
+    let specs = specs_field(m.get("extra_specs"))?;
+    let t = s.control.create_volume_type(&ctx, &name, str_field(m, "description")?, public, specs).await?;
+    Ok(Json(json!({"volume_type": type_view(&t, true)})).into_response())
+}
+
+async fn update_type(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_p, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let doc: Value = parse_json(&body)?;
+    let m = doc
+        .get("volume_type")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::bad_request("Missing required element 'volume_type' in request body."))?;
+    let t = s
+        .control
+        .update_volume_type(
+            &ctx,
+            &id,
+            str_field(m, "name")?,
+            str_field(m, "description")?,
+            bool_field(m.get("is_public"))?,
+        )
+        .await?;
+    let specs: Map<String, Value> = serde_json::from_str(&t.extra_specs).unwrap_or_default();
+    Ok(Json(json!({"volume_type": {"id": t.id, "name": t.name, "description": t.description,
+        "is_public": t.is_public, "extra_specs": specs}}))
+    .into_response())
+}
+
+async fn delete_type(State(s): State<AppState>, Auth(ctx): Auth, Path((_p, id)): Path<(String, String)>) -> ApiResult {
+    s.control.delete_volume_type(&ctx, &id).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// Adds extra specs; answers the posted keys.
+async fn set_extra_specs(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_p, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let doc: Value = parse_json(&body)?;
+    let specs = match doc.get("extra_specs") {
+        Some(v @ Value::Object(_)) => specs_field(Some(v))?,
+        _ => return Err(Error::bad_request("Invalid input received: extra_specs must be an object.").into()),
+    };
+    s.control.change_type_extra_specs(&ctx, &id, specs.clone(), None).await?;
+    Ok(Json(json!({"extra_specs": specs})).into_response())
+}
+
+async fn show_extra_spec(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_p, id, key)): Path<(String, String, String)>,
+) -> ApiResult {
+    let t = s.control.get_volume_type(&ctx, &id).await?;
+    let view = type_view(&t, ctx.principal.can_read_all());
+    let v = view["extra_specs"].get(&key).cloned().ok_or_else(|| Error::not_found("extra spec", &key))?;
+    Ok(Json(json!({ key: v })).into_response())
+}
+
+/// Sets one key: the body is `{key: value}` with the key of the URL.
+async fn put_extra_spec(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_p, id, key)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let doc: Value = parse_json(&body)?;
+    let specs = specs_field(Some(&doc))?;
+    if specs.len() != 1 || !specs.contains_key(&key) {
+        return Err(Error::bad_request("Invalid input received: the body must set exactly the key of the URL.").into());
+    }
+    s.control.change_type_extra_specs(&ctx, &id, specs.clone(), None).await?;
+    Ok(Json(json!(specs)).into_response())
+}
+
+async fn delete_extra_spec(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_p, id, key)): Path<(String, String, String)>,
+) -> ApiResult {
+    s.control.change_type_extra_specs(&ctx, &id, BTreeMap::new(), Some(&key)).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 /// Which of Cinder's views a volume is rendered for.

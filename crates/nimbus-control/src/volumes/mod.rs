@@ -119,6 +119,149 @@ impl Control {
             .ok_or_else(|| Error::not_found("volume type", id_or_name))
     }
 
+    /// Creates a volume type (operators only); names are unique (409).
+    pub async fn create_volume_type(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        description: Option<String>,
+        is_public: bool,
+        extra_specs: BTreeMap<String, String>,
+    ) -> Result<VolumeType, Error> {
+        authorize("volume:manage_types", &ctx.principal, &Target::default())?;
+        let name = name.trim();
+        if name.is_empty() || name.len() > 255 {
+            return Err(Error::bad_request("Invalid input received: a volume type needs a name of 1-255 characters."));
+        }
+        validate_metadata(&extra_specs)?;
+        let mut tx = self.store().write().await?;
+        if repo::find_type(&mut tx, name).await?.is_some_and(|t| t.name == name) {
+            return Err(Error::Conflict(format!("Volume Type {name} already exists.")));
+        }
+        let t = VolumeType {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            description,
+            is_public,
+            extra_specs: serde_json::to_string(&extra_specs)?,
+            qos: "{}".into(),
+            created_at: now_ms(),
+        };
+        repo::insert_type(&mut tx, &t).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("EVS", "volumeType", "createVolumeType", 200).resource(&t.id, &t.name),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    /// Loads a type for an operator's change (404 for an unknown id).
+    async fn load_type_for_change(&self, c: &mut AnyConnection, ctx: &Ctx, id: &str) -> Result<VolumeType, Error> {
+        authorize("volume:manage_types", &ctx.principal, &Target::default())?;
+        repo::find_type(c, id).await?.filter(|t| t.id == id).ok_or_else(|| Error::not_found("volume type", id))
+    }
+
+    /// Renames, re-describes or publishes a type.
+    pub async fn update_volume_type(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        name: Option<String>,
+        description: Option<String>,
+        is_public: Option<bool>,
+    ) -> Result<VolumeType, Error> {
+        let mut tx = self.store().write().await?;
+        let mut t = self.load_type_for_change(&mut tx, ctx, id).await?;
+        if let Some(n) = name.map(|n| n.trim().to_string()) {
+            if n.is_empty() || n.len() > 255 {
+                return Err(Error::bad_request(
+                    "Invalid input received: a volume type needs a name of 1-255 characters.",
+                ));
+            }
+            if repo::find_type(&mut tx, &n).await?.is_some_and(|o| o.name == n && o.id != t.id) {
+                return Err(Error::Conflict(format!("Volume Type {n} already exists.")));
+            }
+            t.name = n;
+        }
+        if description.is_some() {
+            t.description = description;
+        }
+        if let Some(p) = is_public {
+            t.is_public = p;
+        }
+        repo::update_type(&mut tx, &t).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("EVS", "volumeType", "updateVolumeType", 200).resource(&t.id, &t.name),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    /// Deletes a type no volume uses (nor the region's default type).
+    pub async fn delete_volume_type(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
+        let mut tx = self.store().write().await?;
+        let t = self.load_type_for_change(&mut tx, ctx, id).await?;
+        if t.name == self.config().default_volume_type || repo::type_in_use(&mut tx, &t.id).await? > 0 {
+            return Err(Error::bad_request("Target volume type is still in use."));
+        }
+        repo::delete_type(&mut tx, &t.id).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("EVS", "volumeType", "deleteVolumeType", 202).resource(&t.id, &t.name),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Changes a type's extra specs: merges `set`, then removes `unset` (404 if absent).
+    pub async fn change_type_extra_specs(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        set: BTreeMap<String, String>,
+        unset: Option<&str>,
+    ) -> Result<BTreeMap<String, String>, Error> {
+        validate_metadata(&set)?;
+        let mut tx = self.store().write().await?;
+        let mut t = self.load_type_for_change(&mut tx, ctx, id).await?;
+        let mut specs: BTreeMap<String, String> = serde_json::from_str(&t.extra_specs).unwrap_or_default();
+        specs.extend(set);
+        if let Some(k) = unset {
+            specs.remove(k).ok_or_else(|| Error::not_found("extra spec", k))?;
+        }
+        t.extra_specs = serde_json::to_string(&specs)?;
+        repo::update_type(&mut tx, &t).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("EVS", "volumeType", "updateVolumeTypeExtraSpecs", 200).resource(&t.id, &t.name),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(specs)
+    }
+
+    /// A project's `per_volume_gigabytes` quota: the largest volume it may have.
+    async fn check_per_volume_quota(&self, tx: &mut AnyConnection, project: &str, size: i64) -> Result<(), Error> {
+        let limit = self.quota_limit(tx, project, "per_volume_gigabytes").await?;
+        if limit >= 0 && size > limit {
+            return Err(Error::OverQuota {
+                resource: "per_volume_gigabytes".into(),
+                limit,
+                in_use: 0,
+                requested: size,
+            });
+        }
+        Ok(())
+    }
+
     /// Loads a volume the caller may see (404 otherwise), for `action`.
     async fn load_volume(&self, c: &mut AnyConnection, ctx: &Ctx, id: &str, action: &str) -> Result<Volume, Error> {
         let v = repo::get(c, id).await?.ok_or_else(|| Error::not_found("volume", id))?;
@@ -188,6 +331,7 @@ impl Control {
             .await?
             .filter(|t| t.is_public || ctx.principal.can_read_all())
             .ok_or_else(|| Error::not_found("volume type", &type_key))?;
+        self.check_per_volume_quota(&mut tx, &project, size).await?;
         self.charge_quota(&mut tx, &project, "volumes", 1).await?;
         self.charge_quota(&mut tx, &project, "gigabytes", size).await?;
         let now = now_ms();
@@ -372,6 +516,7 @@ impl Control {
         if new_size > MAX_VOLUME_GB {
             return Err(Error::bad_request(format!("Invalid input received: volumes are at most {MAX_VOLUME_GB} GB.")));
         }
+        self.check_per_volume_quota(&mut tx, &v.project_id, new_size).await?;
         self.charge_quota(&mut tx, &v.project_id, "gigabytes", new_size - v.size_gb).await?;
         let old = v.size_gb;
         v.status = "extending".into();
