@@ -22,7 +22,7 @@ pub fn iso_time(ms: i64) -> String {
     from_ms(ms).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Nova's and ECS's `launched_at` format: microseconds, no zone suffix.
+/// Microseconds and no zone suffix: Nova's and ECS's `launched_at`, Cinder's and EVS's times.
 pub fn usage_time(ms: i64) -> String {
     from_ms(ms).format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }

@@ -15,7 +15,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use nimbus_control::volumes::{VolumeCreate, VolumeUpdate};
 use nimbus_core::page::PageRequest;
-use nimbus_core::time::iso_time;
+use nimbus_core::time::usage_time;
 use nimbus_core::Error;
 use nimbus_store::volumes::{Volume, VolumeFilter};
 use serde_json::{json, Map, Value};
@@ -34,16 +34,6 @@ pub fn routes(r: Routes) -> Routes {
         .add("GET", "/v2/{project_id}/os-availability-zone", A, zones)
 }
 
-/// EVS times: UTC with microseconds and no zone.
-fn time(ms: i64) -> String {
-    let t = iso_time(ms);
-    let t = t.trim_end_matches('Z');
-    match t.split_once('.') {
-        Some((sec, frac)) => format!("{sec}.{:0<6}", &frac[..frac.len().min(6)]),
-        None => format!("{t}.000000"),
-    }
-}
-
 async fn disk(s: &AppState, v: &Volume) -> Result<Value, Error> {
     let vtype = s.control.volume_type_of(v).await?;
     let base = s.control.config().public_url.trim_end_matches('/').to_string();
@@ -54,7 +44,7 @@ async fn disk(s: &AppState, v: &Volume) -> Result<Value, Error> {
         .into_iter()
         .filter(|a| a.status == "attached")
         .map(|a| {
-            json!({"attached_at": a.attached_at.map(time), "attachment_id": a.id, "device": a.device,
+            json!({"attached_at": a.attached_at.map(usage_time), "attachment_id": a.id, "device": a.device,
                 "host_name": Value::Null, "id": v.id, "server_id": a.server_id, "volume_id": v.id})
         })
         .collect();
@@ -64,7 +54,7 @@ async fn disk(s: &AppState, v: &Volume) -> Result<Value, Error> {
         "status": v.status, "size": v.size_gb, "volume_type": vtype.name, "availability_zone": v.availability_zone,
         "bootable": if v.bootable { "true" } else { "false" }, "multiattach": v.multiattach,
         "shareable": if v.multiattach { "true" } else { "false" }, "attachments": attachments,
-        "created_at": time(v.created_at), "updated_at": v.updated_at.map(time),
+        "created_at": usage_time(v.created_at), "updated_at": v.updated_at.map(usage_time),
         "os-vol-tenant-attr:tenant_id": v.project_id, "snapshot_id": v.snapshot_id, "source_volid": v.source_volid,
         "user_id": v.user_id, "metadata": metadata, "encrypted": false, "service_type": "EVS",
         "replication_status": "disabled", "consistencygroup_id": Value::Null,

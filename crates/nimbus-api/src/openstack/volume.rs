@@ -20,7 +20,7 @@ use axum::Json;
 use nimbus_control::volumes::{VolumeCreate, VolumeUpdate};
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
-use nimbus_core::time::iso_time;
+use nimbus_core::time::usage_time;
 use nimbus_core::Error;
 use nimbus_store::volumes::{Volume, VolumeFilter, VolumeType};
 use serde_json::{json, Map, Value};
@@ -250,16 +250,6 @@ enum View {
     Detail,
 }
 
-fn time(ms: i64) -> String {
-    // Cinder's format: microseconds, no zone.
-    let t = iso_time(ms);
-    let t = t.trim_end_matches('Z');
-    match t.split_once('.') {
-        Some((sec, frac)) => format!("{sec}.{:0<6}", &frac[..frac.len().min(6)]),
-        None => format!("{t}.000000"),
-    }
-}
-
 async fn volume_view(s: &AppState, ctx: &Ctx, v: &Volume, mv: Microversion, view: View) -> Result<Value, Error> {
     let admin = ctx.principal.is_admin();
     let vtype = s.control.volume_type_of(v).await?;
@@ -271,15 +261,15 @@ async fn volume_view(s: &AppState, ctx: &Ctx, v: &Volume, mv: Microversion, view
         .filter(|a| a.status == "attached")
         .map(|a| {
             json!({"id": v.id, "attachment_id": a.id, "volume_id": v.id, "server_id": a.server_id,
-                "host_name": Value::Null, "device": a.device, "attached_at": a.attached_at.map(time)})
+                "host_name": Value::Null, "device": a.device, "attached_at": a.attached_at.map(usage_time)})
         })
         .collect();
     let base = base(s);
     let metadata: Map<String, Value> = serde_json::from_str(&v.metadata).unwrap_or_default();
     let mut o = json!({
         "id": v.id, "name": v.name, "description": v.description, "status": v.status, "size": v.size_gb,
-        "availability_zone": v.availability_zone, "created_at": time(v.created_at),
-        "updated_at": v.updated_at.map(time), "attachments": attachments, "volume_type": vtype.name,
+        "availability_zone": v.availability_zone, "created_at": usage_time(v.created_at),
+        "updated_at": v.updated_at.map(usage_time), "attachments": attachments, "volume_type": vtype.name,
         "snapshot_id": v.snapshot_id, "source_volid": v.source_volid, "metadata": metadata,
         "links": [{"rel": "self", "href": format!("{base}/volume/v3/{}/volumes/{}", v.project_id, v.id)},
                   {"rel": "bookmark", "href": format!("{base}/volume/{}/volumes/{}", v.project_id, v.id)}],
