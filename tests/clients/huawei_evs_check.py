@@ -27,7 +27,10 @@ The checks (SDK operation names):
   f. Errors, each a 4xx with an error code in the body: size 5 and 32769 (data disks are
      10-32768 GB), unknown volume type, rename with neither name nor description, shrink 20 -> 15,
      ShowVolume of an unknown id (404).
-  g. DeleteVolume: a deleteVolume job SUCCESS, then 404 and not listed.
+  g. Snapshots: CreateSnapshot, ShowSnapshot until available (the disk's size), ListSnapshots
+     by volume_id, UpdateSnapshot renames; a disk with a snapshot cannot be deleted (400);
+     RollbackSnapshot puts the disk back; CreateVolume from the snapshot; DeleteSnapshot, then 404.
+  h. DeleteVolume: a deleteVolume job SUCCESS, then 404 and not listed.
 
 Prints ``ok: ...`` or ``FAIL: ...`` per check, then ``evs: N passed, M failed``; exits 1 if
 anything failed.
@@ -49,17 +52,29 @@ from huaweicloudsdkevs.v2 import (
     BssParamForCreateVolume,
     CinderListAvailabilityZonesRequest,
     CinderListVolumeTypesRequest,
+    CreateSnapshotOption,
+    CreateSnapshotRequest,
+    CreateSnapshotRequestBody,
     CreateVolumeOption,
     CreateVolumeRequest,
     CreateVolumeRequestBody,
+    DeleteSnapshotRequest,
     DeleteVolumeRequest,
     EvsClient,
+    ListSnapshotsRequest,
     ListVolumesRequest,
     OsExtend,
     ResizeVolumeRequest,
     ResizeVolumeRequestBody,
+    RollbackSnapshotOption,
+    RollbackSnapshotRequest,
+    RollbackSnapshotRequestBody,
     ShowJobRequest,
+    ShowSnapshotRequest,
     ShowVolumeRequest,
+    UpdateSnapshotOption,
+    UpdateSnapshotRequest,
+    UpdateSnapshotRequestBody,
     UpdateVolumeOption,
     UpdateVolumeRequest,
     UpdateVolumeRequestBody,
@@ -83,6 +98,7 @@ POLL = float(os.environ.get("NIMBUS_POLL_INTERVAL") or 2)
 
 NAME = "hw-evs"
 RENAMED = "hw-evs-renamed"
+SNAP_NAME = "hw-evs-snap"
 
 
 class CheckFailed(Exception):
@@ -197,7 +213,7 @@ def status_of(resp):
 
 
 def create_volume_request(size=10, volume_type=VOLUME_TYPE, name=NAME, az="", client_token=None,
-                          backup_id=None):
+                          backup_id=None, snapshot_id=None):
     """CreateVolume (v2.1). `create_for_volume_id=true` asks Huawei to answer the new ids in
     `volume_ids` (without it only the job id comes back)."""
     volume = CreateVolumeOption(
@@ -210,6 +226,7 @@ def create_volume_request(size=10, volume_type=VOLUME_TYPE, name=NAME, az="", cl
         multiattach=False,
         count=1,
         backup_id=backup_id,
+        snapshot_id=snapshot_id,
     )
     body = CreateVolumeRequestBody(volume=volume, bss_param=BssParamForCreateVolume(charging_mode="postPaid"))
     return CreateVolumeRequest(x_client_token=client_token, body=body)
@@ -496,8 +513,99 @@ def run_evs(evs, state):
     return az, vol
 
 
+def snapshot_request(volume_id):
+    return CreateSnapshotRequest(
+        body=CreateSnapshotRequestBody(
+            snapshot=CreateSnapshotOption(volume_id=volume_id, name=SNAP_NAME, description="hw check", force=False)
+        )
+    )
+
+
+def check_snapshot(evs, volume_id, size):
+    resp = evs.create_snapshot(snapshot_request(volume_id))
+    ok_status(resp, "CreateSnapshot", (200, 202))
+    s = resp.snapshot
+    expect(s is not None and s.id, f"CreateSnapshot: no snapshot id in {resp.raw_content[:300]!r}")
+    expect(s.status in ("creating", "available"), f"new snapshot status {s.status!r}")
+    expect(s.volume_id == volume_id, f"snapshot volume_id {s.volume_id!r}, expected {volume_id}")
+    snap_id = s.id
+
+    def fetch():
+        r = evs.show_snapshot(ShowSnapshotRequest(snapshot_id=snap_id))
+        ok_status(r, "ShowSnapshot")
+        expect(r.snapshot is not None and r.snapshot.id == snap_id, f"ShowSnapshot answered {r.snapshot}")
+        return r.snapshot
+
+    s, seen = poll(f"snapshot {snap_id}", fetch, lambda x: x.status, "available", {"creating"})
+    expect(s.size == size and s.name == SNAP_NAME, f"snapshot size {s.size!r} name {s.name!r}, expected {size}, {SNAP_NAME!r}")
+    listed = evs.list_snapshots(ListSnapshotsRequest(volume_id=volume_id))
+    ok_status(listed, "ListSnapshots")
+    expect(isinstance(listed.count, int), f"ListSnapshots: count {listed.count!r}")
+    got = [(x.id, x.volume_id) for x in listed.snapshots or []]
+    expect(got == [(snap_id, volume_id)], f"ListSnapshots volume_id={volume_id}: {got}")
+    return snap_id, " -> ".join(seen)
+
+
+def check_rename_snapshot(evs, snap_id):
+    body = UpdateSnapshotRequestBody(snapshot=UpdateSnapshotOption(name=SNAP_NAME + "-2", description="renamed"))
+    resp = evs.update_snapshot(UpdateSnapshotRequest(snapshot_id=snap_id, body=body))
+    ok_status(resp, "UpdateSnapshot")
+    expect(resp.snapshot.name == SNAP_NAME + "-2", f"UpdateSnapshot answered name {resp.snapshot.name!r}")
+
+
+def check_rollback(evs, snap_id, volume_id):
+    body = RollbackSnapshotRequestBody(rollback=RollbackSnapshotOption(volume_id=volume_id))
+    resp = evs.rollback_snapshot(RollbackSnapshotRequest(snapshot_id=snap_id, body=body))
+    ok_status(resp, "RollbackSnapshot", (200, 202))
+    expect(resp.rollback is not None and resp.rollback.volume_id == volume_id, f"RollbackSnapshot answered {resp}")
+    v, seen = wait_volume(evs, volume_id, passing=("rollbacking", "reverting"))
+    return " -> ".join(seen)
+
+
+def check_volume_from_snapshot(evs, snap_id, az, created):
+    resp = evs.create_volume(create_volume_request(size=20, az=az, name=NAME + "-from-snap", snapshot_id=snap_id))
+    ok_status(resp, "CreateVolume", (200, 202))
+    created.extend(resp.volume_ids or [])
+    vol = resp.volume_ids[0]
+    wait_job(evs, resp.job_id, ("createVolume",), vol)
+    v, _ = wait_volume(evs, vol)
+    expect(v.snapshot_id == snap_id and v.size == 20, f"disk from snapshot: snapshot_id {v.snapshot_id!r} size {v.size!r}")
+    return vol
+
+
+def check_delete_snapshot(evs, snap_id):
+    resp = evs.delete_snapshot(DeleteSnapshotRequest(snapshot_id=snap_id))
+    ok_status(resp, "DeleteSnapshot", (200, 202, 204))
+    return gone(lambda: evs.show_snapshot(ShowSnapshotRequest(snapshot_id=snap_id)), f"snapshot {snap_id}")
+
+
+def run_snapshots(evs, az, vol, state):
+    snap = R.run("EVS CreateSnapshot (POST /v2/{project_id}/cloudsnapshots) -> available; ListSnapshots by volume_id",
+                 check_snapshot, evs, vol, 20)
+    if snap is None:
+        R.skip("EVS the snapshot checks", "CreateSnapshot failed")
+        return
+    snap_id = snap[0]
+    state["snapshots"].append(snap_id)
+    R.run("EVS UpdateSnapshot renames the snapshot", check_rename_snapshot, evs, snap_id)
+    R.run("EVS DeleteVolume of a disk with a snapshot -> 400", refused,
+          lambda: evs.delete_volume(DeleteVolumeRequest(volume_id=vol)))
+    R.run("EVS RollbackSnapshot (POST .../cloudsnapshots/{id}/rollback) puts the disk back; it is available again",
+          check_rollback, evs, snap_id, vol)
+    R.run("EVS CreateVolume from the snapshot (snapshot_id) -> available, 20 GB", check_volume_from_snapshot,
+          evs, snap_id, az, state["volumes"])
+    if R.run("EVS DeleteSnapshot -> then 404", check_delete_snapshot, evs, snap_id) is not None:
+        state["snapshots"].remove(snap_id)
+
+
 def cleanup(evs, state):
     """Best effort: deletes what a failed run left behind. Not a check."""
+    for snap in state["snapshots"]:
+        try:
+            evs.delete_snapshot(DeleteSnapshotRequest(snapshot_id=snap))
+            time.sleep(POLL)
+        except Exception as e:  # noqa: BLE001 - cleanup must never raise
+            print(f"cleanup: DeleteSnapshot {snap} failed: {type(e).__name__}: {e}", flush=True)
     for v in state["volumes"]:
         try:
             evs.delete_volume(DeleteVolumeRequest(volume_id=v))
@@ -516,9 +624,11 @@ def main():
     if evs is None:
         print(f"evs: {R.passed} passed, {R.failed} failed")
         return 1
-    state = {"volumes": []}
+    state = {"volumes": [], "snapshots": []}
     try:
-        if run_evs(evs, state) is not None:
+        made = run_evs(evs, state)
+        if made is not None:
+            run_snapshots(evs, made[0], made[1], state)
             for v in list(state["volumes"]):
                 if R.run(f"EVS DeleteVolume {v} (DELETE /v2/{{project_id}}/cloudvolumes/{{id}}) -> deleteVolume job "
                          "SUCCESS, then 404 and not listed", check_delete_volume, evs, v) is not None:

@@ -107,6 +107,7 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("volume:update", &[Admin, ProjectRole(MEMBERS)]),
     ("volume:extend", &[Admin, ProjectRole(MEMBERS)]),
     ("volume:delete", &[Admin, ProjectRole(MEMBERS)]),
+    ("volume:attach", &[Admin, ProjectRole(MEMBERS)]),
     ("volume:manage_types", &[Admin]),
     // Object storage (another project's bucket is refused with 403, as S3 does)
     ("obs:read", &[Admin, SystemReader, ProjectRole(READERS)]),

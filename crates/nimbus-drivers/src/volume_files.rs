@@ -1,4 +1,6 @@
-//! Volume data on local disk: one QCOW2 file per volume, `DATA/volumes/<id>.qcow2`.
+//! Volume data on local disk: one file per volume, `DATA/volumes/<id>.qcow2`, or
+//! `<id>.raw` for shareable (multi-attach) volumes: QCOW2 keeps metadata (allocation
+//! tables) that two guests writing at once would corrupt, raw data has none.
 //!
 //! This is the block-store boundary: a distributed store (Ceph RBD...) would implement the
 //! same operations. Creation goes through a temporary file renamed into place, so a volume
@@ -9,6 +11,34 @@ use crate::hypervisor::qemu::run_qemu_img;
 use nimbus_core::Error;
 use std::ffi::OsStr;
 use std::path::PathBuf;
+
+/// How a volume's data is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeFormat {
+    /// Thin, with internal snapshots: every volume one guest at a time uses.
+    Qcow2,
+    /// Sparse raw data: shareable volumes.
+    Raw,
+}
+
+impl VolumeFormat {
+    /// The format of a volume that is (or is not) shareable.
+    pub fn for_volume(shareable: bool) -> Self {
+        if shareable {
+            VolumeFormat::Raw
+        } else {
+            VolumeFormat::Qcow2
+        }
+    }
+
+    /// QEMU's name of the format.
+    pub fn name(self) -> &'static str {
+        match self {
+            VolumeFormat::Qcow2 => "qcow2",
+            VolumeFormat::Raw => "raw",
+        }
+    }
+}
 
 /// The volumes of a region.
 #[derive(Debug, Clone)]
@@ -29,14 +59,14 @@ impl VolumeFiles {
     }
 
     /// Where a volume's data lives.
-    pub fn path(&self, id: &str) -> PathBuf {
+    pub fn path(&self, id: &str, format: VolumeFormat) -> PathBuf {
         let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-        self.root.join(format!("{safe}.qcow2"))
+        self.root.join(format!("{safe}.{}", format.name()))
     }
 
     /// Creates an empty volume of `size_gb` (nothing if it exists: a resumed job).
-    pub async fn create(&self, id: &str, size_gb: i64) -> Result<(), Error> {
-        let path = self.path(id);
+    pub async fn create(&self, id: &str, format: VolumeFormat, size_gb: i64) -> Result<(), Error> {
+        let path = self.path(id, format);
         if tokio::fs::try_exists(&path).await.map_err(io)? {
             return Ok(());
         }
@@ -46,7 +76,7 @@ impl VolumeFiles {
             OsStr::new("create"),
             OsStr::new("-q"),
             OsStr::new("-f"),
-            OsStr::new("qcow2"),
+            OsStr::new(format.name()),
             tmp.as_os_str(),
             OsStr::new(&size),
         ])
@@ -57,8 +87,14 @@ impl VolumeFiles {
 
     /// Creates a volume holding a disk image (any format `qemu-img` reads), grown to
     /// `size_gb` (nothing if it exists: a resumed job).
-    pub async fn create_from(&self, id: &str, image: &std::path::Path, size_gb: i64) -> Result<(), Error> {
-        let path = self.path(id);
+    pub async fn create_from(
+        &self,
+        id: &str,
+        format: VolumeFormat,
+        image: &std::path::Path,
+        size_gb: i64,
+    ) -> Result<(), Error> {
+        let path = self.path(id, format);
         if tokio::fs::try_exists(&path).await.map_err(io)? {
             return Ok(());
         }
@@ -67,38 +103,64 @@ impl VolumeFiles {
             OsStr::new("convert"),
             OsStr::new("-q"),
             OsStr::new("-O"),
-            OsStr::new("qcow2"),
+            OsStr::new(format.name()),
             image.as_os_str(),
             tmp.as_os_str(),
         ])
         .await?;
+        Self::settle(&tmp, &path, format, size_gb).await
+    }
+
+    /// Grows a freshly written volume to `size_gb`, makes it durable and moves it into place.
+    async fn settle(
+        tmp: &std::path::Path,
+        path: &std::path::Path,
+        format: VolumeFormat,
+        size_gb: i64,
+    ) -> Result<(), Error> {
         let size = format!("{size_gb}G");
-        run_qemu_img(&[OsStr::new("resize"), OsStr::new("-q"), tmp.as_os_str(), OsStr::new(&size)]).await?;
-        tokio::fs::File::open(&tmp).await.map_err(io)?.sync_all().await.map_err(io)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(io)
+        run_qemu_img(&[
+            OsStr::new("resize"),
+            OsStr::new("-q"),
+            OsStr::new("-f"),
+            OsStr::new(format.name()),
+            tmp.as_os_str(),
+            OsStr::new(&size),
+        ])
+        .await?;
+        tokio::fs::File::open(tmp).await.map_err(io)?.sync_all().await.map_err(io)?;
+        tokio::fs::rename(tmp, path).await.map_err(io)
     }
 
     /// Grows a volume to `size_gb` (growing to the size it has is a no-op: a resumed job).
-    pub async fn grow(&self, id: &str, size_gb: i64) -> Result<(), Error> {
-        let path = self.path(id);
-        if self.virtual_size(id).await? >= (size_gb as u64) << 30 {
+    pub async fn grow(&self, id: &str, format: VolumeFormat, size_gb: i64) -> Result<(), Error> {
+        let path = self.path(id, format);
+        if self.virtual_size(id, format).await? >= (size_gb as u64) << 30 {
             return Ok(());
         }
         let size = format!("{size_gb}G");
-        run_qemu_img(&[OsStr::new("resize"), OsStr::new("-q"), path.as_os_str(), OsStr::new(&size)]).await
+        run_qemu_img(&[
+            OsStr::new("resize"),
+            OsStr::new("-q"),
+            OsStr::new("-f"),
+            OsStr::new(format.name()),
+            path.as_os_str(),
+            OsStr::new(&size),
+        ])
+        .await
     }
 
     /// The size the guest sees, in bytes.
-    pub async fn virtual_size(&self, id: &str) -> Result<u64, Error> {
-        let info = crate::image_files::inspect_file(&self.path(id)).await?;
+    pub async fn virtual_size(&self, id: &str, format: VolumeFormat) -> Result<u64, Error> {
+        let info = crate::image_files::inspect_file(&self.path(id, format)).await?;
         Ok(info.virtual_size.max(0) as u64)
     }
 
     /// Removes a volume's data: the file goes, so nothing of it stays readable through
     /// the platform (missing data is not an error: deletes are retried).
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
-        let path = self.path(id);
-        for p in [path.clone(), path.with_extension("partial")] {
+        let path = self.path(id, VolumeFormat::Qcow2);
+        for p in [path.clone(), path.with_extension("partial"), self.path(id, VolumeFormat::Raw)] {
             match tokio::fs::remove_file(&p).await {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
                 _ => {}
@@ -107,9 +169,94 @@ impl VolumeFiles {
         Ok(())
     }
 
+    /// The names of a QCOW2 volume's internal snapshots (read while a guest may use it).
+    pub async fn snapshots(&self, id: &str) -> Result<Vec<String>, Error> {
+        let out = tokio::process::Command::new("qemu-img")
+            .args(["info", "-U", "--output=json"])
+            .arg(self.path(id, VolumeFormat::Qcow2))
+            .output()
+            .await
+            .map_err(io)?;
+        if !out.status.success() {
+            return Err(Error::Internal(format!("qemu-img info: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| Error::Internal(format!("qemu-img output: {e}")))?;
+        Ok(v["snapshots"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|s| s["name"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default())
+    }
+
+    /// Takes an internal snapshot of a volume no guest uses (nothing if it exists).
+    pub async fn snapshot(&self, id: &str, name: &str) -> Result<(), Error> {
+        if self.snapshots(id).await?.iter().any(|s| s == name) {
+            return Ok(());
+        }
+        let path = self.path(id, VolumeFormat::Qcow2);
+        run_qemu_img(&[OsStr::new("snapshot"), OsStr::new("-c"), OsStr::new(name), path.as_os_str()]).await
+    }
+
+    /// Drops an internal snapshot of a volume no guest uses (nothing if it is gone).
+    pub async fn delete_snapshot(&self, id: &str, name: &str) -> Result<(), Error> {
+        if !self.exists(id).await || !self.snapshots(id).await?.iter().any(|s| s == name) {
+            return Ok(());
+        }
+        let path = self.path(id, VolumeFormat::Qcow2);
+        run_qemu_img(&[OsStr::new("snapshot"), OsStr::new("-d"), OsStr::new(name), path.as_os_str()]).await
+    }
+
+    /// Puts a volume no guest uses back to a snapshot's content, at `size_gb` (a volume
+    /// grown since keeps its size; the space past the snapshot's end reads as zeros).
+    pub async fn revert(&self, id: &str, name: &str, size_gb: i64) -> Result<(), Error> {
+        let path = self.path(id, VolumeFormat::Qcow2);
+        run_qemu_img(&[OsStr::new("snapshot"), OsStr::new("-a"), OsStr::new(name), path.as_os_str()]).await?;
+        self.grow(id, VolumeFormat::Qcow2, size_gb).await
+    }
+
+    /// Creates a volume holding a snapshot of another, grown to `size_gb` (nothing if it
+    /// exists: a resumed job). The source may be in a guest's hands: snapshot data is never
+    /// rewritten in place.
+    pub async fn create_from_snapshot(
+        &self,
+        id: &str,
+        format: VolumeFormat,
+        source: &str,
+        name: &str,
+        size_gb: i64,
+    ) -> Result<(), Error> {
+        let path = self.path(id, format);
+        if tokio::fs::try_exists(&path).await.map_err(io)? {
+            return Ok(());
+        }
+        let tmp = path.with_extension("partial");
+        let src = self.path(source, VolumeFormat::Qcow2);
+        let snapshot = format!("snapshot.name={name}");
+        run_qemu_img(&[
+            OsStr::new("convert"),
+            OsStr::new("-q"),
+            OsStr::new("-U"),
+            OsStr::new("-f"),
+            OsStr::new("qcow2"),
+            OsStr::new("-l"),
+            OsStr::new(&snapshot),
+            OsStr::new("-O"),
+            OsStr::new(format.name()),
+            src.as_os_str(),
+            tmp.as_os_str(),
+        ])
+        .await?;
+        Self::settle(&tmp, &path, format, size_gb).await
+    }
+
     /// Whether a volume's data exists.
     pub async fn exists(&self, id: &str) -> bool {
-        tokio::fs::try_exists(self.path(id)).await.unwrap_or(false)
+        for format in [VolumeFormat::Qcow2, VolumeFormat::Raw] {
+            if tokio::fs::try_exists(self.path(id, format)).await.unwrap_or(false) {
+                return true;
+            }
+        }
+        false
     }
 }
 
@@ -121,14 +268,57 @@ mod tests {
     async fn volumes_are_created_grown_and_deleted_idempotently() {
         let dir = tempfile::tempdir().unwrap();
         let v = VolumeFiles::new(dir.path()).unwrap();
-        v.create("v1", 1).await.unwrap();
-        v.create("v1", 1).await.unwrap();
-        assert_eq!(v.virtual_size("v1").await.unwrap(), 1 << 30);
-        v.grow("v1", 3).await.unwrap();
-        v.grow("v1", 2).await.unwrap();
-        assert_eq!(v.virtual_size("v1").await.unwrap(), 3 << 30);
-        v.delete("v1").await.unwrap();
-        v.delete("v1").await.unwrap();
-        assert!(!v.exists("v1").await);
+        for f in [VolumeFormat::Qcow2, VolumeFormat::Raw] {
+            v.create("v1", f, 1).await.unwrap();
+            v.create("v1", f, 1).await.unwrap();
+            assert_eq!(v.virtual_size("v1", f).await.unwrap(), 1 << 30);
+            let info = crate::image_files::inspect_file(&v.path("v1", f)).await.unwrap();
+            assert_eq!(info.format, f.name());
+            v.grow("v1", f, 3).await.unwrap();
+            v.grow("v1", f, 2).await.unwrap();
+            assert_eq!(v.virtual_size("v1", f).await.unwrap(), 3 << 30);
+            v.delete("v1").await.unwrap();
+            v.delete("v1").await.unwrap();
+            assert!(!v.exists("v1").await);
+        }
+    }
+
+    #[tokio::test]
+    async fn snapshots_are_taken_reverted_copied_and_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = VolumeFiles::new(dir.path()).unwrap();
+        v.create("v1", VolumeFormat::Qcow2, 1).await.unwrap();
+        let path = v.path("v1", VolumeFormat::Qcow2);
+        let write = |pattern: &str| {
+            let st = std::process::Command::new("qemu-io")
+                .args(["-f", "qcow2", "-c", &format!("write -P {pattern} 0 64k")])
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        };
+        let reads = |p: &std::path::Path, format: &str, pattern: &str| {
+            let out = std::process::Command::new("qemu-io")
+                .args(["-f", format, "-r", "-c", &format!("read -P {pattern} 0 64k")])
+                .arg(p)
+                .output()
+                .unwrap();
+            !String::from_utf8_lossy(&out.stdout).contains("Pattern verification failed")
+        };
+        write("0x11");
+        v.snapshot("v1", "snap-a").await.unwrap();
+        v.snapshot("v1", "snap-a").await.unwrap();
+        write("0x22");
+        assert_eq!(v.snapshots("v1").await.unwrap(), ["snap-a"]);
+        v.create_from_snapshot("v2", VolumeFormat::Qcow2, "v1", "snap-a", 2).await.unwrap();
+        assert!(reads(&v.path("v2", VolumeFormat::Qcow2), "qcow2", "0x11"));
+        assert_eq!(v.virtual_size("v2", VolumeFormat::Qcow2).await.unwrap(), 2 << 30);
+        v.grow("v1", VolumeFormat::Qcow2, 3).await.unwrap();
+        v.revert("v1", "snap-a", 3).await.unwrap();
+        assert!(reads(&path, "qcow2", "0x11"));
+        assert_eq!(v.virtual_size("v1", VolumeFormat::Qcow2).await.unwrap(), 3 << 30);
+        v.delete_snapshot("v1", "snap-a").await.unwrap();
+        v.delete_snapshot("v1", "snap-a").await.unwrap();
+        assert!(v.snapshots("v1").await.unwrap().is_empty());
     }
 }

@@ -241,3 +241,66 @@ async fn jobs_and_tags_round_trip() {
         assert_eq!(listed[0].tag_value, "dev");
     }
 }
+
+#[tokio::test]
+async fn attachments_and_snapshots_round_trip() {
+    use crate::volumes::{self, Attachment, Snapshot, SnapshotFilter};
+    for db in testdb::all().await {
+        let s = &db.store;
+        let mut tx = s.write().await.unwrap();
+        for (id, server, at) in [("a1", "s1", 2), ("a2", "s1", 1), ("a3", "s2", 3)] {
+            let a = Attachment {
+                id: id.into(),
+                volume_id: format!("v-{id}"),
+                server_id: server.into(),
+                device: "/dev/vdc".into(),
+                status: "attaching".into(),
+                attached_at: Some(at),
+            };
+            volumes::insert_attachment(&mut tx, &a).await.unwrap();
+        }
+        assert!(volumes::set_attachment_status(&mut tx, "a1", "attached").await.unwrap());
+        assert!(!volumes::set_attachment_status(&mut tx, "nope", "attached").await.unwrap());
+        let snap = |id: &str, at: i64| Snapshot {
+            id: id.into(),
+            project_id: "p".into(),
+            user_id: "u".into(),
+            volume_id: "v1".into(),
+            name: Some(id.into()),
+            description: None,
+            size_gb: 10,
+            status: "creating".into(),
+            metadata: "{}".into(),
+            created_at: at,
+            updated_at: None,
+            version: 0,
+        };
+        volumes::insert_snapshot(&mut tx, &snap("sn1", 1)).await.unwrap();
+        volumes::insert_snapshot(&mut tx, &snap("sn2", 2)).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut c = s.read().await.unwrap();
+        let on_s1: Vec<String> =
+            volumes::server_attachments(&mut c, "s1").await.unwrap().into_iter().map(|a| a.id).collect();
+        assert_eq!(on_s1, ["a2", "a1"], "in attachment order");
+        let a1 = volumes::attachment(&mut c, "v-a1", "s1").await.unwrap().unwrap();
+        assert_eq!(a1.status, "attached");
+        assert!(volumes::attachment(&mut c, "v-a1", "s2").await.unwrap().is_none());
+        let newest =
+            volumes::list_snapshots(&mut c, &SnapshotFilter::default(), &PageRequest::default()).await.unwrap();
+        assert_eq!(newest.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["sn2", "sn1"]);
+        let oldest = volumes::volume_snapshots(&mut c, "v1").await.unwrap();
+        assert_eq!(oldest[0].id, "sn1");
+        drop(c);
+
+        // A writer holding an old version loses.
+        let mut tx = s.write().await.unwrap();
+        let mut sn = volumes::get_snapshot(&mut tx, "sn1").await.unwrap().unwrap();
+        sn.status = "available".into();
+        volumes::update_snapshot(&mut tx, &sn).await.unwrap();
+        assert!(matches!(volumes::update_snapshot(&mut tx, &sn).await, Err(Error::Conflict(_))));
+        assert!(volumes::delete_attachment(&mut tx, "a1").await.unwrap());
+        assert!(volumes::delete_snapshot(&mut tx, "sn2").await.unwrap());
+        tx.commit().await.unwrap();
+    }
+}

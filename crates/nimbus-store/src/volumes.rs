@@ -232,3 +232,170 @@ pub async fn attachments(c: &mut AnyConnection, volume_id: &str) -> Result<Vec<A
         .await
         .map_err(db_error)
 }
+
+/// A server's attachments, in attachment order (the order of its PCI slots at boot).
+pub async fn server_attachments(c: &mut AnyConnection, server_id: &str) -> Result<Vec<Attachment>, Error> {
+    sqlx::query_as("SELECT * FROM volume_attachments WHERE server_id = $1 ORDER BY attached_at, id")
+        .bind(server_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
+}
+
+/// The attachment of a volume to a server, if any.
+pub async fn attachment(c: &mut AnyConnection, volume_id: &str, server_id: &str) -> Result<Option<Attachment>, Error> {
+    sqlx::query_as("SELECT * FROM volume_attachments WHERE volume_id = $1 AND server_id = $2")
+        .bind(volume_id)
+        .bind(server_id)
+        .fetch_optional(c)
+        .await
+        .map_err(db_error)
+}
+
+pub async fn insert_attachment(c: &mut AnyConnection, a: &Attachment) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO volume_attachments (id, volume_id, server_id, device, status, attached_at) \
+         VALUES ($1,$2,$3,$4,$5,$6)",
+    )
+    .bind(&a.id)
+    .bind(&a.volume_id)
+    .bind(&a.server_id)
+    .bind(&a.device)
+    .bind(&a.status)
+    .bind(a.attached_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Moves an attachment to `status`; `false` if it is gone.
+pub async fn set_attachment_status(c: &mut AnyConnection, id: &str, status: &str) -> Result<bool, Error> {
+    let r = sqlx::query("UPDATE volume_attachments SET status = $2 WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
+}
+
+pub async fn delete_attachment(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    let r = sqlx::query("DELETE FROM volume_attachments WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// A volume snapshot row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Snapshot {
+    pub id: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub volume_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub size_gb: i64,
+    pub status: String,
+    /// User metadata, a JSON object of strings.
+    pub metadata: String,
+    pub created_at: i64,
+    pub updated_at: Option<i64>,
+    pub version: i64,
+}
+
+pub async fn insert_snapshot(c: &mut AnyConnection, s: &Snapshot) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO volume_snapshots (id, project_id, user_id, volume_id, name, description, size_gb, status, \
+         metadata, created_at, updated_at, version) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+    )
+    .bind(&s.id)
+    .bind(&s.project_id)
+    .bind(&s.user_id)
+    .bind(&s.volume_id)
+    .bind(&s.name)
+    .bind(&s.description)
+    .bind(s.size_gb)
+    .bind(&s.status)
+    .bind(&s.metadata)
+    .bind(s.created_at)
+    .bind(s.updated_at)
+    .bind(s.version)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Writes a snapshot read at `s.version`; a concurrent change makes this a conflict.
+pub async fn update_snapshot(c: &mut AnyConnection, s: &Snapshot) -> Result<i64, Error> {
+    let r = sqlx::query(
+        "UPDATE volume_snapshots SET name=$3, description=$4, status=$5, metadata=$6, updated_at=$7, \
+         version = version + 1 WHERE id=$1 AND version=$2",
+    )
+    .bind(&s.id)
+    .bind(s.version)
+    .bind(&s.name)
+    .bind(&s.description)
+    .bind(&s.status)
+    .bind(&s.metadata)
+    .bind(s.updated_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    if r.rows_affected() == 1 {
+        Ok(s.version + 1)
+    } else {
+        Err(Error::Conflict(format!("Snapshot {} changed while this request ran; try again.", s.id)))
+    }
+}
+
+pub async fn get_snapshot(c: &mut AnyConnection, id: &str) -> Result<Option<Snapshot>, Error> {
+    sqlx::query_as("SELECT * FROM volume_snapshots WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
+}
+
+pub async fn delete_snapshot(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    let r = sqlx::query("DELETE FROM volume_snapshots WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// A volume's snapshots, oldest first.
+pub async fn volume_snapshots(c: &mut AnyConnection, volume_id: &str) -> Result<Vec<Snapshot>, Error> {
+    sqlx::query_as("SELECT * FROM volume_snapshots WHERE volume_id = $1 ORDER BY created_at, id")
+        .bind(volume_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
+}
+
+/// Snapshot list filters (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotFilter {
+    pub project_id: Option<String>,
+    pub volume_id: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+}
+
+/// Snapshots matching `f`, newest first, paged by id marker.
+pub async fn list_snapshots(
+    c: &mut AnyConnection,
+    f: &SnapshotFilter,
+    page: &PageRequest,
+) -> Result<Vec<Snapshot>, Error> {
+    let mut sql = Sql::new("SELECT * FROM volume_snapshots WHERE 1=1");
+    sql.and_eq("project_id", f.project_id.clone().map(Arg::Text))
+        .and_eq("volume_id", f.volume_id.clone().map(Arg::Text))
+        .and_eq("name", f.name.clone().map(Arg::Text))
+        .and_eq("status", f.status.clone().map(Arg::Text));
+    if let Some(m) = &page.marker {
+        sql.push(" AND (created_at < (SELECT created_at FROM volume_snapshots WHERE id = ")
+            .bind(Arg::Text(m.clone()))
+            .push(") OR (created_at = (SELECT created_at FROM volume_snapshots WHERE id = ")
+            .bind(Arg::Text(m.clone()))
+            .push(") AND id < ")
+            .bind(Arg::Text(m.clone()))
+            .push("))");
+    }
+    sql.push(" ORDER BY created_at DESC, id DESC LIMIT ").bind(Arg::Int(page.effective_limit() as i64));
+    sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
+}

@@ -145,6 +145,12 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("PUT", "/v2/{project_id}/cloudvolumes/{volume_id}", 404),
     ("DELETE", "/v2/{project_id}/cloudvolumes/{volume_id}", 404),
     ("POST", "/v2.1/{project_id}/cloudvolumes/{volume_id}/action", 404),
+    ("POST", "/v2/{project_id}/cloudsnapshots", 404),
+    ("GET", "/v2/{project_id}/cloudsnapshots/detail", 404),
+    ("GET", "/v2/{project_id}/cloudsnapshots/{snapshot_id}", 404),
+    ("PUT", "/v2/{project_id}/cloudsnapshots/{snapshot_id}", 404),
+    ("DELETE", "/v2/{project_id}/cloudsnapshots/{snapshot_id}", 404),
+    ("POST", "/v2/{project_id}/cloudsnapshots/{snapshot_id}/rollback", 404),
     ("GET", "/v2/{project_id}/types", 404),
     ("GET", "/v2/{project_id}/os-availability-zone", 404),
     ("GET", "/volume/v3/{project_id}/types", 200),
@@ -168,6 +174,18 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("POST", "/volume/v3/{project_id}/volumes/{volume_id}/metadata", 404),
     ("PUT", "/volume/v3/{project_id}/volumes/{volume_id}/metadata", 404),
     ("DELETE", "/volume/v3/{project_id}/volumes/{volume_id}/metadata/{key}", 404),
+    ("POST", "/volume/v3/{project_id}/snapshots", 404),
+    ("GET", "/volume/v3/{project_id}/snapshots", 200),
+    ("GET", "/volume/v3/{project_id}/snapshots/detail", 200),
+    ("GET", "/volume/v3/{project_id}/snapshots/{snapshot_id}", 404),
+    ("PUT", "/volume/v3/{project_id}/snapshots/{snapshot_id}", 404),
+    ("DELETE", "/volume/v3/{project_id}/snapshots/{snapshot_id}", 404),
+    ("GET", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata", 404),
+    ("POST", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata", 404),
+    ("PUT", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata", 404),
+    ("GET", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata/{key}", 404),
+    ("PUT", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata/{key}", 404),
+    ("DELETE", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata/{key}", 404),
     ("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
     ("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}/defaults", 404),
     ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
@@ -212,6 +230,10 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/compute/v2.1/servers/{server_id}/os-server-password", 404),
     ("DELETE", "/compute/v2.1/servers/{server_id}/os-server-password", 404),
     ("GET", "/compute/v2.1/servers/{server_id}/ips", 404),
+    ("GET", "/compute/v2.1/servers/{server_id}/os-volume_attachments", 404),
+    ("POST", "/compute/v2.1/servers/{server_id}/os-volume_attachments", 404),
+    ("GET", "/compute/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", 404),
+    ("DELETE", "/compute/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}", 404),
     ("GET", "/compute/v2.1/servers/{server_id}/ips/{network}", 404),
     ("GET", "/compute/v2.1/extensions", 200),
     ("GET", "/compute/v2.1/extensions/{alias}", 200),
@@ -245,6 +267,10 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("POST", "/v1/{project_id}/cloudservers/delete", 404),
     ("GET", "/v1/{project_id}/cloudservers/detail", 404),
     ("GET", "/v1/{project_id}/cloudservers/{server_id}", 404),
+    ("POST", "/v1/{project_id}/cloudservers/{server_id}/attachvolume", 404),
+    ("DELETE", "/v1/{project_id}/cloudservers/{server_id}/detachvolume/{volume_id}", 404),
+    ("GET", "/v1/{project_id}/cloudservers/{server_id}/block_device", 404),
+    ("GET", "/v1/{project_id}/cloudservers/{server_id}/block_device/{volume_id}", 404),
     ("GET", "/network/v2.0/quotas/{project_id}", 404),
     ("GET", "/network/v2.0/quotas/{project_id}/details.json", 404),
     ("PUT", "/network/v2.0/quotas/{project_id}", 404),
@@ -337,6 +363,10 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
             Some(json!({"os-stop": {"servers": [{"id": p["server_id"]}], "type": "HARD"}}))
         }
         ("POST", "/v1/{project_id}/cloudservers/delete") => Some(json!({"servers": [{"id": p["server_id"]}]})),
+        ("POST", "/compute/v2.1/servers/{server_id}/os-volume_attachments")
+        | ("POST", "/v1/{project_id}/cloudservers/{server_id}/attachvolume") => {
+            Some(json!({"volumeAttachment": {"volumeId": p["volume_id"]}}))
+        }
         ("POST", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs") => Some(json!({"extra_specs": {"k": "evil"}})),
         ("PUT", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}") => Some(json!({"k": "evil"})),
         ("PUT", "/compute/v2.1/images/{image_id}/metadata") | ("POST", "/compute/v2.1/images/{image_id}/metadata") => {
@@ -348,6 +378,20 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         }
         ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"volumes": 1000}})),
         ("POST", "/volume/v3/{project_id}/volumes") => Some(json!({"volume": {"size": 10, "name": "intruder-vol"}})),
+        ("POST", "/volume/v3/{project_id}/snapshots") | ("POST", "/v2/{project_id}/cloudsnapshots") => {
+            Some(json!({"snapshot": {"volume_id": p["volume_id"], "force": true}}))
+        }
+        ("PUT", "/volume/v3/{project_id}/snapshots/{snapshot_id}")
+        | ("PUT", "/v2/{project_id}/cloudsnapshots/{snapshot_id}") => Some(json!({"snapshot": {"name": "evil"}})),
+        ("POST" | "PUT", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata") => {
+            Some(json!({"metadata": {"evil": "1"}}))
+        }
+        ("PUT", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata/{key}") => {
+            Some(json!({"meta": {"k": "evil"}}))
+        }
+        ("POST", "/v2/{project_id}/cloudsnapshots/{snapshot_id}/rollback") => {
+            Some(json!({"rollback": {"volume_id": p["volume_id"]}}))
+        }
         ("POST", "/volume/v3/{project_id}/types") => Some(json!({"volume_type": {"name": "evil"}})),
         ("PUT", "/volume/v3/{project_id}/types/{type_id}") => Some(json!({"volume_type": {"name": "evil"}})),
         ("POST", "/volume/v3/{project_id}/types/{type_id}/extra_specs") => Some(json!({"extra_specs": {"k": "evil"}})),
@@ -522,10 +566,29 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         .await;
     assert_eq!(s, 202, "{vol}");
     let volume_id = vol["volume"]["id"].as_str().unwrap().to_string();
+    // A snapshot of it, once it is made.
+    let vol_url = format!("/volume/v3/{project_id}/volumes/{volume_id}");
+    region
+        .wait_for(60, "the victim's volume", || async {
+            let (_, v) = region.call("GET", &vol_url, Some(&token), None).await;
+            (v["volume"]["status"] == "available").then_some(())
+        })
+        .await;
+    let (s, snap) = region
+        .call(
+            "POST",
+            &format!("/volume/v3/{project_id}/snapshots"),
+            Some(&token),
+            Some(json!({"snapshot": {"volume_id": volume_id, "name": "victim-snap", "metadata": {"k": "v"}}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{snap}");
+    let snapshot_id = snap["snapshot"]["id"].as_str().unwrap().to_string();
     let (_, types) = region.call("GET", &format!("/volume/v3/{project_id}/types"), Some(&token), None).await;
     let type_id = types["volume_types"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
         ("volume_id", volume_id),
+        ("snapshot_id", snapshot_id),
         ("type_id", type_id),
         ("server_id", server_id),
         ("server_group_id", server_group_id),

@@ -6,19 +6,11 @@
 
 mod common;
 
-use common::{qemu_pids, tiny_dir, Db, Region};
+use common::{compute_region, qemu_pids, wait_console, Region};
 use serde_json::{json, Value};
 use std::process::Command;
 
-const READY: &str = "nimbus-tiny: ready";
-
-fn compute_region(env: &[(&str, &str)]) -> Option<Region> {
-    let tiny = tiny_dir()?;
-    let tiny = tiny.to_str().unwrap().to_string();
-    let mut all: Vec<(&str, &str)> = vec![("NIMBUS_DEFAULT_IMAGE_DIR", tiny.as_str())];
-    all.extend_from_slice(env);
-    Some(Region::start_with(&Db::Sqlite, &all, None))
-}
+use common::READY;
 
 fn status_of(region: &Region, server: &str) -> Value {
     region.openstack_json(&["server", "show", server])
@@ -30,15 +22,6 @@ async fn wait_status(region: &Region, server: &str, want: &str, secs: u64) -> Va
             let s = status_of(region, server);
             assert_ne!(s["status"], "ERROR", "{server} failed: {s}");
             (s["status"] == want).then_some(s)
-        })
-        .await
-}
-
-async fn wait_console(region: &Region, server: &str, needle: &str, count: usize) -> String {
-    region
-        .wait_for(300, &format!("{needle:?} x{count} on the console of {server}"), || async {
-            let (ok, log, _) = region.openstack(&["console", "log", "show", server]);
-            (ok && log.matches(needle).count() >= count).then_some(log)
         })
         .await
 }

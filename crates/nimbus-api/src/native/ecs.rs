@@ -31,6 +31,29 @@ pub fn routes(r: Routes) -> Routes {
         .add("POST", "/v1/{project_id}/cloudservers/delete", A, delete_servers)
         .add("GET", "/v1/{project_id}/cloudservers/detail", A, list_servers_details)
         .add("GET", "/v1/{project_id}/cloudservers/{server_id}", A, show_server)
+        .add("POST", "/v1/{project_id}/cloudservers/{server_id}/attachvolume", A, attach_volume)
+        .add("DELETE", "/v1/{project_id}/cloudservers/{server_id}/detachvolume/{volume_id}", A, detach_volume)
+        .add("GET", "/v1/{project_id}/cloudservers/{server_id}/block_device", A, list_block_devices)
+        .add("GET", "/v1/{project_id}/cloudservers/{server_id}/block_device/{volume_id}", A, show_block_device)
+}
+
+/// An attach: `{"volumeAttachment": {"volumeId": ..., "device": "/dev/vdc"}, "dry_run": false}`.
+#[derive(Serialize, ToSchema)]
+pub struct AttachVolumeBody {
+    #[serde(rename = "volumeAttachment")]
+    #[schema(value_type = Object)]
+    pub volume_attachment: Value,
+}
+
+/// A server's disks: `{"attachableQuantity": {...}, "volumeAttachments": [...]}`.
+#[derive(Serialize, ToSchema)]
+pub struct BlockDevicesBody {
+    #[serde(rename = "attachableQuantity")]
+    #[schema(value_type = Object)]
+    pub attachable_quantity: Value,
+    #[serde(rename = "volumeAttachments")]
+    #[schema(value_type = Vec<Object>)]
+    pub volume_attachments: Value,
 }
 
 /// The answer to a create: the batch job and the new servers' ids.
@@ -303,7 +326,8 @@ fn detail_doc(s: &AppState, v: &ServerView) -> Value {
         "progress": if srv.status == "BUILD" { 0 } else { 100 },
         "config_drive": if srv.config_drive { "True" } else { "" },
         "metadata": metadata,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": v.volumes.iter()
+            .map(|id| json!({"id": id, "delete_on_termination": "false"})).collect::<Vec<_>>(),
         "host_status": if srv.host.is_some() { "UP" } else { "" },
         "locked": srv.locked,
         "tags": v.tags,
@@ -374,4 +398,90 @@ pub async fn list_servers_details(
     let start = ((page_no - 1) * limit) as usize;
     let servers: Vec<Value> = all.iter().skip(start).take(limit as usize).map(|v| detail_doc(&s, v)).collect();
     Ok(Json(json!({"count": all.len(), "servers": servers})).into_response())
+}
+
+/// Attaches a data disk to a server (hot-plugged if it runs); answers the job.
+#[utoipa::path(post, path = "/v1/{project_id}/cloudservers/{server_id}/attachvolume", tag = "ECS",
+    request_body = AttachVolumeBody,
+    params(("project_id" = String, Path), ("server_id" = String, Path)),
+    responses((status = 200, body = JobIdBody), (status = 400, body = super::ErrorBody)))]
+pub async fn attach_volume(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project_id, server_id)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    check_project(&ctx, &project_id, true).map_err(|_| Error::not_found("server", &server_id))?;
+    let body: Value = parse_json(&raw)?;
+    if body.get("dry_run").and_then(Value::as_bool) == Some(true) {
+        return Err(Error::bad_request("dry_run is not supported in this region: send the request without it.").into());
+    }
+    let att = body
+        .get("volumeAttachment")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::bad_request("'volumeAttachment' object required."))?;
+    let volume = required(att, "volumeId")?;
+    if str_of(att, "hw:passthrough")? == Some("true") {
+        return Err(Error::bad_request("SCSI passthrough disks are not offered: attach the disk as VBD.").into());
+    }
+    let device = str_of(att, "device")?;
+    let (_a, job_id) = s.control.attach_volume(&ctx, &server_id, volume, device).await?;
+    Ok(Json(JobIdBody { job_id }).into_response())
+}
+
+/// Detaches a data disk from a server; answers the job.
+#[utoipa::path(delete, path = "/v1/{project_id}/cloudservers/{server_id}/detachvolume/{volume_id}", tag = "ECS",
+    params(("project_id" = String, Path), ("server_id" = String, Path), ("volume_id" = String, Path),
+           ("delete_flag" = Option<String>, Query)),
+    responses((status = 202, body = JobIdBody), (status = 404, body = super::ErrorBody)))]
+pub async fn detach_volume(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project_id, server_id, volume_id)): Path<(String, String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project_id, true).map_err(|_| Error::not_found("server", &server_id))?;
+    let job_id = s.control.detach_volume(&ctx, &server_id, &volume_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(JobIdBody { job_id })).into_response())
+}
+
+fn block_device(a: &nimbus_store::volumes::Attachment, size_gb: Option<i64>) -> Value {
+    json!({"id": a.volume_id, "volumeId": a.volume_id, "serverId": a.server_id, "device": a.device,
+           "bus": "virtio", "size": size_gb, "bootIndex": Value::Null, "pciAddress": Value::Null})
+}
+
+/// A server's attached disks and how many more it takes.
+#[utoipa::path(get, path = "/v1/{project_id}/cloudservers/{server_id}/block_device", tag = "ECS",
+    params(("project_id" = String, Path), ("server_id" = String, Path)),
+    responses((status = 200, body = BlockDevicesBody), (status = 404, body = super::ErrorBody)))]
+pub async fn list_block_devices(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project_id, server_id)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project_id, false).map_err(|_| Error::not_found("server", &server_id))?;
+    let list = s.control.server_volume_attachments(&ctx, &server_id).await?;
+    let mut docs = Vec::with_capacity(list.len());
+    for a in &list {
+        let size = s.control.get_volume(&ctx, &a.volume_id).await.ok().map(|v| v.size_gb);
+        docs.push(block_device(a, size));
+    }
+    let free = nimbus_control::volumes::MAX_VOLUMES_PER_SERVER.saturating_sub(list.len());
+    Ok(Json(json!({"attachableQuantity": {"free_scsi": 0, "free_blk": free, "free_disk": free},
+                   "volumeAttachments": docs}))
+    .into_response())
+}
+
+/// One attached disk of a server.
+#[utoipa::path(get, path = "/v1/{project_id}/cloudservers/{server_id}/block_device/{volume_id}", tag = "ECS",
+    params(("project_id" = String, Path), ("server_id" = String, Path), ("volume_id" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = super::ErrorBody)))]
+pub async fn show_block_device(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project_id, server_id, volume_id)): Path<(String, String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project_id, false).map_err(|_| Error::not_found("server", &server_id))?;
+    let a = s.control.server_volume_attachment(&ctx, &server_id, &volume_id).await?;
+    let size = s.control.get_volume(&ctx, &a.volume_id).await.ok().map(|v| v.size_gb);
+    Ok(Json(json!({"volumeAttachment": block_device(&a, size)})).into_response())
 }

@@ -64,7 +64,7 @@ async fn disk(s: &AppState, v: &Volume) -> Result<Value, Error> {
     }))
 }
 
-fn str_of(m: &Map<String, Value>, k: &str) -> Result<Option<String>, Error> {
+pub(super) fn str_of(m: &Map<String, Value>, k: &str) -> Result<Option<String>, Error> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -233,7 +233,8 @@ async fn action(
         body.get("os-extend").and_then(|e| e.get("new_size")).and_then(Value::as_i64).ok_or_else(|| {
             Error::bad_request("The request body must contain 'os-extend' with an integer 'new_size'.")
         })?;
-    let job = s.control.extend_volume(&ctx, &id, new_size).await?;
+    // EVS expands disks in use as well as idle ones.
+    let job = s.control.extend_volume(&ctx, &id, new_size, true).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"job_id": job}))).into_response())
 }
 

@@ -7,6 +7,7 @@
 mod cts;
 mod ecs;
 mod evs;
+mod evs_snapshots;
 mod iam;
 mod ims;
 mod jobs;
@@ -40,6 +41,7 @@ pub fn routes() -> Routes {
     let r = metering::routes(r);
     let r = ecs::routes(r);
     let r = evs::routes(r);
+    let r = evs_snapshots::routes(r);
     jobs::routes(r)
 }
 
@@ -68,6 +70,10 @@ pub fn routes() -> Routes {
         ecs::delete_servers,
         ecs::show_server,
         ecs::list_servers_details,
+        ecs::attach_volume,
+        ecs::detach_volume,
+        ecs::list_block_devices,
+        ecs::show_block_device,
         ims::list_images,
         tms::batch_create,
         tms::batch_delete,
@@ -79,7 +85,9 @@ pub fn routes() -> Routes {
         ecs::JobIdBody,
         ecs::CreateServersBody,
         ecs::BatchActionBody,
-        ecs::DeleteServersBody
+        ecs::DeleteServersBody,
+        ecs::AttachVolumeBody,
+        ecs::BlockDevicesBody
     ))
 )]
 struct NativeApi;

@@ -6,6 +6,7 @@ pub mod compute;
 pub mod image;
 mod quotas;
 mod volume;
+mod volume_snapshots;
 
 use crate::routes::{Access, Routes};
 use crate::AppState;
@@ -52,7 +53,7 @@ async fn compute_legacy_version(State(s): State<AppState>) -> impl IntoResponse 
 
 /// The block-storage (Cinder) routes.
 pub fn volume_routes() -> Routes {
-    volume::routes(quotas::volume_routes(Routes::default()))
+    volume_snapshots::routes(volume::routes(quotas::volume_routes(Routes::default())))
 }
 
 /// The network (Neutron-style errors) routes.

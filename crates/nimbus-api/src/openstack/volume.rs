@@ -130,7 +130,7 @@ fn specs_field(v: Option<&Value>) -> Result<BTreeMap<String, String>, Error> {
     }
 }
 
-fn bool_field(v: Option<&Value>) -> Result<Option<bool>, Error> {
+pub(super) fn bool_field(v: Option<&Value>) -> Result<Option<bool>, Error> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -329,7 +329,7 @@ fn int_field(v: &Value, what: &str) -> Result<Option<i64>, Error> {
     }
 }
 
-fn str_field(m: &Map<String, Value>, key: &str) -> Result<Option<String>, Error> {
+pub(super) fn str_field(m: &Map<String, Value>, key: &str) -> Result<Option<String>, Error> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -337,7 +337,7 @@ fn str_field(m: &Map<String, Value>, key: &str) -> Result<Option<String>, Error>
     }
 }
 
-fn metadata_field(v: Option<&Value>) -> Result<BTreeMap<String, String>, Error> {
+pub(super) fn metadata_field(v: Option<&Value>) -> Result<BTreeMap<String, String>, Error> {
     match v {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
         Some(Value::Object(m)) => m
@@ -504,11 +504,12 @@ async fn delete(
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-/// `POST .../volumes/{id}/action`: `os-extend` (other actions come with attachments,
-/// snapshots and backups).
+/// `POST .../volumes/{id}/action`: `os-extend` (of an attached volume from 3.42), and
+/// `revert` to the latest snapshot (3.40).
 async fn action(
     State(s): State<AppState>,
     Auth(ctx): Auth,
+    mv: Microversion,
     Path((_p, id)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
@@ -519,7 +520,16 @@ async fn action(
         "os-extend" => {
             let new_size = int_field(arg.get("new_size").unwrap_or(&Value::Null), "new_size")?
                 .ok_or_else(|| Error::bad_request("Invalid input received: new_size is required."))?;
-            s.control.extend_volume(&ctx, &id, new_size).await?;
+            // Extending an attached volume is Cinder's 3.42.
+            s.control.extend_volume(&ctx, &id, new_size, mv.at_least(42)).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "revert" if mv.at_least(40) => {
+            let snapshot = arg
+                .get("snapshot_id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::bad_request("Invalid input received: 'snapshot_id' is required."))?;
+            s.control.revert_volume(&ctx, &id, snapshot).await?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
         other => {

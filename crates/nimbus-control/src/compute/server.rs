@@ -151,6 +151,8 @@ pub struct ServersCreated {
 pub struct ServerView {
     pub server: Server,
     pub tags: Vec<String>,
+    /// The ids of the volumes attached to it.
+    pub volumes: Vec<String>,
 }
 
 /// An action on an existing server.
@@ -334,7 +336,13 @@ impl Control {
     }
 
     /// Loads a server the caller may change.
-    async fn load_server_for(&self, c: &mut AnyConnection, ctx: &Ctx, id: &str, action: &str) -> Result<Server, Error> {
+    pub(crate) async fn load_server_for(
+        &self,
+        c: &mut AnyConnection,
+        ctx: &Ctx,
+        id: &str,
+        action: &str,
+    ) -> Result<Server, Error> {
         let s = self.load_server(c, ctx, id).await?;
         authorize(action, &ctx.principal, &Target { project_id: Some(&s.project_id), ..Default::default() })?;
         Ok(s)
@@ -674,7 +682,13 @@ impl Control {
 
     async fn view_server(&self, c: &mut AnyConnection, server: Server) -> Result<ServerView, Error> {
         let tags = self.resource_tags(c, TAG_KIND, &server.id).await?.into_iter().map(|(k, _)| k).collect();
-        Ok(ServerView { server, tags })
+        let volumes = nimbus_store::volumes::server_attachments(c, &server.id)
+            .await?
+            .into_iter()
+            .filter(|a| a.status != "attaching")
+            .map(|a| a.volume_id)
+            .collect();
+        Ok(ServerView { server, tags, volumes })
     }
 
     /// One server.

@@ -141,6 +141,7 @@ impl Control {
                 }),
                 user_data,
             },
+            volumes: self.server_volume_disks(&s.id).await?,
         })
     }
 }
@@ -420,6 +421,10 @@ impl JobHandler for ServerJob {
                     control.release_quota(&mut tx, &s.project_id, "ram", s.ram_mb).await?;
                     control.usage_event(&mut tx, &s, "deleted").await?;
                     nimbus_store::tags::clear(&mut tx, super::server::TAG_KIND, &id).await?;
+                    // Its volumes are free again (their data stays: volumes outlive servers).
+                    for a in nimbus_store::volumes::server_attachments(&mut tx, &id).await? {
+                        control.end_attachment(&mut tx, &a).await?;
+                    }
                 }
                 tx.commit().await?;
                 Ok(Done)

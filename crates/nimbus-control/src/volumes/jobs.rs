@@ -1,4 +1,6 @@
-//! The durable jobs behind volume calls: create (blank, or from an image), extend, delete.
+//! The durable jobs behind volume calls: create (blank, or from an image), extend (through
+//! the guest's QEMU when the volume is attached to a running one), delete; attach and
+//! detach live in `attach.rs`.
 //!
 //! Every step is idempotent (the volume driver's operations are, and state writes re-read
 //! the row), so a job interrupted by a crash of `nimbus` resumes and still ends in a clear
@@ -9,6 +11,8 @@ use crate::jobs::{JobHandler, JobRegistry, StepOutcome};
 use crate::Control;
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
+use nimbus_drivers::hypervisor::{DiskQos, GuestState, VolumeDisk};
+use nimbus_drivers::volume_files::VolumeFormat;
 use nimbus_store::jobs::Job;
 use nimbus_store::volumes::{self as repo, Volume};
 use std::sync::Arc;
@@ -22,6 +26,32 @@ pub fn register_jobs(r: &mut JobRegistry) {
     r.register(Arc::new(CreateVolume));
     r.register(Arc::new(ExtendVolume));
     r.register(Arc::new(DeleteVolume));
+    r.register(Arc::new(super::attach::AttachVolume));
+    r.register(Arc::new(super::attach::DetachVolume));
+    r.register(Arc::new(super::snapshots::CreateSnapshot));
+    r.register(Arc::new(super::snapshots::DeleteSnapshot));
+    r.register(Arc::new(super::snapshots::RevertVolume));
+}
+
+/// How a volume's data is stored.
+pub(super) fn format_of(v: &Volume) -> VolumeFormat {
+    VolumeFormat::for_volume(v.multiattach)
+}
+
+/// A volume as the hypervisor plugs it into a guest: its data, and its type's QoS.
+pub(super) async fn volume_disk(control: &Control, v: &Volume) -> Result<VolumeDisk, Error> {
+    let vtype = control.volume_type_of(v).await?;
+    let qos: super::Qos =
+        serde_json::from_str(&vtype.qos).unwrap_or(super::Qos { total_iops_sec: 0, total_bytes_sec: 0 });
+    let format = format_of(v);
+    Ok(VolumeDisk {
+        id: v.id.clone(),
+        path: control.drivers().volumes.path(&v.id, format),
+        format: format.name().into(),
+        shared: v.multiattach,
+        read_only: false,
+        qos: DiskQos { iops: qos.total_iops_sec, bytes_per_sec: qos.total_bytes_sec },
+    })
 }
 
 fn volume_id(job: &Job) -> Result<String, Error> {
@@ -32,7 +62,7 @@ fn volume_id(job: &Job) -> Result<String, Error> {
 impl Control {
     /// Moves a volume to `status` if it is still in `from` (a job never overrides a change
     /// made since, e.g. an operator's reset); returns the row as written.
-    async fn volume_status(&self, id: &str, from: &str, status: &str) -> Result<Option<Volume>, Error> {
+    pub(super) async fn volume_status(&self, id: &str, from: &str, status: &str) -> Result<Option<Volume>, Error> {
         let mut tx = self.store().write().await?;
         let Some(mut v) = repo::get(&mut tx, id).await?.filter(|v| v.status == from) else { return Ok(None) };
         v.status = status.into();
@@ -60,12 +90,26 @@ impl JobHandler for CreateVolume {
         };
         let Some(v) = v.filter(|v| v.status == "creating") else { return Ok(StepOutcome::Done) };
         let files = &control.drivers().volumes;
-        match &v.image_id {
-            Some(image) => {
-                let src = control.drivers().images.path(image);
-                files.create_from(&v.id, &src, v.size_gb).await?;
+        let snapshot = match &v.snapshot_id {
+            Some(sid) => {
+                let mut c = control.store().read().await?;
+                repo::get_snapshot(&mut c, sid).await?
             }
-            None => files.create(&v.id, v.size_gb).await?,
+            None => None,
+        };
+        match (&snapshot, &v.image_id) {
+            (Some(snap), _) => {
+                let name = super::snapshots::snapshot_name(&snap.id);
+                files.create_from_snapshot(&v.id, format_of(&v), &snap.volume_id, &name, v.size_gb).await?;
+            }
+            (None, Some(image)) => {
+                let src = control.drivers().images.path(image);
+                files.create_from(&v.id, format_of(&v), &src, v.size_gb).await?;
+            }
+            (None, None) if v.snapshot_id.is_some() => {
+                return Err(Error::Conflict(format!("the snapshot volume {} was made from is gone", v.id)))
+            }
+            (None, None) => files.create(&v.id, format_of(&v), v.size_gb).await?,
         }
         let vtype = control.volume_type_of(&v).await?;
         let mut tx = control.store().write().await?;
@@ -84,7 +128,8 @@ impl JobHandler for CreateVolume {
     }
 }
 
-/// Grows a volume's data, then records the new size.
+/// Grows a volume's data, then records the new size: through QEMU for a volume in a
+/// guest's hands (the guest sees the new size at once), with `qemu-img` otherwise.
 struct ExtendVolume;
 
 #[async_trait::async_trait]
@@ -102,12 +147,27 @@ impl JobHandler for ExtendVolume {
             repo::get(&mut c, &id).await?
         };
         let Some(v) = v.filter(|v| v.status == "extending") else { return Ok(StepOutcome::Done) };
-        control.drivers().volumes.grow(&v.id, new_size).await?;
+        let servers: Vec<String> = {
+            let mut c = control.store().read().await?;
+            repo::attachments(&mut c, &v.id).await?.into_iter().map(|a| a.server_id).collect()
+        };
+        let hv = &control.drivers().hypervisor;
+        let mut grown_by_qemu = false;
+        for server in &servers {
+            if hv.state(server).await? != GuestState::Missing {
+                hv.resize_volume(server, &v.id, (new_size as u64) << 30).await?;
+                grown_by_qemu = true;
+            }
+        }
+        if !grown_by_qemu {
+            control.drivers().volumes.grow(&v.id, format_of(&v), new_size).await?;
+        }
+        let back_to = if p["from_status"] == "in-use" { "in-use" } else { "available" };
         let vtype = control.volume_type_of(&v).await?;
         let mut tx = control.store().write().await?;
         if let Some(mut v) = repo::get(&mut tx, &id).await?.filter(|v| v.status == "extending") {
             v.size_gb = new_size;
-            v.status = "available".into();
+            v.status = back_to.into();
             v.updated_at = Some(now_ms());
             repo::update(&mut tx, &v).await?;
             control.volume_usage(&mut tx, &v, "resized", &vtype.name).await?;

@@ -6,7 +6,9 @@
 //! (`volumes`, `gigabytes`), all in the transaction that records the change, its job and its
 //! audit trace.
 
+mod attach;
 mod jobs;
+mod snapshots;
 
 use crate::audit::AuditEvent;
 use crate::authz::{authorize, authorize_visible, Target};
@@ -18,7 +20,9 @@ use nimbus_store::volumes::{self as repo, Volume, VolumeFilter, VolumeType};
 use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 
+pub use attach::{ATTACH_JOB, DETACH_JOB, MAX_VOLUMES_PER_SERVER};
 pub use jobs::{register_jobs, CREATE_JOB, DELETE_JOB, EXTEND_JOB};
+pub use snapshots::{SnapshotCreate, CREATE_SNAPSHOT_JOB, DELETE_SNAPSHOT_JOB, REVERT_JOB};
 
 /// The built-in types (seed 6.2.1: common I/O, high I/O, ultra-high I/O) and the QoS each
 /// one's volumes get from QEMU's throttling: (name, description, IOPS, bytes/s).
@@ -60,6 +64,12 @@ pub struct VolumeUpdate {
     pub description: Option<String>,
 }
 
+/// Whether a type makes its volumes shareable (Cinder's extra spec `multiattach="<is> True"`).
+fn type_is_multiattach(t: &VolumeType) -> bool {
+    let specs: BTreeMap<String, String> = serde_json::from_str(&t.extra_specs).unwrap_or_default();
+    specs.get("multiattach").is_some_and(|v| v.trim().eq_ignore_ascii_case("<is> True"))
+}
+
 fn invalid(why: impl std::fmt::Display) -> Error {
     Error::bad_request(format!("{INVALID_VOLUME}{why}"))
 }
@@ -71,7 +81,7 @@ pub struct Qos {
     pub total_bytes_sec: i64,
 }
 
-fn validate_metadata(m: &BTreeMap<String, String>) -> Result<(), Error> {
+pub(crate) fn validate_metadata(m: &BTreeMap<String, String>) -> Result<(), Error> {
     for (k, v) in m {
         if k.is_empty() || k.len() > 255 || v.len() > 255 {
             return Err(Error::bad_request("Metadata keys are 1-255 characters and values at most 255."));
@@ -280,9 +290,22 @@ impl Control {
             .to_string();
         authorize("volume:create", &ctx.principal, &Target { project_id: Some(&project), ..Default::default() })?;
         validate_metadata(&req.metadata)?;
-        if req.snapshot_id.is_some() {
-            return Err(Error::not_found("snapshot", req.snapshot_id.clone().unwrap_or_default()));
-        }
+        // The snapshot a volume is made from: available, and it gives the default size and type.
+        let snapshot = match &req.snapshot_id {
+            Some(id) => {
+                let mut c = self.store().read().await?;
+                let snap = self.load_snapshot(&mut c, ctx, id, "volume:get").await?;
+                if snap.status != "available" {
+                    return Err(Error::bad_request(format!(
+                        "Invalid snapshot: Originating snapshot status must be one of 'available' values, not {}.",
+                        snap.status
+                    )));
+                }
+                let source = repo::get(&mut c, &snap.volume_id).await?;
+                Some((snap, source))
+            }
+            None => None,
+        };
         if req.backup_id.is_some() {
             return Err(Error::not_found("backup", req.backup_id.clone().unwrap_or_default()));
         }
@@ -300,7 +323,18 @@ impl Control {
             }
             None => None,
         };
-        let size = req.size_gb.ok_or_else(|| Error::bad_request("The size of the volume is required."))?;
+        let size = req
+            .size_gb
+            .or(snapshot.as_ref().map(|(s, _)| s.size_gb))
+            .ok_or_else(|| Error::bad_request("The size of the volume is required."))?;
+        if let Some((snap, _)) = &snapshot {
+            if size < snap.size_gb {
+                return Err(Error::bad_request(format!(
+                    "Invalid input received: volume size '{size}' must be an integer and greater than 0 and at                      least the snapshot's {} GB.",
+                    snap.size_gb
+                )));
+            }
+        }
         // Seed 6.2.1: system disks 1 GB - 32 TB, data disks from the configured minimum.
         let min = if image.is_some() { 1 } else { self.config().volume_min_gb };
         if !(min..=MAX_VOLUME_GB).contains(&size) {
@@ -326,7 +360,9 @@ impl Control {
             None => zones.first().cloned().unwrap_or_else(|| "nova".into()),
         };
         let mut tx = self.store().write().await?;
-        let type_key = req.volume_type.clone().unwrap_or_else(|| self.config().default_volume_type.clone());
+        let source_type = snapshot.as_ref().and_then(|(_, v)| v.as_ref()).map(|v| v.type_id.clone());
+        let type_key =
+            req.volume_type.clone().or(source_type).unwrap_or_else(|| self.config().default_volume_type.clone());
         let vtype = repo::find_type(&mut tx, &type_key)
             .await?
             .filter(|t| t.is_public || ctx.principal.can_read_all())
@@ -346,9 +382,9 @@ impl Control {
             availability_zone: zone,
             status: "creating".into(),
             bootable: image.is_some(),
-            multiattach: req.multiattach,
+            multiattach: req.multiattach || type_is_multiattach(&vtype),
             image_id: image.as_ref().map(|i| i.id.clone()),
-            snapshot_id: None,
+            snapshot_id: snapshot.as_ref().map(|(s, _)| s.id.clone()),
             source_volid: None,
             backup_id: None,
             metadata: serde_json::to_string(&req.metadata)?,
@@ -374,6 +410,21 @@ impl Control {
         Ok((v, job))
     }
 
+    /// The project a listing is limited to: the caller's, unless an operator asks for every
+    /// project (`None`).
+    pub(super) fn listing_scope(ctx: &Ctx, all_projects: bool) -> Result<Option<String>, Error> {
+        if all_projects && ctx.principal.can_read_all() {
+            return Ok(None);
+        }
+        let project = ctx
+            .principal
+            .project_id()
+            .ok_or_else(|| Error::Forbidden("Scope the request to a project.".into()))?
+            .to_string();
+        authorize("volume:get", &ctx.principal, &Target { project_id: Some(&project), ..Default::default() })?;
+        Ok(Some(project))
+    }
+
     /// Volumes the caller may see, newest first.
     pub async fn list_volumes(
         &self,
@@ -382,13 +433,7 @@ impl Control {
         all_projects: bool,
         page: &PageRequest,
     ) -> Result<Vec<Volume>, Error> {
-        if !(all_projects && ctx.principal.can_read_all()) {
-            let project = ctx
-                .principal
-                .project_id()
-                .ok_or_else(|| Error::Forbidden("Scope the request to a project.".into()))?
-                .to_string();
-            authorize("volume:get", &ctx.principal, &Target { project_id: Some(&project), ..Default::default() })?;
+        if let Some(project) = Self::listing_scope(ctx, all_projects)? {
             filter.project_id = Some(project);
         }
         if let Some(m) = &page.marker {
@@ -498,12 +543,16 @@ impl Control {
     }
 
     /// Extends a volume (growing only), charging the extra gigabytes; a job grows its data.
-    pub async fn extend_volume(&self, ctx: &Ctx, id: &str, new_size: i64) -> Result<String, Error> {
+    /// With `online`, a volume attached to one server is grown while the guest runs (Cinder
+    /// offers that from microversion 3.42); a shared volume in use is never resized.
+    pub async fn extend_volume(&self, ctx: &Ctx, id: &str, new_size: i64, online: bool) -> Result<String, Error> {
         let mut tx = self.store().write().await?;
         let mut v = self.load_volume(&mut tx, ctx, id, "volume:extend").await?;
-        if v.status != "available" {
+        let in_use_ok = online && v.status == "in-use" && !v.multiattach;
+        if v.status != "available" && !in_use_ok {
+            let allowed = if online { "available or in-use (and not shared)" } else { "available" };
             return Err(invalid(format!(
-                "Volume status must be available to extend, but current status is: {}.",
+                "Volume status must be {allowed} to extend, but current status is: {}.",
                 v.status
             )));
         }
@@ -518,11 +567,12 @@ impl Control {
         }
         self.check_per_volume_quota(&mut tx, &v.project_id, new_size).await?;
         self.charge_quota(&mut tx, &v.project_id, "gigabytes", new_size - v.size_gb).await?;
-        let old = v.size_gb;
+        let (old, from_status) = (v.size_gb, v.status.clone());
         v.status = "extending".into();
         v.updated_at = Some(now_ms());
         repo::update(&mut tx, &v).await?;
-        let params = serde_json::json!({"volume_id": v.id, "new_size": new_size, "old_size": old});
+        let params =
+            serde_json::json!({"volume_id": v.id, "new_size": new_size, "old_size": old, "from_status": from_status});
         let entities = serde_json::json!({"volume_id": v.id, "size": new_size});
         let job = self.new_job_with(&mut tx, &v.project_id, EXTEND_JOB, params, None, entities).await?;
         self.audit(
@@ -542,6 +592,10 @@ impl Control {
         let mut tx = self.store().write().await?;
         let mut v = self.load_volume(&mut tx, ctx, id, "volume:delete").await?;
         let deletable = ["available", "error", "error_restoring", "error_extending", "error_deleting"];
+        let snapshots = repo::volume_snapshots(&mut tx, &v.id).await?.len();
+        if snapshots > 0 {
+            return Err(invalid(format!("Volume {} still has {snapshots} dependent snapshots.", v.id)));
+        }
         if !deletable.contains(&v.status.as_str()) || !repo::attachments(&mut tx, &v.id).await?.is_empty() {
             return Err(invalid(
                 "Volume status must be available or error or error_restoring or error_extending or \

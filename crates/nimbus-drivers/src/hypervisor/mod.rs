@@ -24,6 +24,40 @@ pub struct GuestSpec {
     pub disk_gb: u64,
     /// What the config drive carries.
     pub config: ConfigData,
+    /// Volumes attached to the guest, in attachment order (they keep their PCI slots).
+    pub volumes: Vec<VolumeDisk>,
+}
+
+/// A block volume as a guest sees it: a virtio disk whose serial is the start of the
+/// volume id (the guest sees 20 bytes of it, as under Nova), throttled to its type's QoS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeDisk {
+    /// The volume id.
+    pub id: String,
+    /// Its data.
+    pub path: PathBuf,
+    /// `qcow2`, or `raw` for volumes several guests share (QCOW2 metadata cannot have two
+    /// writers).
+    pub format: String,
+    /// Shared with other guests (multi-attach).
+    pub shared: bool,
+    pub read_only: bool,
+    /// I/O limits; zero is unlimited.
+    pub qos: DiskQos,
+}
+
+/// A disk's I/O limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DiskQos {
+    pub iops: i64,
+    pub bytes_per_sec: i64,
+}
+
+impl VolumeDisk {
+    /// The serial the guest reads in `/sys/block/vdX/serial`.
+    pub fn serial(&self) -> String {
+        self.id.chars().take(20).collect()
+    }
 }
 
 /// An image as the hypervisor needs it: where its data is and in which format.
@@ -100,6 +134,21 @@ pub trait Hypervisor: Send + Sync {
     async fn destroy(&self, id: &str) -> Result<(), Error>;
     /// The guest's serial console output (the last `max_bytes`).
     async fn console_log(&self, id: &str, max_bytes: usize) -> Result<String, Error>;
+    /// Hot-plugs a volume into the running guest (nothing if it is already there) and
+    /// applies its limits.
+    async fn attach_volume(&self, id: &str, disk: &VolumeDisk) -> Result<(), Error>;
+    /// Asks the guest to release a volume and waits up to `wait` for it to do so; `true`
+    /// once the volume is out of the guest (also when it never was there). A guest that
+    /// ignores the request keeps the volume until it is reset or powered off.
+    async fn detach_volume(&self, id: &str, volume_id: &str, wait: std::time::Duration) -> Result<bool, Error>;
+    /// Grows an attached volume while the guest runs (the guest sees the new size at
+    /// once); never shrinks.
+    async fn resize_volume(&self, id: &str, volume_id: &str, bytes: u64) -> Result<(), Error>;
+    /// Takes an internal snapshot `name` of a volume in the guest's hands, consistent as a
+    /// power cut would leave it, without pausing the guest (nothing if it exists).
+    async fn snapshot_volume(&self, id: &str, volume_id: &str, name: &str) -> Result<(), Error>;
+    /// Drops an internal snapshot of a volume in the guest's hands (nothing if it is gone).
+    async fn delete_volume_snapshot(&self, id: &str, volume_id: &str, name: &str) -> Result<(), Error>;
     /// Ids of every guest this host holds anything for (running or not), for start-up
     /// adoption and orphan clean-up.
     async fn guests(&self) -> Result<Vec<String>, Error>;

@@ -12,16 +12,103 @@
 //! `-no-shutdown` keeps QEMU alive when the guest powers off, so a soft reboot is a real
 //! ACPI power-off followed by a reset, and a stop can tell "guest shut down" from "gone".
 
-use super::{BaseImage, Checkpoint, GuestSpec, GuestState, Hypervisor};
+use super::{BaseImage, Checkpoint, DiskQos, GuestSpec, GuestState, Hypervisor, VolumeDisk};
 use nimbus_core::Error;
 use qapi::futures::{QapiService, QmpStreamTokio};
 use qapi::qmp;
+use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::WriteHalf;
 use tokio::net::UnixStream;
 
 type Qmp = QapiService<QmpStreamTokio<WriteHalf<UnixStream>>>;
+
+/// An open QMP connection, holding the guest's monitor lock while it lives.
+struct QmpConn {
+    service: Qmp,
+    _lock: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl std::ops::Deref for QmpConn {
+    type Target = Qmp;
+    fn deref(&self) -> &Qmp {
+        &self.service
+    }
+}
+
+/// QMP commands sent as plain JSON: the `qapi` crate's types follow a newer QEMU schema
+/// than Debian's, so block-layer commands whose arguments or answers differ between
+/// versions are written by hand (answers are kept as JSON).
+macro_rules! raw_qmp {
+    ($ty:ident, $name:literal) => {
+        #[derive(serde::Serialize)]
+        #[serde(transparent)]
+        struct $ty(Value);
+        impl qapi::Command for $ty {
+            type Ok = Value;
+            const NAME: &'static str = $name;
+            const ALLOW_OOB: bool = false;
+        }
+        impl qmp::QmpCommand for $ty {}
+    };
+}
+raw_qmp!(BlockdevAdd, "blockdev-add");
+raw_qmp!(BlockdevDel, "blockdev-del");
+raw_qmp!(DeviceAdd, "device_add");
+raw_qmp!(DeviceDel, "device_del");
+raw_qmp!(QomList, "qom-list");
+raw_qmp!(BlockResize, "block_resize");
+raw_qmp!(SetIoThrottle, "block_set_io_throttle");
+raw_qmp!(QueryNamedBlockNodes, "query-named-block-nodes");
+raw_qmp!(SnapshotInternal, "blockdev-snapshot-internal-sync");
+raw_qmp!(SnapshotDeleteInternal, "blockdev-snapshot-delete-internal-sync");
+
+/// The block node name of a volume (QEMU allows 31 characters, starting with a letter).
+fn volume_node(volume_id: &str) -> String {
+    let hex: String = volume_id.chars().filter(|c| c.is_ascii_alphanumeric()).take(30).collect();
+    format!("q{hex}")
+}
+
+/// The qdev id of a volume's virtio disk (no length limit: the whole volume id, so the
+/// devices of a running guest map back to volumes).
+fn volume_device(volume_id: &str) -> String {
+    let safe: String = volume_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    format!("vol-{safe}")
+}
+
+/// The `blockdev-add` arguments of a volume.
+fn volume_blockdev(disk: &VolumeDisk) -> Value {
+    let mut file = json!({"driver": "file", "filename": disk.path, "discard": "unmap"});
+    if disk.shared {
+        // Other guests have the file open too: QEMU's image locking would refuse them.
+        file["locking"] = json!("off");
+    }
+    json!({
+        "driver": disk.format, "node-name": volume_node(&disk.id), "discard": "unmap",
+        "read-only": disk.read_only, "cache": {"direct": false, "no-flush": false}, "file": file,
+    })
+}
+
+/// The `block_set_io_throttle` arguments of a volume (all zero: unlimited).
+fn volume_throttle(volume_id: &str, qos: DiskQos) -> Value {
+    json!({
+        "id": format!("{}/virtio-backend", volume_device(volume_id)),
+        "iops": qos.iops.max(0), "iops_rd": 0, "iops_wr": 0,
+        "bps": qos.bytes_per_sec.max(0), "bps_rd": 0, "bps_wr": 0,
+    })
+}
+
+/// Whether a QMP error says the thing asked for already exists or is already gone.
+fn qmp_error_is(e: &impl std::fmt::Display, needles: &[&str]) -> bool {
+    let text = e.to_string();
+    needles.iter().any(|n| text.contains(n))
+}
+
+/// The first PCI slot of volumes attached at boot (2: NIC, 3: boot disk, 4: config drive).
+const FIRST_VOLUME_SLOT: usize = 5;
 
 /// How guests are accelerated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +124,9 @@ pub struct Qemu {
     root: PathBuf,
     /// Whether guests started from now on use KVM (set once the probe has answered).
     kvm: std::sync::atomic::AtomicBool,
+    /// One lock per guest monitor: QEMU serves one QMP client at a time, so operations on
+    /// a guest (a hot-plug, a state poll) take turns instead of timing out on each other.
+    monitors: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The sub-directory of cached base images (never a guest id: ids are hex).
@@ -64,7 +154,7 @@ impl Qemu {
     pub fn new(root: impl Into<PathBuf>, accel: Accel) -> std::io::Result<Self> {
         let root = root.into();
         std::fs::create_dir_all(&root)?;
-        Ok(Qemu { root, kvm: std::sync::atomic::AtomicBool::new(accel == Accel::Kvm) })
+        Ok(Qemu { root, kvm: std::sync::atomic::AtomicBool::new(accel == Accel::Kvm), monitors: Mutex::default() })
     }
 
     /// The acceleration in use.
@@ -165,17 +255,64 @@ impl Qemu {
     /// Connects to the guest's QMP socket. QEMU serves one monitor client at a time, so a
     /// caller keeps one connection for a whole operation and never opens a second meanwhile;
     /// the timeout turns a busy or wedged monitor into an error instead of a hang.
-    async fn qmp(&self, id: &str) -> Result<Qmp, Error> {
+    async fn qmp(&self, id: &str) -> Result<QmpConn, Error> {
         let sock = self.dir(id).join("qmp.sock");
+        let monitor =
+            self.monitors.lock().unwrap_or_else(|e| e.into_inner()).entry(id.to_string()).or_default().clone();
         let connect = async {
+            let lock = monitor.lock_owned().await;
             let stream = QmpStreamTokio::open_uds(&sock).await.map_err(|e| internal("connecting to QMP", e))?;
             let stream = stream.negotiate().await.map_err(|e| internal("QMP handshake", e))?;
             let (service, _events) = stream.spawn_tokio();
-            Ok::<_, Error>(service)
+            Ok::<_, Error>(QmpConn { service, _lock: lock })
         };
         tokio::time::timeout(Duration::from_secs(10), connect)
             .await
             .map_err(|_| internal("QMP", "no answer within 10 s"))?
+    }
+
+    /// The qdev ids of the guest's named devices (`vol-<id>`, `root-disk`...).
+    async fn devices(qmp: &Qmp) -> Result<Vec<String>, Error> {
+        let list = qmp
+            .execute(QomList(json!({"path": "/machine/peripheral"})))
+            .await
+            .map_err(|e| internal("QMP qom-list", e))?;
+        Ok(list
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p["name"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default())
+    }
+
+    /// Whether the guest's QEMU has a block node of that name.
+    async fn has_node(qmp: &Qmp, node: &str) -> Result<bool, Error> {
+        let nodes = qmp
+            .execute(QueryNamedBlockNodes(json!({"flat": true})))
+            .await
+            .map_err(|e| internal("QMP query-named-block-nodes", e))?;
+        Ok(nodes.as_array().is_some_and(|a| a.iter().any(|n| n["node-name"] == node)))
+    }
+
+    /// A volume node's current size as QEMU sees it.
+    async fn node_size(qmp: &Qmp, node: &str) -> Result<Option<u64>, Error> {
+        let nodes = qmp
+            .execute(QueryNamedBlockNodes(json!({"flat": true})))
+            .await
+            .map_err(|e| internal("QMP query-named-block-nodes", e))?;
+        Ok(nodes
+            .as_array()
+            .and_then(|a| a.iter().find(|n| n["node-name"] == node))
+            .and_then(|n| n["image"]["virtual-size"].as_u64()))
+    }
+
+    /// Applies the volumes' limits (they live in the running QEMU only: after a launch
+    /// they are set again).
+    async fn apply_volume_qos(qmp: &Qmp, disks: &[VolumeDisk]) -> Result<(), Error> {
+        for d in disks {
+            qmp.execute(SetIoThrottle(volume_throttle(&d.id, d.qos)))
+                .await
+                .map_err(|e| internal("QMP block_set_io_throttle", e))?;
+        }
+        Ok(())
     }
 
     /// The run state, asked on an open connection.
@@ -230,16 +367,40 @@ impl Qemu {
             "-no-shutdown".into(),
             "-display".into(),
             "none".into(),
-            "-drive".into(),
-            format!("file={},if=virtio,format=qcow2,cache=writeback,discard=unmap", dir.join("disk.qcow2").display()),
-            "-drive".into(),
-            format!("file={},if=virtio,format=raw,readonly=on", dir.join("config.iso").display()),
+            // Every device has a fixed PCI slot and the boot disk the first boot index, so
+            // volumes attached at boot neither take the boot disk's place in the firmware's
+            // order nor shift the guest's disk names.
+            "-blockdev".into(),
+            json!({"driver": "qcow2", "node-name": "root", "discard": "unmap",
+                   "cache": {"direct": false, "no-flush": false},
+                   "file": {"driver": "file", "filename": dir.join("disk.qcow2"), "discard": "unmap"}})
+            .to_string(),
+            "-device".into(),
+            "virtio-blk-pci,id=root-disk,drive=root,bootindex=0,addr=0x3".into(),
+            "-blockdev".into(),
+            json!({"driver": "raw", "node-name": "config", "read-only": true,
+                   "file": {"driver": "file", "filename": dir.join("config.iso"), "read-only": true}})
+            .to_string(),
+            "-device".into(),
+            "virtio-blk-pci,id=config-drive,drive=config,addr=0x4".into(),
         ];
+        for (slot, disk) in (FIRST_VOLUME_SLOT..).zip(&spec.volumes) {
+            a.push("-blockdev".into());
+            a.push(volume_blockdev(disk).to_string());
+            a.push("-device".into());
+            a.push(format!(
+                "virtio-blk-pci,id={},drive={},serial={},addr={slot:#x}{}",
+                volume_device(&disk.id),
+                volume_node(&disk.id),
+                disk.serial(),
+                if disk.shared { ",share-rw=on" } else { "" }
+            ));
+        }
         a.extend([
             "-netdev".into(),
             "user,id=net0".into(),
             "-device".into(),
-            format!("virtio-net-pci,netdev=net0,mac={}", spec.mac),
+            format!("virtio-net-pci,netdev=net0,mac={},addr=0x2", spec.mac),
             "-chardev".into(),
             format!("file,id=console,path={},append=on", dir.join("console.log").display()),
             "-serial".into(),
@@ -360,6 +521,10 @@ impl Hypervisor for Qemu {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
+        if !spec.volumes.is_empty() {
+            let qmp = self.qmp(&spec.id).await?;
+            Self::apply_volume_qos(&qmp, &spec.volumes).await?;
+        }
         Ok(())
     }
 
@@ -431,6 +596,101 @@ impl Hypervisor for Qemu {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
             Err(e) => Err(internal("reading the console log", e)),
+        }
+    }
+
+    async fn attach_volume(&self, id: &str, disk: &VolumeDisk) -> Result<(), Error> {
+        let qmp = self.qmp(id).await?;
+        let device = volume_device(&disk.id);
+        if !Self::devices(&qmp).await?.contains(&device) {
+            let node = volume_node(&disk.id);
+            // A retried step may find the node of an earlier attempt (added, not plugged).
+            if !Self::has_node(&qmp, &node).await? {
+                qmp.execute(BlockdevAdd(volume_blockdev(disk))).await.map_err(|e| {
+                    if qmp_error_is(&e, &["write\" lock", "Failed to get"]) {
+                        Error::Conflict(format!("volume {} is in use by another guest", disk.id))
+                    } else {
+                        internal("QMP blockdev-add", e)
+                    }
+                })?;
+            }
+            let mut dev = json!({"driver": "virtio-blk-pci", "id": device, "drive": node, "serial": disk.serial()});
+            if disk.shared {
+                dev["share-rw"] = json!(true);
+            }
+            if let Err(e) = qmp.execute(DeviceAdd(dev)).await {
+                if !qmp_error_is(&e, &["Duplicate device ID", "Duplicate ID"]) {
+                    let _ = qmp.execute(BlockdevDel(json!({"node-name": node}))).await;
+                    return Err(internal("QMP device_add", e));
+                }
+            }
+        }
+        Self::apply_volume_qos(&qmp, std::slice::from_ref(disk)).await
+    }
+
+    async fn detach_volume(&self, id: &str, volume_id: &str, wait: Duration) -> Result<bool, Error> {
+        if self.pid(id).await.is_none() {
+            return Ok(true);
+        }
+        let qmp = self.qmp(id).await?;
+        let device = volume_device(volume_id);
+        if Self::devices(&qmp).await?.contains(&device) {
+            if let Err(e) = qmp.execute(DeviceDel(json!({"id": device}))).await {
+                if !qmp_error_is(&e, &["not found", "DeviceNotFound"]) {
+                    return Err(internal("QMP device_del", e));
+                }
+            }
+            // The guest releases the disk through ACPI; a pending request completes later
+            // (at the guest's next reset) if it does not answer now.
+            let deadline = tokio::time::Instant::now() + wait;
+            while Self::devices(&qmp).await?.contains(&device) {
+                if tokio::time::Instant::now() >= deadline {
+                    return Ok(false);
+                }
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+        }
+        let node = volume_node(volume_id);
+        if let Err(e) = qmp.execute(BlockdevDel(json!({"node-name": node}))).await {
+            if !qmp_error_is(&e, &["Failed to find node", "Cannot find"]) {
+                return Err(internal("QMP blockdev-del", e));
+            }
+        }
+        Ok(true)
+    }
+
+    async fn resize_volume(&self, id: &str, volume_id: &str, bytes: u64) -> Result<(), Error> {
+        let qmp = self.qmp(id).await?;
+        let node = volume_node(volume_id);
+        let current = Self::node_size(&qmp, &node)
+            .await?
+            .ok_or_else(|| Error::Conflict(format!("volume {volume_id} is not attached to guest {id}")))?;
+        // block_resize also shrinks, silently: never ask it to.
+        if bytes <= current {
+            return Ok(());
+        }
+        qmp.execute(BlockResize(json!({"node-name": node, "size": bytes})))
+            .await
+            .map_err(|e| internal("QMP block_resize", e))?;
+        Ok(())
+    }
+
+    async fn snapshot_volume(&self, id: &str, volume_id: &str, name: &str) -> Result<(), Error> {
+        let qmp = self.qmp(id).await?;
+        // QEMU drains and flushes the disk, then records the snapshot in the QCOW2 file.
+        match qmp.execute(SnapshotInternal(json!({"device": volume_node(volume_id), "name": name}))).await {
+            Err(e) if !qmp_error_is(&e, &["already exists"]) => Err(internal("QMP blockdev-snapshot-internal-sync", e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn delete_volume_snapshot(&self, id: &str, volume_id: &str, name: &str) -> Result<(), Error> {
+        let qmp = self.qmp(id).await?;
+        match qmp.execute(SnapshotDeleteInternal(json!({"device": volume_node(volume_id), "name": name}))).await {
+            Err(e) if !qmp_error_is(&e, &["does not exist"]) => {
+                Err(internal("QMP blockdev-snapshot-delete-internal-sync", e))
+            }
+            _ => Ok(()),
         }
     }
 

@@ -1,7 +1,7 @@
 //! A simulated hypervisor: guests are entries in a map, start and stop are instant. For
 //! control-plane and scale tests only; never the default.
 
-use super::{Checkpoint, GuestSpec, GuestState, Hypervisor};
+use super::{Checkpoint, GuestSpec, GuestState, Hypervisor, VolumeDisk};
 use nimbus_core::Error;
 use std::collections::HashMap;
 use std::path::Path;
@@ -117,6 +117,44 @@ impl Hypervisor for Simulated {
             GuestState::Missing => String::new(),
             _ => format!("simulated guest {id}\nnimbus-tiny: ready hostname={id}\n"),
         })
+    }
+
+    async fn attach_volume(&self, id: &str, disk: &VolumeDisk) -> Result<(), Error> {
+        self.known(id)?;
+        self.with(|g| {
+            if let Some((spec, _)) = g.get_mut(id) {
+                if !spec.volumes.iter().any(|v| v.id == disk.id) {
+                    spec.volumes.push(disk.clone());
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn detach_volume(&self, id: &str, volume_id: &str, _wait: std::time::Duration) -> Result<bool, Error> {
+        self.with(|g| {
+            if let Some((spec, _)) = g.get_mut(id) {
+                spec.volumes.retain(|v| v.id != volume_id);
+            }
+        });
+        Ok(true)
+    }
+
+    async fn resize_volume(&self, id: &str, volume_id: &str, _bytes: u64) -> Result<(), Error> {
+        let attached = self.with(|g| g.get(id).is_some_and(|(s, _)| s.volumes.iter().any(|v| v.id == volume_id)));
+        if attached {
+            Ok(())
+        } else {
+            Err(Error::Conflict(format!("volume {volume_id} is not attached to simulated guest {id}")))
+        }
+    }
+
+    async fn snapshot_volume(&self, id: &str, volume_id: &str, _name: &str) -> Result<(), Error> {
+        self.resize_volume(id, volume_id, 0).await
+    }
+
+    async fn delete_volume_snapshot(&self, id: &str, volume_id: &str, _name: &str) -> Result<(), Error> {
+        self.resize_volume(id, volume_id, 0).await
     }
 
     async fn guests(&self) -> Result<Vec<String>, Error> {

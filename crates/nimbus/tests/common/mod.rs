@@ -26,6 +26,29 @@ pub fn venv_bin(name: &str) -> PathBuf {
     p
 }
 
+/// The line nimbus-tiny prints once it has applied its config drive.
+pub const READY: &str = "nimbus-tiny: ready";
+
+/// A region (SQLite) whose default image is nimbus-tiny, for tests that boot real guests;
+/// `None` (the test is skipped) when the image is not built.
+pub fn compute_region(env: &[(&str, &str)]) -> Option<Region> {
+    let tiny = tiny_dir()?;
+    let tiny = tiny.to_str().unwrap().to_string();
+    let mut all: Vec<(&str, &str)> = vec![("NIMBUS_DEFAULT_IMAGE_DIR", tiny.as_str())];
+    all.extend_from_slice(env);
+    Some(Region::start_with(&Db::Sqlite, &all, None))
+}
+
+/// Waits until `needle` appears `count` times on a server's console; returns the log.
+pub async fn wait_console(region: &Region, server: &str, needle: &str, count: usize) -> String {
+    region
+        .wait_for(300, &format!("{needle:?} x{count} on the console of {server}"), || async {
+            let (ok, log, _) = region.openstack(&["console", "log", "show", server]);
+            (ok && log.matches(needle).count() >= count).then_some(log)
+        })
+        .await
+}
+
 /// The default image built by `scripts/build-default-image.sh` (`NIMBUS_TINY_DIR`), for
 /// tests that boot real guests. `None` (the test is skipped) outside CI when unset.
 pub fn tiny_dir() -> Option<PathBuf> {

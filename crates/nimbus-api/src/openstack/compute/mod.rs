@@ -1,5 +1,5 @@
 //! Nova v2.1 (`/compute/v2.1`): microversions, flavors, key pairs, availability zones,
-//! servers with their actions, server groups, hypervisors and limits.
+//! servers with their actions and volume attachments, server groups, hypervisors and limits.
 
 mod availability_zones;
 mod flavors;
@@ -9,6 +9,7 @@ mod keypairs;
 pub mod microversion;
 mod server_groups;
 pub mod servers;
+mod volume_attachments;
 
 use crate::routes::Routes;
 
@@ -20,5 +21,6 @@ pub fn routes(r: Routes) -> Routes {
     let r = server_groups::routes(r);
     let r = hypervisors::routes(r);
     let r = images::routes(r);
+    let r = volume_attachments::routes(r);
     availability_zones::routes(r)
 }

@@ -178,7 +178,11 @@ fn server_doc(s: &AppState, ctx: &Ctx, v: &ServerView, mv: Microversion) -> Valu
         "OS-SRV-USG:terminated_at": null,
         "OS-EXT-STS:task_state": srv.task_state, "OS-EXT-STS:vm_state": srv.vm_state,
         "OS-EXT-STS:power_state": srv.power_state,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": v.volumes.iter().map(|id| if mv.at_least(3) {
+            json!({"id": id, "delete_on_termination": false})
+        } else {
+            json!({"id": id})
+        }).collect::<Vec<_>>(),
         "security_groups": [{"name": "default"}],
     });
     if matches!(srv.status.as_str(), "BUILD" | "ACTIVE" | "REBUILD" | "RESIZE" | "VERIFY_RESIZE") {
