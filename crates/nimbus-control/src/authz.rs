@@ -108,6 +108,11 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("volume:extend", &[Admin, ProjectRole(MEMBERS)]),
     ("volume:delete", &[Admin, ProjectRole(MEMBERS)]),
     ("volume:attach", &[Admin, ProjectRole(MEMBERS)]),
+    ("backup:get", &[Admin, SystemReader, ProjectRole(READERS)]),
+    ("backup:create", &[Admin, ProjectRole(MEMBERS)]),
+    ("backup:update", &[Admin, ProjectRole(MEMBERS)]),
+    ("backup:delete", &[Admin, ProjectRole(MEMBERS)]),
+    ("backup:restore", &[Admin, ProjectRole(MEMBERS)]),
     ("volume:manage_types", &[Admin]),
     // Object storage (another project's bucket is refused with 403, as S3 does)
     ("obs:read", &[Admin, SystemReader, ProjectRole(READERS)]),

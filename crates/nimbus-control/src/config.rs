@@ -56,6 +56,16 @@ pub struct RegionConfig {
     pub default_volume_type: String,
     /// The smallest data disk, in GB (seed 6.2.1: 10; system disks from an image start at 1).
     pub volume_min_gb: i64,
+    /// Backup operations (create, delete, restore) of one project running at once; the rest
+    /// wait their turn in order (seed 6.2.4: 5).
+    pub backup_max_concurrent: i64,
+    /// Backups one volume may have (seed 6.2.4: 20).
+    pub backups_per_volume: i64,
+    /// How often backup policies are looked at, in seconds.
+    pub cbr_schedule_interval_secs: u64,
+    /// How much faster than the wall clock policy schedules run (1: real time; tests speed
+    /// them up so a daily rule fires within seconds).
+    pub cbr_time_scale: i64,
     /// The length of a "day" in lifecycle rules (a real day; tests shorten it).
     pub lifecycle_day_secs: u64,
     /// How often lifecycle rules are applied.
@@ -88,6 +98,10 @@ impl Default for RegionConfig {
             cold_restore_delay_secs: 60,
             default_volume_type: "SATA".into(),
             volume_min_gb: 10,
+            backup_max_concurrent: 5,
+            backups_per_volume: 20,
+            cbr_schedule_interval_secs: 30,
+            cbr_time_scale: 1,
             lifecycle_day_secs: 86_400,
             lifecycle_interval_secs: 3600,
         }
@@ -108,8 +122,9 @@ pub fn default_quotas() -> BTreeMap<String, i64> {
         ("volumes", 10),
         ("gigabytes", 1000),
         ("snapshots", 10),
-        ("backups", 10),
-        ("backup_gigabytes", 1000),
+        // Seed 6.2.4: 360 backups and 200 TB of backups per project.
+        ("backups", 360),
+        ("backup_gigabytes", 204_800),
         ("groups", 10),
         // The largest single volume, in GB (-1: only the seed's 32 TB).
         ("per_volume_gigabytes", -1),

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod backups;
 pub mod catalog;
 pub mod compute;
 pub mod config;
@@ -64,6 +65,7 @@ impl Control {
         compute::server_jobs::register(&mut registry);
         objects::register_jobs(&mut registry);
         volumes::register_jobs(&mut registry);
+        backups::register_jobs(&mut registry);
         let config = config.with_quota_defaults();
         Arc::new(Control {
             store,

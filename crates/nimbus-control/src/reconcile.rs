@@ -35,6 +35,7 @@ pub fn all() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(TokenHousekeeping),
         Arc::new(crate::objects::MeterFlush),
         Arc::new(crate::objects::lifecycle::LifecycleRunner::default()),
+        Arc::new(crate::backups::schedule::PolicyRunner::default()),
     ]
 }
 

@@ -2,9 +2,11 @@
 //! networking). The control plane decides; drivers do, idempotently, so a reconciler can
 //! call them again after a crash.
 
+pub mod backup_data;
 pub mod config_drive;
 pub mod hypervisor;
 pub mod image_files;
 pub mod object_crypt;
 pub mod object_files;
+pub mod qcow2_map;
 pub mod volume_files;

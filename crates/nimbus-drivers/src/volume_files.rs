@@ -249,6 +249,58 @@ impl VolumeFiles {
         Self::settle(&tmp, &path, format, size_gb).await
     }
 
+    /// Where a restore assembles a volume's raw content before it becomes the volume's data.
+    pub fn restore_scratch(&self, id: &str) -> PathBuf {
+        self.path(id, VolumeFormat::Raw).with_extension("restore")
+    }
+
+    /// Makes the raw content assembled at [`Self::restore_scratch`] the volume's data, at
+    /// `size_gb`: a new volume's file, or written over an existing volume's data (its
+    /// snapshots are kept); the scratch file goes.
+    pub async fn restore_from_scratch(
+        &self,
+        id: &str,
+        format: VolumeFormat,
+        size_gb: i64,
+        existing: bool,
+    ) -> Result<(), Error> {
+        let scratch = self.restore_scratch(id);
+        let path = self.path(id, format);
+        if existing {
+            run_qemu_img(&[
+                OsStr::new("convert"),
+                OsStr::new("-q"),
+                OsStr::new("-n"),
+                OsStr::new("-f"),
+                OsStr::new("raw"),
+                OsStr::new("-O"),
+                OsStr::new(format.name()),
+                scratch.as_os_str(),
+                path.as_os_str(),
+            ])
+            .await?;
+            tokio::fs::File::open(&path).await.map_err(io)?.sync_all().await.map_err(io)?;
+        } else if !tokio::fs::try_exists(&path).await.map_err(io)? {
+            let tmp = path.with_extension("partial");
+            run_qemu_img(&[
+                OsStr::new("convert"),
+                OsStr::new("-q"),
+                OsStr::new("-f"),
+                OsStr::new("raw"),
+                OsStr::new("-O"),
+                OsStr::new(format.name()),
+                scratch.as_os_str(),
+                tmp.as_os_str(),
+            ])
+            .await?;
+            Self::settle(&tmp, &path, format, size_gb).await?;
+        }
+        match tokio::fs::remove_file(&scratch).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether a volume's data exists.
     pub async fn exists(&self, id: &str) -> bool {
         for format in [VolumeFormat::Qcow2, VolumeFormat::Raw] {

@@ -14,6 +14,7 @@
 //! same function works inside a write transaction or on a pooled read connection.
 
 pub mod audit;
+pub mod backups;
 pub mod compute;
 pub mod idempotency;
 pub mod identity;

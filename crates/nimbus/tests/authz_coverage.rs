@@ -145,6 +145,27 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("PUT", "/v2/{project_id}/cloudvolumes/{volume_id}", 404),
     ("DELETE", "/v2/{project_id}/cloudvolumes/{volume_id}", 404),
     ("POST", "/v2.1/{project_id}/cloudvolumes/{volume_id}/action", 404),
+    ("POST", "/v3/{project_id}/vaults", 404),
+    ("GET", "/v3/{project_id}/vaults", 404),
+    ("GET", "/v3/{project_id}/vaults/{vault_id}", 404),
+    ("PUT", "/v3/{project_id}/vaults/{vault_id}", 404),
+    ("DELETE", "/v3/{project_id}/vaults/{vault_id}", 404),
+    ("POST", "/v3/{project_id}/vaults/{vault_id}/addresources", 404),
+    ("POST", "/v3/{project_id}/vaults/{vault_id}/removeresources", 404),
+    ("POST", "/v3/{project_id}/vaults/{vault_id}/associatepolicy", 404),
+    ("POST", "/v3/{project_id}/vaults/{vault_id}/dissociatepolicy", 404),
+    ("POST", "/v3/{project_id}/policies", 404),
+    ("GET", "/v3/{project_id}/policies", 404),
+    ("GET", "/v3/{project_id}/policies/{policy_id}", 404),
+    ("PUT", "/v3/{project_id}/policies/{policy_id}", 404),
+    ("DELETE", "/v3/{project_id}/policies/{policy_id}", 404),
+    ("POST", "/v3/{project_id}/checkpoints", 404),
+    ("GET", "/v3/{project_id}/checkpoints/{checkpoint_id}", 404),
+    ("GET", "/v3/{project_id}/backups", 404),
+    ("GET", "/v3/{project_id}/backups/{backup_id}", 404),
+    ("PUT", "/v3/{project_id}/backups/{backup_id}", 404),
+    ("DELETE", "/v3/{project_id}/backups/{backup_id}", 404),
+    ("POST", "/v3/{project_id}/backups/{backup_id}/restore", 404),
     ("POST", "/v2/{project_id}/cloudsnapshots", 404),
     ("GET", "/v2/{project_id}/cloudsnapshots/detail", 404),
     ("GET", "/v2/{project_id}/cloudsnapshots/{snapshot_id}", 404),
@@ -186,6 +207,13 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata/{key}", 404),
     ("PUT", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata/{key}", 404),
     ("DELETE", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata/{key}", 404),
+    ("POST", "/volume/v3/{project_id}/backups", 404),
+    ("GET", "/volume/v3/{project_id}/backups", 200),
+    ("GET", "/volume/v3/{project_id}/backups/detail", 200),
+    ("GET", "/volume/v3/{project_id}/backups/{backup_id}", 404),
+    ("PUT", "/volume/v3/{project_id}/backups/{backup_id}", 404),
+    ("DELETE", "/volume/v3/{project_id}/backups/{backup_id}", 404),
+    ("POST", "/volume/v3/{project_id}/backups/{backup_id}/restore", 404),
     ("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
     ("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}/defaults", 404),
     ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
@@ -378,6 +406,33 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         }
         ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"volumes": 1000}})),
         ("POST", "/volume/v3/{project_id}/volumes") => Some(json!({"volume": {"size": 10, "name": "intruder-vol"}})),
+        ("POST", "/v3/{project_id}/vaults") => Some(json!({"vault": {"name": "evil", "resources": [],
+            "billing": {"object_type": "disk", "size": 100}}})),
+        ("PUT", "/v3/{project_id}/vaults/{vault_id}") => Some(json!({"vault": {"name": "evil"}})),
+        ("POST", "/v3/{project_id}/vaults/{vault_id}/addresources") => {
+            Some(json!({"resources": [{"id": p["volume_id"], "type": "OS::Cinder::Volume"}]}))
+        }
+        ("POST", "/v3/{project_id}/vaults/{vault_id}/removeresources") => {
+            Some(json!({"resource_ids": [p["volume_id"]]}))
+        }
+        ("POST", "/v3/{project_id}/vaults/{vault_id}/associatepolicy")
+        | ("POST", "/v3/{project_id}/vaults/{vault_id}/dissociatepolicy") => Some(json!({"policy_id": p["policy_id"]})),
+        ("POST", "/v3/{project_id}/policies") | ("PUT", "/v3/{project_id}/policies/{policy_id}") => {
+            Some(json!({"policy": {"name": "evil", "operation_type": "backup", "operation_definition": {},
+                "trigger": {"properties": {"pattern": ["FREQ=DAILY;BYHOUR=1;BYMINUTE=00"]}}}}))
+        }
+        ("POST", "/v3/{project_id}/checkpoints") => Some(json!({"checkpoint": {"vault_id": p["vault_id"]}})),
+        ("PUT", "/v3/{project_id}/backups/{backup_id}") => Some(json!({"backup": {"name": "evil"}})),
+        ("POST", "/v3/{project_id}/backups/{backup_id}/restore") => {
+            Some(json!({"restore": {"volume_id": p["volume_id"]}}))
+        }
+        ("POST", "/volume/v3/{project_id}/backups") => {
+            Some(json!({"backup": {"volume_id": p["volume_id"], "force": true}}))
+        }
+        ("PUT", "/volume/v3/{project_id}/backups/{backup_id}") => Some(json!({"backup": {"name": "evil"}})),
+        ("POST", "/volume/v3/{project_id}/backups/{backup_id}/restore") => {
+            Some(json!({"restore": {"volume_id": p["volume_id"]}}))
+        }
         ("POST", "/volume/v3/{project_id}/snapshots") | ("POST", "/v2/{project_id}/cloudsnapshots") => {
             Some(json!({"snapshot": {"volume_id": p["volume_id"], "force": true}}))
         }
@@ -584,11 +639,69 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         .await;
     assert_eq!(s, 202, "{snap}");
     let snapshot_id = snap["snapshot"]["id"].as_str().unwrap().to_string();
+    // And a backup of it, once the snapshot is taken.
+    region
+        .wait_for(60, "the victim's snapshot", || async {
+            let url = format!("/volume/v3/{project_id}/snapshots/{snapshot_id}");
+            let (_, v) = region.call("GET", &url, Some(&token), None).await;
+            (v["snapshot"]["status"] == "available").then_some(())
+        })
+        .await;
+    let (s, bak) = region
+        .call(
+            "POST",
+            &format!("/volume/v3/{project_id}/backups"),
+            Some(&token),
+            Some(json!({"backup": {"volume_id": volume_id, "name": "victim-backup"}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{bak}");
+    let backup_id = bak["backup"]["id"].as_str().unwrap().to_string();
+    // A CBR vault holding the volume, a policy bound to it, and a checkpoint of it.
+    let (s, vault) = region
+        .call(
+            "POST",
+            &format!("/v3/{project_id}/vaults"),
+            Some(&token),
+            Some(
+                json!({"vault": {"name": "victim-vault", "resources": [{"id": volume_id, "type": "OS::Cinder::Volume"}],
+                "billing": {"object_type": "disk", "protect_type": "backup", "consistent_level": "crash_consistent",
+                            "size": 100}}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{vault}");
+    let vault_id = vault["vault"]["id"].as_str().unwrap().to_string();
+    let (s, policy) = region
+        .call(
+            "POST",
+            &format!("/v3/{project_id}/policies"),
+            Some(&token),
+            Some(json!({"policy": {"name": "victim-policy", "operation_type": "backup", "operation_definition": {},
+                "trigger": {"properties": {"pattern": ["FREQ=WEEKLY;BYDAY=MO;BYHOUR=1;BYMINUTE=00"]}}}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{policy}");
+    let policy_id = policy["policy"]["id"].as_str().unwrap().to_string();
+    let (s, cp) = region
+        .call(
+            "POST",
+            &format!("/v3/{project_id}/checkpoints"),
+            Some(&token),
+            Some(json!({"checkpoint": {"vault_id": vault_id}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{cp}");
+    let checkpoint_id = cp["checkpoint"]["id"].as_str().unwrap().to_string();
     let (_, types) = region.call("GET", &format!("/volume/v3/{project_id}/types"), Some(&token), None).await;
     let type_id = types["volume_types"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
         ("volume_id", volume_id),
         ("snapshot_id", snapshot_id),
+        ("backup_id", backup_id),
+        ("vault_id", vault_id),
+        ("policy_id", policy_id),
+        ("checkpoint_id", checkpoint_id),
         ("type_id", type_id),
         ("server_id", server_id),
         ("server_group_id", server_group_id),

@@ -5,7 +5,10 @@
 //! in the middle of the create job; and volumes in real QEMU guests: hot-plugged, seen and
 //! written by the guest, grown online, throttled, shared by two guests, detached, attached to
 //! a stopped server and booted with it; snapshots (taken, copied into new volumes, reverted
-//! to, also of a volume a running guest writes).
+//! to, also of a volume a running guest writes); backups (full and incremental, restored to
+//! new and existing volumes, each independently of the others; one of a disk a guest wrote,
+//! restored and read back by the guest; queued behind the project's limit; a `kill -9`
+//! in the middle of one).
 
 mod common;
 
@@ -183,26 +186,44 @@ async fn a_crash_during_volume_creates_resumes() {
 
 /// Huawei's EVS SDK (`huaweicloudsdkevs`), unmodified, through `tests/clients/huawei_evs_check.py`:
 /// zones and types, a create with `X-Client-Token` (a retry answers the same job and disk), the
-/// job, show, list with filters, rename, resize, the seed's limits, delete; on both stores.
+/// job, show, list with filters, rename, resize, the seed's limits, snapshots, delete; on both
+/// stores.
+/// Runs one of the Huawei SDK check scripts against the region; fails the test unless every
+/// check passed (the script's last line is `<name>: N passed, 0 failed`).
+async fn run_sdk_check(region: &Region, db: &common::Db, script: &str) {
+    let (_, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+    let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+    let (ak, sk) = region.admin_keys();
+    let out = std::process::Command::new(common::venv_bin("python"))
+        .arg(common::repo_root().join("tests/clients").join(script))
+        .env("NIMBUS_ENDPOINT", &region.url)
+        .env("NIMBUS_ACCESS_KEY", ak)
+        .env("NIMBUS_SECRET_KEY", sk)
+        .env("NIMBUS_PROJECT_ID", &project)
+        .env("NIMBUS_POLL_INTERVAL", "0.3")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.contains(" passed, 0 failed"), "{script} failed on {db:?}:\n{stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn evs_with_the_huawei_sdk() {
     for db in databases() {
         let region = Region::start_with(&db, &[], None);
-        let (_, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
-        let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
-        let (ak, sk) = region.admin_keys();
-        let out = std::process::Command::new(common::venv_bin("python"))
-            .arg(common::repo_root().join("tests/clients/huawei_evs_check.py"))
-            .env("NIMBUS_ENDPOINT", &region.url)
-            .env("NIMBUS_ACCESS_KEY", ak)
-            .env("NIMBUS_SECRET_KEY", sk)
-            .env("NIMBUS_PROJECT_ID", &project)
-            .env("NIMBUS_POLL_INTERVAL", "0.3")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success() && stdout.contains(" passed, 0 failed"), "EVS checks failed on {db:?}:\n{stdout}");
+        run_sdk_check(&region, &db, "huawei_evs_check.py").await;
+    }
+}
+
+/// Huawei's CBR SDK (`huaweicloudsdkcbr`), unmodified, through `tests/clients/huawei_cbr_check.py`:
+/// a disk vault, a disk added, a policy bound, a backup made now, restored to a new disk and in
+/// place, then everything removed; on both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn cbr_with_the_huawei_sdk() {
+    for db in databases() {
+        let region = Region::start_with(&db, &[], None);
+        run_sdk_check(&region, &db, "huawei_cbr_check.py").await;
     }
 }
 
@@ -251,7 +272,8 @@ async fn operators_manage_volume_types() {
 }
 
 /// Guest user data: reports the data disks it sees (`disks: vdc:<serial>:<sectors>.`) each
-/// time they change, and writes `nimbus-pattern-<serial>` at the start of each new one.
+/// time they change; on each new one it prints what the disk starts with (`head vdc: ...`),
+/// then writes `nimbus-pattern-<serial>` there.
 const DISK_WATCH: &str = r#"#!/bin/sh
 (
 last=""
@@ -262,6 +284,7 @@ while :; do
     n=${d##*/}; serial=$(cat $d/serial)
     now="$now $n:$serial:$(cat $d/size)"
     if [ ! -e /run/seen-$n-$serial ]; then
+      echo "head $n: $(head -c 40 /dev/$n | tr -d '\000\n')."
       echo "nimbus-pattern-$serial" | dd of=/dev/$n conv=fsync 2>/dev/null && echo "wrote $n"
       touch /run/seen-$n-$serial
     fi
@@ -443,6 +466,14 @@ async fn volumes_in_real_guests() {
         format!("nimbus-pattern-{}", serial(&shared_id))
     );
 
+    // A backup of the disk in use (taken live, like a snapshot); a restore into it while it
+    // is attached is refused.
+    let (ok, _, err) = region.openstack(&["volume", "backup", "create", "--force", "--name", "gb1", "data1"]);
+    assert!(ok, "{err}");
+    wait_backup(&region, "gb1", "available").await;
+    let (ok, _, err) = region.openstack(&["volume", "backup", "restore", "--force", "gb1", "data1"]);
+    assert!(!ok && err.contains("400"), "restoring into a volume in use: {err}");
+
     // Detach: the guest releases the disk; what it wrote is in the volume's data.
     let (ok, _, err) = region.openstack(&["server", "remove", "volume", "vm1", "data1"]);
     assert!(ok, "{err}");
@@ -458,6 +489,15 @@ async fn volumes_in_real_guests() {
             (v["status"] == "in-use" && v["attachments"].as_array().is_some_and(|a| a.len() == 1)).then_some(())
         })
         .await;
+
+    // The disk is wiped, then restored from the backup while detached.
+    let data1_file = vols.join(format!("{id}.qcow2"));
+    qemu_io(&data1_file, "write -z 0 64k");
+    assert_eq!(volume_head(&data1_file, "qcow2"), "");
+    let (ok, _, err) = region.openstack(&["volume", "backup", "restore", "--force", "gb1", "data1"]);
+    assert!(ok, "{err}");
+    wait_status(&region, "data1", "available").await;
+    assert_eq!(volume_head(&data1_file, "qcow2"), format!("nimbus-pattern-{}", serial(&id)));
 
     // A stopped server takes a volume and boots with it (behind its boot disk).
     let (ok, _, err) = region.openstack(&["server", "stop", "vm1"]);
@@ -475,6 +515,8 @@ async fn volumes_in_real_guests() {
     let log = wait_console(&region, "vm1", READY, 2).await;
     assert!(log.contains("hostname=vm1"), "{log}");
     wait_console(&region, "vm1", &format!("vdc:{}:{}", serial(&id), 20u64 << 21), 2).await;
+    // The guest reads the restored pattern back before writing anything.
+    wait_console(&region, "vm1", &format!("head vdc: nimbus-pattern-{}.", serial(&id)), 1).await;
     assert_eq!(qemu_throttle(&region, &vm1, &id)["iops"], 33_000, "limits are set again after a boot");
 
     // Deleting the server frees its volumes; their data stays.
@@ -496,20 +538,26 @@ async fn wait_snapshot(region: &Region, name: &str, status: &str) -> Value {
         .await
 }
 
+/// Runs one `qemu-io` command on a detached QCOW2 volume.
+fn qemu_io(path: &std::path::Path, command: &str) {
+    let out = std::process::Command::new("qemu-io").args(["-f", "qcow2", "-c", command]).arg(path).output().unwrap();
+    assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// Writes 64 KiB of `pattern` at the start of a detached volume's data.
 fn write_pattern(path: &std::path::Path, pattern: &str) {
-    let out = std::process::Command::new("qemu-io")
-        .args(["-f", "qcow2", "-c", &format!("write -P {pattern} 0 64k")])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    qemu_io(path, &format!("write -P {pattern} 0 64k"));
 }
 
 /// Whether a volume's first 64 KiB are all `pattern`.
 fn holds_pattern(path: &std::path::Path, pattern: &str) -> bool {
+    holds_pattern_at(path, pattern, 0, 64 << 10)
+}
+
+/// Whether `len` bytes at `offset` of a volume are all `pattern`.
+fn holds_pattern_at(path: &std::path::Path, pattern: &str, offset: u64, len: u64) -> bool {
     let out = std::process::Command::new("qemu-io")
-        .args(["-r", "-f", "qcow2", "-c", &format!("read -P {pattern} 0 64k")])
+        .args(["-r", "-f", "qcow2", "-c", &format!("read -P {pattern} {offset} {len}")])
         .arg(path)
         .output()
         .unwrap();
@@ -607,4 +655,281 @@ async fn snapshots_with_the_openstack_cli() {
         let (ok, _, err) = region.openstack(&["volume", "delete", "src"]);
         assert!(ok, "{err}");
     }
+}
+
+/// Waits until `openstack volume backup show` reports `status`; returns the backup.
+async fn wait_backup(region: &Region, name: &str, status: &str) -> Value {
+    region
+        .wait_for(180, &format!("backup {name} {status}"), || async {
+            let (ok, out, _) = region.openstack(&["volume", "backup", "show", name, "-f", "json"]);
+            let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+            assert_ne!(v["status"], "error", "backup {name} failed: {v}");
+            (ok && v["status"] == status).then_some(v)
+        })
+        .await
+}
+
+fn volume_file(region: &Region, id: &str) -> std::path::PathBuf {
+    region.data_dir.join("volumes").join(format!("{id}.qcow2"))
+}
+
+/// Backups with the `openstack` CLI on both stores: full, then incremental after a change;
+/// each restored to a new volume holds its own point in time; one restored over an existing
+/// volume; a volume made from a backup; the first backup deleted while the second stays
+/// restorable; the data not on disk in clear; the per-volume limit; operations of a project
+/// wait for one slot in the order they were asked for.
+#[tokio::test(flavor = "multi_thread")]
+async fn backups_with_the_openstack_cli() {
+    for db in databases() {
+        let region = Region::start_with(&db, &[], Some("backup_max_concurrent = 1\nbackups_per_volume = 3\n"));
+        let src = region.openstack_json(&["volume", "create", "--size", "10", "src"]);
+        let src_id = src["id"].as_str().unwrap().to_string();
+        wait_status(&region, "src", "available").await;
+        let src_file = volume_file(&region, &src_id);
+        qemu_io(&src_file, "write -P 0x11 0 1M");
+        qemu_io(&src_file, "write -P 0x12 5M 3M");
+        qemu_io(&src_file, "write -P 0x13 9G 64k");
+
+        let (ok, _, err) = region.openstack(&["volume", "backup", "create", "--name", "b1", "src"]);
+        assert!(ok, "{err}");
+        let b1 = wait_backup(&region, "b1", "available").await;
+        assert_eq!((b1["size"].as_i64(), b1["is_incremental"].as_bool()), (Some(10), Some(false)), "{b1}");
+        assert!(b1["object_count"].as_i64().unwrap() > 0, "{b1}");
+
+        // A change, then an incremental backup.
+        qemu_io(&src_file, "write -P 0x22 0 64k");
+        let (ok, _, err) = region.openstack(&["volume", "backup", "create", "--incremental", "--name", "b2", "src"]);
+        assert!(ok, "{err}");
+        let b2 = wait_backup(&region, "b2", "available").await;
+        assert_eq!(b2["is_incremental"], true, "{b2}");
+        let b1 = region.openstack_json(&["volume", "backup", "show", "b1"]);
+        assert_eq!(b1["has_dependent_backups"], true, "{b1}");
+
+        // Each restores to a new volume holding its own point in time.
+        for (backup, head) in [("b1", "0x11"), ("b2", "0x22")] {
+            let name = format!("from-{backup}");
+            let (ok, _, err) = region.openstack(&["volume", "backup", "restore", backup, &name]);
+            assert!(ok, "{err}");
+            let v = wait_status(&region, &name, "available").await;
+            let file = volume_file(&region, v["id"].as_str().unwrap());
+            assert!(holds_pattern_at(&file, head, 0, 64 << 10), "{backup}: head");
+            assert!(
+                holds_pattern_at(&file, "0x11", 64 << 10, (1 << 20) - (64 << 10)),
+                "{backup}: rest of the first MiB"
+            );
+            assert!(holds_pattern_at(&file, "0x12", 5 << 20, 3 << 20), "{backup}: middle");
+            assert!(holds_pattern_at(&file, "0x13", 9 << 30, 64 << 10), "{backup}: end");
+            assert!(holds_pattern_at(&file, "0x00", 2 << 20, 1 << 20), "{backup}: a hole stays zero");
+        }
+
+        // Restored over the existing (detached) volume; a volume from a backup (3.47).
+        qemu_io(&src_file, "write -P 0x33 0 1M");
+        let (ok, _, err) = region.openstack(&["volume", "backup", "restore", "--force", "b1", "src"]);
+        assert!(ok, "{err}");
+        wait_status(&region, "src", "available").await;
+        assert!(holds_pattern(&src_file, "0x11"), "src is b1 again");
+        let (ok, _, err) =
+            region.openstack(&["--os-volume-api-version", "3.47", "volume", "create", "--backup", "b2", "made"]);
+        assert!(ok, "{err}");
+        let made = wait_status(&region, "made", "available").await;
+        assert!(holds_pattern(&volume_file(&region, made["id"].as_str().unwrap()), "0x22"));
+
+        // A backup beyond the volume's limit (3 here) is refused.
+        let (ok, _, err) = region.openstack(&["volume", "backup", "create", "--name", "b3", "src"]);
+        assert!(ok, "{err}");
+        wait_backup(&region, "b3", "available").await;
+        let (ok, _, err) = region.openstack(&["volume", "backup", "create", "--name", "b4", "src"]);
+        assert!(!ok && err.contains("3 backups"), "{err}");
+
+        // The first backup goes; the incremental one still restores alone.
+        let (ok, _, err) = region.openstack(&["volume", "backup", "delete", "b1"]);
+        assert!(ok, "{err}");
+        region
+            .wait_for(60, "b1 deleted", || async {
+                let (ok, _, _) = region.openstack(&["volume", "backup", "show", "b1"]);
+                (!ok).then_some(())
+            })
+            .await;
+        let (ok, _, err) = region.openstack(&["volume", "backup", "restore", "b2", "again-b2"]);
+        assert!(ok, "{err}");
+        let v = wait_status(&region, "again-b2", "available").await;
+        let file = volume_file(&region, v["id"].as_str().unwrap());
+        assert!(holds_pattern(&file, "0x22") && holds_pattern_at(&file, "0x12", 5 << 20, 3 << 20));
+
+        // The packs are not readable on disk.
+        let objects_dir = region.data_dir.join("objects");
+        let mut clear = 0;
+        for entry in walk(&objects_dir) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            if bytes.windows(4096).any(|w| w.iter().all(|b| *b == 0x12)) {
+                clear += 1;
+            }
+        }
+        assert_eq!(clear, 0, "backup data is sealed at rest");
+
+        // One slot: three backups asked for at once finish in the order asked.
+        let mut order = Vec::new();
+        for i in 0..3 {
+            let name = format!("q{i}");
+            region.openstack_json(&["volume", "create", "--size", "10", &name]);
+            wait_status(&region, &name, "available").await;
+            qemu_io(
+                &volume_file(&region, region.openstack_json(&["volume", "show", &name])["id"].as_str().unwrap()),
+                "write -P 0x44 0 4M",
+            );
+        }
+        for i in 0..3 {
+            let (ok, _, err) =
+                region.openstack(&["volume", "backup", "create", "--name", &format!("qb{i}"), &format!("q{i}")]);
+            assert!(ok, "{err}");
+        }
+        for i in 0..3 {
+            let b = wait_backup(&region, &format!("qb{i}"), "available").await;
+            order.push(b["updated_at"].as_str().unwrap().to_string());
+        }
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted, "the queue keeps its order");
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// `kill -9` while a backup of 256 MiB of random data is being stored: after the restart
+/// the backup completes (it was never `available` before), and a volume restored from it
+/// is byte-identical to what was backed up.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_during_a_backup_resumes() {
+    let mut region = Region::start();
+    let v = region.openstack_json(&["volume", "create", "--size", "10", "big"]);
+    let id = v["id"].as_str().unwrap().to_string();
+    wait_status(&region, "big", "available").await;
+    let dir = tempfile::tempdir().unwrap();
+    let random = dir.path().join("random.raw");
+    let st = std::process::Command::new("dd")
+        .args(["if=/dev/urandom", "bs=1M", "count=256", "status=none"])
+        .arg(format!("of={}", random.display()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = std::process::Command::new("qemu-img")
+        .args(["convert", "-n", "-f", "raw", "-O", "qcow2"])
+        .arg(&random)
+        .arg(volume_file(&region, &id))
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    let (ok, _, err) = region.openstack(&["volume", "backup", "create", "--name", "kb", "big"]);
+    assert!(ok, "{err}");
+    let objects = region.data_dir.join("objects");
+    region
+        .wait_for(120, "the first pack on disk", || async {
+            let b = region.openstack_json(&["volume", "backup", "show", "kb"]);
+            assert_eq!(b["status"], "creating", "killed too late: {b}");
+            (!walk(&objects).is_empty()).then_some(())
+        })
+        .await;
+    region.kill9();
+    region.launch();
+    wait_backup(&region, "kb", "available").await;
+    let (ok, _, err) = region.openstack(&["volume", "backup", "restore", "kb", "back"]);
+    assert!(ok, "{err}");
+    let back = wait_status(&region, "back", "available").await;
+    let out = std::process::Command::new("qemu-img")
+        .args(["compare", "-f", "raw", "-F", "qcow2"])
+        .arg(&random)
+        .arg(volume_file(&region, back["id"].as_str().unwrap()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "restored data differs: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// A CBR policy on a fast schedule clock (one real second is an hour): a daily rule at four
+/// hours of the day backs the vault's disk up by itself, again and again, and its retention
+/// (`max_backups` 1) keeps only the newest of those backups; a manual backup is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn cbr_policies_run_on_schedule() {
+    let region = Region::start_with(
+        &common::Db::Sqlite,
+        &[],
+        Some("cbr_time_scale = 3600\ncbr_schedule_interval_secs = 1\nbackup_max_concurrent = 5\n"),
+    );
+    let (token, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+    let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+    let disk = region.openstack_json(&["volume", "create", "--size", "10", "sched"]);
+    let disk = disk["id"].as_str().unwrap().to_string();
+    wait_status(&region, "sched", "available").await;
+    qemu_io(&volume_file(&region, &disk), "write -P 0x21 0 1M");
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let (region, token) = (&region, token.clone());
+        async move { region.call(method, &path, Some(&token), body).await }
+    };
+    let (s, v) = call(
+        "POST",
+        format!("/v3/{project}/vaults"),
+        Some(json!({"vault": {"name": "sched-vault", "resources": [{"id": disk, "type": "OS::Cinder::Volume"}],
+            "billing": {"object_type": "disk", "protect_type": "backup", "consistent_level": "crash_consistent",
+                        "size": 100}}})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let vault = v["vault"]["id"].as_str().unwrap().to_string();
+    // A manual backup first: retention leaves it alone.
+    let (s, k) =
+        call("POST", format!("/v3/{project}/checkpoints"), Some(json!({"checkpoint": {"vault_id": vault}}))).await;
+    assert_eq!(s, 200, "{k}");
+    let (s, p) = call(
+        "POST",
+        format!("/v3/{project}/policies"),
+        Some(json!({"policy": {"name": "fast", "operation_type": "backup", "enabled": true,
+            "operation_definition": {"max_backups": 1},
+            "trigger": {"properties": {"pattern": ["FREQ=DAILY;INTERVAL=1;BYHOUR=0,6,12,18;BYMINUTE=00"]}}}})),
+    )
+    .await;
+    assert_eq!(s, 200, "{p}");
+    let policy = p["policy"]["id"].as_str().unwrap().to_string();
+    let (s, a) =
+        call("POST", format!("/v3/{project}/vaults/{vault}/associatepolicy"), Some(json!({"policy_id": policy}))).await;
+    assert_eq!(s, 200, "{a}");
+    // Every 6 s a scheduled backup; wait for the third, then for retention to leave one.
+    let made = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let auto = region
+        .wait_for(120, "three scheduled backups, one kept", || {
+            let call = &call;
+            let made = &made;
+            let (project, vault) = (project.clone(), vault.clone());
+            async move {
+                let (_, l) = call("GET", format!("/v3/{project}/backups?vault_id={vault}"), None).await;
+                let list = l["backups"].as_array().cloned().unwrap_or_default();
+                let autos: Vec<&Value> = list.iter().filter(|b| b["extend_info"]["auto_trigger"] == true).collect();
+                let mut made = made.lock().unwrap();
+                for b in &autos {
+                    made.insert(b["id"].as_str().unwrap().to_string());
+                }
+                let available = autos.iter().filter(|b| b["status"] == "available").count();
+                let manual = list.iter().filter(|b| b["extend_info"]["auto_trigger"] == false).count();
+                (made.len() >= 3 && available == 1 && autos.len() == 1 && manual == 1).then(|| autos[0].clone())
+            }
+        })
+        .await;
+    assert_eq!(auto["resource_id"], disk.as_str(), "{auto}");
+    // The kept scheduled backup restores.
+    let id = auto["id"].as_str().unwrap();
+    let (ok, _, err) = region.openstack(&["volume", "backup", "restore", id, "from-schedule"]);
+    assert!(ok, "{err}");
+    let v = wait_status(&region, "from-schedule", "available").await;
+    assert!(holds_pattern_at(&volume_file(&region, v["id"].as_str().unwrap()), "0x21", 0, 1 << 20));
 }

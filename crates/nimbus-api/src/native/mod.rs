@@ -4,6 +4,7 @@
 //! The response types derive `utoipa::ToSchema`, and `/openapi.json` is generated from the
 //! handlers' `#[utoipa::path]` annotations, so the document cannot drift from the code.
 
+mod cbr;
 mod cts;
 mod ecs;
 mod evs;
@@ -41,6 +42,7 @@ pub fn routes() -> Routes {
     let r = metering::routes(r);
     let r = ecs::routes(r);
     let r = evs::routes(r);
+    let r = cbr::routes(r);
     let r = evs_snapshots::routes(r);
     jobs::routes(r)
 }
@@ -74,6 +76,27 @@ pub fn routes() -> Routes {
         ecs::detach_volume,
         ecs::list_block_devices,
         ecs::show_block_device,
+        cbr::create_vault,
+        cbr::list_vaults,
+        cbr::show_vault,
+        cbr::update_vault,
+        cbr::delete_vault,
+        cbr::add_resources,
+        cbr::remove_resources,
+        cbr::associate_policy,
+        cbr::dissociate_policy,
+        cbr::create_policy,
+        cbr::list_policies,
+        cbr::show_policy,
+        cbr::update_policy,
+        cbr::delete_policy,
+        cbr::create_checkpoint,
+        cbr::show_checkpoint,
+        cbr::list_backups,
+        cbr::show_backup,
+        cbr::update_backup,
+        cbr::delete_backup,
+        cbr::restore_backup,
         ims::list_images,
         tms::batch_create,
         tms::batch_delete,
@@ -87,7 +110,8 @@ pub fn routes() -> Routes {
         ecs::BatchActionBody,
         ecs::DeleteServersBody,
         ecs::AttachVolumeBody,
-        ecs::BlockDevicesBody
+        ecs::BlockDevicesBody,
+        cbr::CbrDoc
     ))
 )]
 struct NativeApi;

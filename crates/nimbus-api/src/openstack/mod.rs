@@ -6,6 +6,7 @@ pub mod compute;
 pub mod image;
 mod quotas;
 mod volume;
+mod volume_backups;
 mod volume_snapshots;
 
 use crate::routes::{Access, Routes};
@@ -53,7 +54,8 @@ async fn compute_legacy_version(State(s): State<AppState>) -> impl IntoResponse 
 
 /// The block-storage (Cinder) routes.
 pub fn volume_routes() -> Routes {
-    volume_snapshots::routes(volume::routes(quotas::volume_routes(Routes::default())))
+    let r = volume::routes(quotas::volume_routes(Routes::default()));
+    volume_backups::routes(volume_snapshots::routes(r))
 }
 
 /// The network (Neutron-style errors) routes.

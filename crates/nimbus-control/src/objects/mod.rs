@@ -15,6 +15,7 @@ pub mod access;
 pub mod lifecycle;
 mod multipart;
 pub mod settings;
+pub mod system;
 
 use crate::audit::AuditEvent;
 use crate::authz::{authorize, Target};
@@ -445,6 +446,9 @@ impl Control {
         let project = Self::obs_project(ctx)?;
         authorize("obs:write", &ctx.principal, &Target { project_id: Some(&project), ..Default::default() })?;
         validate_bucket_name(name)?;
+        if name.starts_with(system::SYSTEM_BUCKET_PREFIX) {
+            return Err(Error::Conflict("The requested bucket name is not available: choose another name.".into()));
+        }
         let acl = acl.unwrap_or("private");
         access::validate_acl(acl)?;
         let class = match storage_class {

@@ -62,7 +62,7 @@ fn volume_id(job: &Job) -> Result<String, Error> {
 impl Control {
     /// Moves a volume to `status` if it is still in `from` (a job never overrides a change
     /// made since, e.g. an operator's reset); returns the row as written.
-    pub(super) async fn volume_status(&self, id: &str, from: &str, status: &str) -> Result<Option<Volume>, Error> {
+    pub(crate) async fn volume_status(&self, id: &str, from: &str, status: &str) -> Result<Option<Volume>, Error> {
         let mut tx = self.store().write().await?;
         let Some(mut v) = repo::get(&mut tx, id).await?.filter(|v| v.status == from) else { return Ok(None) };
         v.status = status.into();
@@ -82,7 +82,10 @@ impl JobHandler for CreateVolume {
         CREATE_JOB
     }
 
-    async fn run_step(&self, control: &Control, job: &Job, _step: i64) -> Result<StepOutcome, Error> {
+    async fn run_step(&self, control: &Control, job: &Job, step: i64) -> Result<StepOutcome, Error> {
+        if is_restore(job) {
+            return crate::backups::restore_job().run_step(control, job, step).await;
+        }
         let id = volume_id(job)?;
         let v = {
             let mut c = control.store().read().await?;
@@ -123,9 +126,17 @@ impl JobHandler for CreateVolume {
         Ok(StepOutcome::Done)
     }
 
-    async fn on_fail(&self, control: &Control, job: &Job, _error: &Error) -> Result<(), Error> {
+    async fn on_fail(&self, control: &Control, job: &Job, error: &Error) -> Result<(), Error> {
+        if is_restore(job) {
+            return crate::backups::restore_job().on_fail(control, job, error).await;
+        }
         control.volume_status(&volume_id(job)?, "creating", "error").await.map(|_| ())
     }
+}
+
+/// Whether a create job makes its volume from a backup (the backup's restore does the work).
+fn is_restore(job: &Job) -> bool {
+    serde_json::from_str::<serde_json::Value>(&job.params).is_ok_and(|p| p["backup_id"].is_string())
 }
 
 /// Grows a volume's data, then records the new size: through QEMU for a volume in a

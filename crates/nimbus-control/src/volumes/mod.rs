@@ -273,7 +273,13 @@ impl Control {
     }
 
     /// Loads a volume the caller may see (404 otherwise), for `action`.
-    async fn load_volume(&self, c: &mut AnyConnection, ctx: &Ctx, id: &str, action: &str) -> Result<Volume, Error> {
+    pub(crate) async fn load_volume(
+        &self,
+        c: &mut AnyConnection,
+        ctx: &Ctx,
+        id: &str,
+        action: &str,
+    ) -> Result<Volume, Error> {
         let v = repo::get(c, id).await?.ok_or_else(|| Error::not_found("volume", id))?;
         let target = Target { project_id: Some(&v.project_id), ..Default::default() };
         authorize_visible("volume:get", action, &ctx.principal, &target, "volume", id)?;
@@ -282,7 +288,45 @@ impl Control {
 
     /// Creates a volume: checks, charges `volumes` and `gigabytes`, records the row in
     /// `creating` and queues the job that makes its data. Returns the volume and the job.
+    /// A volume made from a backup is that backup's restore to a new volume.
     pub async fn create_volume(&self, ctx: &Ctx, req: VolumeCreate) -> Result<(Volume, String), Error> {
+        if let Some(backup) = req.backup_id.clone() {
+            let target = crate::backups::RestoreTarget::New {
+                name: req.name,
+                size_gb: req.size_gb,
+                volume_type: req.volume_type,
+                availability_zone: req.availability_zone,
+            };
+            let (_, v, job) = self.restore_backup(ctx, &backup, target).await?;
+            return Ok((v, job));
+        }
+        let (v, job) = self.insert_volume(ctx, req, None).await?;
+        Ok((v, job.unwrap_or_default()))
+    }
+
+    /// A new volume's row, for a backup's restore (`restoring-backup`, no create job).
+    pub(crate) async fn new_volume_row(&self, ctx: &Ctx, req: VolumeCreate, backup_id: &str) -> Result<Volume, Error> {
+        Ok(self.insert_volume(ctx, req, Some(backup_id)).await?.0)
+    }
+
+    /// Removes a volume row made for a restore that could not start, with its quota.
+    pub(crate) async fn discard_volume_row(&self, v: &Volume) -> Result<(), Error> {
+        let mut tx = self.store().write().await?;
+        if repo::delete(&mut tx, &v.id).await? {
+            self.release_quota(&mut tx, &v.project_id, "volumes", 1).await?;
+            self.release_quota(&mut tx, &v.project_id, "gigabytes", v.size_gb).await?;
+        }
+        tx.commit().await
+    }
+
+    /// The checks and the row of a new volume: made by a create job, or (`restoring`) by
+    /// the restore of that backup.
+    async fn insert_volume(
+        &self,
+        ctx: &Ctx,
+        req: VolumeCreate,
+        restoring: Option<&str>,
+    ) -> Result<(Volume, Option<String>), Error> {
         let project = ctx
             .principal
             .project_id()
@@ -306,9 +350,6 @@ impl Control {
             }
             None => None,
         };
-        if req.backup_id.is_some() {
-            return Err(Error::not_found("backup", req.backup_id.clone().unwrap_or_default()));
-        }
         if req.source_volid.is_some() {
             return Err(Error::bad_request("Cloning a volume is not offered yet: create it from a snapshot."));
         }
@@ -380,23 +421,28 @@ impl Control {
             size_gb: size,
             type_id: vtype.id.clone(),
             availability_zone: zone,
-            status: "creating".into(),
+            status: if restoring.is_some() { "restoring-backup" } else { "creating" }.into(),
             bootable: image.is_some(),
             multiattach: req.multiattach || type_is_multiattach(&vtype),
             image_id: image.as_ref().map(|i| i.id.clone()),
             snapshot_id: snapshot.as_ref().map(|(s, _)| s.id.clone()),
             source_volid: None,
-            backup_id: None,
+            backup_id: restoring.map(str::to_string),
             metadata: serde_json::to_string(&req.metadata)?,
             created_at: now,
             updated_at: Some(now),
             version: 0,
         };
         repo::insert(&mut tx, &v).await?;
-        let params = serde_json::json!({"volume_id": v.id});
-        let entities = serde_json::json!({"volume_id": v.id, "volume_type": vtype.name, "size": size,
-            "name": v.name.clone().unwrap_or_default()});
-        let job = self.new_job_with(&mut tx, &project, CREATE_JOB, params, None, entities).await?;
+        let job = match restoring {
+            Some(_) => None,
+            None => {
+                let params = serde_json::json!({"volume_id": v.id});
+                let entities = serde_json::json!({"volume_id": v.id, "volume_type": vtype.name, "size": size,
+                    "name": v.name.clone().unwrap_or_default()});
+                Some(self.new_job_with(&mut tx, &project, CREATE_JOB, params, None, entities).await?)
+            }
+        };
         self.audit(
             &mut tx,
             ctx,
@@ -412,7 +458,7 @@ impl Control {
 
     /// The project a listing is limited to: the caller's, unless an operator asks for every
     /// project (`None`).
-    pub(super) fn listing_scope(ctx: &Ctx, all_projects: bool) -> Result<Option<String>, Error> {
+    pub(crate) fn listing_scope(ctx: &Ctx, all_projects: bool) -> Result<Option<String>, Error> {
         if all_projects && ctx.principal.can_read_all() {
             return Ok(None);
         }

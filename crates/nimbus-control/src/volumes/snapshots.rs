@@ -85,6 +85,9 @@ impl Control {
                 )))
             }
         }
+        if nimbus_store::backups::volume_backups(&mut tx, &v.id).await?.iter().any(|b| b.status == "creating") {
+            return Err(invalid(format!("a backup of volume {} is being made; try again after it.", v.id)));
+        }
         if format_of(&v) != VolumeFormat::Qcow2 {
             return Err(Error::bad_request(
                 "Invalid volume: shareable volumes have no snapshots here; back them up instead.",

@@ -1,0 +1,156 @@
+//! Backup benchmark (not a test), on one region in one run:
+//!
+//! 1. Full backup throughput of a 4 GiB volume filled with random data (incompressible,
+//!    nothing to deduplicate: the worst case), beside a raw sequential read of the same
+//!    volume file in this process; prints the ratio (goal >= 0.8).
+//! 2. An incremental backup after rewriting 1% of the volume's 64 KiB blocks at random
+//!    places: the bytes it read and stored, as a share of the volume (goal <= 2%), and its
+//!    time as a share of the full backup's (goal <= 5%).
+//!
+//! Both backups are timed from the API call to `available`, as a client sees them.
+//!
+//! Run: `cargo bench -p nimbus --bench backup`.
+
+#[path = "../crates/nimbus/tests/common/mod.rs"]
+mod common;
+
+use common::{Db, Region, ADMIN_PASSWORD};
+use serde_json::{json, Value};
+use std::io::Read;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const GIB: u64 = 1 << 30;
+const VOLUME_GB: u64 = 4;
+const BLOCK: u64 = 64 << 10;
+
+async fn wait_backup(region: &Region, token: &str, project: &str, id: &str) -> Value {
+    loop {
+        let (s, b) = region.call("GET", &format!("/volume/v3/{project}/backups/{id}"), Some(token), None).await;
+        assert_eq!(s, 200, "{b}");
+        match b["backup"]["status"].as_str() {
+            Some("available") => return b["backup"].clone(),
+            Some("creating") => tokio::time::sleep(Duration::from_millis(50)).await,
+            other => panic!("backup {id} ended {other:?}: {b}"),
+        }
+    }
+}
+
+async fn backup(region: &Region, token: &str, project: &str, volume: &str, incremental: bool) -> (Duration, Value) {
+    let t = Instant::now();
+    let (s, b) = region
+        .call(
+            "POST",
+            &format!("/volume/v3/{project}/backups"),
+            Some(token),
+            Some(json!({"backup": {"volume_id": volume, "incremental": incremental}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let id = b["backup"]["id"].as_str().unwrap().to_string();
+    wait_backup(region, token, project, &id).await;
+    let took = t.elapsed();
+    // What the backup read and stored, from its metering record.
+    let (_, ev) =
+        region.call("GET", &format!("/v1/{project}/metering/events?resource_id={id}"), Some(token), None).await;
+    let detail: Value = serde_json::from_str(ev["events"][0]["detail"].as_str().unwrap_or("{}")).unwrap_or(Value::Null);
+    (took, detail)
+}
+
+fn raw_read(path: &std::path::Path) -> (Duration, u64) {
+    let t = Instant::now();
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut buf = vec![0u8; 8 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+    }
+    (t.elapsed(), total)
+}
+
+fn mbps(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / (1 << 20) as f64 / d.as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let region = Region::start_with(&Db::Sqlite, &[], Some("volume_min_gb = 1\n"));
+    let (token, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+    let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+    let (s, v) = region
+        .call(
+            "POST",
+            &format!("/volume/v3/{project}/volumes"),
+            Some(&token),
+            Some(json!({"volume": {"size": VOLUME_GB, "name": "bench"}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let id = v["volume"]["id"].as_str().unwrap().to_string();
+    loop {
+        let (_, v) = region.call("GET", &format!("/volume/v3/{project}/volumes/{id}"), Some(&token), None).await;
+        if v["volume"]["status"] == "available" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let file = region.data_dir.join("volumes").join(format!("{id}.qcow2"));
+    let random = region.data_dir.parent().unwrap().join("random.raw");
+    let st = Command::new("dd")
+        .args(["if=/dev/urandom", "bs=8M", "status=none", &format!("count={}", VOLUME_GB * 128)])
+        .arg(format!("of={}", random.display()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st =
+        Command::new("qemu-img").args(["convert", "-n", "-f", "raw", "-O", "qcow2"]).arg(&random).arg(&file).status();
+    assert!(st.unwrap().success());
+    std::fs::remove_file(&random).unwrap();
+
+    // The baseline: a plain sequential read of the volume file (twice: the second is the
+    // one measured, with the same page-cache state the backup then sees).
+    raw_read(&file);
+    let (raw_time, raw_bytes) = raw_read(&file);
+    let (full_time, full) = backup(&region, &token, &project, &id, false).await;
+
+    // 1% of the 64 KiB blocks rewritten, at random places (a fixed seed).
+    let blocks = VOLUME_GB * GIB / BLOCK;
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut cmds = Vec::new();
+    for _ in 0..blocks / 100 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        cmds.push("-c".to_string());
+        cmds.push(format!("write -P {} {} 64k", x % 251, (x % blocks) * BLOCK));
+    }
+    let st = Command::new("qemu-io").args(["-f", "qcow2"]).args(&cmds).arg(&file).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let (inc_time, inc) = backup(&region, &token, &project, &id, true).await;
+
+    let volume_bytes = VOLUME_GB * GIB;
+    let full_read = full["read_bytes"].as_u64().unwrap_or(0);
+    let (inc_read, inc_stored) = (inc["read_bytes"].as_u64().unwrap_or(0), inc["stored_bytes"].as_u64().unwrap_or(0));
+    let pct = |b: u64| 100.0 * b as f64 / volume_bytes as f64;
+    println!("backup benchmark: a {VOLUME_GB} GiB volume of random data");
+    println!("| measure | value |");
+    println!("| --- | --- |");
+    println!("| raw sequential read of the volume file, MB/s | {:.0} |", mbps(raw_bytes, raw_time));
+    println!("| full backup, MB/s (API call to available) | {:.0} |", mbps(full_read.max(volume_bytes), full_time));
+    println!(
+        "| ratio full backup / raw read (goal >= 0.8) | {:.2} |",
+        raw_time.as_secs_f64() / full_time.as_secs_f64()
+    );
+    println!("| full backup time, s | {:.2} |", full_time.as_secs_f64());
+    println!("| incremental after 1% changed: read | {:.2}% of the volume |", pct(inc_read));
+    println!("| incremental after 1% changed: stored | {:.2}% of the volume (goal <= 2%) |", pct(inc_stored));
+    println!(
+        "| incremental time | {:.2} s, {:.1}% of the full backup's (goal <= 5%) |",
+        inc_time.as_secs_f64(),
+        100.0 * inc_time.as_secs_f64() / full_time.as_secs_f64()
+    );
+}

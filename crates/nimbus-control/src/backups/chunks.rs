@@ -1,0 +1,215 @@
+//! The chunk store of a project's backups, in its system bucket: new chunks are appended
+//! to packs (objects `packs/<id>` of about 32 MiB, so a backup writes a few large objects
+//! rather than many small ones), the index records where each chunk is, and manifests are
+//! objects `manifests/<backup id>` (zstd-compressed JSON).
+//!
+//! A pack is written (synced) before the index rows that point into it commit, so an index
+//! row never names data that is not there. Chunks are shared by every backup of the project
+//! that contains them; the index counts the backups using each, and a pack goes once no
+//! chunk in it is used.
+
+use super::manifest_key;
+use crate::Control;
+use nimbus_core::Error;
+use nimbus_drivers::backup_data::{open_chunk, CutChunk, Manifest};
+use nimbus_store::backups::{self as repo, ChunkRow};
+use nimbus_store::objects::{Bucket, Object};
+use std::collections::{HashMap, HashSet};
+
+/// A pack is written once it holds this much.
+const PACK_SIZE: usize = 32 << 20;
+
+/// Index lookups and updates go in batches of this many hashes.
+const BATCH: usize = 400;
+
+/// Appends a backup's new chunks to packs.
+pub(super) struct PackWriter<'a> {
+    control: &'a Control,
+    project: String,
+    bucket: Bucket,
+    buf: Vec<u8>,
+    entries: Vec<(String, i64, i64, i64)>,
+    /// Chunks this run already stored or queued.
+    seen: HashSet<String>,
+    /// Bytes written to packs so far.
+    pub stored_bytes: u64,
+}
+
+impl<'a> PackWriter<'a> {
+    pub(super) fn new(control: &'a Control, project: &str, bucket: Bucket) -> Self {
+        PackWriter {
+            control,
+            project: project.into(),
+            bucket,
+            buf: Vec::new(),
+            entries: Vec::new(),
+            seen: HashSet::new(),
+            stored_bytes: 0,
+        }
+    }
+
+    /// Adds the chunks of one window that the project does not have yet.
+    pub(super) async fn add(&mut self, chunks: Vec<CutChunk>) -> Result<(), Error> {
+        let candidates: Vec<String> = chunks
+            .iter()
+            .filter(|c| c.stored.is_some() && !self.seen.contains(&c.hash))
+            .map(|c| c.hash.clone())
+            .collect();
+        let mut known = HashSet::new();
+        for batch in candidates.chunks(BATCH) {
+            let mut c = self.control.store().read().await?;
+            known.extend(repo::chunks(&mut c, &self.project, batch).await?.into_iter().map(|r| r.hash));
+        }
+        for chunk in chunks {
+            let Some(stored) = chunk.stored else { continue };
+            if known.contains(&chunk.hash) || !self.seen.insert(chunk.hash.clone()) {
+                continue;
+            }
+            self.entries.push((chunk.hash, self.buf.len() as i64, stored.len() as i64, chunk.len as i64));
+            self.buf.extend_from_slice(&stored);
+            if self.buf.len() >= PACK_SIZE {
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the pending pack, then indexes its chunks.
+    pub(super) async fn flush(&mut self) -> Result<(), Error> {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+        let pack = format!("packs/{}", nimbus_core::id::new_hex_id());
+        let data = std::mem::take(&mut self.buf);
+        self.stored_bytes += data.len() as u64;
+        self.control.put_system_object(&self.bucket, &pack, data).await?;
+        let mut tx = self.control.store().write().await?;
+        for (hash, offset, stored_len, len) in self.entries.drain(..) {
+            let row = ChunkRow {
+                project_id: self.project.clone(),
+                hash,
+                pack: pack.clone(),
+                pack_offset: offset,
+                stored_len,
+                len,
+                refs: 0,
+            };
+            repo::insert_chunk(&mut tx, &row).await?;
+        }
+        tx.commit().await
+    }
+}
+
+impl Control {
+    /// Stores a backup's manifest.
+    pub(super) async fn put_manifest(&self, bucket: &Bucket, backup_id: &str, m: &Manifest) -> Result<(), Error> {
+        self.put_system_object(bucket, &manifest_key(backup_id), m.encode()?).await.map(|_| ())
+    }
+
+    /// A backup's manifest, if it was stored.
+    pub(super) async fn manifest(&self, bucket: &Bucket, backup_id: &str) -> Result<Option<Manifest>, Error> {
+        let Some(o) = self.system_object(bucket, &manifest_key(backup_id)).await? else { return Ok(None) };
+        let packed = self.read_system_object(&o, 0..o.size as u64).await?;
+        Manifest::decode(&packed).map(Some)
+    }
+
+    /// Counts a backup's use of its chunks (`delta` +1 when it becomes available, -1 when it
+    /// goes); returns how many of the chunks are indexed (all of them, unless some vanished).
+    pub(super) async fn count_chunk_uses(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        project: &str,
+        chunks: &[String],
+        delta: i64,
+    ) -> Result<usize, Error> {
+        let mut indexed = 0;
+        for batch in chunks.chunks(BATCH) {
+            indexed += repo::chunks(tx, project, batch).await?.len();
+            repo::add_refs(tx, project, batch, delta).await?;
+        }
+        Ok(indexed)
+    }
+
+    /// Removes the chunks no backup uses, and the packs left without chunks.
+    pub(super) async fn collect_unused_chunks(&self, bucket: &Bucket, project: &str) -> Result<(), Error> {
+        let mut tx = self.store().write().await?;
+        let packs = repo::drop_unused_chunks(&mut tx, project).await?;
+        let mut empty = Vec::new();
+        for p in packs {
+            if !repo::pack_in_use(&mut tx, project, &p).await? {
+                empty.push(p);
+            }
+        }
+        tx.commit().await?;
+        for p in empty {
+            self.delete_system_object(bucket, &p).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads chunks back from packs, checking each against its hash.
+pub(super) struct ChunkReader<'a> {
+    control: &'a Control,
+    project: String,
+    bucket: Bucket,
+    rows: HashMap<String, ChunkRow>,
+    packs: HashMap<String, Object>,
+    last: Option<(String, std::sync::Arc<Vec<u8>>)>,
+}
+
+impl<'a> ChunkReader<'a> {
+    pub(super) fn new(control: &'a Control, project: &str, bucket: Bucket) -> Self {
+        ChunkReader {
+            control,
+            project: project.into(),
+            bucket,
+            rows: HashMap::new(),
+            packs: HashMap::new(),
+            last: None,
+        }
+    }
+
+    /// Loads the index rows of the chunks a run of pieces needs.
+    pub(super) async fn prefetch(&mut self, hashes: &[String]) -> Result<(), Error> {
+        let missing: Vec<String> = hashes.iter().filter(|h| !self.rows.contains_key(*h)).cloned().collect();
+        for batch in missing.chunks(BATCH) {
+            let mut c = self.control.store().read().await?;
+            for r in repo::chunks(&mut c, &self.project, batch).await? {
+                self.rows.insert(r.hash.clone(), r);
+            }
+        }
+        Ok(())
+    }
+
+    /// A chunk's data.
+    pub(super) async fn read(&mut self, hash: &str) -> Result<std::sync::Arc<Vec<u8>>, Error> {
+        if let Some((h, data)) = &self.last {
+            if h == hash {
+                return Ok(data.clone());
+            }
+        }
+        if !self.rows.contains_key(hash) {
+            self.prefetch(&[hash.to_string()]).await?;
+        }
+        let row = self
+            .rows
+            .get(hash)
+            .cloned()
+            .ok_or_else(|| Error::Internal(format!("backup chunk {hash} is missing from the chunk store")))?;
+        if !self.packs.contains_key(&row.pack) {
+            let o = self
+                .control
+                .system_object(&self.bucket, &row.pack)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("backup pack {} is missing", row.pack)))?;
+            self.packs.insert(row.pack.clone(), o);
+        }
+        let o = &self.packs[&row.pack];
+        let start = row.pack_offset as u64;
+        let stored = self.control.read_system_object(o, start..start + row.stored_len as u64).await?;
+        let data = std::sync::Arc::new(open_chunk(&stored, hash, row.len as u64)?);
+        self.last = Some((hash.to_string(), data.clone()));
+        Ok(data)
+    }
+}

@@ -1,0 +1,452 @@
+//! The durable jobs of backups: create, delete, restore. Each first waits for one of the
+//! project's operation slots (at most `backup_max_concurrent` run at once, the others wait
+//! in the order they were asked for), then works in idempotent steps, so a `kill -9` of
+//! `nimbus` resumes them: a create re-reads the volume's snapshot (chunks already stored are
+//! found in the index, not stored twice) and the backup becomes `available` only in the
+//! transaction that counts its chunks.
+
+use super::chunks::{ChunkReader, PackWriter};
+use super::{backup_bucket, backup_snapshot};
+use crate::jobs::{JobHandler, JobRegistry, StepOutcome};
+use crate::Control;
+use nimbus_core::time::now_ms;
+use nimbus_core::Error;
+use nimbus_drivers::backup_data::{self, Manifest, Piece};
+use nimbus_drivers::hypervisor::GuestState;
+use nimbus_drivers::qcow2_map::{self, ClusterMap};
+use nimbus_drivers::volume_files::VolumeFormat;
+use nimbus_store::backups::{self as repo, Backup};
+use nimbus_store::jobs::Job;
+use nimbus_store::volumes::{self as volumes_repo, Volume};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const CREATE_BACKUP_JOB: &str = "createBackup";
+pub const DELETE_BACKUP_JOB: &str = "deleteBackup";
+pub const RESTORE_BACKUP_JOB: &str = "restoreBackup";
+
+/// How often a waiting operation looks for a free slot.
+const SLOT_POLL: Duration = Duration::from_millis(500);
+
+/// Registers the backup jobs.
+pub fn register_jobs(r: &mut JobRegistry) {
+    r.register(Arc::new(BackupJob(CREATE_BACKUP_JOB)));
+    r.register(Arc::new(BackupJob(DELETE_BACKUP_JOB)));
+    r.register(Arc::new(BackupJob(RESTORE_BACKUP_JOB)));
+}
+
+/// Whether a restore job makes a new volume (else it writes over an existing one).
+fn restores_to_new(job: &Job) -> bool {
+    serde_json::from_str::<serde_json::Value>(&job.params).ok().and_then(|p| p["new_volume"].as_bool()).unwrap_or(false)
+}
+
+fn ids(job: &Job) -> Result<(String, String), Error> {
+    let p: serde_json::Value = serde_json::from_str(&job.params)?;
+    match (p["backup_id"].as_str(), p["volume_id"].as_str()) {
+        (Some(b), Some(v)) => Ok((b.to_string(), v.to_string())),
+        _ => Err(Error::Internal(format!("backup job {} without its ids", job.id))),
+    }
+}
+
+/// What a backup reads: the volume's size, the ranges to read, the snapshot's cluster map
+/// (QCOW2 volumes) and the parent's manifest when only changes are read.
+type ReadPlan = (u64, Vec<Range<u64>>, Option<Arc<ClusterMap>>, Option<Manifest>);
+
+/// What a backup read: the manifest and how many bytes it read and stored.
+struct Taken {
+    manifest: Manifest,
+    read_bytes: u64,
+    stored_bytes: u64,
+}
+
+impl Control {
+    /// Changes a backup row (re-read; `None` if it is gone).
+    async fn settle_backup(&self, id: &str, change: impl Fn(&mut Backup)) -> Result<Option<Backup>, Error> {
+        for _ in 0..10 {
+            let mut tx = self.store().write().await?;
+            let Some(mut b) = repo::get(&mut tx, id).await? else { return Ok(None) };
+            change(&mut b);
+            b.updated_at = Some(now_ms());
+            match repo::update(&mut tx, &b).await {
+                Ok(v) => b.version = v,
+                Err(Error::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+            tx.commit().await?;
+            return Ok(Some(b));
+        }
+        Err(Error::Internal(format!("backup {id} kept changing")))
+    }
+
+    /// Takes one of the project's operation slots for this backup when it is the oldest
+    /// waiting and one is free; `true` once it holds one.
+    async fn take_backup_slot(&self, b: &Backup) -> Result<bool, Error> {
+        if b.holds_slot == 1 {
+            return Ok(true);
+        }
+        let mut tx = self.store().write().await?;
+        repo::lock_slots(&mut tx, &b.project_id).await?;
+        let (held, first) = repo::slots(&mut tx, &b.project_id).await?;
+        if held >= self.config().backup_max_concurrent || first.as_deref() != Some(b.id.as_str()) {
+            return Ok(false);
+        }
+        let Some(mut row) = repo::get(&mut tx, &b.id).await? else { return Ok(false) };
+        row.holds_slot = 1;
+        repo::update(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The server whose QEMU holds a volume open, if any.
+    async fn backup_guest(&self, v: &Volume) -> Result<Option<String>, Error> {
+        let servers: Vec<String> = {
+            let mut c = self.store().read().await?;
+            volumes_repo::attachments(&mut c, &v.id).await?.into_iter().map(|a| a.server_id).collect()
+        };
+        for server in servers {
+            if self.drivers().hypervisor.state(&server).await? != GuestState::Missing {
+                return Ok(Some(server));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Takes (or drops) a backup's point-in-time snapshot of a QCOW2 volume.
+    async fn backup_snapshot_op(&self, v: &Volume, name: &str, take: bool) -> Result<(), Error> {
+        if VolumeFormat::for_volume(v.multiattach) != VolumeFormat::Qcow2 || !self.drivers().volumes.exists(&v.id).await
+        {
+            return Ok(());
+        }
+        let hv = &self.drivers().hypervisor;
+        let files = &self.drivers().volumes;
+        match (self.backup_guest(v).await?, take) {
+            (Some(server), true) => hv.snapshot_volume(&server, &v.id, name).await,
+            (Some(server), false) => hv.delete_volume_snapshot(&server, &v.id, name).await,
+            (None, true) => files.snapshot(&v.id, name).await,
+            (None, false) => files.delete_snapshot(&v.id, name).await,
+        }
+    }
+
+    /// Reads a backup's data from its snapshot (only what changed since the parent's
+    /// snapshot, when the parent's snapshot and manifest are still there) and stores the new
+    /// chunks.
+    async fn take_backup(&self, b: &Backup, v: &Volume) -> Result<Taken, Error> {
+        let format = VolumeFormat::for_volume(v.multiattach);
+        let path = self.drivers().volumes.path(&v.id, format);
+        let bucket = self.system_bucket(&backup_bucket(&b.project_id)).await?;
+        let (size, ranges, map, parent): ReadPlan = match format {
+            VolumeFormat::Qcow2 => {
+                let snap = backup_snapshot(&b.id);
+                let p = path.clone();
+                let map = tokio::task::spawn_blocking(move || qcow2_map::snapshot_map(&p, &snap))
+                    .await
+                    .map_err(|e| Error::Internal(format!("reading the volume's map: {e}")))??;
+                let parent = match &b.parent_id {
+                    Some(pid) => {
+                        let (p, snap) = (path.clone(), backup_snapshot(pid));
+                        let old = tokio::task::spawn_blocking(move || qcow2_map::snapshot_map(&p, &snap))
+                            .await
+                            .map_err(|e| Error::Internal(format!("reading the volume's map: {e}")))?
+                            .ok();
+                        match old {
+                            Some(old) => self.manifest(&bucket, pid).await?.map(|m| (old, m)),
+                            None => None,
+                        }
+                    }
+                    None => None,
+                };
+                let (ranges, parent) = match parent {
+                    Some((old, m)) => (map.changed_since(&old), Some(m)),
+                    None => (map.allocated(), None),
+                };
+                (map.virtual_size, ranges, Some(Arc::new(map)), parent)
+            }
+            VolumeFormat::Raw => {
+                let ranges = backup_data::raw_data_ranges(&path)?;
+                let size = ranges.last().map(|r| r.end).unwrap_or(0);
+                (size, ranges, None, None)
+            }
+        };
+        let file =
+            Arc::new(std::fs::File::open(&path).map_err(|e| Error::Internal(format!("opening the volume: {e}")))?);
+        let mut writer = PackWriter::new(self, &b.project_id, bucket.clone());
+        let mut fresh: Vec<Piece> = Vec::new();
+        let mut read_bytes = 0u64;
+        // Reading and cutting the next window overlaps storing the current one.
+        let cut_window = |w: Range<u64>| {
+            let (file, map) = (file.clone(), map.clone());
+            tokio::task::spawn_blocking(move || {
+                let data = match &map {
+                    Some(m) => backup_data::read_window(&file, m, &w)?,
+                    None => backup_data::read_raw_window(&file, &w)?,
+                };
+                Ok::<_, Error>(backup_data::cut(w.start, &data))
+            })
+        };
+        let windows = backup_data::windows(&ranges);
+        let mut next = windows.first().cloned().map(cut_window);
+        for i in 0..windows.len() {
+            let current = next.take().ok_or_else(|| Error::Internal("backup window lost".into()))?;
+            next = windows.get(i + 1).cloned().map(cut_window);
+            let chunks = current.await.map_err(|e| Error::Internal(format!("cutting the volume: {e}")))??;
+            read_bytes += windows[i].end - windows[i].start;
+            for c in chunks.iter().filter(|c| c.stored.is_some()) {
+                fresh.push(Piece { offset: c.offset, len: c.len, chunk: c.hash.clone(), skip: 0 });
+            }
+            writer.add(chunks).await?;
+        }
+        writer.flush().await?;
+        let manifest = match parent {
+            Some(m) => m.overlay(size, &ranges, fresh),
+            None => Manifest { size, pieces: fresh },
+        };
+        self.put_manifest(&bucket, &b.id, &manifest).await?;
+        Ok(Taken { manifest, read_bytes, stored_bytes: writer.stored_bytes })
+    }
+
+    /// Writes a backup's content into the scratch file of the volume it restores to,
+    /// checking every chunk.
+    async fn assemble_restore(&self, b: &Backup, v: &Volume) -> Result<(), Error> {
+        let bucket = self.system_bucket(&backup_bucket(&b.project_id)).await?;
+        let manifest = self
+            .manifest(&bucket, &b.id)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("the manifest of backup {} is missing", b.id)))?;
+        let scratch = self.drivers().volumes.restore_scratch(&v.id);
+        let file = std::fs::File::create(&scratch).map_err(|e| Error::Internal(format!("restore scratch: {e}")))?;
+        file.set_len(manifest.size).map_err(|e| Error::Internal(format!("restore scratch: {e}")))?;
+        let file = Arc::new(file);
+        let mut reader = ChunkReader::new(self, &b.project_id, bucket);
+        for group in manifest.pieces.chunks(256) {
+            let hashes: Vec<String> = group.iter().map(|p| p.chunk.clone()).collect();
+            reader.prefetch(&hashes).await?;
+            let mut writes = Vec::with_capacity(group.len());
+            for p in group {
+                let data = reader.read(&p.chunk).await?;
+                let (from, to) = (p.skip as usize, (p.skip + p.len) as usize);
+                if to > data.len() {
+                    return Err(Error::Internal(format!(
+                        "backup {} names bytes past the end of chunk {}",
+                        b.id, p.chunk
+                    )));
+                }
+                writes.push((p.offset, data[from..to].to_vec()));
+            }
+            let f = file.clone();
+            tokio::task::spawn_blocking(move || {
+                for (at, bytes) in writes {
+                    f.write_all_at(&bytes, at).map_err(|e| Error::Internal(format!("restore scratch: {e}")))?;
+                }
+                Ok::<_, Error>(())
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("restore scratch: {e}")))??;
+        }
+        file.sync_all().map_err(|e| Error::Internal(format!("restore scratch: {e}")))
+    }
+}
+
+/// The handler of restores, also run for volumes made from a backup (whose job is their
+/// `createVolume`).
+pub(crate) fn restore_job() -> Arc<dyn JobHandler> {
+    Arc::new(BackupJob(RESTORE_BACKUP_JOB))
+}
+
+/// One backup job type.
+struct BackupJob(&'static str);
+
+#[async_trait::async_trait]
+impl JobHandler for BackupJob {
+    fn job_type(&self) -> &'static str {
+        self.0
+    }
+
+    async fn run_step(&self, control: &Control, job: &Job, step: i64) -> Result<StepOutcome, Error> {
+        use StepOutcome::{Done, Next, Wait};
+        let (bid, vid) = ids(job)?;
+        let (b, v) = {
+            let mut c = control.store().read().await?;
+            (repo::get(&mut c, &bid).await?, volumes_repo::get(&mut c, &vid).await?)
+        };
+        let Some(b) = b else { return Ok(Done) };
+        let busy = match self.0 {
+            CREATE_BACKUP_JOB => "creating",
+            DELETE_BACKUP_JOB => "deleting",
+            _ => "restoring",
+        };
+        if b.status != busy {
+            return Ok(Done);
+        }
+        if step == 0 {
+            return Ok(if control.take_backup_slot(&b).await? { Next } else { Wait(SLOT_POLL) });
+        }
+        match (self.0, step) {
+            (CREATE_BACKUP_JOB, 1) => {
+                let v = v.ok_or_else(|| Error::Conflict(format!("volume {vid} is gone")))?;
+                control.backup_snapshot_op(&v, &backup_snapshot(&b.id), true).await?;
+                Ok(Next)
+            }
+            (CREATE_BACKUP_JOB, 2) => {
+                let v = v.ok_or_else(|| Error::Conflict(format!("volume {vid} is gone")))?;
+                // A chunk found in the index may be dropped by a concurrent delete before
+                // this backup counts it: then store it again.
+                for _ in 0..3 {
+                    let taken = control.take_backup(&b, &v).await?;
+                    let chunks = taken.manifest.chunks();
+                    let mut tx = control.store().write().await?;
+                    let indexed = control.count_chunk_uses(&mut tx, &b.project_id, &chunks, 1).await?;
+                    if indexed != chunks.len() {
+                        continue;
+                    }
+                    let Some(mut row) = repo::get(&mut tx, &b.id).await?.filter(|r| r.status == "creating") else {
+                        return Ok(Done);
+                    };
+                    row.status = "available".into();
+                    row.object_count = chunks.len() as i64;
+                    row.read_bytes = taken.read_bytes as i64;
+                    row.stored_bytes = taken.stored_bytes as i64;
+                    row.holds_slot = 0;
+                    row.queued_at = None;
+                    row.updated_at = Some(now_ms());
+                    repo::update(&mut tx, &row).await?;
+                    control.backup_usage(&mut tx, &row, "created").await?;
+                    tx.commit().await?;
+                    return Ok(Next);
+                }
+                Err(Error::Internal("backup chunks kept vanishing while the backup was stored".into()))
+            }
+            (CREATE_BACKUP_JOB, _) => {
+                // Only the latest backup's snapshot stays in the volume, for the next one.
+                if let Some(v) = v {
+                    let older: Vec<String> = {
+                        let mut c = control.store().read().await?;
+                        repo::volume_backups(&mut c, &v.id)
+                            .await?
+                            .into_iter()
+                            .map(|o| o.id)
+                            .filter(|o| *o != b.id)
+                            .collect()
+                    };
+                    for o in older {
+                        control.backup_snapshot_op(&v, &backup_snapshot(&o), false).await?;
+                    }
+                }
+                Ok(Done)
+            }
+            (DELETE_BACKUP_JOB, _) => {
+                let bucket = control.system_bucket(&backup_bucket(&b.project_id)).await?;
+                if let Some(m) = control.manifest(&bucket, &b.id).await? {
+                    let mut tx = control.store().write().await?;
+                    if repo::get(&mut tx, &b.id).await?.is_some_and(|r| r.status == "deleting" && r.object_count > 0) {
+                        control.count_chunk_uses(&mut tx, &b.project_id, &m.chunks(), -1).await?;
+                        // Counted once: a resumed step must not release the chunks twice.
+                        let mut row = repo::get(&mut tx, &b.id).await?.ok_or_else(|| Error::Internal("lost".into()))?;
+                        row.object_count = 0;
+                        repo::update(&mut tx, &row).await?;
+                    }
+                    tx.commit().await?;
+                }
+                control.collect_unused_chunks(&bucket, &b.project_id).await?;
+                control.delete_system_object(&bucket, &super::manifest_key(&b.id)).await?;
+                if let Some(v) = v {
+                    control.backup_snapshot_op(&v, &backup_snapshot(&b.id), false).await?;
+                }
+                let mut tx = control.store().write().await?;
+                if let Some(row) = repo::get(&mut tx, &b.id).await?.filter(|r| r.status == "deleting") {
+                    repo::delete(&mut tx, &b.id).await?;
+                    control.release_quota(&mut tx, &b.project_id, "backups", 1).await?;
+                    control.release_quota(&mut tx, &b.project_id, "backup_gigabytes", b.size_gb).await?;
+                    control.backup_usage(&mut tx, &row, "deleted").await?;
+                }
+                tx.commit().await?;
+                Ok(Done)
+            }
+            (RESTORE_BACKUP_JOB, 1) => {
+                let v = v
+                    .filter(|v| v.status == "restoring-backup")
+                    .ok_or_else(|| Error::Conflict(format!("volume {vid} is no longer waiting for this restore")))?;
+                control.assemble_restore(&b, &v).await?;
+                let existing = !restores_to_new(job);
+                let format = VolumeFormat::for_volume(v.multiattach);
+                control.drivers().volumes.restore_from_scratch(&v.id, format, v.size_gb, existing).await?;
+                Ok(Next)
+            }
+            (RESTORE_BACKUP_JOB, _) => {
+                let mut tx = control.store().write().await?;
+                if let Some(mut v) = volumes_repo::get(&mut tx, &vid).await?.filter(|v| v.status == "restoring-backup")
+                {
+                    let made = restores_to_new(job);
+                    v.status = "available".into();
+                    v.updated_at = Some(now_ms());
+                    volumes_repo::update(&mut tx, &v).await?;
+                    if made {
+                        let vtype =
+                            volumes_repo::find_type(&mut tx, &v.type_id).await?.map(|t| t.name).unwrap_or_default();
+                        control.volume_usage(&mut tx, &v, "created", &vtype).await?;
+                    }
+                }
+                if let Some(mut row) = repo::get(&mut tx, &b.id).await?.filter(|r| r.status == "restoring") {
+                    row.status = "available".into();
+                    row.holds_slot = 0;
+                    row.queued_at = None;
+                    row.updated_at = Some(now_ms());
+                    repo::update(&mut tx, &row).await?;
+                }
+                tx.commit().await?;
+                Ok(Done)
+            }
+            (other, step) => Err(Error::Internal(format!("job type {other} has no step {step}"))),
+        }
+    }
+
+    async fn on_fail(&self, control: &Control, job: &Job, error: &Error) -> Result<(), Error> {
+        let (bid, vid) = ids(job)?;
+        let why = error.message();
+        match self.0 {
+            CREATE_BACKUP_JOB => {
+                let failed = control
+                    .settle_backup(&bid, |b| {
+                        if b.status == "creating" {
+                            b.status = "error".into();
+                            b.fail_reason = Some(why.clone());
+                        }
+                        b.holds_slot = 0;
+                        b.queued_at = None;
+                    })
+                    .await?;
+                let v = {
+                    let mut c = control.store().read().await?;
+                    volumes_repo::get(&mut c, &vid).await?
+                };
+                if let (Some(v), Some(_)) = (v, failed) {
+                    let _ = control.backup_snapshot_op(&v, &backup_snapshot(&bid), false).await;
+                }
+            }
+            DELETE_BACKUP_JOB => {
+                control
+                    .settle_backup(&bid, |b| {
+                        b.status = "error_deleting".into();
+                        b.fail_reason = Some(why.clone());
+                        b.holds_slot = 0;
+                        b.queued_at = None;
+                    })
+                    .await?;
+            }
+            _ => {
+                control
+                    .settle_backup(&bid, |b| {
+                        b.status = "available".into();
+                        b.fail_reason = Some(format!("restore failed: {why}"));
+                        b.holds_slot = 0;
+                        b.queued_at = None;
+                    })
+                    .await?;
+                control.volume_status(&vid, "restoring-backup", "error_restoring").await?;
+                let _ = tokio::fs::remove_file(control.drivers().volumes.restore_scratch(&vid)).await;
+            }
+        }
+        Ok(())
+    }
+}

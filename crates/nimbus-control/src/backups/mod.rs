@@ -1,0 +1,406 @@
+//! Volume backups (VBS, seed 6.2.4; Cinder `/backups`): create (full, or incremental to the
+//! volume's latest backup), list, show, rename, delete, restore to the same or a new volume.
+//!
+//! A backup is a manifest plus content-defined chunks, deduplicated within the project,
+//! compressed and packed into objects of the project's system bucket (`chunks.rs`). The
+//! point in time is an internal QCOW2 snapshot `bak-<id>` of the volume, taken live over
+//! QMP when a guest uses it; the latest backup's snapshot stays in the volume so the next
+//! backup reads only the clusters that changed since. Every backup's manifest is complete,
+//! so each restores (and deletes) independently of the others.
+//!
+//! Backup work runs as durable jobs, at most `backup_max_concurrent` per project at a time,
+//! the rest waiting in order; a backup shows `available` only once all its data is stored.
+
+mod chunks;
+mod jobs;
+pub mod schedule;
+pub mod vaults;
+
+use crate::audit::AuditEvent;
+use crate::authz::{authorize, authorize_visible, Target};
+use crate::objects::system::SYSTEM_BUCKET_PREFIX;
+use crate::{Control, Ctx};
+use nimbus_core::page::PageRequest;
+use nimbus_core::time::now_ms;
+use nimbus_core::Error;
+use nimbus_store::backups::{self as repo, Backup, BackupFilter};
+use nimbus_store::volumes::{self as volumes_repo, Volume};
+use sqlx::AnyConnection;
+use std::collections::BTreeMap;
+
+pub(crate) use jobs::restore_job;
+pub use jobs::{register_jobs, CREATE_BACKUP_JOB, DELETE_BACKUP_JOB, RESTORE_BACKUP_JOB};
+pub use vaults::{CheckpointParams, CheckpointView, PolicyChange, VaultCreate, VaultUpdate, VaultView, DISK_TYPE};
+
+/// What a backup create asks for.
+#[derive(Debug, Clone, Default)]
+pub struct BackupCreate {
+    pub volume_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Incremental to the volume's latest available backup (an error if it has none).
+    pub incremental: bool,
+    /// Back up a volume in use.
+    pub force: bool,
+    pub metadata: BTreeMap<String, String>,
+    /// The CBR vault and checkpoint it is made in.
+    pub vault_id: Option<String>,
+    pub checkpoint_id: Option<String>,
+    /// Made by a policy's schedule.
+    pub auto_trigger: bool,
+}
+
+/// Where a restore writes.
+#[derive(Debug, Clone)]
+pub enum RestoreTarget {
+    /// An existing volume of the project, detached and at least the backup's size.
+    Volume(String),
+    /// A new volume of the backup's size (or `size_gb`), type and zone as given.
+    New { name: Option<String>, size_gb: Option<i64>, volume_type: Option<String>, availability_zone: Option<String> },
+}
+
+/// The system bucket holding a project's backups.
+pub fn backup_bucket(project_id: &str) -> String {
+    let safe: String =
+        project_id.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).take(40).collect();
+    format!("{SYSTEM_BUCKET_PREFIX}{safe}")
+}
+
+/// The key of a backup's manifest in its bucket.
+pub(crate) fn manifest_key(backup_id: &str) -> String {
+    format!("manifests/{backup_id}")
+}
+
+/// The name of the volume snapshot a backup reads.
+pub(crate) fn backup_snapshot(backup_id: &str) -> String {
+    format!("bak-{backup_id}")
+}
+
+impl Control {
+    /// Records a change of a backup's billable size (metering prices backup GB-hours).
+    pub(crate) async fn backup_usage(&self, tx: &mut AnyConnection, b: &Backup, event: &str) -> Result<(), Error> {
+        nimbus_store::servers::insert_usage(
+            tx,
+            &nimbus_store::servers::UsageEvent {
+                id: nimbus_core::id::new_hex_id(),
+                project_id: b.project_id.clone(),
+                resource_type: "vbs".into(),
+                resource_id: b.id.clone(),
+                event: event.into(),
+                flavor: None,
+                detail: serde_json::json!({"size_gb": b.size_gb, "stored_bytes": b.stored_bytes,
+                    "read_bytes": b.read_bytes, "volume_id": b.volume_id})
+                .to_string(),
+                at: now_ms(),
+            },
+        )
+        .await
+    }
+
+    /// Loads a backup the caller may see (404 otherwise).
+    async fn load_backup(&self, c: &mut AnyConnection, ctx: &Ctx, id: &str, action: &str) -> Result<Backup, Error> {
+        let b = repo::get(c, id).await?.ok_or_else(|| Error::not_found("backup", id))?;
+        let target = Target { project_id: Some(&b.project_id), ..Default::default() };
+        authorize_visible("backup:get", action, &ctx.principal, &target, "backup", id)?;
+        Ok(b)
+    }
+
+    /// Starts a backup of a volume: checks the volume's status, the per-volume and project
+    /// limits, charges `backups` and `backup_gigabytes`, and queues the job.
+    pub async fn create_backup(&self, ctx: &Ctx, req: BackupCreate) -> Result<(Backup, String), Error> {
+        crate::volumes::validate_metadata(&req.metadata)?;
+        if req.name.as_ref().is_some_and(|n| n.len() > 255) {
+            return Err(Error::bad_request("Invalid input received: names are at most 255 characters."));
+        }
+        let mut tx = self.store().write().await?;
+        let v = volumes_repo::get(&mut tx, &req.volume_id)
+            .await?
+            .ok_or_else(|| Error::not_found("volume", &req.volume_id))?;
+        let target = Target { project_id: Some(&v.project_id), ..Default::default() };
+        authorize_visible("volume:get", "backup:create", &ctx.principal, &target, "volume", &v.id)?;
+        match v.status.as_str() {
+            "available" => {}
+            "in-use" if req.force && !v.multiattach => {}
+            "in-use" if v.multiattach => {
+                return Err(Error::bad_request(format!(
+                    "Invalid volume: volume {} is shared and in use; detach it to back it up consistently.",
+                    v.id
+                )))
+            }
+            other => {
+                return Err(Error::bad_request(format!(
+                    "Invalid volume: Volume to be backed up must be available or in-use (with force), but the current \
+                     status is \"{other}\"."
+                )))
+            }
+        }
+        let snapshots = volumes_repo::volume_snapshots(&mut tx, &v.id).await?;
+        if snapshots.iter().any(|s| !matches!(s.status.as_str(), "available" | "error")) {
+            return Err(Error::bad_request(format!(
+                "Invalid volume: a snapshot of volume {} is being taken or removed; try again.",
+                v.id
+            )));
+        }
+        let existing = repo::volume_backups(&mut tx, &v.id).await?;
+        if existing.iter().any(|b| b.status == "creating") {
+            return Err(Error::bad_request(format!("Invalid volume: a backup of volume {} is being made.", v.id)));
+        }
+        let per_volume = self.config().backups_per_volume;
+        if existing.len() as i64 >= per_volume {
+            return Err(Error::bad_request(format!(
+                "Invalid volume: volume {} already has {per_volume} backups, the most a volume may have; delete one first.",
+                v.id
+            )));
+        }
+        let parent = if req.incremental {
+            let latest = existing.iter().rev().find(|b| b.status == "available").ok_or_else(|| {
+                Error::bad_request("Invalid backup: No backups available to do an incremental backup.")
+            })?;
+            Some(latest.id.clone())
+        } else {
+            None
+        };
+        self.charge_quota(&mut tx, &v.project_id, "backups", 1).await?;
+        self.charge_quota(&mut tx, &v.project_id, "backup_gigabytes", v.size_gb).await?;
+        let now = now_ms();
+        let b = Backup {
+            id: uuid::Uuid::new_v4().to_string(),
+            project_id: v.project_id.clone(),
+            user_id: ctx.principal.user_id.clone(),
+            volume_id: v.id.clone(),
+            name: req.name,
+            description: req.description,
+            size_gb: v.size_gb,
+            status: "creating".into(),
+            fail_reason: None,
+            parent_id: parent,
+            availability_zone: v.availability_zone.clone(),
+            container: backup_bucket(&v.project_id),
+            object_count: 0,
+            stored_bytes: 0,
+            read_bytes: 0,
+            metadata: serde_json::to_string(&req.metadata)?,
+            queued_at: Some(now),
+            holds_slot: 0,
+            data_timestamp: now,
+            created_at: now,
+            updated_at: Some(now),
+            version: 0,
+            vault_id: req.vault_id,
+            checkpoint_id: req.checkpoint_id,
+            auto_trigger: req.auto_trigger,
+        };
+        repo::insert(&mut tx, &b).await?;
+        let params = serde_json::json!({"backup_id": b.id, "volume_id": v.id});
+        let job = self.new_job_with(&mut tx, &b.project_id, CREATE_BACKUP_JOB, params.clone(), None, params).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("VBS", "backup", "createBackup", 202)
+                .resource(&b.id, b.name.as_deref().unwrap_or(""))
+                .in_project(&b.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake_jobs();
+        Ok((b, job))
+    }
+
+    /// Backups the caller may see, newest first.
+    pub async fn list_backups(
+        &self,
+        ctx: &Ctx,
+        mut filter: BackupFilter,
+        all_projects: bool,
+        page: &PageRequest,
+    ) -> Result<Vec<Backup>, Error> {
+        if let Some(project) = Self::listing_scope(ctx, all_projects)? {
+            filter.project_id = Some(project);
+        }
+        let mut c = self.store().read().await?;
+        if let Some(m) = &page.marker {
+            self.load_backup(&mut c, ctx, m, "backup:get").await?;
+        }
+        repo::list(&mut c, &filter, page).await
+    }
+
+    /// One backup the caller may see.
+    pub async fn get_backup(&self, ctx: &Ctx, id: &str) -> Result<Backup, Error> {
+        let mut c = self.store().read().await?;
+        self.load_backup(&mut c, ctx, id, "backup:get").await
+    }
+
+    /// Renames or re-describes a backup.
+    pub async fn update_backup(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        name: Option<String>,
+        description: Option<String>,
+    ) -> Result<Backup, Error> {
+        if name.as_ref().is_some_and(|n| n.len() > 255) {
+            return Err(Error::bad_request("Invalid input received: names are at most 255 characters."));
+        }
+        let mut tx = self.store().write().await?;
+        let mut b = self.load_backup(&mut tx, ctx, id, "backup:update").await?;
+        authorize("backup:update", &ctx.principal, &Target { project_id: Some(&b.project_id), ..Default::default() })?;
+        if name.is_some() {
+            b.name = name;
+        }
+        if description.is_some() {
+            b.description = description;
+        }
+        b.updated_at = Some(now_ms());
+        b.version = repo::update(&mut tx, &b).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("VBS", "backup", "updateBackup", 200)
+                .resource(&b.id, b.name.as_deref().unwrap_or(""))
+                .in_project(&b.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(b)
+    }
+
+    /// Deletes a backup (available or failed); a job releases its chunks.
+    pub async fn delete_backup(&self, ctx: &Ctx, id: &str) -> Result<String, Error> {
+        let mut tx = self.store().write().await?;
+        let mut b = self.load_backup(&mut tx, ctx, id, "backup:delete").await?;
+        authorize("backup:delete", &ctx.principal, &Target { project_id: Some(&b.project_id), ..Default::default() })?;
+        if !matches!(b.status.as_str(), "available" | "error" | "error_deleting" | "error_restoring") {
+            return Err(Error::bad_request(format!(
+                "Invalid backup: Backup status must be available or error, but the current status is \"{}\".",
+                b.status
+            )));
+        }
+        b.status = "deleting".into();
+        b.queued_at = Some(now_ms());
+        b.updated_at = Some(now_ms());
+        repo::update(&mut tx, &b).await?;
+        let params = serde_json::json!({"backup_id": b.id, "volume_id": b.volume_id});
+        let job = self.new_job_with(&mut tx, &b.project_id, DELETE_BACKUP_JOB, params.clone(), None, params).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("VBS", "backup", "deleteBackup", 202)
+                .resource(&b.id, b.name.as_deref().unwrap_or(""))
+                .in_project(&b.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake_jobs();
+        Ok(job)
+    }
+
+    /// Restores a backup into a detached volume of the project, or into a new one; returns
+    /// the backup, the volume (in `restoring-backup`) and the job.
+    pub async fn restore_backup(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        target: RestoreTarget,
+    ) -> Result<(Backup, Volume, String), Error> {
+        let not_available = |b: &Backup| {
+            Error::bad_request(format!(
+                "Invalid backup: Backup status must be available, but the current status is \"{}\".",
+                b.status
+            ))
+        };
+        let before = self.get_backup(ctx, id).await?;
+        if before.status != "available" {
+            return Err(not_available(&before));
+        }
+        let new_volume = match &target {
+            RestoreTarget::New { name, size_gb, volume_type, availability_zone } => {
+                let req = crate::volumes::VolumeCreate {
+                    name: name.clone().or_else(|| Some(format!("restore_backup_{}", before.id))),
+                    size_gb: Some(size_gb.unwrap_or(before.size_gb)),
+                    volume_type: volume_type.clone(),
+                    availability_zone: availability_zone.clone().or(Some(before.availability_zone.clone())),
+                    ..Default::default()
+                };
+                if req.size_gb.is_some_and(|s| s < before.size_gb) {
+                    return Err(Error::bad_request(format!(
+                        "Invalid input received: the volume must be at least the backup's {} GB.",
+                        before.size_gb
+                    )));
+                }
+                Some(self.new_volume_row(ctx, req, &before.id).await?)
+            }
+            RestoreTarget::Volume(_) => None,
+        };
+        let started = self.start_restore(ctx, id, &target, new_volume.clone()).await;
+        if let (Err(_), Some(v)) = (&started, &new_volume) {
+            self.discard_volume_row(v).await?;
+        }
+        started
+    }
+
+    async fn start_restore(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        target: &RestoreTarget,
+        new_volume: Option<Volume>,
+    ) -> Result<(Backup, Volume, String), Error> {
+        let mut tx = self.store().write().await?;
+        let mut b = self.load_backup(&mut tx, ctx, id, "backup:restore").await?;
+        authorize("backup:restore", &ctx.principal, &Target { project_id: Some(&b.project_id), ..Default::default() })?;
+        if b.status != "available" {
+            return Err(Error::bad_request(format!(
+                "Invalid backup: Backup status must be available, but the current status is \"{}\".",
+                b.status
+            )));
+        }
+        let is_new = new_volume.is_some();
+        let v = match (target, new_volume) {
+            (_, Some(v)) => v,
+            (RestoreTarget::Volume(vid), None) => {
+                let mut v = self.load_volume(&mut tx, ctx, vid, "volume:update").await?;
+                if v.project_id != b.project_id {
+                    return Err(Error::not_found("volume", vid));
+                }
+                if v.status != "available" {
+                    return Err(Error::bad_request(format!(
+                        "Invalid volume: Volume to be restored to must be available, but the current status is \"{}\".",
+                        v.status
+                    )));
+                }
+                if v.size_gb < b.size_gb {
+                    return Err(Error::bad_request(format!(
+                        "Invalid volume: volume size {} GB is too small to restore backup of size {} GB.",
+                        v.size_gb, b.size_gb
+                    )));
+                }
+                v.status = "restoring-backup".into();
+                v.updated_at = Some(now_ms());
+                v.version = volumes_repo::update(&mut tx, &v).await?;
+                v
+            }
+            (RestoreTarget::New { .. }, None) => {
+                return Err(Error::Internal("a restore without its new volume".into()))
+            }
+        };
+        b.status = "restoring".into();
+        b.queued_at = Some(now_ms());
+        b.updated_at = Some(now_ms());
+        repo::update(&mut tx, &b).await?;
+        let params = serde_json::json!({"backup_id": b.id, "volume_id": v.id, "new_volume": is_new});
+        // A restore that makes a volume is that volume's create job, as EVS reports it.
+        let kind = if is_new { crate::volumes::CREATE_JOB } else { RESTORE_BACKUP_JOB };
+        let job = self.new_job_with(&mut tx, &b.project_id, kind, params.clone(), None, params).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("VBS", "backup", "restoreBackup", 202)
+                .resource(&b.id, b.name.as_deref().unwrap_or(""))
+                .in_project(&b.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake_jobs();
+        Ok((b, v, job))
+    }
+}

@@ -1,0 +1,124 @@
+//! System buckets: object storage the platform itself keeps data in (volume backups, one
+//! bucket per project). They belong to no customer project, so no tenant lists, reads or
+//! deletes them; their names are reserved; their objects are sealed with the region key
+//! like SSE-S3 objects. Writes here are the platform's own: the customer call that caused
+//! them is what is audited.
+
+use super::{repo, write_error};
+use crate::Control;
+use bytes::Bytes;
+use nimbus_core::time::now_ms;
+use nimbus_core::Error;
+use nimbus_store::objects::{Bucket, Object};
+
+/// The pseudo-project that owns system buckets.
+pub const SYSTEM_PROJECT: &str = "nimbus-system";
+
+/// Bucket names customers may not take.
+pub const SYSTEM_BUCKET_PREFIX: &str = "nimbus-backups-";
+
+impl Control {
+    /// The system bucket `name`, created on first use.
+    pub(crate) async fn system_bucket(&self, name: &str) -> Result<Bucket, Error> {
+        if !name.starts_with(SYSTEM_BUCKET_PREFIX) {
+            return Err(Error::Internal(format!("{name} is not a system bucket name")));
+        }
+        let mut tx = self.store().write().await?;
+        if let Some(b) = repo::get_bucket(&mut tx, name).await? {
+            return if b.project_id == SYSTEM_PROJECT {
+                Ok(b)
+            } else {
+                Err(Error::Internal(format!("the system bucket name {name} is held by project {}", b.project_id)))
+            };
+        }
+        let b = Bucket {
+            id: nimbus_core::id::new_hex_id(),
+            name: name.into(),
+            project_id: SYSTEM_PROJECT.into(),
+            region: self.config().region.clone(),
+            storage_class: "STANDARD".into(),
+            created_at: now_ms(),
+            versioning: None,
+            policy: None,
+            acl: "private".into(),
+            cors: None,
+            tagging: None,
+            lifecycle: None,
+            encryption: None,
+            quota_bytes: 0,
+            data_events: None,
+        };
+        repo::insert_bucket(&mut tx, &b).await?;
+        tx.commit().await?;
+        Ok(b)
+    }
+
+    /// Stores `data` as `key` of a system bucket (sealed, synced, then recorded).
+    pub(crate) async fn put_system_object(&self, b: &Bucket, key: &str, data: Vec<u8>) -> Result<Object, Error> {
+        let files = &self.drivers().objects;
+        let (data_key, wrapped) = files.new_data_key();
+        let body = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(data))]);
+        let stored = files.write(&b.id, body, i64::MAX, Some(&data_key)).await.map_err(write_error)?;
+        let o = Object {
+            bucket_id: b.id.clone(),
+            object_key: key.into(),
+            data_id: stored.data_id.clone(),
+            size: stored.size,
+            etag: stored.md5,
+            content_type: Some("application/octet-stream".into()),
+            metadata: "{}".into(),
+            storage_class: b.storage_class.clone(),
+            created_at: now_ms(),
+            restore_state: None,
+            restore_expires_at: None,
+            version_id: "null".into(),
+            tags: "[]".into(),
+            acl: "private".into(),
+            sse: Some(wrapped),
+            headers: "{}".into(),
+        };
+        let committed = async {
+            let mut tx = self.store().write().await?;
+            let removed = self.commit_version(&mut tx, b, &o).await?;
+            tx.commit().await?;
+            Ok::<_, Error>(removed)
+        }
+        .await;
+        match committed {
+            Ok(removed) => {
+                self.remove_data(removed).await;
+                Ok(o)
+            }
+            Err(e) => {
+                files.delete(&b.id, &stored.data_id).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// An object of a system bucket, if it exists.
+    pub(crate) async fn system_object(&self, b: &Bucket, key: &str) -> Result<Option<Object>, Error> {
+        let mut c = self.store().read().await?;
+        repo::get_object(&mut c, &b.id, key).await
+    }
+
+    /// Bytes `range` of a system object, decrypted.
+    pub(crate) async fn read_system_object(&self, o: &Object, range: std::ops::Range<u64>) -> Result<Vec<u8>, Error> {
+        use futures::StreamExt;
+        let mut s = self.object_stream(o, range.clone()).await?;
+        let mut out = Vec::with_capacity((range.end - range.start) as usize);
+        while let Some(part) = s.next().await {
+            out.extend_from_slice(&part.map_err(|e| Error::Internal(format!("reading {}: {e}", o.object_key)))?);
+        }
+        Ok(out)
+    }
+
+    /// Removes an object of a system bucket (nothing if it is gone).
+    pub(crate) async fn delete_system_object(&self, b: &Bucket, key: &str) -> Result<(), Error> {
+        let mut tx = self.store().write().await?;
+        let removed = repo::delete_object(&mut tx, &b.id, key).await?;
+        tx.commit().await?;
+        self.remove_data(removed.into_iter().collect()).await;
+        Ok(())
+    }
+}
