@@ -21,6 +21,7 @@ PY_CLIENTS=(
   "huaweicloudsdkecs==3.1.*"
   "esdk-obs-python==3.*"
   "huaweicloudsdkevs==3.1.*"
+  "huaweicloudsdkcbr==3.1.*"
 )
 
 as_root() {
