@@ -53,8 +53,7 @@ async fn backup(region: &Region, token: &str, project: &str, volume: &str, incre
     // What the backup read and stored, from its metering record.
     let (_, ev) =
         region.call("GET", &format!("/v1/{project}/metering/events?resource_id={id}"), Some(token), None).await;
-    let detail: Value = serde_json::from_str(ev["events"][0]["detail"].as_str().unwrap_or("{}")).unwrap_or(Value::Null);
-    (took, detail)
+    (took, ev["events"][0]["detail"].clone())
 }
 
 fn raw_read(path: &std::path::Path) -> (Duration, u64) {
@@ -117,16 +116,24 @@ async fn main() {
     let (raw_time, raw_bytes) = raw_read(&file);
     let (full_time, full) = backup(&region, &token, &project, &id, false).await;
 
-    // 1% of the 64 KiB blocks rewritten, at random places (a fixed seed).
+    // 1% of the 64 KiB blocks rewritten with random data, at random places (a fixed seed).
     let blocks = VOLUME_GB * GIB / BLOCK;
+    let changes = blocks / 100;
+    let pieces = region.data_dir.parent().unwrap().join("pieces");
+    std::fs::create_dir_all(&pieces).unwrap();
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut cmds = Vec::new();
-    for _ in 0..blocks / 100 {
+    let mut urandom = std::fs::File::open("/dev/urandom").unwrap();
+    for i in 0..changes {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
+        let mut data = vec![0u8; BLOCK as usize];
+        urandom.read_exact(&mut data).unwrap();
+        let piece = pieces.join(format!("{i}"));
+        std::fs::write(&piece, &data).unwrap();
         cmds.push("-c".to_string());
-        cmds.push(format!("write -P {} {} 64k", x % 251, (x % blocks) * BLOCK));
+        cmds.push(format!("write -s {} {} 64k", piece.display(), (x % blocks) * BLOCK));
     }
     let st = Command::new("qemu-io").args(["-f", "qcow2"]).args(&cmds).arg(&file).output().unwrap();
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));

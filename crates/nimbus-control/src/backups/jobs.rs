@@ -27,6 +27,9 @@ pub const CREATE_BACKUP_JOB: &str = "createBackup";
 pub const DELETE_BACKUP_JOB: &str = "deleteBackup";
 pub const RESTORE_BACKUP_JOB: &str = "restoreBackup";
 
+/// Windows read and cut ahead of the one being stored.
+const CUT_AHEAD: usize = 4;
+
 /// How often a waiting operation looks for a free slot.
 const SLOT_POLL: Duration = Duration::from_millis(500);
 
@@ -174,7 +177,8 @@ impl Control {
         let mut writer = PackWriter::new(self, &b.project_id, bucket.clone());
         let mut fresh: Vec<Piece> = Vec::new();
         let mut read_bytes = 0u64;
-        // Reading and cutting the next window overlaps storing the current one.
+        // Reading and cutting the next windows (on blocking threads) overlaps storing the
+        // current one (sealing and writing packs).
         let cut_window = |w: Range<u64>| {
             let (file, map) = (file.clone(), map.clone());
             tokio::task::spawn_blocking(move || {
@@ -186,10 +190,13 @@ impl Control {
             })
         };
         let windows = backup_data::windows(&ranges);
-        let mut next = windows.first().cloned().map(cut_window);
+        let mut ahead: std::collections::VecDeque<_> =
+            windows.iter().take(CUT_AHEAD).cloned().map(cut_window).collect();
         for i in 0..windows.len() {
-            let current = next.take().ok_or_else(|| Error::Internal("backup window lost".into()))?;
-            next = windows.get(i + 1).cloned().map(cut_window);
+            let current = ahead.pop_front().ok_or_else(|| Error::Internal("backup window lost".into()))?;
+            if let Some(w) = windows.get(i + CUT_AHEAD) {
+                ahead.push_back(cut_window(w.clone()));
+            }
             let chunks = current.await.map_err(|e| Error::Internal(format!("cutting the volume: {e}")))??;
             read_bytes += windows[i].end - windows[i].start;
             for c in chunks.iter().filter(|c| c.stored.is_some()) {
