@@ -642,6 +642,10 @@ impl Control {
         if snapshots > 0 {
             return Err(invalid(format!("Volume {} still has {snapshots} dependent snapshots.", v.id)));
         }
+        // Backups outlive their volume, but one being made still reads it.
+        if nimbus_store::backups::volume_backups(&mut tx, &v.id).await?.iter().any(|b| b.status == "creating") {
+            return Err(invalid(format!("a backup of volume {} is being made; delete it after.", v.id)));
+        }
         if !deletable.contains(&v.status.as_str()) || !repo::attachments(&mut tx, &v.id).await?.is_empty() {
             return Err(invalid(
                 "Volume status must be available or error or error_restoring or error_extending or \
