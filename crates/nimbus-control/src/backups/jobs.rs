@@ -12,7 +12,6 @@ use crate::Control;
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
 use nimbus_drivers::backup_data::{self, Manifest, Piece};
-use nimbus_drivers::hypervisor::GuestState;
 use nimbus_drivers::qcow2_map::{self, ClusterMap};
 use nimbus_drivers::volume_files::VolumeFormat;
 use nimbus_store::backups::{self as repo, Backup};
@@ -102,34 +101,14 @@ impl Control {
         Ok(true)
     }
 
-    /// The server whose QEMU holds a volume open, if any.
-    async fn backup_guest(&self, v: &Volume) -> Result<Option<String>, Error> {
-        let servers: Vec<String> = {
-            let mut c = self.store().read().await?;
-            volumes_repo::attachments(&mut c, &v.id).await?.into_iter().map(|a| a.server_id).collect()
-        };
-        for server in servers {
-            if self.drivers().hypervisor.state(&server).await? != GuestState::Missing {
-                return Ok(Some(server));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Takes (or drops) a backup's point-in-time snapshot of a QCOW2 volume.
+    /// Takes (or drops) a backup's point-in-time snapshot of a QCOW2 volume (shared raw
+    /// volumes have none: they are read whole).
     async fn backup_snapshot_op(&self, v: &Volume, name: &str, take: bool) -> Result<(), Error> {
         if VolumeFormat::for_volume(v.multiattach) != VolumeFormat::Qcow2 || !self.drivers().volumes.exists(&v.id).await
         {
             return Ok(());
         }
-        let hv = &self.drivers().hypervisor;
-        let files = &self.drivers().volumes;
-        match (self.backup_guest(v).await?, take) {
-            (Some(server), true) => hv.snapshot_volume(&server, &v.id, name).await,
-            (Some(server), false) => hv.delete_volume_snapshot(&server, &v.id, name).await,
-            (None, true) => files.snapshot(&v.id, name).await,
-            (None, false) => files.delete_snapshot(&v.id, name).await,
-        }
+        self.internal_snapshot(v, name, take).await
     }
 
     /// Reads a backup's data from its snapshot (only what changed since the parent's

@@ -292,6 +292,19 @@ impl Control {
         Ok(None)
     }
 
+    /// Takes (`take`) or drops the internal snapshot `name` of a QCOW2 volume: through the
+    /// QEMU of the guest holding it, else in its file. Idempotent both ways.
+    pub(crate) async fn internal_snapshot(&self, v: &Volume, name: &str, take: bool) -> Result<(), Error> {
+        let hv = &self.drivers().hypervisor;
+        let files = &self.drivers().volumes;
+        match (self.guest_holding(v).await?, take) {
+            (Some(server), true) => hv.snapshot_volume(&server, &v.id, name).await,
+            (Some(server), false) => hv.delete_volume_snapshot(&server, &v.id, name).await,
+            (None, true) => files.snapshot(&v.id, name).await,
+            (None, false) => files.delete_snapshot(&v.id, name).await,
+        }
+    }
+
     /// Moves a snapshot to `status` if it is still in `from`.
     async fn snapshot_status(&self, id: &str, from: &str, status: &str) -> Result<(), Error> {
         let mut tx = self.store().write().await?;
@@ -330,11 +343,7 @@ impl JobHandler for CreateSnapshot {
     async fn run_step(&self, control: &Control, job: &Job, _step: i64) -> Result<StepOutcome, Error> {
         let (s, v) = load_pair(control, job).await?;
         let (Some(s), Some(v)) = (s.filter(|s| s.status == "creating"), v) else { return Ok(StepOutcome::Done) };
-        let name = snapshot_name(&s.id);
-        match control.guest_holding(&v).await? {
-            Some(server) => control.drivers().hypervisor.snapshot_volume(&server, &v.id, &name).await?,
-            None => control.drivers().volumes.snapshot(&v.id, &name).await?,
-        }
+        control.internal_snapshot(&v, &snapshot_name(&s.id), true).await?;
         control.snapshot_status(&s.id, "creating", "available").await?;
         Ok(StepOutcome::Done)
     }
@@ -357,11 +366,7 @@ impl JobHandler for DeleteSnapshot {
         let (s, v) = load_pair(control, job).await?;
         let Some(s) = s.filter(|s| s.status == "deleting") else { return Ok(StepOutcome::Done) };
         if let Some(v) = v {
-            let name = snapshot_name(&s.id);
-            match control.guest_holding(&v).await? {
-                Some(server) => control.drivers().hypervisor.delete_volume_snapshot(&server, &v.id, &name).await?,
-                None => control.drivers().volumes.delete_snapshot(&v.id, &name).await?,
-            }
+            control.internal_snapshot(&v, &snapshot_name(&s.id), false).await?;
         }
         let mut tx = control.store().write().await?;
         if repo::get_snapshot(&mut tx, &s.id).await?.is_some_and(|s| s.status == "deleting") {
