@@ -19,6 +19,11 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
+    /// The largest page from the start (internal callers that want every row).
+    pub fn largest() -> Self {
+        PageRequest { limit: Some(MAX_LIMIT), marker: None }
+    }
+
     /// Parses `limit` and `marker` query values, rejecting a non-numeric or zero limit.
     pub fn parse(limit: Option<&str>, marker: Option<&str>) -> Result<Self, Error> {
         let limit = match limit {

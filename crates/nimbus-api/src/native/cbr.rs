@@ -17,7 +17,7 @@ use nimbus_control::backups::{
     CheckpointParams, CheckpointView, PolicyChange, RestoreTarget, VaultCreate, VaultUpdate, VaultView, DISK_TYPE,
 };
 use nimbus_control::Ctx;
-use nimbus_core::page::{PageRequest, MAX_LIMIT};
+use nimbus_core::page::PageRequest;
 use nimbus_core::time::usage_time;
 use nimbus_core::Error;
 use nimbus_store::backups::{Backup, BackupFilter, Policy};
@@ -518,7 +518,7 @@ pub async fn list_backups(
         name: q.get("name").cloned(),
         ..Default::default()
     };
-    let everything = PageRequest { limit: Some(MAX_LIMIT), marker: None };
+    let everything = PageRequest::largest();
     let all = s.control.list_backups(&ctx, filter, false, &everything).await?;
     let matching: Vec<&Backup> =
         all.iter().filter(|b| q.get("status").is_none_or(|st| backup_status(b) == st)).collect();

@@ -168,7 +168,7 @@ async fn list(
     let page = PageRequest::parse(q.get("limit").map(String::as_str), q.get("marker").map(String::as_str))?;
     let offset: usize = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
     // `count` is the total the filters match, whatever the page.
-    let everything = PageRequest { limit: Some(nimbus_core::page::MAX_LIMIT), marker: None };
+    let everything = PageRequest::largest();
     let matching = s.control.list_volumes(&ctx, filter, all, &everything).await?;
     let start = match &page.marker {
         Some(m) => {

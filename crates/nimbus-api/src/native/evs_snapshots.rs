@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use nimbus_control::volumes::{SnapshotCreate, VolumeUpdate};
-use nimbus_core::page::{PageRequest, MAX_LIMIT};
+use nimbus_core::page::PageRequest;
 use nimbus_core::time::usage_time;
 use nimbus_core::Error;
 use nimbus_store::volumes::{Snapshot, SnapshotFilter};
@@ -104,7 +104,7 @@ async fn list(
         None => 1000,
     };
     // `count` is the total the filters match, whatever the page.
-    let everything = PageRequest { limit: Some(MAX_LIMIT), marker: None };
+    let everything = PageRequest::largest();
     let matching = s.control.list_snapshots(&ctx, filter, all, &everything).await?;
     let page: Vec<Value> = matching.iter().skip(offset).take(limit).map(view).collect();
     Ok(Json(json!({"count": matching.len(), "snapshots": page, "snapshots_links": Value::Null})).into_response())

@@ -221,7 +221,7 @@ impl Control {
         let backups = {
             let mut c = self.store().read().await?;
             let filter = repo::BackupFilter { vault_id: Some(vault_id.to_string()), ..Default::default() };
-            let page = nimbus_core::page::PageRequest { limit: Some(nimbus_core::page::MAX_LIMIT), marker: None };
+            let page = nimbus_core::page::PageRequest::largest();
             repo::list(&mut c, &filter, &page).await?
         };
         let mut per_resource: std::collections::BTreeMap<String, usize> = Default::default();

@@ -242,7 +242,7 @@ impl Control {
             resources.push((r, size, backups.len() as i64, stored));
         }
         let filter = BackupFilter { vault_id: Some(v.id.clone()), ..Default::default() };
-        let page = nimbus_core::page::PageRequest { limit: Some(nimbus_core::page::MAX_LIMIT), marker: None };
+        let page = nimbus_core::page::PageRequest::largest();
         let used_bytes = repo::list(&mut c, &filter, &page).await?.iter().map(|b| b.stored_bytes).sum();
         let policy_id = repo::vault_policy(&mut c, &v.id).await?;
         Ok(VaultView { vault: v, resources, used_bytes, policy_id })
@@ -322,7 +322,7 @@ impl Control {
         let backups = {
             let mut c = self.store().read().await?;
             let filter = BackupFilter { vault_id: Some(v.id.clone()), ..Default::default() };
-            let page = nimbus_core::page::PageRequest { limit: Some(nimbus_core::page::MAX_LIMIT), marker: None };
+            let page = nimbus_core::page::PageRequest::largest();
             repo::list(&mut c, &filter, &page).await?
         };
         if backups.iter().any(|b| matches!(b.status.as_str(), "creating" | "restoring")) {
@@ -676,7 +676,7 @@ impl Control {
             updated_at: None,
         });
         let filter = BackupFilter { checkpoint_id: Some(k.id.clone()), ..Default::default() };
-        let page = nimbus_core::page::PageRequest { limit: Some(nimbus_core::page::MAX_LIMIT), marker: None };
+        let page = nimbus_core::page::PageRequest::largest();
         let backups = repo::list(&mut c, &filter, &page).await?;
         let status = if backups.iter().any(|b| b.status == "creating") {
             "protecting"

@@ -84,7 +84,7 @@ impl Control {
     /// audit views, and only ids the caller already sees are looked up).
     pub async fn domain_names(&self) -> Result<std::collections::HashMap<String, String>, Error> {
         let mut c = self.store().read().await?;
-        let all = PageRequest { limit: Some(nimbus_core::page::MAX_LIMIT), marker: None };
+        let all = PageRequest::largest();
         Ok(repo::list_domains(&mut c, None, None, &all).await?.into_iter().map(|d| (d.id, d.name)).collect())
     }
 
@@ -140,7 +140,7 @@ impl Control {
         if d.enabled {
             return Err(Error::Forbidden("Cannot delete a domain that is enabled; disable it first.".into()));
         }
-        let all = PageRequest { limit: Some(nimbus_core::page::MAX_LIMIT), marker: None };
+        let all = PageRequest::largest();
         loop {
             let filter = repo::ProjectFilter { domain_id: Some(id.into()), ..Default::default() };
             let projects = repo::list_projects(&mut tx, &filter, &all).await?;
