@@ -55,6 +55,9 @@ pub struct Control {
     request_meter: objects::RequestMeter,
     /// Access keys recently resolved for object storage.
     s3_keys: objects::KeyCache,
+    /// One lock per server: the steps of two jobs on one server (a build and the delete
+    /// that interrupts it) never run at once, so neither pulls files from under the other.
+    server_steps: nimbus_core::sync::KeyedLocks,
 }
 
 impl Control {
@@ -75,6 +78,7 @@ impl Control {
             job_wakeup: tokio::sync::Notify::new(),
             request_meter: Default::default(),
             s3_keys: Default::default(),
+            server_steps: Default::default(),
         })
     }
 

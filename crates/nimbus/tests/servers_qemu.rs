@@ -140,6 +140,30 @@ async fn the_openstack_cli_runs_a_real_guest() {
     let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "vm2"]);
     assert!(ok, "{err}");
 
+    // Deleted while still building (as Tempest's test_delete_server_while_in_building_state
+    // does): the build stops where it is and the delete removes everything it had made.
+    let image = images.as_array().unwrap().iter().find(|i| i["Name"] == "nimbus-tiny").unwrap()["ID"].clone();
+    let mut building = Vec::new();
+    for n in 0..3 {
+        let body =
+            json!({"server": {"name": format!("short-lived-{n}"), "imageRef": image, "flavorRef": "s3.small.1"}});
+        let (code, s) = region.call("POST", "/compute/v2.1/servers", Some(&token), Some(body)).await;
+        assert_eq!(code, 202, "{s}");
+        let id = s["server"]["id"].as_str().unwrap().to_string();
+        let (code, _) = region.call("DELETE", &format!("/compute/v2.1/servers/{id}"), Some(&token), None).await;
+        assert_eq!(code, 204);
+        building.push(id);
+    }
+    for id in &building {
+        region
+            .wait_for(120, &format!("{id} to be deleted"), || async {
+                let (code, s) = region.call("GET", &format!("/compute/v2.1/servers/{id}"), Some(&token), None).await;
+                assert_ne!(s["server"]["status"], "ERROR", "{s}");
+                (code == 404).then_some(())
+            })
+            .await;
+    }
+
     let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "vm1"]);
     assert!(ok, "{err}");
     let (ok, _, _) = region.openstack(&["server", "show", "vm1"]);

@@ -235,6 +235,7 @@ impl JobHandler for ServerJob {
     async fn run_step(&self, control: &Control, job: &Job, step: i64) -> Result<StepOutcome, Error> {
         use StepOutcome::{Done, Next, Wait};
         let id = server_id(job)?;
+        let _turn = control.server_steps.lock(&id).await;
         let hv = &control.drivers().hypervisor;
         let Some(s) = ({
             let mut c = control.store().read().await?;
@@ -435,6 +436,7 @@ impl JobHandler for ServerJob {
 
     async fn on_fail(&self, control: &Control, job: &Job, error: &Error) -> Result<(), Error> {
         let id = server_id(job)?;
+        let _turn = control.server_steps.lock(&id).await;
         let why = error.message();
         match self.0 {
             // Nothing half-built stays behind: the guest goes, the server shows why.

@@ -17,9 +17,8 @@ use nimbus_core::Error;
 use qapi::futures::{QapiService, QmpStreamTokio};
 use qapi::qmp;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 use tokio::io::WriteHalf;
 use tokio::net::UnixStream;
@@ -27,12 +26,12 @@ use tokio::net::UnixStream;
 type Qmp = QapiService<QmpStreamTokio<WriteHalf<UnixStream>>>;
 
 /// An open QMP connection, holding the guest's monitor lock while it lives.
-struct QmpConn {
+struct QmpConn<'a> {
     service: Qmp,
-    _lock: tokio::sync::OwnedMutexGuard<()>,
+    _lock: nimbus_core::sync::KeyedGuard<'a>,
 }
 
-impl std::ops::Deref for QmpConn {
+impl std::ops::Deref for QmpConn<'_> {
     type Target = Qmp;
     fn deref(&self) -> &Qmp {
         &self.service
@@ -126,7 +125,7 @@ pub struct Qemu {
     kvm: std::sync::atomic::AtomicBool,
     /// One lock per guest monitor: QEMU serves one QMP client at a time, so operations on
     /// a guest (a hot-plug, a state poll) take turns instead of timing out on each other.
-    monitors: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    monitors: nimbus_core::sync::KeyedLocks,
 }
 
 /// The sub-directory of cached base images (never a guest id: ids are hex).
@@ -154,7 +153,7 @@ impl Qemu {
     pub fn new(root: impl Into<PathBuf>, accel: Accel) -> std::io::Result<Self> {
         let root = root.into();
         std::fs::create_dir_all(&root)?;
-        Ok(Qemu { root, kvm: std::sync::atomic::AtomicBool::new(accel == Accel::Kvm), monitors: Mutex::default() })
+        Ok(Qemu { root, kvm: std::sync::atomic::AtomicBool::new(accel == Accel::Kvm), monitors: Default::default() })
     }
 
     /// The acceleration in use.
@@ -255,12 +254,10 @@ impl Qemu {
     /// Connects to the guest's QMP socket. QEMU serves one monitor client at a time, so a
     /// caller keeps one connection for a whole operation and never opens a second meanwhile;
     /// the timeout turns a busy or wedged monitor into an error instead of a hang.
-    async fn qmp(&self, id: &str) -> Result<QmpConn, Error> {
+    async fn qmp(&self, id: &str) -> Result<QmpConn<'_>, Error> {
         let sock = self.dir(id).join("qmp.sock");
-        let monitor =
-            self.monitors.lock().unwrap_or_else(|e| e.into_inner()).entry(id.to_string()).or_default().clone();
         let connect = async {
-            let lock = monitor.lock_owned().await;
+            let lock = self.monitors.lock(id).await;
             let stream = QmpStreamTokio::open_uds(&sock).await.map_err(|e| internal("connecting to QMP", e))?;
             let stream = stream.negotiate().await.map_err(|e| internal("QMP handshake", e))?;
             let (service, _events) = stream.spawn_tokio();
