@@ -100,7 +100,7 @@ immutable_user_source = false
 security_compliance = true
 
 [service_available]
-cinder = false
+cinder = ${compute_on}
 glance = true
 horizon = false
 # Compute tests need a network service in the catalogue (Tempest only lists default security
@@ -110,9 +110,37 @@ neutron = ${compute_on}
 nova = ${compute_on}
 swift = false
 
+[volume]
+catalog_type = block-storage
+min_microversion = 3.0
+max_microversion = 3.71
+build_timeout = 300
+build_interval = 1
+volume_size = 10
+volume_size_extend = 1
+backup_driver = posix
+disk_format = raw,qcow2
+storage_protocol = iSCSI
+vendor_name = Open Source
+
+[volume-feature-enabled]
+backup = true
+snapshot = true
+clone = false
+multi_backend = false
+manage_snapshot = false
+manage_volume = false
+replication = false
+api_extensions =
+extend_attached_volume = true
+extend_volume_with_snapshot = true
+enable_volume_image_dep_tests = false
+
 [compute]
 image_ref = ${NIMBUS_IMAGE_REF:-}
 image_ref_alt = ${NIMBUS_IMAGE_REF_ALT:-}
+# /dev/vda is the boot disk and /dev/vdb the config drive: volumes start at vdc.
+volume_device_name = vdc
 flavor_ref = s3.small.1
 flavor_ref_alt = s3.medium.2
 min_microversion = 2.1
@@ -164,14 +192,14 @@ export TEMPEST_CONFIG_DIR=$ws/etc TEMPEST_CONFIG=tempest.conf
 cd "$ws"
 
 if [[ $mode = list ]]; then
-  "$tempest" run --list-tests --regex '^tempest\.api\.(identity|image|compute)\.' | grep '^tempest\.'
+  "$tempest" run --list-tests --regex '^tempest\.api\.(identity|image|compute|volume)\.' | grep '^tempest\.'
   exit
 fi
 
 [[ -f $list ]] || { echo "run.sh: no include list $list" >&2; exit 2; }
 # Every list line is a regex searched in the full test id: each must match
 # (and a list with no lines would make tempest run every test it has).
-"$tempest" run --list-tests --regex '^tempest\.api\.(identity|image|compute)\.' | grep '^tempest\.' >"$tmp/all.txt" ||
+"$tempest" run --list-tests --regex '^tempest\.api\.(identity|image|compute|volume)\.' | grep '^tempest\.' >"$tmp/all.txt" ||
   { echo "run.sh: tempest could not list tests" >&2; exit 2; }
 "$py" - "$list" "$tmp/all.txt" <<'EOF' || exit 1
 import re, sys

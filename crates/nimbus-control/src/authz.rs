@@ -108,6 +108,7 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("volume:extend", &[Admin, ProjectRole(MEMBERS)]),
     ("volume:delete", &[Admin, ProjectRole(MEMBERS)]),
     ("volume:attach", &[Admin, ProjectRole(MEMBERS)]),
+    ("volume:admin_actions", &[Admin]),
     ("backup:get", &[Admin, SystemReader, ProjectRole(READERS)]),
     ("backup:create", &[Admin, ProjectRole(MEMBERS)]),
     ("backup:update", &[Admin, ProjectRole(MEMBERS)]),

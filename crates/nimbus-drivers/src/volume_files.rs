@@ -92,6 +92,7 @@ impl VolumeFiles {
         id: &str,
         format: VolumeFormat,
         image: &std::path::Path,
+        image_format: Option<&str>,
         size_gb: i64,
     ) -> Result<(), Error> {
         let path = self.path(id, format);
@@ -99,15 +100,13 @@ impl VolumeFiles {
             return Ok(());
         }
         let tmp = path.with_extension("partial");
-        run_qemu_img(&[
-            OsStr::new("convert"),
-            OsStr::new("-q"),
-            OsStr::new("-O"),
-            OsStr::new(format.name()),
-            image.as_os_str(),
-            tmp.as_os_str(),
-        ])
-        .await?;
+        let mut args = vec![OsStr::new("convert"), OsStr::new("-q"), OsStr::new("-O"), OsStr::new(format.name())];
+        // A source whose bytes a guest wrote is never probed: they could pose as a header.
+        if let Some(f) = image_format {
+            args.extend([OsStr::new("-f"), OsStr::new(f)]);
+        }
+        args.extend([image.as_os_str(), tmp.as_os_str()]);
+        run_qemu_img(&args).await?;
         Self::settle(&tmp, &path, format, size_gb).await
     }
 

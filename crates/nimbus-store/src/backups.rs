@@ -40,14 +40,17 @@ pub struct Backup {
     /// Made by a policy's schedule.
     #[sqlx(try_from = "crate::IntBool")]
     pub auto_trigger: bool,
+    /// The volume's metadata when the backup was made (given back on restore).
+    pub volume_metadata: String,
 }
 
 pub async fn insert(c: &mut AnyConnection, b: &Backup) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO backups (id, project_id, user_id, volume_id, name, description, size_gb, status, fail_reason, \
          parent_id, availability_zone, container, object_count, stored_bytes, read_bytes, metadata, queued_at, \
-         holds_slot, data_timestamp, created_at, updated_at, version, vault_id, checkpoint_id, auto_trigger) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25)",
+         holds_slot, data_timestamp, created_at, updated_at, version, vault_id, checkpoint_id, auto_trigger, \
+         volume_metadata) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)",
     )
     .bind(&b.id)
     .bind(&b.project_id)
@@ -74,6 +77,7 @@ pub async fn insert(c: &mut AnyConnection, b: &Backup) -> Result<(), Error> {
     .bind(&b.vault_id)
     .bind(&b.checkpoint_id)
     .bind(b.auto_trigger as i64)
+    .bind(&b.volume_metadata)
     .execute(c)
     .await
     .map_err(db_error)?;

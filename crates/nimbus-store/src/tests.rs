@@ -271,6 +271,7 @@ async fn attachments_and_snapshots_round_trip() {
             size_gb: 10,
             status: "creating".into(),
             metadata: "{}".into(),
+            progress: None,
             created_at: at,
             updated_at: None,
             version: 0,

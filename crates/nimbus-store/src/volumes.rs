@@ -106,16 +106,29 @@ pub struct Volume {
     pub backup_id: Option<String>,
     /// User metadata, a JSON object of strings.
     pub metadata: String,
+    /// Flags set by actions (Cinder's admin metadata: `readonly`), a JSON object of strings.
+    pub admin_metadata: String,
+    /// Image metadata (Cinder's `volume_image_metadata`), a JSON object of strings.
+    pub image_metadata: String,
     pub created_at: i64,
     pub updated_at: Option<i64>,
     pub version: i64,
+}
+
+impl Volume {
+    /// Whether guests get it read-only (the `readonly` flag of its admin metadata).
+    pub fn readonly(&self) -> bool {
+        serde_json::from_str::<std::collections::BTreeMap<String, String>>(&self.admin_metadata)
+            .is_ok_and(|m| m.get("readonly").is_some_and(|r| r == "True"))
+    }
 }
 
 pub async fn insert(c: &mut AnyConnection, v: &Volume) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO volumes (id, project_id, user_id, name, description, size_gb, type_id, availability_zone, \
          status, bootable, multiattach, image_id, snapshot_id, source_volid, backup_id, metadata, created_at, \
-         updated_at, version) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
+         updated_at, version, admin_metadata, image_metadata) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)",
     )
     .bind(&v.id)
     .bind(&v.project_id)
@@ -136,6 +149,8 @@ pub async fn insert(c: &mut AnyConnection, v: &Volume) -> Result<(), Error> {
     .bind(v.created_at)
     .bind(v.updated_at)
     .bind(v.version)
+    .bind(&v.admin_metadata)
+    .bind(&v.image_metadata)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -146,7 +161,7 @@ pub async fn insert(c: &mut AnyConnection, v: &Volume) -> Result<(), Error> {
 pub async fn update(c: &mut AnyConnection, v: &Volume) -> Result<i64, Error> {
     let r = sqlx::query(
         "UPDATE volumes SET name=$3, description=$4, size_gb=$5, type_id=$6, status=$7, bootable=$8, metadata=$9, \
-         updated_at=$10, version = version + 1 WHERE id=$1 AND version=$2",
+         updated_at=$10, admin_metadata=$11, image_metadata=$12, version = version + 1 WHERE id=$1 AND version=$2",
     )
     .bind(&v.id)
     .bind(v.version)
@@ -158,6 +173,8 @@ pub async fn update(c: &mut AnyConnection, v: &Volume) -> Result<i64, Error> {
     .bind(v.bootable as i64)
     .bind(&v.metadata)
     .bind(v.updated_at)
+    .bind(&v.admin_metadata)
+    .bind(&v.image_metadata)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -298,6 +315,8 @@ pub struct Snapshot {
     pub status: String,
     /// User metadata, a JSON object of strings.
     pub metadata: String,
+    /// Progress reported by the hypervisor (`"80%"`); `None`: derived from the status.
+    pub progress: Option<String>,
     pub created_at: i64,
     pub updated_at: Option<i64>,
     pub version: i64,
@@ -330,7 +349,7 @@ pub async fn insert_snapshot(c: &mut AnyConnection, s: &Snapshot) -> Result<(), 
 pub async fn update_snapshot(c: &mut AnyConnection, s: &Snapshot) -> Result<i64, Error> {
     let r = sqlx::query(
         "UPDATE volume_snapshots SET name=$3, description=$4, status=$5, metadata=$6, updated_at=$7, \
-         version = version + 1 WHERE id=$1 AND version=$2",
+         progress=$8, version = version + 1 WHERE id=$1 AND version=$2",
     )
     .bind(&s.id)
     .bind(s.version)
@@ -339,6 +358,7 @@ pub async fn update_snapshot(c: &mut AnyConnection, s: &Snapshot) -> Result<i64,
     .bind(&s.status)
     .bind(&s.metadata)
     .bind(s.updated_at)
+    .bind(&s.progress)
     .execute(c)
     .await
     .map_err(db_error)?;

@@ -194,7 +194,15 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/volume/v3/{project_id}/volumes/{volume_id}/metadata", 404),
     ("POST", "/volume/v3/{project_id}/volumes/{volume_id}/metadata", 404),
     ("PUT", "/volume/v3/{project_id}/volumes/{volume_id}/metadata", 404),
+    ("GET", "/volume/v3/{project_id}/volumes/{volume_id}/metadata/{key}", 404),
+    ("PUT", "/volume/v3/{project_id}/volumes/{volume_id}/metadata/{key}", 404),
     ("DELETE", "/volume/v3/{project_id}/volumes/{volume_id}/metadata/{key}", 404),
+    // Before 3.12 "summary" is a volume id like any other (and found nowhere).
+    ("GET", "/volume/v3/{project_id}/volumes/summary", 404),
+    ("GET", "/volume/v3/{project_id}/os-availability-zone", 200),
+    ("GET", "/volume/v3/{project_id}/extensions", 200),
+    ("GET", "/volume/v3/{project_id}/limits", 200),
+    ("POST", "/volume/v3/{project_id}/snapshots/{snapshot_id}/action", 404),
     ("POST", "/volume/v3/{project_id}/snapshots", 404),
     ("GET", "/volume/v3/{project_id}/snapshots", 200),
     ("GET", "/volume/v3/{project_id}/snapshots/detail", 200),
@@ -441,8 +449,10 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         ("POST" | "PUT", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata") => {
             Some(json!({"metadata": {"evil": "1"}}))
         }
-        ("PUT", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata/{key}") => {
-            Some(json!({"meta": {"k": "evil"}}))
+        ("PUT", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata/{key}")
+        | ("PUT", "/volume/v3/{project_id}/volumes/{volume_id}/metadata/{key}") => Some(json!({"meta": {"k": "evil"}})),
+        ("POST", "/volume/v3/{project_id}/snapshots/{snapshot_id}/action") => {
+            Some(json!({"os-update_snapshot_status": {"status": "error"}}))
         }
         ("POST", "/v2/{project_id}/cloudsnapshots/{snapshot_id}/rollback") => {
             Some(json!({"rollback": {"volume_id": p["volume_id"]}}))

@@ -670,6 +670,159 @@ async fn snapshots_with_the_openstack_cli() {
     }
 }
 
+/// Volume and snapshot actions with the `openstack` CLI on both stores: bootable and
+/// read-only flags, image metadata, an operator resetting statuses and forcing deletes (a
+/// member may not), a volume deleted with its snapshots (`--purge`), Cinder's sorted and
+/// offset lists, the summary, zones, absolute limits and extensions.
+#[tokio::test(flavor = "multi_thread")]
+async fn volume_actions_with_the_openstack_cli() {
+    for db in databases() {
+        let region = Region::start_with(&db, &[], None);
+        let a1 = region.openstack_json(&["volume", "create", "--size", "10", "a1"]);
+        let a1_id = a1["id"].as_str().unwrap().to_string();
+        wait_status(&region, "a1", "available").await;
+
+        // Flags: bootable, read-only (shown among the properties, as Cinder does).
+        let (ok, _, err) = region.openstack(&["volume", "set", "--bootable", "--read-only", "a1"]);
+        assert!(ok, "{err}");
+        let v = region.openstack_json(&["volume", "show", "a1"]);
+        assert_eq!((v["bootable"].clone(), v["properties"]["readonly"].clone()), (json!(true), json!("True")), "{v}");
+        let (ok, _, err) = region.openstack(&["volume", "set", "--non-bootable", "--read-write", "a1"]);
+        assert!(ok, "{err}");
+        let v = region.openstack_json(&["volume", "show", "a1"]);
+        assert_eq!((v["bootable"].clone(), v["properties"]["readonly"].clone()), (json!(false), json!("False")), "{v}");
+
+        // Image metadata, set and unset.
+        let (ok, _, err) = region.openstack(&["volume", "set", "--image-property", "os_distro=tiny", "a1"]);
+        assert!(ok, "{err}");
+        let v = region.openstack_json(&["volume", "show", "a1"]);
+        assert_eq!(v["volume_image_metadata"]["os_distro"], "tiny", "{v}");
+        let (ok, _, err) = region.openstack(&["volume", "unset", "--image-property", "os_distro", "a1"]);
+        assert!(ok, "{err}");
+        let v = region.openstack_json(&["volume", "show", "a1"]);
+        assert!(v["volume_image_metadata"].get("os_distro").is_none(), "{v}");
+
+        // The operator resets a status; a member of the project may not.
+        let (admin, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+        region.openstack_json(&["user", "create", "--password", "mo-pw-1", "mo"]);
+        let (ok, _, err) = region.openstack(&["role", "add", "--project", "admin", "--user", "mo", "member"]);
+        assert!(ok, "{err}");
+        let mo = region.os_env("mo", "mo-pw-1", "admin");
+        let (ok, _, err) = region.openstack_as(&mo, &["volume", "set", "--state", "error", "a1"]);
+        assert!(!ok && err.contains("403"), "{err}");
+        let (ok, _, err) = region.openstack(&["volume", "set", "--state", "error", "a1"]);
+        assert!(ok, "{err}");
+        assert_eq!(region.openstack_json(&["volume", "show", "a1"])["status"], "error");
+        let (ok, _, err) = region.openstack(&["volume", "set", "--state", "available", "a1"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = region.openstack(&["volume", "set", "--state", "sideways", "a1"]);
+        assert!(!ok, "an unknown status is refused: {err}");
+
+        // A snapshot reset to error; the volume goes with its snapshots only when asked.
+        region.openstack_json(&["volume", "snapshot", "create", "--volume", "a1", "s1"]);
+        wait_snapshot(&region, "s1", "available").await;
+        let (ok, _, err) = region.openstack(&["volume", "snapshot", "set", "--state", "error", "s1"]);
+        assert!(ok, "{err}");
+        assert_eq!(region.openstack_json(&["volume", "snapshot", "show", "s1"])["status"], "error");
+        let (ok, _, err) = region.openstack(&["volume", "delete", "a1"]);
+        assert!(!ok && err.contains("snapshot"), "{err}");
+        let (ok, _, err) = region.openstack(&["volume", "delete", "--purge", "a1"]);
+        assert!(ok, "{err}");
+        region
+            .wait_for(60, "the cascade", || async {
+                let (v, s) = (
+                    region.openstack_json(&["volume", "list"]),
+                    region.openstack_json(&["volume", "snapshot", "list"]),
+                );
+                (v.as_array().unwrap().is_empty() && s.as_array().unwrap().is_empty()).then_some(())
+            })
+            .await;
+        assert!(!volume_file(&region, &a1_id).exists(), "the volume's file is gone");
+        let limits = region.openstack_json(&["limits", "show", "--absolute"]);
+        let used = |name: &str| {
+            let found = limits.as_array().unwrap().iter().find(|l| l["Name"] == name);
+            found.map(|l| l["Value"].clone()).unwrap_or_else(|| panic!("no {name} in {limits}"))
+        };
+        assert_eq!((used("total_snapshots_used"), used("total_volumes_used")), (json!(0), json!(0)), "{limits}");
+
+        // A volume stuck in `creating` is deleted only by force, by the operator.
+        region.openstack_json(&["volume", "create", "--size", "10", "b1"]);
+        wait_status(&region, "b1", "available").await;
+        region.openstack(&["volume", "set", "--state", "creating", "b1"]);
+        let (ok, _, err) = region.openstack(&["volume", "delete", "b1"]);
+        assert!(!ok && err.contains("status"), "{err}");
+        let (ok, _, err) = region.openstack(&["volume", "delete", "--force", "b1"]);
+        assert!(ok, "{err}");
+        region
+            .wait_for(60, "the forced delete", || async {
+                region.openstack_json(&["volume", "list"]).as_array().unwrap().is_empty().then_some(())
+            })
+            .await;
+
+        // Lists sorted by any key, with an offset; an unknown key is a 400; limit=0 is empty.
+        for (name, size) in [("c1", "12"), ("c2", "10"), ("c3", "11")] {
+            region.openstack_json(&["volume", "create", "--size", size, name]);
+        }
+        for name in ["c1", "c2", "c3"] {
+            wait_status(&region, name, "available").await;
+        }
+        let base = format!("/volume/v3/{project}/volumes/detail");
+        let (code, l) = region.call("GET", &format!("{base}?sort=size:asc&offset=1&limit=1"), Some(&admin), None).await;
+        assert_eq!(code, 200, "{l}");
+        let names: Vec<&str> = l["volumes"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["c3"], "{l}");
+        let (code, l) = region.call("GET", &format!("{base}?sort_key=name&sort_dir=desc"), Some(&admin), None).await;
+        assert_eq!(code, 200, "{l}");
+        let names: Vec<&str> = l["volumes"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["c3", "c2", "c1"], "{l}");
+        let (code, e) = region.call("GET", &format!("{base}?sort_key=invalid"), Some(&admin), None).await;
+        assert_eq!(code, 400, "{e}");
+        let (code, l) = region.call("GET", &format!("{base}?limit=0"), Some(&admin), None).await;
+        assert_eq!((code, l["volumes"].as_array().map(Vec::len)), (200, Some(0)), "{l}");
+
+        // A clone holds its source's data at the time of the request; a missing source is a 404.
+        let c1 = region.openstack_json(&["volume", "show", "c1"]);
+        write_pattern(&volume_file(&region, c1["id"].as_str().unwrap()), "0x5a");
+        let clone = region.openstack_json(&["volume", "create", "--source", "c1", "clone1"]);
+        let clone = wait_status(&region, "clone1", "available").await;
+        assert_eq!((clone["size"].as_i64(), clone["source_volid"].clone()), (Some(12), c1["id"].clone()), "{clone}");
+        assert!(holds_pattern(&volume_file(&region, clone["id"].as_str().unwrap()), "0x5a"));
+        let out = std::process::Command::new("qemu-img")
+            .args(["snapshot", "-l"])
+            .arg(volume_file(&region, c1["id"].as_str().unwrap()))
+            .output()
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("clone-"), "the source keeps no snapshot");
+        let (ok, _, err) = region.openstack(&["volume", "delete", "clone1"]);
+        assert!(ok, "{err}");
+        region
+            .wait_for(60, "the clone's delete", || async {
+                (region.openstack_json(&["volume", "list"]).as_array().unwrap().len() == 3).then_some(())
+            })
+            .await;
+        let (code, e) = region
+            .call(
+                "POST",
+                &format!("/volume/v3/{project}/volumes"),
+                Some(&admin),
+                Some(json!({"volume": {"source_volid": "00000000-0000-0000-0000-000000000000"}})),
+            )
+            .await;
+        assert_eq!(code, 404, "{e}");
+
+        // The summary (3.12), zones, absolute limits and extensions.
+        let summary = region.openstack_json(&["--os-volume-api-version", "3.12", "volume", "summary"]);
+        assert_eq!((summary["Total Count"].clone(), summary["Total Size"].clone()), (json!(3), json!(33)), "{summary}");
+        let zones = region.openstack_json(&["availability", "zone", "list", "--volume"]);
+        assert!(zones.as_array().unwrap().iter().any(|z| z["Zone Name"] == "eu-west-0a"), "{zones}");
+        let limits = region.openstack_json(&["limits", "show", "--absolute"]);
+        assert!(limits.as_array().unwrap().iter().any(|l| l["Name"] == "max_total_volumes"), "{limits}");
+        let ext = region.openstack_json(&["extension", "list", "--volume"]);
+        assert!(ext.as_array().unwrap().iter().any(|e| e["Alias"] == "backups"), "{ext}");
+    }
+}
+
 /// Waits until `openstack volume backup show` reports `status`; returns the backup.
 async fn wait_backup(region: &Region, name: &str, status: &str) -> Value {
     region

@@ -7,6 +7,8 @@ pub mod image;
 mod quotas;
 mod volume;
 mod volume_backups;
+mod volume_listing;
+mod volume_region;
 mod volume_snapshots;
 
 use crate::routes::{Access, Routes};
@@ -54,7 +56,7 @@ async fn compute_legacy_version(State(s): State<AppState>) -> impl IntoResponse 
 
 /// The block-storage (Cinder) routes.
 pub fn volume_routes() -> Routes {
-    let r = volume::routes(quotas::volume_routes(Routes::default()));
+    let r = volume_region::routes(volume::routes(quotas::volume_routes(Routes::default())));
     volume_backups::routes(volume_snapshots::routes(r))
 }
 

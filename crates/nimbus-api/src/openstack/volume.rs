@@ -10,6 +10,7 @@
 use crate::auth::Auth;
 use crate::error::{parse_json, ApiResult};
 use crate::openstack::compute::microversion::{Microversion, VOLUME_MAX};
+use crate::openstack::volume_listing::{ListParams, SortValue};
 use crate::routes::{Access, Routes};
 use crate::AppState;
 use axum::body::Bytes;
@@ -17,7 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use nimbus_control::volumes::{VolumeCreate, VolumeUpdate};
+use nimbus_control::volumes::{VolumeCreate, VolumeDelete, VolumeUpdate};
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
 use nimbus_core::time::usage_time;
@@ -53,6 +54,8 @@ pub fn routes(r: Routes) -> Routes {
         .add("GET", "/volume/v3/{project_id}/volumes/{volume_id}/metadata", A, show_metadata)
         .add("POST", "/volume/v3/{project_id}/volumes/{volume_id}/metadata", A, merge_metadata)
         .add("PUT", "/volume/v3/{project_id}/volumes/{volume_id}/metadata", A, replace_metadata)
+        .add("GET", "/volume/v3/{project_id}/volumes/{volume_id}/metadata/{key}", A, show_metadata_key)
+        .add("PUT", "/volume/v3/{project_id}/volumes/{volume_id}/metadata/{key}", A, put_metadata_key)
         .add("DELETE", "/volume/v3/{project_id}/volumes/{volume_id}/metadata/{key}", A, delete_metadata_key)
 }
 
@@ -265,7 +268,10 @@ async fn volume_view(s: &AppState, ctx: &Ctx, v: &Volume, mv: Microversion, view
         })
         .collect();
     let base = base(s);
-    let metadata: Map<String, Value> = serde_json::from_str(&v.metadata).unwrap_or_default();
+    let mut metadata: Map<String, Value> = serde_json::from_str(&v.metadata).unwrap_or_default();
+    // Cinder shows the flags set by actions among the metadata (its visible admin metadata).
+    let flags: Map<String, Value> = serde_json::from_str(&v.admin_metadata).unwrap_or_default();
+    metadata.extend(flags);
     let mut o = json!({
         "id": v.id, "name": v.name, "description": v.description, "status": v.status, "size": v.size_gb,
         "availability_zone": v.availability_zone, "created_at": usage_time(v.created_at),
@@ -305,8 +311,9 @@ async fn volume_view(s: &AppState, ctx: &Ctx, v: &Volume, mv: Microversion, view
             o["os-vol-mig-status-attr:migstat"] = Value::Null;
             o["os-vol-mig-status-attr:name_id"] = Value::Null;
         }
-        if let Some(image) = &v.image_id {
-            o["volume_image_metadata"] = json!({"image_id": image});
+        let image_metadata: Map<String, Value> = serde_json::from_str(&v.image_metadata).unwrap_or_default();
+        if !image_metadata.is_empty() {
+            o["volume_image_metadata"] = Value::Object(image_metadata);
         }
     }
     Ok(o)
@@ -380,7 +387,22 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, bo
 }
 
 /// A list's filters and page.
-fn list_query(q: &HashMap<String, String>) -> Result<(VolumeFilter, bool, PageRequest), Error> {
+/// Keys volume lists sort by.
+const VOLUME_SORT_KEYS: &[&str] = &["id", "name", "size", "status", "created_at", "updated_at", "availability_zone"];
+
+fn sort_value(v: &Volume, key: &str) -> SortValue {
+    match key {
+        "id" => SortValue::Text(v.id.clone()),
+        "name" => v.name.clone().into(),
+        "size" => SortValue::Int(v.size_gb),
+        "status" => SortValue::Text(v.status.clone()),
+        "created_at" => SortValue::Int(v.created_at),
+        "updated_at" => v.updated_at.map_or(SortValue::Null, SortValue::Int),
+        _ => SortValue::Text(v.availability_zone.clone()),
+    }
+}
+
+fn list_query(q: &HashMap<String, String>) -> Result<(VolumeFilter, bool, ListParams), Error> {
     let truthy = |k: &str| {
         q.get(k).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on" | "t"))
     };
@@ -390,16 +412,21 @@ fn list_query(q: &HashMap<String, String>) -> Result<(VolumeFilter, bool, PageRe
         status: q.get("status").cloned(),
         availability_zone: q.get("availability_zone").cloned(),
     };
-    let page = PageRequest::parse(q.get("limit").map(String::as_str), q.get("marker").map(String::as_str))?;
-    Ok((filter, truthy("all_tenants"), page))
+    Ok((filter, truthy("all_tenants"), ListParams::parse(q, VOLUME_SORT_KEYS)?))
 }
 
 async fn listing(s: &AppState, ctx: &Ctx, q: &HashMap<String, String>, mv: Microversion, detail: bool) -> ApiResult {
-    let (mut filter, all, page) = list_query(q)?;
+    let (mut filter, all, params) = list_query(q)?;
     if all && ctx.principal.can_read_all() {
         filter.project_id = q.get("project_id").cloned();
     }
-    let list = s.control.list_volumes(ctx, filter, all, &page).await?;
+    let page = &params.page;
+    let list = if params.in_memory() || params.empty {
+        let every = s.control.list_volumes(ctx, filter, all, &PageRequest::largest()).await?;
+        params.cut(every, |v| &v.id, sort_value)?
+    } else {
+        s.control.list_volumes(ctx, filter, all, page).await?
+    };
     let mut items = Vec::new();
     for v in &list {
         if detail {
@@ -490,17 +517,14 @@ async fn update(
 async fn delete(
     State(s): State<AppState>,
     Auth(ctx): Auth,
+    mv: Microversion,
     Path((_p, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
     let on = |k: &str| q.get(k).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
-    if on("cascade") || on("force") {
-        // No snapshots exist yet to cascade to; a forced delete is an operator's tool.
-        if on("force") && !ctx.principal.is_admin() {
-            return Err(Error::Forbidden("Policy doesn't allow volume:force_delete to be performed.".into()).into());
-        }
-    }
-    s.control.delete_volume(&ctx, &id).await?;
+    // `force` is 3.23's and an administrator's tool (the control plane checks who asks).
+    let how = VolumeDelete { cascade: on("cascade"), force: mv.at_least(23) && on("force") };
+    s.control.delete_volume_as(&ctx, &id, how).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -530,6 +554,72 @@ async fn action(
                 .and_then(Value::as_str)
                 .ok_or_else(|| Error::bad_request("Invalid input received: 'snapshot_id' is required."))?;
             s.control.revert_volume(&ctx, &id, snapshot).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-set_bootable" => {
+            let on = bool_field(arg.get("bootable"))?
+                .ok_or_else(|| Error::bad_request("Invalid input received: bootable is required."))?;
+            s.control.set_volume_bootable(&ctx, &id, on).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        "os-update_readonly_flag" => {
+            let on = bool_field(arg.get("readonly"))?
+                .ok_or_else(|| Error::bad_request("Invalid input received: readonly is required."))?;
+            s.control.set_volume_readonly(&ctx, &id, on).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-reserve" => {
+            s.control.reserve_volume(&ctx, &id).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-unreserve" => {
+            s.control.unreserve_volume(&ctx, &id).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        // Cinder's own attach call (Nova's old flow): here it really plugs the volume into
+        // the server, as Nova's attach does, at the mount point asked for.
+        "os-attach" => {
+            let server = arg
+                .get("instance_uuid")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::bad_request("Invalid input received: instance_uuid is required."))?;
+            let device = arg.get("mountpoint").and_then(Value::as_str);
+            s.control.attach_volume(&ctx, server, &id, device).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-detach" => {
+            let attachment = arg.get("attachment_id").and_then(Value::as_str);
+            s.control.detach_volume_from_its_server(&ctx, &id, attachment).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-set_image_metadata" => {
+            let md = metadata_field(arg.get("metadata"))?;
+            let all = s.control.change_volume_image_metadata(&ctx, &id, md, None).await?;
+            Ok(Json(json!({"metadata": all})).into_response())
+        }
+        "os-unset_image_metadata" => {
+            let key = arg
+                .get("key")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::bad_request("Invalid input received: key is required."))?;
+            s.control.change_volume_image_metadata(&ctx, &id, BTreeMap::new(), Some(key)).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        "os-show_image_metadata" => {
+            let v = s.control.get_volume(&ctx, &id).await?;
+            let m: Map<String, Value> = serde_json::from_str(&v.image_metadata).unwrap_or_default();
+            Ok(Json(json!({"metadata": m})).into_response())
+        }
+        "os-reset_status" => {
+            let status = arg
+                .get("status")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::bad_request("Invalid input received: status is required."))?;
+            s.control.reset_volume_status(&ctx, &id, status).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-force_delete" => {
+            s.control.delete_volume_as(&ctx, &id, VolumeDelete { force: true, cascade: false }).await?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
         other => {
@@ -575,6 +665,32 @@ async fn replace_metadata(
     body: Bytes,
 ) -> ApiResult {
     write_metadata(&s, &ctx, &id, &body, true).await
+}
+
+async fn show_metadata_key(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_p, id, key)): Path<(String, String, String)>,
+) -> ApiResult {
+    let v = s.control.get_volume(&ctx, &id).await?;
+    let mut m: Map<String, Value> = serde_json::from_str(&v.metadata).unwrap_or_default();
+    let value = m.remove(&key).ok_or_else(|| Error::not_found("metadata key", &key))?;
+    Ok(Json(json!({"meta": {key: value}})).into_response())
+}
+
+async fn put_metadata_key(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_p, id, key)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let doc: Value = parse_json(&body)?;
+    let meta = metadata_field(Some(doc.get("meta").unwrap_or(&Value::Null)))?;
+    if meta.len() != 1 || !meta.contains_key(&key) {
+        return Err(Error::bad_request("Request body and URI mismatch: give exactly the key of the path.").into());
+    }
+    s.control.set_volume_metadata(&ctx, &id, meta.clone(), false).await?;
+    Ok(Json(json!({"meta": meta})).into_response())
 }
 
 async fn delete_metadata_key(

@@ -6,6 +6,7 @@ use super::volume::{bool_field, metadata_field, str_field};
 use crate::auth::Auth;
 use crate::error::{parse_json, ApiResult};
 use crate::openstack::compute::microversion::Microversion;
+use crate::openstack::volume_listing::{ListParams, SortValue};
 use crate::routes::{Access, Routes};
 use crate::AppState;
 use axum::body::Bytes;
@@ -36,6 +37,7 @@ pub fn routes(r: Routes) -> Routes {
         .add("GET", ONE, A, show)
         .add("PUT", ONE, A, update)
         .add("DELETE", ONE, A, delete)
+        .add("POST", "/volume/v3/{project_id}/snapshots/{snapshot_id}/action", A, action)
         .add("GET", META, A, show_metadata)
         .add("POST", META, A, merge_metadata)
         .add("PUT", META, A, replace_metadata)
@@ -62,7 +64,8 @@ pub fn snapshot_view(s: &Snapshot, mv: Microversion, detail: bool) -> Value {
         o["consumes_quota"] = json!(true);
     }
     if detail {
-        let progress = if s.status == "available" { "100%" } else { "0%" };
+        let derived = if s.status == "available" { "100%" } else { "0%" };
+        let progress = s.progress.as_deref().unwrap_or(derived);
         o["os-extended-snapshot-attributes:progress"] = json!(progress);
         o["os-extended-snapshot-attributes:project_id"] = json!(s.project_id);
     }
@@ -75,6 +78,10 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, bo
         .get("snapshot")
         .and_then(Value::as_object)
         .ok_or_else(|| Error::bad_request("Missing required element 'snapshot' in request body."))?;
+    // A null volume id names no volume (Cinder: 404); a missing one is malformed.
+    if m.get("volume_id").is_some_and(Value::is_null) {
+        return Err(Error::not_found("volume", "None").into());
+    }
     let volume_id = str_field(m, "volume_id")?
         .ok_or_else(|| Error::bad_request("Invalid input received: 'volume_id' is a required property."))?;
     let force = bool_field(m.get("force"))?;
@@ -93,6 +100,21 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, bo
     Ok((StatusCode::ACCEPTED, Json(json!({"snapshot": snapshot_view(&snap, mv, false)}))).into_response())
 }
 
+/// Keys snapshot lists sort by.
+const SNAPSHOT_SORT_KEYS: &[&str] = &["id", "name", "size", "status", "created_at", "updated_at", "volume_id"];
+
+fn sort_value(x: &Snapshot, key: &str) -> SortValue {
+    match key {
+        "id" => SortValue::Text(x.id.clone()),
+        "name" => x.name.clone().into(),
+        "size" => SortValue::Int(x.size_gb),
+        "status" => SortValue::Text(x.status.clone()),
+        "created_at" => SortValue::Int(x.created_at),
+        "updated_at" => x.updated_at.map_or(SortValue::Null, SortValue::Int),
+        _ => SortValue::Text(x.volume_id.clone()),
+    }
+}
+
 async fn listing(s: &AppState, ctx: &Ctx, q: &HashMap<String, String>, mv: Microversion, detail: bool) -> ApiResult {
     let all = q.get("all_tenants").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
     let filter = SnapshotFilter {
@@ -101,8 +123,13 @@ async fn listing(s: &AppState, ctx: &Ctx, q: &HashMap<String, String>, mv: Micro
         name: q.get("name").cloned(),
         status: q.get("status").cloned(),
     };
-    let page = PageRequest::parse(q.get("limit").map(String::as_str), q.get("marker").map(String::as_str))?;
-    let list = s.control.list_snapshots(ctx, filter, all, &page).await?;
+    let params = ListParams::parse(q, SNAPSHOT_SORT_KEYS)?;
+    let list = if params.in_memory() || params.empty {
+        let every = s.control.list_snapshots(ctx, filter, all, &PageRequest::largest()).await?;
+        params.cut(every, |x| &x.id, sort_value)?
+    } else {
+        s.control.list_snapshots(ctx, filter, all, &params.page).await?
+    };
     let items: Vec<Value> = list.iter().map(|x| snapshot_view(x, mv, detail)).collect();
     Ok(Json(json!({"snapshots": items})).into_response())
 }
@@ -150,7 +177,8 @@ async fn update(
     let name = str_field(m, "name")?.or(str_field(m, "display_name")?);
     let description = str_field(m, "description")?.or(str_field(m, "display_description")?);
     let snap = s.control.update_snapshot(&ctx, &id, name, description, None, None).await?;
-    Ok(Json(json!({"snapshot": snapshot_view(&snap, mv, true)})).into_response())
+    // Cinder answers an update with the summary view (no extended attributes).
+    Ok(Json(json!({"snapshot": snapshot_view(&snap, mv, false)})).into_response())
 }
 
 async fn delete(State(s): State<AppState>, Auth(ctx): Auth, Path((_p, id)): Path<(String, String)>) -> ApiResult {
@@ -228,4 +256,39 @@ async fn delete_metadata_key(
 ) -> ApiResult {
     s.control.update_snapshot(&ctx, &id, None, None, None, Some(&key)).await?;
     Ok(StatusCode::OK.into_response())
+}
+
+/// `POST .../snapshots/{id}/action`: the operator's `os-reset_status` and `os-force_delete`,
+/// and `os-update_snapshot_status` (a hypervisor reporting on a snapshot it makes).
+async fn action(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_p, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let doc: Value = parse_json(&body)?;
+    let m = doc.as_object().filter(|m| m.len() == 1).ok_or_else(|| Error::bad_request("Give exactly one action."))?;
+    let (name, arg) = m.iter().next().expect("one entry");
+    let status = || {
+        arg.get("status")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::bad_request("Invalid input received: status is required."))
+    };
+    match name.as_str() {
+        "os-reset_status" => {
+            s.control.reset_snapshot_status(&ctx, &id, status()?).await?;
+        }
+        "os-update_snapshot_status" => {
+            let progress = arg.get("progress").and_then(Value::as_str).map(str::to_string);
+            s.control.update_snapshot_status(&ctx, &id, status()?, progress).await?;
+        }
+        "os-force_delete" => {
+            s.control.force_delete_snapshot(&ctx, &id).await?;
+        }
+        other => {
+            s.control.get_snapshot(&ctx, &id).await?;
+            return Err(Error::bad_request(format!("The snapshot action {other:?} is not supported.")).into());
+        }
+    }
+    Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -17,6 +17,7 @@ use nimbus_drivers::volume_files::VolumeFormat;
 use nimbus_store::backups::{self as repo, Backup};
 use nimbus_store::jobs::Job;
 use nimbus_store::volumes::{self as volumes_repo, Volume};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
@@ -364,6 +365,10 @@ impl JobHandler for BackupJob {
                 if let Some(mut v) = volumes_repo::get(&mut tx, &vid).await?.filter(|v| v.status == "restoring-backup")
                 {
                     let made = restores_to_new(job);
+                    // The volume's metadata as it was backed up comes back with its data.
+                    let mut m: BTreeMap<String, String> = serde_json::from_str(&v.metadata).unwrap_or_default();
+                    m.extend(serde_json::from_str::<BTreeMap<String, String>>(&b.volume_metadata).unwrap_or_default());
+                    v.metadata = serde_json::to_string(&m)?;
                     v.status = "available".into();
                     v.updated_at = Some(now_ms());
                     volumes_repo::update(&mut tx, &v).await?;

@@ -189,6 +189,7 @@ impl Control {
             vault_id: req.vault_id,
             checkpoint_id: req.checkpoint_id,
             auto_trigger: req.auto_trigger,
+            volume_metadata: v.metadata.clone(),
         };
         repo::insert(&mut tx, &b).await?;
         let params = serde_json::json!({"backup_id": b.id, "volume_id": v.id});

@@ -49,7 +49,7 @@ pub(super) async fn volume_disk(control: &Control, v: &Volume) -> Result<VolumeD
         path: control.drivers().volumes.path(&v.id, format),
         format: format.name().into(),
         shared: v.multiattach,
-        read_only: false,
+        read_only: v.readonly(),
         qos: DiskQos { iops: qos.total_iops_sec, bytes_per_sec: qos.total_bytes_sec },
     })
 }
@@ -100,19 +100,44 @@ impl JobHandler for CreateVolume {
             }
             None => None,
         };
-        match (&snapshot, &v.image_id) {
-            (Some(snap), _) => {
-                let name = super::snapshots::snapshot_name(&snap.id);
-                files.create_from_snapshot(&v.id, format_of(&v), &snap.volume_id, &name, v.size_gb).await?;
+        let source = match &v.source_volid {
+            Some(sid) => {
+                let mut c = control.store().read().await?;
+                Some(
+                    repo::get(&mut c, sid)
+                        .await?
+                        .ok_or_else(|| Error::Conflict(format!("the volume {} was to be cloned from is gone", v.id)))?,
+                )
             }
-            (None, Some(image)) => {
-                let src = control.drivers().images.path(image);
-                files.create_from(&v.id, format_of(&v), &src, v.size_gb).await?;
+            None => None,
+        };
+        if let Some(src) = source {
+            // One point in time of the source, even while a guest writes it: an internal
+            // snapshot (through its QEMU if it runs), copied, then dropped.
+            if format_of(&src) == VolumeFormat::Qcow2 {
+                let name = format!("clone-{}", v.id);
+                control.internal_snapshot(&src, &name, true).await?;
+                files.create_from_snapshot(&v.id, format_of(&v), &src.id, &name, v.size_gb).await?;
+                control.internal_snapshot(&src, &name, false).await?;
+            } else {
+                let path = files.path(&src.id, format_of(&src));
+                files.create_from(&v.id, format_of(&v), &path, Some(format_of(&src).name()), v.size_gb).await?;
             }
-            (None, None) if v.snapshot_id.is_some() => {
-                return Err(Error::Conflict(format!("the snapshot volume {} was made from is gone", v.id)))
+        } else {
+            match (&snapshot, &v.image_id) {
+                (Some(snap), _) => {
+                    let name = super::snapshots::snapshot_name(&snap.id);
+                    files.create_from_snapshot(&v.id, format_of(&v), &snap.volume_id, &name, v.size_gb).await?;
+                }
+                (None, Some(image)) => {
+                    let src = control.drivers().images.path(image);
+                    files.create_from(&v.id, format_of(&v), &src, None, v.size_gb).await?;
+                }
+                (None, None) if v.snapshot_id.is_some() => {
+                    return Err(Error::Conflict(format!("the snapshot volume {} was made from is gone", v.id)))
+                }
+                (None, None) => files.create(&v.id, format_of(&v), v.size_gb).await?,
             }
-            (None, None) => files.create(&v.id, format_of(&v), v.size_gb).await?,
         }
         let vtype = control.volume_type_of(&v).await?;
         let mut tx = control.store().write().await?;
@@ -221,6 +246,12 @@ impl JobHandler for DeleteVolume {
         let vtype = control.volume_type_of(&v).await?;
         let mut tx = control.store().write().await?;
         if repo::get(&mut tx, &id).await?.is_some_and(|v| v.status == "deleting") {
+            // Snapshots deleted with it (a cascade) lived in its file.
+            for s in repo::volume_snapshots(&mut tx, &id).await? {
+                repo::delete_snapshot(&mut tx, &s.id).await?;
+                control.release_quota(&mut tx, &s.project_id, "snapshots", 1).await?;
+                control.release_quota(&mut tx, &s.project_id, "gigabytes", s.size_gb).await?;
+            }
             repo::delete(&mut tx, &id).await?;
             control.release_quota(&mut tx, &v.project_id, "volumes", 1).await?;
             control.release_quota(&mut tx, &v.project_id, "gigabytes", v.size_gb).await?;

@@ -6,6 +6,7 @@
 //! (`volumes`, `gigabytes`), all in the transaction that records the change, its job and its
 //! audit trace.
 
+mod actions;
 mod attach;
 mod jobs;
 mod snapshots;
@@ -57,6 +58,15 @@ pub struct VolumeCreate {
     pub multiattach: bool,
 }
 
+/// How a volume is deleted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VolumeDelete {
+    /// Its snapshots too (otherwise a volume with snapshots stays).
+    pub cascade: bool,
+    /// Whatever its status (administrators only).
+    pub force: bool,
+}
+
 /// What a volume update changes.
 #[derive(Debug, Clone, Default)]
 pub struct VolumeUpdate {
@@ -68,6 +78,32 @@ pub struct VolumeUpdate {
 fn type_is_multiattach(t: &VolumeType) -> bool {
     let specs: BTreeMap<String, String> = serde_json::from_str(&t.extra_specs).unwrap_or_default();
     specs.get("multiattach").is_some_and(|v| v.trim().eq_ignore_ascii_case("<is> True"))
+}
+
+/// What a volume made from an image keeps of it (Cinder's `volume_image_metadata`): the
+/// image's identity and format, then its own properties.
+fn image_metadata_of(i: &nimbus_store::images::Image) -> BTreeMap<String, String> {
+    let mut m: BTreeMap<String, String> = BTreeMap::new();
+    if let Ok(serde_json::Value::Object(props)) = serde_json::from_str(&i.properties) {
+        for (k, v) in props {
+            m.insert(k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+        }
+    }
+    m.insert("image_id".into(), i.id.clone());
+    m.insert("image_name".into(), i.name.clone());
+    m.insert("min_disk".into(), i.min_disk.to_string());
+    m.insert("min_ram".into(), i.min_ram.to_string());
+    for (k, v) in
+        [("disk_format", &i.disk_format), ("container_format", &i.container_format), ("checksum", &i.checksum)]
+    {
+        if let Some(v) = v {
+            m.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(size) = i.size {
+        m.insert("size".into(), size.to_string());
+    }
+    m
 }
 
 fn invalid(why: impl std::fmt::Display) -> Error {
@@ -350,9 +386,27 @@ impl Control {
             }
             None => None,
         };
-        if req.source_volid.is_some() {
-            return Err(Error::bad_request("Cloning a volume is not offered yet: create it from a snapshot."));
-        }
+        // The volume a clone is made from: readable now (available or attached), and it
+        // gives the default size and type. Its data is copied at one point in time.
+        let source = match &req.source_volid {
+            Some(id) => {
+                let mut c = self.store().read().await?;
+                let src = self.load_volume(&mut c, ctx, id, "volume:get").await?;
+                if !matches!(src.status.as_str(), "available" | "in-use") {
+                    return Err(invalid(format!(
+                        "source volume {} is {}: it must be available or in-use.",
+                        src.id, src.status
+                    )));
+                }
+                if src.multiattach && src.status == "in-use" {
+                    return Err(invalid(
+                        "a shareable volume in use has no single point in time to clone; detach it first.",
+                    ));
+                }
+                Some(src)
+            }
+            None => None,
+        };
         // The image of a system disk: it must be active and fit.
         let image = match &req.image_id {
             Some(id) => {
@@ -367,7 +421,16 @@ impl Control {
         let size = req
             .size_gb
             .or(snapshot.as_ref().map(|(s, _)| s.size_gb))
+            .or(source.as_ref().map(|v| v.size_gb))
             .ok_or_else(|| Error::bad_request("The size of the volume is required."))?;
+        if let Some(src) = &source {
+            if size < src.size_gb {
+                return Err(Error::bad_request(format!(
+                    "Invalid input received: a clone is at least its source's {} GB, not {size}.",
+                    src.size_gb
+                )));
+            }
+        }
         if let Some((snap, _)) = &snapshot {
             if size < snap.size_gb {
                 return Err(Error::bad_request(format!(
@@ -401,7 +464,8 @@ impl Control {
             None => zones.first().cloned().unwrap_or_else(|| "nova".into()),
         };
         let mut tx = self.store().write().await?;
-        let source_type = snapshot.as_ref().and_then(|(_, v)| v.as_ref()).map(|v| v.type_id.clone());
+        let source_type =
+            snapshot.as_ref().and_then(|(_, v)| v.as_ref()).or(source.as_ref()).map(|v| v.type_id.clone());
         let type_key =
             req.volume_type.clone().or(source_type).unwrap_or_else(|| self.config().default_volume_type.clone());
         let vtype = repo::find_type(&mut tx, &type_key)
@@ -426,9 +490,11 @@ impl Control {
             multiattach: req.multiattach || type_is_multiattach(&vtype),
             image_id: image.as_ref().map(|i| i.id.clone()),
             snapshot_id: snapshot.as_ref().map(|(s, _)| s.id.clone()),
-            source_volid: None,
+            source_volid: source.as_ref().map(|v| v.id.clone()),
             backup_id: restoring.map(str::to_string),
             metadata: serde_json::to_string(&req.metadata)?,
+            admin_metadata: "{}".into(),
+            image_metadata: serde_json::to_string(&image.as_ref().map(image_metadata_of).unwrap_or_default())?,
             created_at: now,
             updated_at: Some(now),
             version: 0,
@@ -635,23 +701,41 @@ impl Control {
     /// Deletes a volume that is not attached, not busy and has no snapshots; a job removes
     /// its data, then its row, and releases its quota.
     pub async fn delete_volume(&self, ctx: &Ctx, id: &str) -> Result<String, Error> {
+        self.delete_volume_as(ctx, id, VolumeDelete::default()).await
+    }
+
+    /// Deletes a volume as `how` says: with its snapshots (`cascade`), or whatever its
+    /// status (`force`, an administrator's tool); never while attached or read by a backup.
+    pub async fn delete_volume_as(&self, ctx: &Ctx, id: &str, how: VolumeDelete) -> Result<String, Error> {
+        let action = if how.force { "volume:admin_actions" } else { "volume:delete" };
         let mut tx = self.store().write().await?;
-        let mut v = self.load_volume(&mut tx, ctx, id, "volume:delete").await?;
+        let mut v = self.load_volume(&mut tx, ctx, id, action).await?;
+        authorize(action, &ctx.principal, &Target { project_id: Some(&v.project_id), ..Default::default() })?;
         let deletable = ["available", "error", "error_restoring", "error_extending", "error_deleting"];
-        let snapshots = repo::volume_snapshots(&mut tx, &v.id).await?.len();
-        if snapshots > 0 {
-            return Err(invalid(format!("Volume {} still has {snapshots} dependent snapshots.", v.id)));
+        let snapshots = repo::volume_snapshots(&mut tx, &v.id).await?;
+        if !snapshots.is_empty() && !how.cascade {
+            return Err(invalid(format!("Volume {} still has {} dependent snapshots.", v.id, snapshots.len())));
+        }
+        if let Some(busy) = snapshots.iter().find(|s| !matches!(s.status.as_str(), "available" | "error")) {
+            return Err(invalid(format!("snapshot {} is {}: it must be available or error.", busy.id, busy.status)));
         }
         // Backups outlive their volume, but one being made still reads it.
         if nimbus_store::backups::volume_backups(&mut tx, &v.id).await?.iter().any(|b| b.status == "creating") {
             return Err(invalid(format!("a backup of volume {} is being made; delete it after.", v.id)));
         }
-        if !deletable.contains(&v.status.as_str()) || !repo::attachments(&mut tx, &v.id).await?.is_empty() {
+        let status_ok = how.force || deletable.contains(&v.status.as_str());
+        if !status_ok || !repo::attachments(&mut tx, &v.id).await?.is_empty() {
             return Err(invalid(
                 "Volume status must be available or error or error_restoring or error_extending or \
                  error_managing and must not be migrating, attached, belong to a group, have snapshots or be \
                  disassociated from snapshots after volume transfer.",
             ));
+        }
+        // The volume's file holds its snapshots: they go with it, in the same job.
+        for mut s in snapshots {
+            s.status = "deleting".into();
+            s.updated_at = Some(now_ms());
+            repo::update_snapshot(&mut tx, &s).await?;
         }
         v.status = "deleting".into();
         v.updated_at = Some(now_ms());

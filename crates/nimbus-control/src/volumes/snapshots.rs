@@ -106,6 +106,7 @@ impl Control {
             size_gb: v.size_gb,
             status: "creating".into(),
             metadata: serde_json::to_string(&req.metadata)?,
+            progress: None,
             created_at: now,
             updated_at: Some(now),
             version: 0,
@@ -201,10 +202,16 @@ impl Control {
 
     /// Deletes a snapshot (available or failed); a job drops it from the volume's file.
     pub async fn delete_snapshot(&self, ctx: &Ctx, id: &str) -> Result<String, Error> {
+        self.delete_snapshot_as(ctx, id, false).await
+    }
+
+    /// Deletes a snapshot; `forced` (an administrator's `os-force_delete`) skips the status rule.
+    pub(super) async fn delete_snapshot_as(&self, ctx: &Ctx, id: &str, forced: bool) -> Result<String, Error> {
+        let action = if forced { "volume:admin_actions" } else { "volume:delete" };
         let mut tx = self.store().write().await?;
-        let mut s = self.load_snapshot(&mut tx, ctx, id, "volume:delete").await?;
-        authorize("volume:delete", &ctx.principal, &Target { project_id: Some(&s.project_id), ..Default::default() })?;
-        if !matches!(s.status.as_str(), "available" | "error" | "error_deleting") {
+        let mut s = self.load_snapshot(&mut tx, ctx, id, action).await?;
+        authorize(action, &ctx.principal, &Target { project_id: Some(&s.project_id), ..Default::default() })?;
+        if !forced && !matches!(s.status.as_str(), "available" | "error" | "error_deleting") {
             return Err(Error::bad_request(format!(
                 "Invalid snapshot: Snapshot status must be available or error and must not be part of a group, \
                  but current status is: {}.",
