@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a throw-away region (temporary data dir, ephemeral port, embedded SQLite), runs the
 # Tempest tests of the committed expected-pass lists (identity-, image- and, when the default
-# image is built (NIMBUS_TINY_DIR), compute-expected.txt) against it with run.sh, and stops it.
+# image is built (NIMBUS_TINY_DIR), compute- and volume-expected.txt) against it with run.sh,
+# and stops it.
 # TEMPEST_LIST overrides the lists (e.g. tests/tempest/compute-candidates.txt).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -43,6 +44,8 @@ if [ -n "${NIMBUS_TINY_DIR:-}" ]; then
   )
   image_ref=$(cat "$tmp/ref.id") image_ref_alt=$(cat "$tmp/alt.id")
   [ -f tests/tempest/compute-expected.txt ] && cat tests/tempest/compute-expected.txt >> "$tmp/expected.txt"
+  # Block storage runs with compute (attach tests need guests; run.sh turns cinder on with it).
+  [ -f tests/tempest/volume-expected.txt ] && cat tests/tempest/volume-expected.txt >> "$tmp/expected.txt"
 fi
 NIMBUS_URL=$url NIMBUS_ADMIN_PASSWORD=$pw NIMBUS_REGION=eu-west-0 TEMPEST_LIST="${TEMPEST_LIST:-$tmp/expected.txt}" \
   NIMBUS_IMAGE_REF=$image_ref NIMBUS_IMAGE_REF_ALT=$image_ref_alt bash tests/tempest/run.sh || rc=$?

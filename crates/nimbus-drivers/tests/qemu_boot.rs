@@ -55,6 +55,7 @@ async fn the_default_image_boots_under_the_qemu_driver() {
             virtual_size: nimbus_drivers::image_files::inspect_file(&image).await.unwrap().virtual_size,
         },
         disk_gb: 2,
+        root_volume: None,
         config: ConfigData {
             meta_data: meta,
             network_data: json!({"links": [], "networks": [], "services": []}),

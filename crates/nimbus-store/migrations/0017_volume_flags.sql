@@ -12,3 +12,6 @@ UPDATE volumes SET image_metadata = '{"image_id":"' || image_id || '"}' WHERE im
 -- The metadata of the backed-up volume when the backup was made; a restore gives it back
 -- to the volume restored to, as Cinder does.
 ALTER TABLE backups ADD COLUMN volume_metadata TEXT NOT NULL DEFAULT '{}';
+-- Whether deleting the server also deletes the volume (a boot volume made with it, Nova's
+-- delete_on_termination).
+ALTER TABLE volume_attachments ADD COLUMN delete_on_termination INTEGER NOT NULL DEFAULT 0;

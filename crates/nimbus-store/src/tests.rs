@@ -256,6 +256,7 @@ async fn attachments_and_snapshots_round_trip() {
                 device: "/dev/vdc".into(),
                 status: "attaching".into(),
                 attached_at: Some(at),
+                delete_on_termination: false,
             };
             volumes::insert_attachment(&mut tx, &a).await.unwrap();
         }

@@ -239,6 +239,19 @@ pub struct Attachment {
     /// attaching | attached | detaching
     pub status: String,
     pub attached_at: Option<i64>,
+    /// The volume goes with the server (a boot volume made for it).
+    #[sqlx(try_from = "crate::IntBool")]
+    pub delete_on_termination: bool,
+}
+
+/// The guest device of a server's boot volume.
+pub const BOOT_DEVICE: &str = "/dev/vda";
+
+impl Attachment {
+    /// Whether this is the server's boot disk.
+    pub fn is_boot(&self) -> bool {
+        self.device == BOOT_DEVICE
+    }
 }
 
 /// A volume's attachments.
@@ -271,8 +284,8 @@ pub async fn attachment(c: &mut AnyConnection, volume_id: &str, server_id: &str)
 
 pub async fn insert_attachment(c: &mut AnyConnection, a: &Attachment) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO volume_attachments (id, volume_id, server_id, device, status, attached_at) \
-         VALUES ($1,$2,$3,$4,$5,$6)",
+        "INSERT INTO volume_attachments (id, volume_id, server_id, device, status, attached_at, \
+         delete_on_termination) VALUES ($1,$2,$3,$4,$5,$6,$7)",
     )
     .bind(&a.id)
     .bind(&a.volume_id)
@@ -280,6 +293,7 @@ pub async fn insert_attachment(c: &mut AnyConnection, a: &Attachment) -> Result<
     .bind(&a.device)
     .bind(&a.status)
     .bind(a.attached_at)
+    .bind(a.delete_on_termination as i64)
     .execute(c)
     .await
     .map_err(db_error)?;

@@ -203,6 +203,7 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/volume/v3/{project_id}/extensions", 200),
     ("GET", "/volume/v3/{project_id}/limits", 200),
     ("POST", "/volume/v3/{project_id}/snapshots/{snapshot_id}/action", 404),
+    ("POST", "/volume/v3/{project_id}/backups/{backup_id}/action", 404),
     ("POST", "/volume/v3/{project_id}/snapshots", 404),
     ("GET", "/volume/v3/{project_id}/snapshots", 200),
     ("GET", "/volume/v3/{project_id}/snapshots/detail", 200),
@@ -451,6 +452,9 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         }
         ("PUT", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata/{key}")
         | ("PUT", "/volume/v3/{project_id}/volumes/{volume_id}/metadata/{key}") => Some(json!({"meta": {"k": "evil"}})),
+        ("POST", "/volume/v3/{project_id}/backups/{backup_id}/action") => {
+            Some(json!({"os-reset_status": {"status": "error"}}))
+        }
         ("POST", "/volume/v3/{project_id}/snapshots/{snapshot_id}/action") => {
             Some(json!({"os-update_snapshot_status": {"status": "error"}}))
         }

@@ -1099,3 +1099,125 @@ async fn cbr_policies_run_on_schedule() {
     let v = wait_status(&region, "from-schedule", "available").await;
     assert!(holds_pattern_at(&volume_file(&region, v["id"].as_str().unwrap()), "0x21", 0, 1 << 20));
 }
+
+/// Servers booted from volumes, with the `openstack` CLI and real guests: a new volume made
+/// from the image (`--boot-from-volume`), the guest's root disk being that volume (its
+/// serial), a stop and start, what a volume-backed server refuses (detaching its root disk,
+/// an image snapshot), the volume kept after the server is deleted and booting a second
+/// server (`--volume`), and a boot volume deleted with its server when asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn servers_boot_from_volumes() {
+    let Some(region) = compute_region(&[]) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let show_root = dir.path().join("root.sh");
+    std::fs::write(&show_root, "#!/bin/sh\necho \"root disk serial: $(cat /sys/block/vda/serial).\"\n").unwrap();
+    let user_data = show_root.to_str().unwrap();
+    let s = region.openstack_json(&[
+        "server",
+        "create",
+        "--flavor",
+        "s3.small.1",
+        "--image",
+        "nimbus-tiny",
+        "--boot-from-volume",
+        "1",
+        "--user-data",
+        user_data,
+        "--wait",
+        "bfv1",
+    ]);
+    assert_eq!(s["status"], "ACTIVE", "{s}");
+    let server_id = s["id"].as_str().unwrap().to_string();
+    let vols = region.openstack_json(&["volume", "list", "--long"]);
+    assert_eq!(vols.as_array().unwrap().len(), 1, "{vols}");
+    let vol = vols[0]["ID"].as_str().unwrap().to_string();
+    let v = region.openstack_json(&["volume", "show", &vol]);
+    assert_eq!(
+        (v["status"].as_str(), v["bootable"].clone(), v["size"].as_i64()),
+        (Some("in-use"), json!(true), Some(1))
+    );
+    assert_eq!(v["attachments"][0]["device"], "/dev/vda", "{v}");
+    assert_eq!(v["attachments"][0]["server_id"], server_id.as_str(), "{v}");
+    assert_eq!(v["volume_image_metadata"]["image_name"], "nimbus-tiny", "{v}");
+    let (token, _) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+    let (_, nova) = region.call("GET", &format!("/compute/v2.1/servers/{server_id}"), Some(&token), None).await;
+    assert_eq!(nova["server"]["image"], "", "a volume-backed server has no image: {nova}");
+
+    // The guest's root disk is the volume: no overlay on the host, the volume's serial inside.
+    wait_console(&region, "bfv1", READY, 1).await;
+    wait_console(&region, "bfv1", &format!("root disk serial: {}.", serial(&vol)), 1).await;
+    let instance = region.data_dir.join("instances").join(&server_id);
+    assert!(!instance.join("disk.qcow2").exists(), "no local boot disk");
+
+    // Refused, nothing changed: detaching the root disk, an image snapshot, a rebuild.
+    let (ok, _, err) = region.openstack(&["server", "remove", "volume", "bfv1", &vol]);
+    assert!(!ok && err.contains("root"), "{err}");
+    let (ok, _, err) = region.openstack(&["server", "image", "create", "--name", "img", "bfv1"]);
+    assert!(!ok, "{err}");
+    let (ok, _, err) = region.openstack(&["server", "rebuild", "--image", "nimbus-tiny", "bfv1"]);
+    assert!(!ok, "{err}");
+    assert_eq!(region.openstack_json(&["volume", "show", &vol])["status"], "in-use");
+
+    // Stopped and started: it boots from the volume again.
+    let (ok, _, err) = region.openstack(&["server", "stop", "bfv1"]);
+    assert!(ok, "{err}");
+    region
+        .wait_for(120, "bfv1 stopped", || async {
+            (region.openstack_json(&["server", "show", "bfv1"])["status"] == "SHUTOFF").then_some(())
+        })
+        .await;
+    let (ok, _, err) = region.openstack(&["server", "start", "bfv1"]);
+    assert!(ok, "{err}");
+    wait_console(&region, "bfv1", READY, 2).await;
+
+    // Deleted: the volume stays, available, and boots another server.
+    let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "bfv1"]);
+    assert!(ok, "{err}");
+    wait_status(&region, &vol, "available").await;
+    let s2 = region.openstack_json(&[
+        "server",
+        "create",
+        "--flavor",
+        "s3.small.1",
+        "--volume",
+        &vol,
+        "--user-data",
+        user_data,
+        "--wait",
+        "bfv2",
+    ]);
+    assert_eq!(s2["status"], "ACTIVE", "{s2}");
+    wait_console(&region, "bfv2", "ready hostname=bfv2", 1).await;
+    wait_console(&region, "bfv2", &format!("root disk serial: {}.", serial(&vol)), 1).await;
+    // A volume in use boots nothing else.
+    let (ok, _, err) = region.openstack(&["server", "create", "--flavor", "s3.small.1", "--volume", &vol, "bfv3"]);
+    assert!(!ok && err.contains("available"), "{err}");
+    let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "bfv2"]);
+    assert!(ok, "{err}");
+    wait_status(&region, &vol, "available").await;
+
+    // With --delete-on-termination the volume goes with the server.
+    let s3 = region.openstack_json(&[
+        "server",
+        "create",
+        "--flavor",
+        "s3.small.1",
+        "--image",
+        "nimbus-tiny",
+        "--boot-from-volume",
+        "2",
+        "--delete-on-termination",
+        "--wait",
+        "bfv4",
+    ]);
+    assert_eq!(s3["status"], "ACTIVE", "{s3}");
+    assert_eq!(region.openstack_json(&["volume", "list"]).as_array().unwrap().len(), 2);
+    let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "bfv4"]);
+    assert!(ok, "{err}");
+    region
+        .wait_for(60, "the boot volume's delete", || async {
+            let list = region.openstack_json(&["volume", "list"]);
+            (list.as_array().unwrap().len() == 1 && list[0]["ID"] == vol.as_str()).then_some(())
+        })
+        .await;
+}

@@ -327,7 +327,8 @@ fn detail_doc(s: &AppState, v: &ServerView) -> Value {
         "config_drive": if srv.config_drive { "True" } else { "" },
         "metadata": metadata,
         "os-extended-volumes:volumes_attached": v.volumes.iter()
-            .map(|id| json!({"id": id, "delete_on_termination": "false"})).collect::<Vec<_>>(),
+            .map(|(id, with_server)| json!({"id": id, "delete_on_termination": with_server.to_string()}))
+            .collect::<Vec<_>>(),
         "host_status": if srv.host.is_some() { "UP" } else { "" },
         "locked": srv.locked,
         "tags": v.tags,

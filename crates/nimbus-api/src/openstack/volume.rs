@@ -618,6 +618,19 @@ async fn action(
             s.control.reset_volume_status(&ctx, &id, status).await?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
+        "os-retype" => {
+            let t = arg
+                .get("new_type")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::bad_request("Invalid input received: new_type is required."))?;
+            s.control.retype_volume(&ctx, &id, t).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-force_detach" => {
+            let attachment = arg.get("attachment_id").and_then(Value::as_str);
+            s.control.force_detach_volume(&ctx, &id, attachment).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
         "os-force_delete" => {
             s.control.delete_volume_as(&ctx, &id, VolumeDelete { force: true, cascade: false }).await?;
             Ok(StatusCode::ACCEPTED.into_response())

@@ -36,6 +36,7 @@ pub fn routes(r: Routes) -> Routes {
         .add("PUT", ONE, A, update)
         .add("DELETE", ONE, A, delete)
         .add("POST", "/volume/v3/{project_id}/backups/{backup_id}/restore", A, restore)
+        .add("POST", "/volume/v3/{project_id}/backups/{backup_id}/action", A, action)
 }
 
 fn links(s: &AppState, b: &Backup) -> Value {
@@ -173,6 +174,30 @@ async fn update(
 async fn delete(State(s): State<AppState>, Auth(ctx): Auth, Path((_p, id)): Path<(String, String)>) -> ApiResult {
     s.control.delete_backup(&ctx, &id).await?;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// `POST .../backups/{id}/action`: the operator's `os-reset_status`.
+async fn action(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_p, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let doc: Value = parse_json(&body)?;
+    match doc.get("os-reset_status") {
+        Some(arg) => {
+            let status = arg
+                .get("status")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::bad_request("Invalid input received: status is required."))?;
+            s.control.reset_backup_status(&ctx, &id, status).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        None => {
+            s.control.get_backup(&ctx, &id).await?;
+            Err(Error::bad_request("The backup action is not supported: os-reset_status is.").into())
+        }
+    }
 }
 
 async fn restore(

@@ -295,6 +295,55 @@ impl Control {
         Ok(job)
     }
 
+    /// Sets a backup's status by hand (`os-reset_status`, administrators only): `error`, or
+    /// `available` when its manifest is stored (a backup is only ever shown available if
+    /// every piece of it can be restored).
+    pub async fn reset_backup_status(&self, ctx: &Ctx, id: &str, status: &str) -> Result<Backup, Error> {
+        let complete = {
+            let mut c = self.store().read().await?;
+            let b = self.load_backup(&mut c, ctx, id, "volume:admin_actions").await?;
+            drop(c);
+            let bucket = self.system_bucket(&b.container).await?;
+            self.system_object(&bucket, &manifest_key(&b.id)).await?.is_some()
+        };
+        match status {
+            "error" => {}
+            "available" if complete => {}
+            "available" => {
+                return Err(Error::bad_request(format!(
+                    "Invalid backup: backup {id} is incomplete; it stays in error."
+                )))
+            }
+            other => {
+                return Err(Error::bad_request(format!(
+                    "Invalid input received: a backup is reset to available or error, not {other:?}."
+                )))
+            }
+        }
+        let mut tx = self.store().write().await?;
+        let mut b = self.load_backup(&mut tx, ctx, id, "volume:admin_actions").await?;
+        authorize(
+            "volume:admin_actions",
+            &ctx.principal,
+            &Target { project_id: Some(&b.project_id), ..Default::default() },
+        )?;
+        b.status = status.into();
+        b.holds_slot = 0;
+        b.queued_at = None;
+        b.updated_at = Some(now_ms());
+        b.version = repo::update(&mut tx, &b).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("VBS", "backup", "resetBackupStatus", 202)
+                .resource(&b.id, b.name.as_deref().unwrap_or(""))
+                .in_project(&b.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(b)
+    }
+
     /// Restores a backup into a detached volume of the project, or into a new one; returns
     /// the backup, the volume (in `restoring-backup`) and the job.
     pub async fn restore_backup(

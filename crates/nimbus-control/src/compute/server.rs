@@ -65,6 +65,37 @@ pub struct ServerCreate {
     pub naming: Naming,
     /// Nova's user-set access addresses and disk config.
     pub access: AccessUpdate,
+    /// What the server boots from.
+    pub boot: BootSource,
+}
+
+/// What a server boots from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum BootSource {
+    /// A copy-on-write overlay of `image_ref` on the host (the default).
+    #[default]
+    Image,
+    /// An available volume of the project (Nova: `source_type=volume`).
+    Volume { volume_id: String, delete_on_termination: bool },
+    /// A new volume made from `image_ref` for each server (Nova: `source_type=image`,
+    /// `destination_type=volume`); `size_gb` defaults to what the image needs.
+    NewVolume { size_gb: Option<i64>, volume_type: Option<String>, delete_on_termination: bool },
+}
+
+/// A flavor with a local disk must hold the image (a flavor without one takes the image's
+/// own size).
+fn check_flavor_disk(flavor: &Flavor, needed_gb: i64) -> Result<(), Error> {
+    if flavor.disk_gb > 0 && flavor.disk_gb < needed_gb {
+        return Err(Error::bad_request(format!(
+            "Flavor's disk is too small for requested image (the image needs {needed_gb} GiB)."
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a server boots from a volume (it then has no image: Nova shows `""`).
+pub fn volume_backed(s: &Server) -> bool {
+    s.image_id.is_empty()
 }
 
 /// Nova's `accessIPv4`, `accessIPv6` and `OS-DCF:diskConfig` (each `None`: unchanged).
@@ -133,6 +164,7 @@ impl ServerCreate {
             tags: Vec::new(),
             naming: Naming::Nova,
             access: AccessUpdate::default(),
+            boot: BootSource::Image,
         }
     }
 }
@@ -151,8 +183,8 @@ pub struct ServersCreated {
 pub struct ServerView {
     pub server: Server,
     pub tags: Vec<String>,
-    /// The ids of the volumes attached to it.
-    pub volumes: Vec<String>,
+    /// The volumes attached to it: id, and whether it goes with the server.
+    pub volumes: Vec<(String, bool)>,
 }
 
 /// An action on an existing server.
@@ -474,18 +506,52 @@ impl Control {
         let meta_limit = self.quota_limit(&mut tx, &project, "metadata_items").await?;
         validate_metadata(&req.metadata, meta_limit)?;
         let flavor = self.usable_flavor(&mut tx, ctx, &project, &req.flavor_ref).await?;
-        let image = self.bootable_image(&mut tx, ctx, &req.image_ref).await?;
-        if flavor.ram_mb < image.min_ram {
+        // A server booted from an existing volume has no image; the other two do.
+        let image = match &req.boot {
+            BootSource::Volume { .. } => None,
+            _ => Some(self.bootable_image(&mut tx, ctx, &req.image_ref).await?),
+        };
+        // The existing volume booted from: one server only, in the server's zone, free.
+        let boot_volume = match &req.boot {
+            BootSource::Volume { volume_id, .. } => {
+                if req.max_count > 1 {
+                    return Err(Error::bad_request("One volume boots one server: max_count must be 1."));
+                }
+                let v = self.load_volume(&mut tx, ctx, volume_id, "volume:attach").await?;
+                if v.project_id != project {
+                    return Err(Error::not_found("volume", volume_id));
+                }
+                if v.status != "available" {
+                    return Err(Error::bad_request(format!(
+                        "Invalid volume: volume {} status must be 'available' to boot from it, not '{}'.",
+                        v.id, v.status
+                    )));
+                }
+                if v.availability_zone != zone {
+                    return Err(Error::bad_request(format!(
+                        "Invalid volume: the volume is in availability zone {} and the server in {zone}.",
+                        v.availability_zone
+                    )));
+                }
+                Some(v)
+            }
+            _ => None,
+        };
+        let image_needs = |image: &Image| image.min_disk.max((image.virtual_size.unwrap_or(0) + (1 << 30) - 1) >> 30);
+        let min_ram = image.as_ref().map_or(0, |i| i.min_ram);
+        if flavor.ram_mb < min_ram {
             return Err(Error::bad_request(format!(
-                "Flavor's memory is too small for requested image (the image needs {} MiB).",
-                image.min_ram
+                "Flavor's memory is too small for requested image (the image needs {min_ram} MiB)."
             )));
         }
-        if flavor.disk_gb > 0 {
-            let needed_gb = image.min_disk.max((image.virtual_size.unwrap_or(0) + (1 << 30) - 1) >> 30);
-            if flavor.disk_gb < needed_gb {
+        if let (Some(image), BootSource::Image) = (&image, &req.boot) {
+            check_flavor_disk(&flavor, image_needs(image))?;
+        }
+        if let (Some(image), BootSource::NewVolume { size_gb: Some(size), .. }) = (&image, &req.boot) {
+            if *size < image_needs(image) {
                 return Err(Error::bad_request(format!(
-                    "Flavor's disk is too small for requested image (the image needs {needed_gb} GiB)."
+                    "Volume is smaller than the minimum size specified in image metadata: the image needs {} GiB.",
+                    image_needs(image)
                 )));
             }
         }
@@ -591,7 +657,10 @@ impl Control {
                 vcpus: flavor.vcpus,
                 ram_mb: flavor.ram_mb,
                 disk_gb: flavor.disk_gb,
-                image_id: image.id.clone(),
+                image_id: match (&req.boot, &image) {
+                    (BootSource::Image, Some(i)) => i.id.clone(),
+                    _ => String::new(),
+                },
                 key_name: key.as_ref().map(|k| k.name.clone()),
                 key_data: key.as_ref().map(|k| k.public_key.clone()),
                 user_data: req.user_data.clone(),
@@ -637,6 +706,7 @@ impl Control {
                 }
             };
             repo::insert(&mut tx, &s).await?;
+            self.add_boot_volume(&mut tx, ctx, &s, &req.boot, image.as_ref(), boot_volume.as_ref()).await?;
             self.replace_string_tags(&mut tx, TAG_KIND, &s.id, &project, &req.tags).await?;
             self.usage_event(&mut tx, &s, "created").await?;
             let sub = self
@@ -660,6 +730,54 @@ impl Control {
         tx.commit().await?;
         self.wake_jobs();
         Ok(ServersCreated { servers, job_id, reservation_id })
+    }
+
+    /// Gives a new server its boot volume: the existing one, reserved (`attaching`), or a
+    /// new one made from the image by its own create job. The build waits for it.
+    async fn add_boot_volume(
+        &self,
+        tx: &mut AnyConnection,
+        ctx: &Ctx,
+        s: &Server,
+        boot: &BootSource,
+        image: Option<&Image>,
+        existing: Option<&nimbus_store::volumes::Volume>,
+    ) -> Result<(), Error> {
+        use nimbus_store::volumes as volumes_repo;
+        let (volume_id, delete_on_termination) = match (boot, existing, image) {
+            (BootSource::Image, _, _) => return Ok(()),
+            (BootSource::Volume { delete_on_termination, .. }, Some(v), _) => {
+                let mut v = v.clone();
+                v.status = "attaching".into();
+                v.updated_at = Some(now_ms());
+                volumes_repo::update(tx, &v).await?;
+                (v.id, *delete_on_termination)
+            }
+            (BootSource::NewVolume { size_gb, volume_type, delete_on_termination }, _, Some(image)) => {
+                let needed = image.min_disk.max((image.virtual_size.unwrap_or(0) + (1 << 30) - 1) >> 30).max(1);
+                let req = crate::volumes::VolumeCreate {
+                    name: Some(format!("{}-boot", s.name)),
+                    size_gb: Some(size_gb.unwrap_or(needed)),
+                    volume_type: volume_type.clone(),
+                    availability_zone: Some(s.availability_zone.clone()),
+                    image_id: Some(image.id.clone()),
+                    ..Default::default()
+                };
+                let (v, _job) = self.insert_volume_in(tx, ctx, req, None).await?;
+                (v.id, *delete_on_termination)
+            }
+            _ => return Err(Error::Internal("a boot volume without its source".into())),
+        };
+        let a = volumes_repo::Attachment {
+            id: uuid::Uuid::new_v4().to_string(),
+            volume_id,
+            server_id: s.id.clone(),
+            device: volumes_repo::BOOT_DEVICE.into(),
+            status: "attaching".into(),
+            attached_at: Some(now_ms()),
+            delete_on_termination,
+        };
+        volumes_repo::insert_attachment(tx, &a).await
     }
 
     /// Records a billable change (metering reads these).
@@ -686,7 +804,7 @@ impl Control {
             .await?
             .into_iter()
             .filter(|a| a.status != "attaching")
-            .map(|a| a.volume_id)
+            .map(|a| (a.volume_id, a.delete_on_termination))
             .collect();
         Ok(ServerView { server, tags, volumes })
     }
@@ -1009,6 +1127,11 @@ impl Control {
                 if !matches!(s.status.as_str(), "ACTIVE" | "SHUTOFF" | "ERROR") {
                     return Err(conflict(&s));
                 }
+                if volume_backed(&s) {
+                    return Err(Error::bad_request(
+                        "Rebuilding a server booted from a volume is not offered: its disk is the volume's.",
+                    ));
+                }
                 access.checked()?.apply(&mut s);
                 if let Some(k) = key_name {
                     match k {
@@ -1050,6 +1173,11 @@ impl Control {
             ServerAction::CreateImage { name, metadata } => {
                 if !matches!(s.status.as_str(), "ACTIVE" | "SHUTOFF") {
                     return Err(conflict(&s));
+                }
+                if volume_backed(&s) {
+                    return Err(Error::Conflict(
+                        "A server booted from a volume is saved by a snapshot or backup of that volume.".into(),
+                    ));
                 }
                 validate_metadata(metadata, 128)?;
                 let image_id = self.snapshot_image_record(tx, ctx, &s, name, metadata).await?;
@@ -1469,6 +1597,9 @@ pub fn instance_action_name(trace_name: &str) -> Option<&'static str> {
         "createImageServer" => "createImage",
         "lockServer" => "lock",
         "unlockServer" => "unlock",
+        "attachVolume" => "attach_volume",
+        "detachVolume" => "detach_volume",
+        "extendVolume" => "extend_volume",
         _ => return None,
     })
 }

@@ -6,6 +6,7 @@
 //! state: the server `ACTIVE`/`SHUTOFF`, or `ERROR` with the reason as its fault. A job that
 //! finds its server being deleted stops: the delete job owns the server from then on.
 
+use super::server::volume_backed;
 use super::server::{POWER_NOSTATE, POWER_RUNNING, POWER_SHUTDOWN};
 use crate::jobs::{JobHandler, JobRegistry, StepOutcome};
 use crate::Control;
@@ -89,14 +90,19 @@ impl Control {
 
     /// What the hypervisor needs to prepare and start the server's guest.
     pub(crate) async fn guest_spec(&self, s: &Server) -> Result<GuestSpec, Error> {
+        let (root_volume, volumes) = self.server_volume_disks(&s.id).await?;
         // The catalogue row says what the data is: upload checked the declared format
         // against `qemu-img info` and recorded the virtual size, so no probe is needed here.
-        let image = {
+        let image = if super::server::volume_backed(s) {
+            None
+        } else {
             let mut c = self.store().read().await?;
             nimbus_store::images::get(&mut c, &s.image_id).await?
         };
         let path = self.drivers().images.path(&s.image_id);
         let (format, virtual_size) = match image {
+            // Booted from a volume: there is no image to overlay.
+            _ if root_volume.is_some() => (String::new(), 0),
             Some(i) if i.status == "active" => {
                 (qemu_format(i.disk_format.as_deref().unwrap_or("raw")).to_string(), i.virtual_size.unwrap_or(0))
             }
@@ -141,7 +147,8 @@ impl Control {
                 }),
                 user_data,
             },
-            volumes: self.server_volume_disks(&s.id).await?,
+            root_volume,
+            volumes,
         })
     }
 }
@@ -251,6 +258,9 @@ impl JobHandler for ServerJob {
                 if s.status != "BUILD" {
                     return Ok(Done);
                 }
+                if !control.boot_volume_ready(&id).await? {
+                    return Ok(Wait(POLL));
+                }
                 let spec = control.guest_spec(&s).await?;
                 hv.prepare(&spec).await?;
                 Ok(Next)
@@ -313,13 +323,19 @@ impl JobHandler for ServerJob {
                 hv.stop(&id, Self::grace(control)).await?;
                 Ok(Next)
             }
+            // A server booted from a volume keeps its volume through a resize: only the
+            // flavor changes.
             (RESIZE_JOB, 1) => {
-                hv.checkpoint_disk(&id, Checkpoint::Save).await?;
-                hv.grow_disk(&id, s.disk_gb.max(0) as u64).await?;
+                if !volume_backed(&s) {
+                    hv.checkpoint_disk(&id, Checkpoint::Save).await?;
+                    hv.grow_disk(&id, s.disk_gb.max(0) as u64).await?;
+                }
                 Ok(Next)
             }
             (REVERT_RESIZE_JOB, 1) => {
-                hv.checkpoint_disk(&id, Checkpoint::Restore).await?;
+                if !volume_backed(&s) {
+                    hv.checkpoint_disk(&id, Checkpoint::Restore).await?;
+                }
                 control
                     .settle_server(&id, &|s| {
                         let old: Value = serde_json::from_str(s.old_flavor.as_deref()?).ok()?;
@@ -422,12 +438,17 @@ impl JobHandler for ServerJob {
                     control.release_quota(&mut tx, &s.project_id, "ram", s.ram_mb).await?;
                     control.usage_event(&mut tx, &s, "deleted").await?;
                     nimbus_store::tags::clear(&mut tx, super::server::TAG_KIND, &id).await?;
-                    // Its volumes are free again (their data stays: volumes outlive servers).
+                    // Its volumes are free again (their data stays: volumes outlive servers),
+                    // except a boot volume made to go with it.
                     for a in nimbus_store::volumes::server_attachments(&mut tx, &id).await? {
                         control.end_attachment(&mut tx, &a).await?;
+                        if a.delete_on_termination {
+                            control.delete_volume_with_server(&mut tx, &a.volume_id).await?;
+                        }
                     }
                 }
                 tx.commit().await?;
+                control.wake_jobs();
                 Ok(Done)
             }
             (other, step) => Err(Error::Internal(format!("job type {other} has no step {step}"))),

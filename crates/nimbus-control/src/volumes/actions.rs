@@ -187,6 +187,68 @@ impl Control {
         .await
     }
 
+    /// Gives a volume another type (`os-retype`): its QoS follows at once, also in the
+    /// guests using it (a job applies it there). Shareable and non-shareable types store
+    /// data differently, so a change between them would be a migration, which is refused.
+    pub async fn retype_volume(&self, ctx: &Ctx, id: &str, new_type: &str) -> Result<String, Error> {
+        let mut tx = self.store().write().await?;
+        let mut v = self.load_volume(&mut tx, ctx, id, "volume:update").await?;
+        authorize("volume:update", &ctx.principal, &Target { project_id: Some(&v.project_id), ..Default::default() })?;
+        let t = repo::find_type(&mut tx, new_type)
+            .await?
+            .filter(|t| t.is_public || ctx.principal.can_read_all())
+            .ok_or_else(|| Error::not_found("volume type", new_type))?;
+        if !matches!(v.status.as_str(), "available" | "in-use") {
+            return Err(invalid(format!("volume {} must be available or in-use to retype, not {}.", v.id, v.status)));
+        }
+        if t.id == v.type_id {
+            return Err(invalid(format!("volume {} already has type {}.", v.id, t.name)));
+        }
+        if super::type_is_multiattach(&t) != v.multiattach {
+            return Err(invalid("changing between shareable and non-shareable types needs a migration, not offered."));
+        }
+        let from_status = v.status.clone();
+        v.type_id = t.id.clone();
+        v.status = "retyping".into();
+        v.updated_at = Some(now_ms());
+        repo::update(&mut tx, &v).await?;
+        let params = serde_json::json!({"volume_id": v.id, "from_status": from_status});
+        let entities = serde_json::json!({"volume_id": v.id, "volume_type": t.name});
+        let job = self.new_job_with(&mut tx, &v.project_id, super::RETYPE_JOB, params, None, entities).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("EVS", "volume", "retypeVolume", 202).resource(&v.id, &t.name).in_project(&v.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake_jobs();
+        Ok(job)
+    }
+
+    /// Detaches a volume whatever its guest does (`os-force_detach`, administrators only).
+    pub async fn force_detach_volume(
+        &self,
+        ctx: &Ctx,
+        volume_id: &str,
+        attachment_id: Option<&str>,
+    ) -> Result<String, Error> {
+        let attachments = {
+            let mut c = self.store().read().await?;
+            let v = self.load_volume(&mut c, ctx, volume_id, ADMIN_ACTIONS).await?;
+            let target = Target { project_id: Some(&v.project_id), ..Default::default() };
+            authorize(ADMIN_ACTIONS, &ctx.principal, &target)?;
+            repo::attachments(&mut c, volume_id).await?
+        };
+        let server = match attachment_id {
+            Some(a) => attachments.iter().find(|x| x.id == a).ok_or_else(|| Error::not_found("attachment", a))?,
+            None => attachments.first().ok_or_else(|| invalid(format!("volume {volume_id} is not attached.")))?,
+        }
+        .server_id
+        .clone();
+        self.detach_volume_as(ctx, &server, volume_id, true).await
+    }
+
     /// Loads a snapshot for `action`, lets `change` modify it and writes it, audited.
     async fn modify_snapshot(
         &self,

@@ -14,7 +14,7 @@ use crate::jobs::{JobHandler, StepOutcome};
 use crate::{Control, Ctx};
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
-use nimbus_drivers::hypervisor::GuestState;
+use nimbus_drivers::hypervisor::{GuestState, VolumeDisk};
 use nimbus_store::jobs::Job;
 use nimbus_store::servers::Server;
 use nimbus_store::volumes::{self as repo, Attachment};
@@ -127,6 +127,7 @@ impl Control {
             device,
             status: "attaching".into(),
             attached_at: Some(now_ms()),
+            delete_on_termination: false,
         };
         repo::insert_attachment(&mut tx, &a).await?;
         if v.status == "available" {
@@ -150,6 +151,18 @@ impl Control {
 
     /// Detaches a volume from a server; returns the job that unplugs it.
     pub async fn detach_volume(&self, ctx: &Ctx, server_id: &str, volume_id: &str) -> Result<String, Error> {
+        self.detach_volume_as(ctx, server_id, volume_id, false).await
+    }
+
+    /// Detaches a volume; `forced` (an operator repairing a volume, Cinder's
+    /// `os-force_detach`) takes it whatever the volume's and the server's states.
+    pub(super) async fn detach_volume_as(
+        &self,
+        ctx: &Ctx,
+        server_id: &str,
+        volume_id: &str,
+        forced: bool,
+    ) -> Result<String, Error> {
         let mut tx = self.store().write().await?;
         let s = self.load_server_for(&mut tx, ctx, server_id, "compute:action").await?;
         if s.locked && !ctx.principal.is_admin() {
@@ -160,11 +173,16 @@ impl Control {
             .ok_or_else(|| Error::not_found("volume attachment", format!("{volume_id} (server {})", s.id)))?;
         let mut v = self.load_volume(&mut tx, ctx, volume_id, "volume:attach").await?;
         authorize("volume:attach", &ctx.principal, &Target { project_id: Some(&v.project_id), ..Default::default() })?;
-        check_server_takes_volumes(&s, "detach_volume")?;
-        if a.status != "attached" {
+        if !forced {
+            check_server_takes_volumes(&s, "detach_volume")?;
+        }
+        if a.is_boot() {
+            return Err(Error::bad_request(format!("Can't detach root device volume {} of server {}.", v.id, s.id)));
+        }
+        if a.status != "attached" && !(forced && a.status == "detaching") {
             return Err(invalid(format!("the attachment of volume {} is {}, not attached.", v.id, a.status)));
         }
-        if v.status != "in-use" {
+        if v.status != "in-use" && !forced {
             return Err(invalid(format!("volume {} is {}: wait for it to be in-use.", v.id, v.status)));
         }
         repo::set_attachment_status(&mut tx, &a.id, "detaching").await?;
@@ -225,11 +243,40 @@ impl Control {
         Ok(())
     }
 
-    /// The volumes a server's guest boots with: every attachment not being detached.
+    /// Whether a server's boot volume (if it boots from one) is ready: once its data is
+    /// made, the attachment is recorded as made (the guest boots with it). A volume that
+    /// could not be made fails the build.
+    pub(crate) async fn boot_volume_ready(&self, server_id: &str) -> Result<bool, Error> {
+        let mut tx = self.store().write().await?;
+        let Some(a) = repo::server_attachments(&mut tx, server_id).await?.into_iter().find(|a| a.is_boot()) else {
+            return Ok(true);
+        };
+        let mut v = repo::get(&mut tx, &a.volume_id)
+            .await?
+            .ok_or_else(|| Error::Conflict(format!("the boot volume {} is gone", a.volume_id)))?;
+        match v.status.as_str() {
+            "creating" | "downloading" => return Ok(false),
+            "attaching" | "available" | "in-use" => {}
+            other => return Err(Error::Conflict(format!("the boot volume {} is {other}", v.id))),
+        }
+        if a.status != "attached" {
+            repo::set_attachment_status(&mut tx, &a.id, "attached").await?;
+        }
+        if v.status != "in-use" {
+            v.status = "in-use".into();
+            v.updated_at = Some(now_ms());
+            repo::update(&mut tx, &v).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The disks a server's guest boots with: its boot volume (if it boots from one), and
+    /// every other attachment not being detached.
     pub(crate) async fn server_volume_disks(
         &self,
         server_id: &str,
-    ) -> Result<Vec<nimbus_drivers::hypervisor::VolumeDisk>, Error> {
+    ) -> Result<(Option<VolumeDisk>, Vec<VolumeDisk>), Error> {
         let rows = {
             let mut c = self.store().read().await?;
             let mut rows = Vec::new();
@@ -238,16 +285,21 @@ impl Control {
                     continue;
                 }
                 if let Some(v) = repo::get(&mut c, &a.volume_id).await? {
-                    rows.push(v);
+                    rows.push((a.is_boot(), v));
                 }
             }
             rows
         };
-        let mut disks = Vec::with_capacity(rows.len());
-        for v in &rows {
-            disks.push(volume_disk(self, v).await?);
+        let (mut root, mut disks) = (None, Vec::with_capacity(rows.len()));
+        for (boot, v) in &rows {
+            let disk = volume_disk(self, v).await?;
+            if *boot {
+                root = Some(disk);
+            } else {
+                disks.push(disk);
+            }
         }
-        Ok(disks)
+        Ok((root, disks))
     }
 }
 
@@ -329,7 +381,12 @@ impl JobHandler for DetachVolume {
         let hv = &control.drivers().hypervisor;
         let released = match hv.state(&server_id).await? {
             GuestState::Running | GuestState::Paused => {
-                hv.detach_volume(&server_id, &volume_id, Duration::from_secs(10)).await?
+                match hv.detach_volume(&server_id, &volume_id, Duration::from_secs(10)).await {
+                    Ok(released) => released,
+                    // The guest went away meanwhile (its server is being deleted): released.
+                    Err(_) if hv.state(&server_id).await? == GuestState::Missing => true,
+                    Err(e) => return Err(e),
+                }
             }
             GuestState::Shutoff => {
                 hv.stop(&server_id, Duration::ZERO).await?;

@@ -20,12 +20,14 @@ use std::sync::Arc;
 pub const CREATE_JOB: &str = "createVolume";
 pub const EXTEND_JOB: &str = "extendVolume";
 pub const DELETE_JOB: &str = "deleteVolume";
+pub const RETYPE_JOB: &str = "retypeVolume";
 
 /// Registers the volume jobs.
 pub fn register_jobs(r: &mut JobRegistry) {
     r.register(Arc::new(CreateVolume));
     r.register(Arc::new(ExtendVolume));
     r.register(Arc::new(DeleteVolume));
+    r.register(Arc::new(RetypeVolume));
     r.register(Arc::new(super::attach::AttachVolume));
     r.register(Arc::new(super::attach::DetachVolume));
     r.register(Arc::new(super::snapshots::CreateSnapshot));
@@ -142,7 +144,9 @@ impl JobHandler for CreateVolume {
         let vtype = control.volume_type_of(&v).await?;
         let mut tx = control.store().write().await?;
         if let Some(mut v) = repo::get(&mut tx, &id).await?.filter(|v| v.status == "creating") {
-            v.status = "available".into();
+            // A boot volume made for a server is already promised to it.
+            let promised = !repo::attachments(&mut tx, &id).await?.is_empty();
+            v.status = if promised { "attaching" } else { "available" }.into();
             v.updated_at = Some(now_ms());
             repo::update(&mut tx, &v).await?;
             control.volume_usage(&mut tx, &v, "created", &vtype.name).await?;
@@ -223,6 +227,47 @@ impl JobHandler for ExtendVolume {
             tx.commit().await?;
         }
         Ok(())
+    }
+}
+
+/// Applies a volume's new type in the guests using it (their QEMU throttling), then ends
+/// the retype in the status the volume had.
+struct RetypeVolume;
+
+#[async_trait::async_trait]
+impl JobHandler for RetypeVolume {
+    fn job_type(&self) -> &'static str {
+        RETYPE_JOB
+    }
+
+    async fn run_step(&self, control: &Control, job: &Job, _step: i64) -> Result<StepOutcome, Error> {
+        let p: serde_json::Value = serde_json::from_str(&job.params)?;
+        let id = volume_id(job)?;
+        let v = {
+            let mut c = control.store().read().await?;
+            repo::get(&mut c, &id).await?
+        };
+        let Some(v) = v.filter(|v| v.status == "retyping") else { return Ok(StepOutcome::Done) };
+        let servers: Vec<String> = {
+            let mut c = control.store().read().await?;
+            repo::attachments(&mut c, &v.id).await?.into_iter().map(|a| a.server_id).collect()
+        };
+        let hv = &control.drivers().hypervisor;
+        let disk = volume_disk(control, &v).await?;
+        for server in &servers {
+            if hv.state(server).await? == GuestState::Running {
+                hv.set_volume_qos(server, &v.id, disk.qos).await?;
+            }
+        }
+        let back_to = if p["from_status"] == "in-use" { "in-use" } else { "available" };
+        control.volume_status(&id, "retyping", back_to).await?;
+        Ok(StepOutcome::Done)
+    }
+
+    async fn on_fail(&self, control: &Control, job: &Job, _error: &Error) -> Result<(), Error> {
+        let p: serde_json::Value = serde_json::from_str(&job.params)?;
+        let back_to = if p["from_status"] == "in-use" { "in-use" } else { "available" };
+        control.volume_status(&volume_id(job)?, "retyping", back_to).await.map(|_| ())
     }
 }
 

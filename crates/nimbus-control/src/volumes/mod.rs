@@ -22,7 +22,7 @@ use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 
 pub use attach::{ATTACH_JOB, DETACH_JOB, MAX_VOLUMES_PER_SERVER};
-pub use jobs::{register_jobs, CREATE_JOB, DELETE_JOB, EXTEND_JOB};
+pub use jobs::{register_jobs, CREATE_JOB, DELETE_JOB, EXTEND_JOB, RETYPE_JOB};
 pub use snapshots::{SnapshotCreate, CREATE_SNAPSHOT_JOB, DELETE_SNAPSHOT_JOB, REVERT_JOB};
 
 /// The built-in types (seed 6.2.1: common I/O, high I/O, ultra-high I/O) and the QoS each
@@ -363,6 +363,22 @@ impl Control {
         req: VolumeCreate,
         restoring: Option<&str>,
     ) -> Result<(Volume, Option<String>), Error> {
+        let mut tx = self.store().write().await?;
+        let made = self.insert_volume_in(&mut *tx, ctx, req, restoring).await?;
+        tx.commit().await?;
+        self.wake_jobs();
+        Ok(made)
+    }
+
+    /// [`insert_volume`](Self::insert_volume) in the caller's transaction (a server made
+    /// with its boot volume); the caller commits and wakes the jobs.
+    pub(crate) async fn insert_volume_in(
+        &self,
+        tx: &mut AnyConnection,
+        ctx: &Ctx,
+        req: VolumeCreate,
+        restoring: Option<&str>,
+    ) -> Result<(Volume, Option<String>), Error> {
         let project = ctx
             .principal
             .project_id()
@@ -463,18 +479,17 @@ impl Control {
             Some(z) => return Err(Error::bad_request(format!("Availability zone '{z}' is invalid."))),
             None => zones.first().cloned().unwrap_or_else(|| "nova".into()),
         };
-        let mut tx = self.store().write().await?;
         let source_type =
             snapshot.as_ref().and_then(|(_, v)| v.as_ref()).or(source.as_ref()).map(|v| v.type_id.clone());
         let type_key =
             req.volume_type.clone().or(source_type).unwrap_or_else(|| self.config().default_volume_type.clone());
-        let vtype = repo::find_type(&mut tx, &type_key)
+        let vtype = repo::find_type(&mut *tx, &type_key)
             .await?
             .filter(|t| t.is_public || ctx.principal.can_read_all())
             .ok_or_else(|| Error::not_found("volume type", &type_key))?;
-        self.check_per_volume_quota(&mut tx, &project, size).await?;
-        self.charge_quota(&mut tx, &project, "volumes", 1).await?;
-        self.charge_quota(&mut tx, &project, "gigabytes", size).await?;
+        self.check_per_volume_quota(&mut *tx, &project, size).await?;
+        self.charge_quota(&mut *tx, &project, "volumes", 1).await?;
+        self.charge_quota(&mut *tx, &project, "gigabytes", size).await?;
         let now = now_ms();
         let v = Volume {
             id: uuid::Uuid::new_v4().to_string(),
@@ -499,26 +514,24 @@ impl Control {
             updated_at: Some(now),
             version: 0,
         };
-        repo::insert(&mut tx, &v).await?;
+        repo::insert(&mut *tx, &v).await?;
         let job = match restoring {
             Some(_) => None,
             None => {
                 let params = serde_json::json!({"volume_id": v.id});
                 let entities = serde_json::json!({"volume_id": v.id, "volume_type": vtype.name, "size": size,
                     "name": v.name.clone().unwrap_or_default()});
-                Some(self.new_job_with(&mut tx, &project, CREATE_JOB, params, None, entities).await?)
+                Some(self.new_job_with(&mut *tx, &project, CREATE_JOB, params, None, entities).await?)
             }
         };
         self.audit(
-            &mut tx,
+            &mut *tx,
             ctx,
             AuditEvent::new("EVS", "volume", "createVolume", 202)
                 .resource(&v.id, v.name.as_deref().unwrap_or(""))
                 .in_project(&project),
         )
         .await?;
-        tx.commit().await?;
-        self.wake_jobs();
         Ok((v, job))
     }
 
@@ -693,6 +706,15 @@ impl Control {
             AuditEvent::new("EVS", "volume", "extendVolume", 202).resource(&v.id, "").in_project(&v.project_id),
         )
         .await?;
+        // The server whose disk grows records it among its actions, as Nova's do.
+        for a in repo::attachments(&mut tx, &v.id).await? {
+            self.audit(
+                &mut tx,
+                ctx,
+                AuditEvent::new("ECS", "ecs", "extendVolume", 202).resource(&a.server_id, "").in_project(&v.project_id),
+            )
+            .await?;
+        }
         tx.commit().await?;
         self.wake_jobs();
         Ok(job)
@@ -754,6 +776,24 @@ impl Control {
         tx.commit().await?;
         self.wake_jobs();
         Ok(job)
+    }
+
+    /// Deletes a server's boot volume with it (Nova's `delete_on_termination`), in the
+    /// server's delete transaction; a volume that has snapshots or other servers stays.
+    pub(crate) async fn delete_volume_with_server(&self, tx: &mut AnyConnection, id: &str) -> Result<(), Error> {
+        let Some(mut v) = repo::get(tx, id).await? else { return Ok(()) };
+        if v.status != "available"
+            || !repo::volume_snapshots(tx, id).await?.is_empty()
+            || !repo::attachments(tx, id).await?.is_empty()
+        {
+            return Ok(());
+        }
+        v.status = "deleting".into();
+        v.updated_at = Some(now_ms());
+        repo::update(tx, &v).await?;
+        let params = serde_json::json!({"volume_id": v.id});
+        self.new_job_with(tx, &v.project_id, DELETE_JOB, params.clone(), None, params).await?;
+        Ok(())
     }
 
     /// Records a change of a volume's billable size (metering prices GB-hours per type).

@@ -18,8 +18,10 @@ pub struct GuestSpec {
     pub memory_mb: u64,
     /// The guest NIC's MAC address.
     pub mac: String,
-    /// The image the boot disk is a copy-on-write overlay of.
+    /// The image the boot disk is a copy-on-write overlay of (unused with `root_volume`).
     pub image: BaseImage,
+    /// The volume the guest boots from instead of an overlay of `image`.
+    pub root_volume: Option<VolumeDisk>,
     /// The boot disk's size in GiB (0: the image's own size).
     pub disk_gb: u64,
     /// What the config drive carries.
@@ -141,6 +143,8 @@ pub trait Hypervisor: Send + Sync {
     /// once the volume is out of the guest (also when it never was there). A guest that
     /// ignores the request keeps the volume until it is reset or powered off.
     async fn detach_volume(&self, id: &str, volume_id: &str, wait: std::time::Duration) -> Result<bool, Error>;
+    /// Sets the I/O limits of a volume in the running guest (a data or the boot volume).
+    async fn set_volume_qos(&self, id: &str, volume_id: &str, qos: DiskQos) -> Result<(), Error>;
     /// Grows an attached volume while the guest runs (the guest sees the new size at
     /// once); never shrinks.
     async fn resize_volume(&self, id: &str, volume_id: &str, bytes: u64) -> Result<(), Error>;

@@ -91,10 +91,13 @@ fn volume_blockdev(disk: &VolumeDisk) -> Value {
     })
 }
 
-/// The `block_set_io_throttle` arguments of a volume (all zero: unlimited).
-fn volume_throttle(volume_id: &str, qos: DiskQos) -> Value {
+/// The qdev id of the boot disk (a volume's too when the guest boots from one).
+const ROOT_DEVICE: &str = "root-disk";
+
+/// The `block_set_io_throttle` arguments of a guest disk (all zero: unlimited).
+fn disk_throttle(device: &str, qos: DiskQos) -> Value {
     json!({
-        "id": format!("{}/virtio-backend", volume_device(volume_id)),
+        "id": format!("{device}/virtio-backend"),
         "iops": qos.iops.max(0), "iops_rd": 0, "iops_wr": 0,
         "bps": qos.bytes_per_sec.max(0), "bps_rd": 0, "bps_wr": 0,
     })
@@ -303,9 +306,9 @@ impl Qemu {
 
     /// Applies the volumes' limits (they live in the running QEMU only: after a launch
     /// they are set again).
-    async fn apply_volume_qos(qmp: &Qmp, disks: &[VolumeDisk]) -> Result<(), Error> {
-        for d in disks {
-            qmp.execute(SetIoThrottle(volume_throttle(&d.id, d.qos)))
+    async fn apply_volume_qos(qmp: &Qmp, disks: &[(String, DiskQos)]) -> Result<(), Error> {
+        for (device, qos) in disks {
+            qmp.execute(SetIoThrottle(disk_throttle(device, *qos)))
                 .await
                 .map_err(|e| internal("QMP block_set_io_throttle", e))?;
         }
@@ -368,12 +371,24 @@ impl Qemu {
             // volumes attached at boot neither take the boot disk's place in the firmware's
             // order nor shift the guest's disk names.
             "-blockdev".into(),
-            json!({"driver": "qcow2", "node-name": "root", "discard": "unmap",
+            match &spec.root_volume {
+                Some(disk) => volume_blockdev(disk),
+                None => json!({"driver": "qcow2", "node-name": "root", "discard": "unmap",
                    "cache": {"direct": false, "no-flush": false},
-                   "file": {"driver": "file", "filename": dir.join("disk.qcow2"), "discard": "unmap"}})
+                   "file": {"driver": "file", "filename": dir.join("disk.qcow2"), "discard": "unmap"}}),
+            }
             .to_string(),
             "-device".into(),
-            "virtio-blk-pci,id=root-disk,drive=root,bootindex=0,addr=0x3".into(),
+            match &spec.root_volume {
+                // A boot volume keeps its volume node name, so snapshots and limits reach it
+                // as they reach any volume; its serial is its id, as for any volume.
+                Some(disk) => format!(
+                    "virtio-blk-pci,id={ROOT_DEVICE},drive={},serial={},bootindex=0,addr=0x3",
+                    volume_node(&disk.id),
+                    disk.serial()
+                ),
+                None => "virtio-blk-pci,id=root-disk,drive=root,bootindex=0,addr=0x3".into(),
+            },
             "-blockdev".into(),
             json!({"driver": "raw", "node-name": "config", "read-only": true,
                    "file": {"driver": "file", "filename": dir.join("config.iso"), "read-only": true}})
@@ -424,7 +439,7 @@ impl Hypervisor for Qemu {
     async fn prepare(&self, spec: &GuestSpec) -> Result<(), Error> {
         let dir = self.dir(&spec.id);
         tokio::fs::create_dir_all(&dir).await.map_err(|e| internal("creating the instance directory", e))?;
-        if tokio::fs::metadata(dir.join("disk.qcow2")).await.is_err() {
+        if spec.root_volume.is_none() && tokio::fs::metadata(dir.join("disk.qcow2")).await.is_err() {
             self.create_overlay(spec).await?;
         }
         let c = &spec.config;
@@ -518,9 +533,15 @@ impl Hypervisor for Qemu {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        if !spec.volumes.is_empty() {
+        let limited: Vec<(String, DiskQos)> = spec
+            .root_volume
+            .iter()
+            .map(|d| (ROOT_DEVICE.to_string(), d.qos))
+            .chain(spec.volumes.iter().map(|d| (volume_device(&d.id), d.qos)))
+            .collect();
+        if !limited.is_empty() {
             let qmp = self.qmp(&spec.id).await?;
-            Self::apply_volume_qos(&qmp, &spec.volumes).await?;
+            Self::apply_volume_qos(&qmp, &limited).await?;
         }
         Ok(())
     }
@@ -622,7 +643,18 @@ impl Hypervisor for Qemu {
                 }
             }
         }
-        Self::apply_volume_qos(&qmp, std::slice::from_ref(disk)).await
+        Self::apply_volume_qos(&qmp, &[(device, disk.qos)]).await
+    }
+
+    async fn set_volume_qos(&self, id: &str, volume_id: &str, qos: DiskQos) -> Result<(), Error> {
+        let qmp = self.qmp(id).await?;
+        let device = volume_device(volume_id);
+        // A data volume has its own device; a boot volume is the boot disk's.
+        let device = if Self::devices(&qmp).await?.contains(&device) { device } else { ROOT_DEVICE.to_string() };
+        if !Self::has_node(&qmp, &volume_node(volume_id)).await? {
+            return Err(Error::Conflict(format!("volume {volume_id} is not attached to guest {id}")));
+        }
+        Self::apply_volume_qos(&qmp, &[(device, qos)]).await
     }
 
     async fn detach_volume(&self, id: &str, volume_id: &str, wait: Duration) -> Result<bool, Error> {
@@ -648,12 +680,19 @@ impl Hypervisor for Qemu {
             }
         }
         let node = volume_node(volume_id);
-        if let Err(e) = qmp.execute(BlockdevDel(json!({"node-name": node}))).await {
-            if !qmp_error_is(&e, &["Failed to find node", "Cannot find"]) {
-                return Err(internal("QMP blockdev-del", e));
+        // The device can be gone from the bus a moment before its disk is let go (or while a
+        // snapshot of it completes): "in use" is retried for a few seconds.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match qmp.execute(BlockdevDel(json!({"node-name": node.clone()}))).await {
+                Ok(_) => return Ok(true),
+                Err(e) if qmp_error_is(&e, &["Failed to find node", "Cannot find"]) => return Ok(true),
+                Err(e) if qmp_error_is(&e, &["in use"]) && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(internal("QMP blockdev-del", e)),
             }
         }
-        Ok(true)
     }
 
     async fn resize_volume(&self, id: &str, volume_id: &str, bytes: u64) -> Result<(), Error> {

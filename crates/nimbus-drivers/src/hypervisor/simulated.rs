@@ -1,7 +1,7 @@
 //! A simulated hypervisor: guests are entries in a map, start and stop are instant. For
 //! control-plane and scale tests only; never the default.
 
-use super::{Checkpoint, GuestSpec, GuestState, Hypervisor, VolumeDisk};
+use super::{Checkpoint, DiskQos, GuestSpec, GuestState, Hypervisor, VolumeDisk};
 use nimbus_core::Error;
 use std::collections::HashMap;
 use std::path::Path;
@@ -138,6 +138,10 @@ impl Hypervisor for Simulated {
             }
         });
         Ok(true)
+    }
+
+    async fn set_volume_qos(&self, id: &str, volume_id: &str, _qos: DiskQos) -> Result<(), Error> {
+        self.resize_volume(id, volume_id, 0).await
     }
 
     async fn resize_volume(&self, id: &str, volume_id: &str, _bytes: u64) -> Result<(), Error> {

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use nimbus_control::compute::{AccessUpdate, Naming, ServerAction, ServerCreate, ServerQuery, ServerView};
+use nimbus_control::compute::{AccessUpdate, BootSource, Naming, ServerAction, ServerCreate, ServerQuery, ServerView};
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
 use nimbus_core::time::{iso_time, usage_time};
@@ -165,7 +165,10 @@ fn server_doc(s: &AppState, ctx: &Ctx, v: &ServerView, mv: Microversion) -> Valu
     let mut d = json!({
         "id": srv.id, "name": srv.name, "status": srv.status, "tenant_id": srv.project_id, "user_id": srv.user_id,
         "metadata": metadata, "hostId": host_id(&srv.project_id, srv.host.as_deref()),
-        "image": {"id": srv.image_id, "links": links(s, "images", &srv.image_id)},
+        // A server booted from a volume has no image (Nova shows an empty string).
+        "image": if srv.image_id.is_empty() { json!("") } else {
+            json!({"id": srv.image_id, "links": links(s, "images", &srv.image_id)})
+        },
         "flavor": flavor_doc,
         "created": iso_time(srv.created_at), "updated": iso_time(srv.updated_at),
         "addresses": {}, "accessIPv4": srv.access_ipv4, "accessIPv6": srv.access_ipv6,
@@ -178,8 +181,8 @@ fn server_doc(s: &AppState, ctx: &Ctx, v: &ServerView, mv: Microversion) -> Valu
         "OS-SRV-USG:terminated_at": null,
         "OS-EXT-STS:task_state": srv.task_state, "OS-EXT-STS:vm_state": srv.vm_state,
         "OS-EXT-STS:power_state": srv.power_state,
-        "os-extended-volumes:volumes_attached": v.volumes.iter().map(|id| if mv.at_least(3) {
-            json!({"id": id, "delete_on_termination": false})
+        "os-extended-volumes:volumes_attached": v.volumes.iter().map(|(id, with_server)| if mv.at_least(3) {
+            json!({"id": id, "delete_on_termination": with_server})
         } else {
             json!({"id": id})
         }).collect::<Vec<_>>(),
@@ -385,27 +388,79 @@ fn check_networking(m: &Map<String, Value>) -> Result<(), Error> {
     Ok(())
 }
 
-/// The image to boot: `imageRef`, or the image entry of `block_device_mapping_v2`.
-fn boot_image(m: &Map<String, Value>) -> Result<String, Error> {
-    let image_ref = str_field(m, "imageRef")?.filter(|s| !s.is_empty());
-    let mut from_bdm = None;
-    if let Some(bdm) = m.get("block_device_mapping_v2").filter(|v| !v.is_null()) {
-        let items = bdm.as_array().ok_or_else(|| Error::bad_request("'block_device_mapping_v2' must be a list."))?;
-        for b in items {
-            let source = b["source_type"].as_str().unwrap_or("");
-            let dest = b["destination_type"].as_str().unwrap_or("local");
-            match (source, dest) {
-                ("image", "local") => from_bdm = b["uuid"].as_str().map(str::to_string),
-                ("blank", "local") => {}
-                _ => {
-                    return Err(Error::bad_request(
-                        "Block device mappings with volumes are not available in this region yet: boot from an image.",
-                    ))
-                }
+/// What to boot: `imageRef`, or the boot entry (`boot_index` 0) of
+/// `block_device_mapping_v2`: an image on a local disk, an existing volume, or a new volume
+/// made from an image.
+fn boot_source(m: &Map<String, Value>) -> Result<(String, BootSource), Error> {
+    let image_ref = str_field(m, "imageRef")?.filter(|s| !s.is_empty()).map(str::to_string);
+    let Some(bdm) = m.get("block_device_mapping_v2").filter(|v| !v.is_null()) else {
+        let image = image_ref.ok_or_else(|| Error::bad_request("'imageRef' is required."))?;
+        return Ok((image, BootSource::Image));
+    };
+    let items = bdm.as_array().ok_or_else(|| Error::bad_request("'block_device_mapping_v2' must be a list."))?;
+    let mut boot = None;
+    for b in items {
+        let index = match &b["boot_index"] {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.parse::<i64>().ok(),
+            _ => None,
+        };
+        let source = b["source_type"].as_str().unwrap_or("");
+        let dest = b["destination_type"].as_str().unwrap_or(if source == "volume" { "volume" } else { "local" });
+        let uuid = b["uuid"].as_str().map(str::to_string);
+        let delete_on_termination = match &b["delete_on_termination"] {
+            Value::Bool(v) => *v,
+            Value::String(s) => matches!(s.to_ascii_lowercase().as_str(), "true" | "1" | "yes"),
+            _ => false,
+        };
+        let size = match &b["volume_size"] {
+            Value::Number(n) => Some(
+                n.as_i64()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Error::bad_request("'volume_size' must be a positive integer."))?,
+            ),
+            Value::String(s) => Some(
+                s.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Error::bad_request("'volume_size' must be a positive integer."))?,
+            ),
+            _ => None,
+        };
+        match (index, source, dest) {
+            // A blank or swap local disk beside the boot disk: the flavor's disk is the only one.
+            (None | Some(-1), "blank", "local") => {}
+            (Some(0), "image", "local") => {
+                let image = uuid.ok_or_else(|| Error::bad_request("The boot image needs its 'uuid'."))?;
+                boot = Some((image, BootSource::Image));
+            }
+            (Some(0), "volume", "volume") => {
+                let volume_id = uuid.ok_or_else(|| Error::bad_request("The boot volume needs its 'uuid'."))?;
+                boot = Some((String::new(), BootSource::Volume { volume_id, delete_on_termination }));
+            }
+            (Some(0), "image", "volume") => {
+                let image = uuid.ok_or_else(|| Error::bad_request("The boot image needs its 'uuid'."))?;
+                let volume_type = b["volume_type"].as_str().map(str::to_string);
+                boot = Some((image, BootSource::NewVolume { size_gb: size, volume_type, delete_on_termination }));
+            }
+            (None, "image", "local") if image_ref.is_none() => {
+                let image = uuid.ok_or_else(|| Error::bad_request("The boot image needs its 'uuid'."))?;
+                boot = Some((image, BootSource::Image));
+            }
+            _ => {
+                return Err(Error::bad_request(format!(
+                    "Block device mapping (boot_index {}, {source} to {dest}) is not offered: boot from an image \
+                     or a volume, and attach other volumes once the server exists.",
+                    index.map_or("none".into(), |i| i.to_string())
+                )))
             }
         }
     }
-    image_ref.map(str::to_string).or(from_bdm).ok_or_else(|| Error::bad_request("'imageRef' is required."))
+    match (boot, image_ref) {
+        (Some(b), _) => Ok(b),
+        (None, Some(image)) => Ok((image, BootSource::Image)),
+        (None, None) => Err(Error::bad_request("'imageRef' is required.")),
+    }
 }
 
 async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, raw: Bytes) -> ApiResult {
@@ -422,9 +477,10 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, ra
     };
     // The flavor may be given as a link.
     let flavor = flavor.rsplit('/').next().unwrap_or_default().to_string();
-    let image = boot_image(m)?;
+    let (image, boot) = boot_source(m)?;
     let image = image.rsplit('/').next().unwrap_or_default().to_string();
     let mut req = ServerCreate::new(name, &image, &flavor);
+    req.boot = boot;
     req.key_name = str_field(m, "key_name")?.map(str::to_string);
     req.user_data = str_field(m, "user_data")?.map(str::to_string);
     req.metadata = string_map(m.get("metadata").unwrap_or(&Value::Null), "metadata")?;
