@@ -15,3 +15,5 @@ ALTER TABLE backups ADD COLUMN volume_metadata TEXT NOT NULL DEFAULT '{}';
 -- Whether deleting the server also deletes the volume (a boot volume made with it, Nova's
 -- delete_on_termination).
 ALTER TABLE volume_attachments ADD COLUMN delete_on_termination INTEGER NOT NULL DEFAULT 0;
+-- The server a backup was made with (a CBR server checkpoint: all its disks at one instant).
+ALTER TABLE backups ADD COLUMN server_id TEXT;

@@ -42,6 +42,8 @@ pub struct Backup {
     pub auto_trigger: bool,
     /// The volume's metadata when the backup was made (given back on restore).
     pub volume_metadata: String,
+    /// The server whose disks were backed up together (a CBR server checkpoint).
+    pub server_id: Option<String>,
 }
 
 pub async fn insert(c: &mut AnyConnection, b: &Backup) -> Result<(), Error> {
@@ -49,8 +51,8 @@ pub async fn insert(c: &mut AnyConnection, b: &Backup) -> Result<(), Error> {
         "INSERT INTO backups (id, project_id, user_id, volume_id, name, description, size_gb, status, fail_reason, \
          parent_id, availability_zone, container, object_count, stored_bytes, read_bytes, metadata, queued_at, \
          holds_slot, data_timestamp, created_at, updated_at, version, vault_id, checkpoint_id, auto_trigger, \
-         volume_metadata) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)",
+         volume_metadata, server_id) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27)",
     )
     .bind(&b.id)
     .bind(&b.project_id)
@@ -78,6 +80,7 @@ pub async fn insert(c: &mut AnyConnection, b: &Backup) -> Result<(), Error> {
     .bind(&b.checkpoint_id)
     .bind(b.auto_trigger as i64)
     .bind(&b.volume_metadata)
+    .bind(&b.server_id)
     .execute(c)
     .await
     .map_err(db_error)?;

@@ -8,7 +8,9 @@
 //! to, also of a volume a running guest writes); backups (full and incremental, restored to
 //! new and existing volumes, each independently of the others; one of a disk a guest wrote,
 //! restored and read back by the guest; queued behind the project's limit; a `kill -9`
-//! in the middle of one).
+//! in the middle of one); Cinder's volume and snapshot actions, clones and sorted lists;
+//! servers booted from volumes; and CBR server backups taking every disk of a running
+//! guest at one instant.
 
 mod common;
 
@@ -784,7 +786,7 @@ async fn volume_actions_with_the_openstack_cli() {
         // A clone holds its source's data at the time of the request; a missing source is a 404.
         let c1 = region.openstack_json(&["volume", "show", "c1"]);
         write_pattern(&volume_file(&region, c1["id"].as_str().unwrap()), "0x5a");
-        let clone = region.openstack_json(&["volume", "create", "--source", "c1", "clone1"]);
+        region.openstack_json(&["volume", "create", "--source", "c1", "clone1"]);
         let clone = wait_status(&region, "clone1", "available").await;
         assert_eq!((clone["size"].as_i64(), clone["source_volid"].clone()), (Some(12), c1["id"].clone()), "{clone}");
         assert!(holds_pattern(&volume_file(&region, clone["id"].as_str().unwrap()), "0x5a"));
@@ -1220,4 +1222,120 @@ async fn servers_boot_from_volumes() {
             (list.as_array().unwrap().len() == 1 && list[0]["ID"] == vol.as_str()).then_some(())
         })
         .await;
+}
+
+/// The guest counts on two disks, always the first then the second: at any instant the
+/// first holds the same number as the second or one more.
+const TWO_DISK_COUNTER: &str = r#"#!/bin/sh
+(
+while [ ! -e /sys/block/vdd ]; do sleep 1; done
+echo "counting on vdc and vdd."
+i=0
+while :; do
+  i=$((i+1))
+  echo "n=$i." | dd of=/dev/vdc conv=fsync 2>/dev/null
+  echo "n=$i." | dd of=/dev/vdd conv=fsync 2>/dev/null
+done
+) &
+"#;
+
+fn counter_of(head: &str) -> u64 {
+    head.strip_prefix("n=").and_then(|r| r.split('.').next()).and_then(|n| n.parse().ok()).unwrap_or_else(|| {
+        panic!("no counter in {head:?}");
+    })
+}
+
+/// CSBS through CBR: a server vault, a checkpoint of a running server whose guest keeps
+/// writing to its two volumes: both disks are backed up at one instant (the counters in
+/// the restored volumes are consistent with the guest's write order), listed as the
+/// server's backups, and restorable to new volumes.
+#[tokio::test(flavor = "multi_thread")]
+async fn server_backups_take_every_disk_at_one_instant() {
+    let Some(region) = compute_region(&[]) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("count.sh");
+    std::fs::write(&script, TWO_DISK_COUNTER).unwrap();
+    let s = region.openstack_json(&[
+        "server",
+        "create",
+        "--flavor",
+        "s3.small.1",
+        "--image",
+        "nimbus-tiny",
+        "--user-data",
+        script.to_str().unwrap(),
+        "--wait",
+        "vm1",
+    ]);
+    let server = s["id"].as_str().unwrap().to_string();
+    for name in ["d1", "d2"] {
+        region.openstack_json(&["volume", "create", "--size", "10", name]);
+        wait_status(&region, name, "available").await;
+        let (ok, _, err) = region.openstack(&["server", "add", "volume", "vm1", name]);
+        assert!(ok, "{err}");
+        wait_status(&region, name, "in-use").await;
+    }
+    wait_console(&region, "vm1", "counting on vdc and vdd.", 1).await;
+    let (token, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+    let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+
+    // A server vault holding the server; a disk is refused in it.
+    let vault = json!({"vault": {"name": "servers", "billing": {"object_type": "server", "protect_type": "backup",
+        "consistent_level": "crash_consistent", "size": 100}, "resources": [{"id": server, "type": "OS::Nova::Server"}]}});
+    let (code, v) = region.call("POST", &format!("/v3/{project}/vaults"), Some(&token), Some(vault)).await;
+    assert_eq!(code, 200, "{v}");
+    let vault_id = v["vault"]["id"].as_str().unwrap().to_string();
+    assert_eq!(v["vault"]["resources"][0]["size"], 20, "a server's size is its disks': {v}");
+    let d1 = region.openstack_json(&["volume", "show", "d1"])["id"].as_str().unwrap().to_string();
+    let add = json!({"resources": [{"id": d1, "type": "OS::Cinder::Volume"}]});
+    let (code, e) =
+        region.call("POST", &format!("/v3/{project}/vaults/{vault_id}/addresources"), Some(&token), Some(add)).await;
+    assert_eq!(code, 400, "{e}");
+
+    // Back up now: one backup per disk, made from snapshots taken together.
+    let k = json!({"checkpoint": {"vault_id": vault_id, "parameters": {}}});
+    let (code, c) = region.call("POST", &format!("/v3/{project}/checkpoints"), Some(&token), Some(k)).await;
+    assert_eq!(code, 200, "{c}");
+    let checkpoint = c["checkpoint"]["id"].as_str().unwrap().to_string();
+    let backups = region
+        .wait_for(300, "the server's backups", || async {
+            let (_, l) = region
+                .call("GET", &format!("/v3/{project}/backups?checkpoint_id={checkpoint}"), Some(&token), None)
+                .await;
+            let list = l["backups"].as_array().cloned().unwrap_or_default();
+            assert!(list.iter().all(|b| b["status"] != "error"), "{l}");
+            (list.len() == 2 && list.iter().all(|b| b["status"] == "available")).then_some(list)
+        })
+        .await;
+    for b in &backups {
+        assert_eq!(b["extend_info"]["server_id"], server.as_str(), "{b}");
+    }
+    let (_, mine) = region
+        .call(
+            "GET",
+            &format!("/v3/{project}/backups?resource_type=OS::Nova::Server&resource_id={server}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(mine["count"], 2, "{mine}");
+
+    // Restored to new volumes: the first disk holds the second's count or the next one.
+    let mut counters = std::collections::HashMap::new();
+    for b in &backups {
+        let source = b["resource_id"].as_str().unwrap().to_string();
+        let name = format!("from-{}", &source[..8]);
+        let (ok, _, err) =
+            region.openstack(&["volume", "create", "--backup", b["id"].as_str().unwrap(), "--size", "10", &name]);
+        assert!(ok, "{err}");
+        let restored = wait_status(&region, &name, "available").await;
+        let head = volume_head(&volume_file(&region, restored["id"].as_str().unwrap()), "qcow2");
+        counters.insert(source, counter_of(&head));
+    }
+    let d2 = region.openstack_json(&["volume", "show", "d2"])["id"].as_str().unwrap().to_string();
+    let (a, b) = (counters[&d1], counters[&d2]);
+    assert!(a == b || a == b + 1, "disks backed up at one instant: vdc has {a}, vdd has {b}");
+    assert!(b > 0);
+    let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "vm1"]);
+    assert!(ok, "{err}");
 }

@@ -15,6 +15,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use nimbus_control::backups::{
     CheckpointParams, CheckpointView, PolicyChange, RestoreTarget, VaultCreate, VaultUpdate, VaultView, DISK_TYPE,
+    SERVER_TYPE,
 };
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
@@ -145,7 +146,9 @@ fn backup_doc(b: &Backup) -> Value {
         "protected_at": usage_time(b.data_timestamp), "expired_at": null,
         "extend_info": {"auto_trigger": b.auto_trigger, "bootable": false, "snapshot_id": null, "support_lld": false,
                         "supported_restore_mode": "backup", "os_images_data": [], "contain_system_disk": false,
-                        "encrypted": true, "system_disk": false, "is_multi_az": false},
+                        "encrypted": true, "system_disk": false, "is_multi_az": false,
+                        // The server whose disks were backed up together with this one.
+                        "server_id": b.server_id},
         "children": [], "replication_records": [], "incremental": b.parent_id.is_some(), "version": 1,
     })
 }
@@ -508,20 +511,26 @@ pub async fn list_backups(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
     check_project(&ctx, &p, false)?;
-    if q.get("resource_type").is_some_and(|t| t != DISK_TYPE) {
+    // A server's backups are the backups of its disks made together with it.
+    let server = q.get("resource_type").is_some_and(|t| t == SERVER_TYPE);
+    if q.get("resource_type").is_some_and(|t| t != DISK_TYPE && t != SERVER_TYPE) {
         return Ok(Json(json!({"backups": [], "count": 0, "offset": 0, "limit": 1000})).into_response());
     }
     let filter = BackupFilter {
         vault_id: q.get("vault_id").cloned(),
         checkpoint_id: q.get("checkpoint_id").cloned(),
-        volume_id: q.get("resource_id").cloned(),
+        volume_id: q.get("resource_id").filter(|_| !server).cloned(),
         name: q.get("name").cloned(),
         ..Default::default()
     };
     let everything = PageRequest::largest();
     let all = s.control.list_backups(&ctx, filter, false, &everything).await?;
-    let matching: Vec<&Backup> =
-        all.iter().filter(|b| q.get("status").is_none_or(|st| backup_status(b) == st)).collect();
+    let matching: Vec<&Backup> = all
+        .iter()
+        .filter(|b| q.get("status").is_none_or(|st| backup_status(b) == st))
+        .filter(|b| !server || q.get("resource_id").is_none_or(|r| b.server_id.as_ref() == Some(r)))
+        .filter(|b| !server || b.server_id.is_some())
+        .collect();
     let offset = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0usize);
     let limit = q.get("limit").and_then(|o| o.parse().ok()).unwrap_or(1000usize);
     let page: Vec<Value> = matching.iter().skip(offset).take(limit).map(|b| backup_doc(b)).collect();

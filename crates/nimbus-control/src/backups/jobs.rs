@@ -104,12 +104,58 @@ impl Control {
 
     /// Takes (or drops) a backup's point-in-time snapshot of a QCOW2 volume (shared raw
     /// volumes have none: they are read whole).
-    async fn backup_snapshot_op(&self, v: &Volume, name: &str, take: bool) -> Result<(), Error> {
+    pub(super) async fn backup_snapshot_op(&self, v: &Volume, name: &str, take: bool) -> Result<(), Error> {
         if VolumeFormat::for_volume(v.multiattach) != VolumeFormat::Qcow2 || !self.drivers().volumes.exists(&v.id).await
         {
             return Ok(());
         }
         self.internal_snapshot(v, name, take).await
+    }
+
+    /// Snapshots every disk attached to a server at one instant (through one QEMU
+    /// transaction while the guest runs), each named for the backup about to be made of it;
+    /// returns (volume id, backup id) per disk. The backups then read these snapshots.
+    pub(super) async fn snapshot_server_disks(&self, server_id: &str) -> Result<Vec<(String, String)>, Error> {
+        let volumes: Vec<Volume> = {
+            let mut c = self.store().read().await?;
+            let mut out = Vec::new();
+            for a in volumes_repo::server_attachments(&mut c, server_id).await? {
+                if a.status != "attached" {
+                    continue;
+                }
+                if let Some(v) = volumes_repo::get(&mut c, &a.volume_id).await? {
+                    out.push(v);
+                }
+            }
+            out
+        };
+        if volumes.is_empty() {
+            return Err(Error::bad_request(format!(
+                "BackupService.6115: server {server_id} has no volume to back up (a local boot disk is not one: \
+                 boot from a volume to protect it)."
+            )));
+        }
+        let planned: Vec<(Volume, String)> =
+            volumes.into_iter().map(|v| (v, uuid::Uuid::new_v4().to_string())).collect();
+        let mut snapshots = Vec::new();
+        for (v, backup) in &planned {
+            // Shared (raw) volumes have no internal snapshots: their backup reads them live.
+            if VolumeFormat::for_volume(v.multiattach) == VolumeFormat::Qcow2
+                && self.drivers().volumes.exists(&v.id).await
+            {
+                snapshots.push((v.id.clone(), backup_snapshot(backup)));
+            }
+        }
+        let hv = &self.drivers().hypervisor;
+        if hv.state(server_id).await? != nimbus_drivers::hypervisor::GuestState::Missing {
+            hv.snapshot_volumes_together(server_id, &snapshots).await?;
+        } else {
+            // No guest writes them: one after the other is the same instant.
+            for (volume, name) in &snapshots {
+                self.drivers().volumes.snapshot(volume, name).await?;
+            }
+        }
+        Ok(planned.into_iter().map(|(v, b)| (v.id, b)).collect())
     }
 
     /// Reads a backup's data from its snapshot (only what changed since the parent's

@@ -30,7 +30,9 @@ use std::collections::BTreeMap;
 
 pub(crate) use jobs::restore_job;
 pub use jobs::{register_jobs, CREATE_BACKUP_JOB, DELETE_BACKUP_JOB, RESTORE_BACKUP_JOB};
-pub use vaults::{CheckpointParams, CheckpointView, PolicyChange, VaultCreate, VaultUpdate, VaultView, DISK_TYPE};
+pub use vaults::{
+    CheckpointParams, CheckpointView, PolicyChange, VaultCreate, VaultUpdate, VaultView, DISK_TYPE, SERVER_TYPE,
+};
 
 /// What a backup create asks for.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +50,10 @@ pub struct BackupCreate {
     pub checkpoint_id: Option<String>,
     /// Made by a policy's schedule.
     pub auto_trigger: bool,
+    /// The id to give it (its snapshot was taken with the server's other disks first).
+    pub id: Option<String>,
+    /// The server whose disks are backed up together.
+    pub server_id: Option<String>,
 }
 
 /// Where a restore writes.
@@ -164,7 +170,7 @@ impl Control {
         self.charge_quota(&mut tx, &v.project_id, "backup_gigabytes", v.size_gb).await?;
         let now = now_ms();
         let b = Backup {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: req.id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             project_id: v.project_id.clone(),
             user_id: ctx.principal.user_id.clone(),
             volume_id: v.id.clone(),
@@ -190,6 +196,7 @@ impl Control {
             checkpoint_id: req.checkpoint_id,
             auto_trigger: req.auto_trigger,
             volume_metadata: v.metadata.clone(),
+            server_id: req.server_id.clone(),
         };
         repo::insert(&mut tx, &b).await?;
         let params = serde_json::json!({"backup_id": b.id, "volume_id": v.id});

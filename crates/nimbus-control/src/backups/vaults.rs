@@ -1,7 +1,9 @@
-//! Cloud Backup and Recovery (seed 6.2.11) for disks: vaults that hold disks and the backups
-//! of them within a capacity, policies (a schedule and a retention) bound to vaults, and
-//! checkpoints ("back up now": one backup per disk of the vault, each incremental to the
-//! disk's last backup in the vault). Backups themselves are the same backups as Cinder's.
+//! Cloud Backup and Recovery (seed 6.2.11, and CSBS 6.2.5): vaults that hold disks or servers
+//! and the backups of them within a capacity, policies (a schedule and a retention) bound to
+//! vaults, and checkpoints ("back up now": one backup per disk, each incremental to the
+//! disk's last backup in the vault). A server's disks are snapshotted together, at one
+//! instant (one QEMU transaction), then backed up one by one. Backups themselves are the
+//! same backups as Cinder's.
 
 use super::schedule::Rule;
 use super::BackupCreate;
@@ -16,6 +18,17 @@ use serde_json::{json, Value};
 
 /// The resource type of disks.
 pub const DISK_TYPE: &str = "OS::Cinder::Volume";
+/// The resource type of servers (CSBS: all of a server's disks at one instant).
+pub const SERVER_TYPE: &str = "OS::Nova::Server";
+
+/// The resource type a vault of `object_type` holds.
+fn resource_type_of(object_type: &str) -> &'static str {
+    if object_type == "server" {
+        SERVER_TYPE
+    } else {
+        DISK_TYPE
+    }
+}
 
 /// What a vault create asks for.
 #[derive(Debug, Clone, Default)]
@@ -131,18 +144,24 @@ impl Control {
         resources: &[(String, String)],
     ) -> Result<Vec<String>, Error> {
         let mut added = Vec::new();
+        let wanted = resource_type_of(&vault.object_type);
         for (id, kind) in resources {
-            if kind != DISK_TYPE {
+            if kind != wanted {
                 return Err(Error::bad_request(format!(
-                    "BackupService.6102: resource {id} of type {kind} does not match a disk vault ({DISK_TYPE})."
+                    "BackupService.6102: resource {id} of type {kind} does not match a {} vault ({wanted}).",
+                    vault.object_type
                 )));
             }
             if added.contains(id) {
                 return Err(Error::bad_request(format!("BackupService.6104: resource {id} is listed twice.")));
             }
-            let v = self.load_volume(tx, ctx, id, "backup:create").await?;
-            if v.project_id != vault.project_id {
-                return Err(Error::not_found("volume", id));
+            let project = if wanted == SERVER_TYPE {
+                self.load_server(tx, ctx, id).await?.project_id
+            } else {
+                self.load_volume(tx, ctx, id, "backup:create").await?.project_id
+            };
+            if project != vault.project_id {
+                return Err(Error::not_found(if wanted == SERVER_TYPE { "server" } else { "volume" }, id));
             }
             if let Some(other) = repo::resource_vault(tx, id).await? {
                 return Err(Error::bad_request(format!(
@@ -171,13 +190,8 @@ impl Control {
         authorize("backup:create", &ctx.principal, &Target { project_id: Some(&project), ..Default::default() })?;
         check_name(&req.name)?;
         match req.object_type.as_str() {
-            "disk" => {}
-            "server" => {
-                return Err(Error::bad_request(
-                    "Server vaults are not offered in this region yet: protect the server's disks in a disk vault.",
-                ))
-            }
-            other => return Err(Error::bad_request(format!("Invalid object_type {other:?}: use disk."))),
+            "disk" | "server" => {}
+            other => return Err(Error::bad_request(format!("Invalid object_type {other:?}: use disk or server."))),
         }
         if req.protect_type != "backup" {
             return Err(Error::bad_request("Invalid protect_type: only backup vaults are offered."));
@@ -232,12 +246,25 @@ impl Control {
         let mut c = self.store().read().await?;
         let mut resources = Vec::new();
         for r in repo::vault_resources(&mut c, &v.id).await? {
-            let size = volumes_repo::get(&mut c, &r.resource_id).await?.map(|x| x.size_gb);
-            let backups: Vec<Backup> = repo::volume_backups(&mut c, &r.resource_id)
-                .await?
-                .into_iter()
-                .filter(|b| b.vault_id.as_deref() == Some(v.id.as_str()))
-                .collect();
+            let (size, backups): (Option<i64>, Vec<Backup>) = if r.resource_type == SERVER_TYPE {
+                // A server's size is its disks'; its backups, those made with it.
+                let mut size = 0;
+                for a in volumes_repo::server_attachments(&mut c, &r.resource_id).await? {
+                    size += volumes_repo::get(&mut c, &a.volume_id).await?.map_or(0, |x| x.size_gb);
+                }
+                let filter = BackupFilter { vault_id: Some(v.id.clone()), ..Default::default() };
+                let page = nimbus_core::page::PageRequest::largest();
+                let mine = repo::list(&mut c, &filter, &page).await?;
+                (Some(size), mine.into_iter().filter(|b| b.server_id.as_deref() == Some(&r.resource_id)).collect())
+            } else {
+                let size = volumes_repo::get(&mut c, &r.resource_id).await?.map(|x| x.size_gb);
+                let backups = repo::volume_backups(&mut c, &r.resource_id)
+                    .await?
+                    .into_iter()
+                    .filter(|b| b.vault_id.as_deref() == Some(v.id.as_str()))
+                    .collect();
+                (size, backups)
+            };
             let stored = backups.iter().map(|b| b.stored_bytes).sum();
             resources.push((r, size, backups.len() as i64, stored));
         }
@@ -613,7 +640,21 @@ impl Control {
             tx.commit().await?;
         }
         let mut skipped = Vec::new();
-        for disk in chosen {
+        // A server vault backs up each server's disks together: (disk, server, backup id).
+        let mut disks: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+        if v.object_type == "server" {
+            for server in &chosen {
+                match self.snapshot_server_disks(server).await {
+                    Ok(taken) => disks.extend(taken.into_iter().map(|(d, b)| (d, Some(server.clone()), Some(b)))),
+                    Err(e) => skipped.push(
+                        json!({"id": server, "type": SERVER_TYPE, "name": server, "code": e.code(), "reason": e.message()}),
+                    ),
+                }
+            }
+        } else {
+            disks.extend(chosen.into_iter().map(|d| (d, None, None)));
+        }
+        for (disk, server, backup_id) in disks {
             let has_previous = {
                 let mut c = self.store().read().await?;
                 repo::volume_backups(&mut c, &disk)
@@ -634,9 +675,21 @@ impl Control {
                 vault_id: Some(v.id.clone()),
                 checkpoint_id: Some(k.id.clone()),
                 auto_trigger: p.auto_trigger,
+                id: backup_id.clone(),
+                server_id: server.clone(),
                 ..Default::default()
             };
             if let Err(e) = self.create_backup(ctx, req).await {
+                // The snapshot taken for it with the server's other disks goes.
+                if let Some(b) = &backup_id {
+                    let v = {
+                        let mut c = self.store().read().await?;
+                        volumes_repo::get(&mut c, &disk).await?
+                    };
+                    if let Some(v) = v {
+                        let _ = self.backup_snapshot_op(&v, &super::backup_snapshot(b), false).await;
+                    }
+                }
                 skipped.push(
                     json!({"id": disk, "type": DISK_TYPE, "name": disk, "code": e.code(), "reason": e.message()}),
                 );

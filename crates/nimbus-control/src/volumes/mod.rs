@@ -364,7 +364,7 @@ impl Control {
         restoring: Option<&str>,
     ) -> Result<(Volume, Option<String>), Error> {
         let mut tx = self.store().write().await?;
-        let made = self.insert_volume_in(&mut *tx, ctx, req, restoring).await?;
+        let made = self.insert_volume_in(&mut tx, ctx, req, restoring).await?;
         tx.commit().await?;
         self.wake_jobs();
         Ok(made)

@@ -151,6 +151,9 @@ pub trait Hypervisor: Send + Sync {
     /// Takes an internal snapshot `name` of a volume in the guest's hands, consistent as a
     /// power cut would leave it, without pausing the guest (nothing if it exists).
     async fn snapshot_volume(&self, id: &str, volume_id: &str, name: &str) -> Result<(), Error>;
+    /// Takes internal snapshots (volume id, name) of several volumes in the guest's hands at
+    /// one instant: no guest write lands between them (nothing if they exist).
+    async fn snapshot_volumes_together(&self, id: &str, snapshots: &[(String, String)]) -> Result<(), Error>;
     /// Drops an internal snapshot of a volume in the guest's hands (nothing if it is gone).
     async fn delete_volume_snapshot(&self, id: &str, volume_id: &str, name: &str) -> Result<(), Error>;
     /// Ids of every guest this host holds anything for (running or not), for start-up

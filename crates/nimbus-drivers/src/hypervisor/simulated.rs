@@ -157,6 +157,13 @@ impl Hypervisor for Simulated {
         self.resize_volume(id, volume_id, 0).await
     }
 
+    async fn snapshot_volumes_together(&self, id: &str, snapshots: &[(String, String)]) -> Result<(), Error> {
+        for (volume_id, name) in snapshots {
+            self.snapshot_volume(id, volume_id, name).await?;
+        }
+        Ok(())
+    }
+
     async fn delete_volume_snapshot(&self, id: &str, volume_id: &str, _name: &str) -> Result<(), Error> {
         self.resize_volume(id, volume_id, 0).await
     }
