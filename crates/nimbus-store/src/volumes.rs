@@ -433,3 +433,89 @@ pub async fn list_snapshots(
     sql.push(" ORDER BY created_at DESC, id DESC LIMIT ").bind(Arg::Int(page.effective_limit() as i64));
     sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
 }
+
+/// A volume offered to another project.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Transfer {
+    pub id: String,
+    /// The project offering the volume.
+    pub project_id: String,
+    pub volume_id: String,
+    pub name: Option<String>,
+    /// argon2id hash of the key the receiver presents.
+    pub key_hash: String,
+    #[sqlx(try_from = "crate::IntBool")]
+    pub no_snapshots: bool,
+    pub created_at: i64,
+}
+
+pub async fn insert_transfer(c: &mut AnyConnection, t: &Transfer) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO volume_transfers (id, project_id, volume_id, name, key_hash, no_snapshots, created_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7)",
+    )
+    .bind(&t.id)
+    .bind(&t.project_id)
+    .bind(&t.volume_id)
+    .bind(&t.name)
+    .bind(&t.key_hash)
+    .bind(t.no_snapshots as i64)
+    .bind(t.created_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn get_transfer(c: &mut AnyConnection, id: &str) -> Result<Option<Transfer>, Error> {
+    sqlx::query_as("SELECT * FROM volume_transfers WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
+}
+
+/// A project's transfers (every project's with `None`), oldest first.
+pub async fn list_transfers(c: &mut AnyConnection, project_id: Option<&str>) -> Result<Vec<Transfer>, Error> {
+    match project_id {
+        Some(p) => sqlx::query_as("SELECT * FROM volume_transfers WHERE project_id = $1 ORDER BY created_at, id")
+            .bind(p)
+            .fetch_all(c)
+            .await
+            .map_err(db_error),
+        None => sqlx::query_as("SELECT * FROM volume_transfers ORDER BY created_at, id")
+            .fetch_all(c)
+            .await
+            .map_err(db_error),
+    }
+}
+
+pub async fn delete_transfer(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    let r = sqlx::query("DELETE FROM volume_transfers WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Moves a volume (and, `with_snapshots`, its snapshots) to another project and user.
+pub async fn move_volume(
+    c: &mut AnyConnection,
+    volume_id: &str,
+    project_id: &str,
+    user_id: &str,
+    with_snapshots: bool,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE volumes SET project_id = $2, user_id = $3, version = version + 1 WHERE id = $1")
+        .bind(volume_id)
+        .bind(project_id)
+        .bind(user_id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_error)?;
+    if with_snapshots {
+        sqlx::query(
+            "UPDATE volume_snapshots SET project_id = $2, user_id = $3, version = version + 1 WHERE volume_id = $1",
+        )
+        .bind(volume_id)
+        .bind(project_id)
+        .bind(user_id)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(())
+}

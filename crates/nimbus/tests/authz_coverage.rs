@@ -204,6 +204,20 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/volume/v3/{project_id}/limits", 200),
     ("POST", "/volume/v3/{project_id}/snapshots/{snapshot_id}/action", 404),
     ("POST", "/volume/v3/{project_id}/backups/{backup_id}/action", 404),
+    ("POST", "/volume/v3/{project_id}/os-volume-transfer", 404),
+    ("GET", "/volume/v3/{project_id}/os-volume-transfer", 200),
+    ("GET", "/volume/v3/{project_id}/os-volume-transfer/detail", 200),
+    ("GET", "/volume/v3/{project_id}/os-volume-transfer/{transfer_id}", 404),
+    ("DELETE", "/volume/v3/{project_id}/os-volume-transfer/{transfer_id}", 404),
+    ("POST", "/volume/v3/{project_id}/volume-transfers", 404),
+    ("GET", "/volume/v3/{project_id}/volume-transfers", 404),
+    ("GET", "/volume/v3/{project_id}/volume-transfers/detail", 404),
+    ("GET", "/volume/v3/{project_id}/volume-transfers/{transfer_id}", 404),
+    ("DELETE", "/volume/v3/{project_id}/volume-transfers/{transfer_id}", 404),
+    // A wrong key answers as an unknown transfer would: nothing about it shows.
+    ("POST", "/volume/v3/{project_id}/os-volume-transfer/{transfer_id}/accept", 400),
+    // Before 3.55 the new path names nothing.
+    ("POST", "/volume/v3/{project_id}/volume-transfers/{transfer_id}/accept", 404),
     ("POST", "/volume/v3/{project_id}/snapshots", 404),
     ("GET", "/volume/v3/{project_id}/snapshots", 200),
     ("GET", "/volume/v3/{project_id}/snapshots/detail", 200),
@@ -452,6 +466,14 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         }
         ("PUT", "/volume/v3/{project_id}/snapshots/{snapshot_id}/metadata/{key}")
         | ("PUT", "/volume/v3/{project_id}/volumes/{volume_id}/metadata/{key}") => Some(json!({"meta": {"k": "evil"}})),
+        ("POST", "/volume/v3/{project_id}/os-volume-transfer")
+        | ("POST", "/volume/v3/{project_id}/volume-transfers") => {
+            Some(json!({"transfer": {"volume_id": p["volume_id"]}}))
+        }
+        ("POST", "/volume/v3/{project_id}/os-volume-transfer/{transfer_id}/accept")
+        | ("POST", "/volume/v3/{project_id}/volume-transfers/{transfer_id}/accept") => {
+            Some(json!({"accept": {"auth_key": "not-the-key"}}))
+        }
         ("POST", "/volume/v3/{project_id}/backups/{backup_id}/action") => {
             Some(json!({"os-reset_status": {"status": "error"}}))
         }
@@ -707,12 +729,41 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         .await;
     assert_eq!(s, 200, "{cp}");
     let checkpoint_id = cp["checkpoint"]["id"].as_str().unwrap().to_string();
+    // A second volume offered for transfer (the first stays usable for the other checks).
+    let (s, vol2) = region
+        .call(
+            "POST",
+            &format!("/volume/v3/{project_id}/volumes"),
+            Some(&token),
+            Some(json!({"volume": {"size": 10, "name": "victim-offered"}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{vol2}");
+    let offered = vol2["volume"]["id"].as_str().unwrap().to_string();
+    region
+        .wait_for(60, "the offered volume", || async {
+            let url = format!("/volume/v3/{project_id}/volumes/{offered}");
+            let (_, v) = region.call("GET", &url, Some(&token), None).await;
+            (v["volume"]["status"] == "available").then_some(())
+        })
+        .await;
+    let (s, tr) = region
+        .call(
+            "POST",
+            &format!("/volume/v3/{project_id}/os-volume-transfer"),
+            Some(&token),
+            Some(json!({"transfer": {"volume_id": offered, "name": "victim-transfer"}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{tr}");
+    let transfer_id = tr["transfer"]["id"].as_str().unwrap().to_string();
     let (_, types) = region.call("GET", &format!("/volume/v3/{project_id}/types"), Some(&token), None).await;
     let type_id = types["volume_types"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
         ("volume_id", volume_id),
         ("snapshot_id", snapshot_id),
         ("backup_id", backup_id),
+        ("transfer_id", transfer_id),
         ("vault_id", vault_id),
         ("policy_id", policy_id),
         ("checkpoint_id", checkpoint_id),

@@ -822,6 +822,37 @@ async fn volume_actions_with_the_openstack_cli() {
         assert!(limits.as_array().unwrap().iter().any(|l| l["Name"] == "max_total_volumes"), "{limits}");
         let ext = region.openstack_json(&["extension", "list", "--volume"]);
         assert!(ext.as_array().unwrap().iter().any(|e| e["Alias"] == "backups"), "{ext}");
+
+        // A transfer to another project: the volume waits, a wrong key is refused, the right
+        // key moves it (and its quota) to the receiver.
+        let c3 = region.openstack_json(&["volume", "show", "c3"])["id"].as_str().unwrap().to_string();
+        let t = region.openstack_json(&["volume", "transfer", "request", "create", "--name", "gift", "c3"]);
+        let (tid, key) = (t["id"].as_str().unwrap().to_string(), t["auth_key"].as_str().unwrap().to_string());
+        assert_eq!(region.openstack_json(&["volume", "show", "c3"])["status"], "awaiting-transfer");
+        let listed = region.openstack_json(&["volume", "transfer", "request", "list"]);
+        assert_eq!(listed[0]["Volume"], c3.as_str(), "{listed}");
+        let (ok, _, err) = region.openstack(&["volume", "delete", "c3"]);
+        assert!(!ok, "a volume on offer is not deleted: {err}");
+        region.tenant(&admin, "receiver", "rita", "rita-pw-1", "member").await;
+        let rita = region.os_env("rita", "rita-pw-1", "receiver");
+        let (ok, _, err) =
+            region.openstack_as(&rita, &["volume", "transfer", "request", "accept", "--auth-key", "wrong", &tid]);
+        assert!(!ok && err.contains("400"), "{err}");
+        let (ok, _, err) =
+            region.openstack_as(&rita, &["volume", "transfer", "request", "accept", "--auth-key", &key, &tid]);
+        assert!(ok, "{err}");
+        let (ok, out, err) = region.openstack_as(&rita, &["volume", "show", "c3", "-f", "json"]);
+        assert!(ok, "{err}");
+        let moved: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(moved["status"], "available", "{moved}");
+        assert_eq!(moved["id"], c3.as_str());
+        let (ok, _, _) = region.openstack_as(&mo, &["volume", "show", c3.as_str()]);
+        assert!(!ok, "the giving project's members no longer see it");
+        let limits = region.openstack_json(&["limits", "show", "--absolute"]);
+        let mine =
+            limits.as_array().unwrap().iter().find(|l| l["Name"] == "total_volumes_used").unwrap()["Value"].clone();
+        assert_eq!(mine, json!(2), "{limits}");
+        assert!(region.openstack_json(&["volume", "transfer", "request", "list"]).as_array().unwrap().is_empty());
     }
 }
 

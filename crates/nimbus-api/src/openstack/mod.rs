@@ -10,6 +10,7 @@ mod volume_backups;
 mod volume_listing;
 mod volume_region;
 mod volume_snapshots;
+mod volume_transfers;
 
 use crate::routes::{Access, Routes};
 use crate::AppState;
@@ -57,7 +58,7 @@ async fn compute_legacy_version(State(s): State<AppState>) -> impl IntoResponse 
 /// The block-storage (Cinder) routes.
 pub fn volume_routes() -> Routes {
     let r = volume_region::routes(volume::routes(quotas::volume_routes(Routes::default())));
-    volume_backups::routes(volume_snapshots::routes(r))
+    volume_transfers::routes(volume_backups::routes(volume_snapshots::routes(r)))
 }
 
 /// The network (Neutron-style errors) routes.

@@ -10,6 +10,7 @@ mod actions;
 mod attach;
 mod jobs;
 mod snapshots;
+mod transfers;
 
 use crate::audit::AuditEvent;
 use crate::authz::{authorize, authorize_visible, Target};
@@ -24,6 +25,7 @@ use std::collections::BTreeMap;
 pub use attach::{ATTACH_JOB, DETACH_JOB, MAX_VOLUMES_PER_SERVER};
 pub use jobs::{register_jobs, CREATE_JOB, DELETE_JOB, EXTEND_JOB, RETYPE_JOB};
 pub use snapshots::{SnapshotCreate, CREATE_SNAPSHOT_JOB, DELETE_SNAPSHOT_JOB, REVERT_JOB};
+pub use transfers::TransferCreate;
 
 /// The built-in types (seed 6.2.1: common I/O, high I/O, ultra-high I/O) and the QoS each
 /// one's volumes get from QEMU's throttling: (name, description, IOPS, bytes/s).
