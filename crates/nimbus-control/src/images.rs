@@ -50,6 +50,16 @@ pub const RESERVED: &[&str] = &[
     "os_hidden",
 ];
 
+/// An image a job is about to fill.
+pub(crate) struct QueuedImage {
+    pub owner: String,
+    pub name: String,
+    pub disk_format: String,
+    pub min_disk: i64,
+    pub min_ram: i64,
+    pub properties: serde_json::Map<String, serde_json::Value>,
+}
+
 /// The tag resource type of images.
 pub const TAG_KIND: &str = "image";
 
@@ -617,6 +627,42 @@ impl Control {
 impl Control {
     /// Fills a snapshot's image from the disk export its job wrote beside the image data
     /// (`<id>.export`), then activates it. Idempotent: an image already active is left alone.
+    /// Records an image whose data a job is about to write (a server's or a volume's
+    /// export), charging the owner's `images` quota; returns its id.
+    pub(crate) async fn queue_image(&self, tx: &mut AnyConnection, ctx: &Ctx, q: QueuedImage) -> Result<String, Error> {
+        self.charge_quota(tx, &q.owner, "images", 1).await?;
+        let now = now_ms();
+        let image = Image {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: q.name,
+            owner: q.owner.clone(),
+            status: "queued".into(),
+            visibility: "private".into(),
+            protected: false,
+            disk_format: Some(q.disk_format),
+            container_format: Some("bare".into()),
+            min_disk: q.min_disk,
+            min_ram: q.min_ram,
+            size: None,
+            virtual_size: None,
+            checksum: None,
+            os_hash_algo: None,
+            os_hash_value: None,
+            properties: serde_json::Value::Object(q.properties).to_string(),
+            created_at: now,
+            updated_at: now,
+        };
+        repo::insert(tx, &image).await?;
+        self.audit(
+            tx,
+            ctx,
+            AuditEvent::new("IMS", "image", "createImage", 202).resource(&image.id, &image.name).in_project(&q.owner),
+        )
+        .await?;
+        Ok(image.id)
+    }
+
+    /// Makes a queued image active with the data its job exported next to it.
     pub(crate) async fn finish_snapshot_image(&self, id: &str) -> Result<(), Error> {
         let files = &self.drivers().images;
         let export = files.path(id).with_extension("export");

@@ -213,6 +213,30 @@ impl VolumeFiles {
         self.grow(id, VolumeFormat::Qcow2, size_gb).await
     }
 
+    /// Writes a volume's content to `out` in `out_format` (`raw`, `qcow2`...): the internal
+    /// snapshot `snapshot` of a QCOW2 volume (which a guest may be writing meanwhile), or a
+    /// raw volume as it is. Written aside, then moved into place.
+    pub async fn export(
+        &self,
+        id: &str,
+        format: VolumeFormat,
+        snapshot: Option<&str>,
+        out: &std::path::Path,
+        out_format: &str,
+    ) -> Result<(), Error> {
+        let src = self.path(id, format);
+        let tmp = out.with_extension("partial");
+        let selected = snapshot.map(|n| format!("snapshot.name={n}"));
+        let mut args = vec![OsStr::new("convert"), OsStr::new("-q"), OsStr::new("-U")];
+        args.extend([OsStr::new("-f"), OsStr::new(format.name())]);
+        if let Some(sel) = &selected {
+            args.extend([OsStr::new("-l"), OsStr::new(sel)]);
+        }
+        args.extend([OsStr::new("-O"), OsStr::new(out_format), src.as_os_str(), tmp.as_os_str()]);
+        run_qemu_img(&args).await?;
+        tokio::fs::rename(&tmp, out).await.map_err(io)
+    }
+
     /// Creates a volume holding a snapshot of another, grown to `size_gb` (nothing if it
     /// exists: a resumed job). The source may be in a guest's hands: snapshot data is never
     /// rewritten in place.

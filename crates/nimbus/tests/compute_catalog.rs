@@ -76,7 +76,7 @@ async fn flavors_keypairs_and_zones() {
     assert_eq!(s, 200, "{v}");
 
     // Zones.
-    let zones = region.openstack_json(&["availability", "zone", "list"]);
+    let zones = region.openstack_json(&["availability", "zone", "list", "--compute"]);
     let names: Vec<&str> = zones.as_array().unwrap().iter().map(|z| z["Zone Name"].as_str().unwrap()).collect();
     assert_eq!(names, ["eu-west-0a", "eu-west-0b", "eu-west-0c"]);
 

@@ -813,6 +813,29 @@ async fn volume_actions_with_the_openstack_cli() {
             .await;
         assert_eq!(code, 404, "{e}");
 
+        // An image of a volume: its content at that moment, in the format asked for.
+        let (ok, _, err) =
+            region.openstack(&["image", "create", "--volume", "c1", "--disk-format", "qcow2", "from-c1"]);
+        assert!(ok, "{err}");
+        region
+            .wait_for(120, "the volume's image", || async {
+                let i = region.openstack_json(&["image", "show", "from-c1"]);
+                (i["status"] == "active").then_some(())
+            })
+            .await;
+        let saved = tempfile::tempdir().unwrap();
+        let out = saved.path().join("from-c1.qcow2");
+        let (ok, _, err) = region.openstack(&["image", "save", "--file", out.to_str().unwrap(), "from-c1"]);
+        assert!(ok, "{err}");
+        let same = std::process::Command::new("qemu-img")
+            .args(["compare", "-q"])
+            .arg(&out)
+            .arg(volume_file(&region, c1["id"].as_str().unwrap()))
+            .status()
+            .unwrap();
+        assert!(same.success(), "the image holds the volume's content");
+        assert_eq!(region.openstack_json(&["volume", "show", "c1"])["status"], "available");
+
         // The summary (3.12), zones, absolute limits and extensions.
         let summary = region.openstack_json(&["--os-volume-api-version", "3.12", "volume", "summary"]);
         assert_eq!((summary["Total Count"].clone(), summary["Total Size"].clone()), (json!(3), json!(33)), "{summary}");

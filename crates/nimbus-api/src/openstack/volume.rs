@@ -18,7 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use nimbus_control::volumes::{VolumeCreate, VolumeDelete, VolumeUpdate};
+use nimbus_control::volumes::{VolumeCreate, VolumeDelete, VolumeUpdate, VolumeUpload};
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
 use nimbus_core::time::usage_time;
@@ -617,6 +617,33 @@ async fn action(
                 .ok_or_else(|| Error::bad_request("Invalid input received: status is required."))?;
             s.control.reset_volume_status(&ctx, &id, status).await?;
             Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-volume_upload_image" => {
+            let image_name = arg
+                .get("image_name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| Error::bad_request("Invalid input received: image_name is required."))?;
+            let disk_format = arg.get("disk_format").and_then(Value::as_str).unwrap_or("raw").to_string();
+            if arg.get("container_format").and_then(Value::as_str).is_some_and(|c| c != "bare") {
+                return Err(Error::bad_request("Invalid input received: container_format must be bare.").into());
+            }
+            let force = bool_field(arg.get("force"))?.unwrap_or(false);
+            let req = VolumeUpload { image_name: image_name.to_string(), disk_format: disk_format.clone(), force };
+            let image_id = s.control.upload_volume_to_image(&ctx, &id, req).await?;
+            let v = s.control.get_volume(&ctx, &id).await?;
+            let vtype = s.control.volume_type_of(&v).await?;
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"os-volume_upload_image": {
+                    "id": v.id, "updated_at": v.updated_at.map(usage_time), "status": v.status,
+                    "display_description": v.description, "size": v.size_gb,
+                    "volume_type": {"id": vtype.id, "name": vtype.name}, "image_id": image_id,
+                    "container_format": "bare", "disk_format": disk_format, "image_name": image_name,
+                    "protected": false, "visibility": "private",
+                }})),
+            )
+                .into_response())
         }
         "os-retype" => {
             let t = arg

@@ -1224,41 +1224,18 @@ impl Control {
         props.insert("instance_uuid".into(), json!(s.id));
         props.insert("base_image_ref".into(), json!(s.image_id));
         props.insert("owner_user_name".into(), json!(ctx.principal.user_name));
-        self.charge_quota(tx, &s.project_id, "images", 1).await?;
         // The snapshot needs what its base image needed (Nova copies these).
         let base = image_repo::get(tx, &s.image_id).await?;
         let (base_ram, base_disk) = base.map(|b| (b.min_ram, b.min_disk)).unwrap_or((0, 0));
-        let now = now_ms();
-        let image = Image {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: name.into(),
+        let queued = crate::images::QueuedImage {
             owner: s.project_id.clone(),
-            status: "queued".into(),
-            visibility: "private".into(),
-            protected: false,
-            disk_format: Some("qcow2".into()),
-            container_format: Some("bare".into()),
+            name: name.into(),
+            disk_format: "qcow2".into(),
             min_disk: s.disk_gb.max(base_disk),
             min_ram: base_ram,
-            size: None,
-            virtual_size: None,
-            checksum: None,
-            os_hash_algo: None,
-            os_hash_value: None,
-            properties: Value::Object(props).to_string(),
-            created_at: now,
-            updated_at: now,
+            properties: props,
         };
-        image_repo::insert(tx, &image).await?;
-        self.audit(
-            tx,
-            ctx,
-            AuditEvent::new("IMS", "image", "createImage", 202)
-                .resource(&image.id, &image.name)
-                .in_project(&s.project_id),
-        )
-        .await?;
-        Ok(image.id)
+        self.queue_image(tx, ctx, queued).await
     }
 
     /// The last `lines` lines (all when `None`) of the server's serial console.

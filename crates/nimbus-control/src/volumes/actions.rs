@@ -15,6 +15,16 @@ use nimbus_core::Error;
 use nimbus_store::volumes::{self as repo, Snapshot, Volume};
 use std::collections::BTreeMap;
 
+/// What `os-volume_upload_image` asks for.
+#[derive(Debug, Clone)]
+pub struct VolumeUpload {
+    pub image_name: String,
+    /// `raw` (Cinder's default), `qcow2`, `vmdk`, `vdi` or `vhdx`.
+    pub disk_format: String,
+    /// Upload a volume in use (its guest keeps running).
+    pub force: bool,
+}
+
 /// Volume statuses an operator may reset a volume to (Cinder's list).
 const VOLUME_RESET_STATUSES: &[&str] = &[
     "available",
@@ -147,13 +157,14 @@ impl Control {
     }
 
     /// Detaches a volume from the server named by an attachment id, or from its only
-    /// server (Cinder's `os-detach`); returns the job that unplugs it.
+    /// server (Cinder's `os-detach`); returns the job that unplugs it (none: the volume was
+    /// attached nowhere, which Cinder also answers as done).
     pub async fn detach_volume_from_its_server(
         &self,
         ctx: &Ctx,
         volume_id: &str,
         attachment_id: Option<&str>,
-    ) -> Result<String, Error> {
+    ) -> Result<Option<String>, Error> {
         let attachments = {
             let mut c = self.store().read().await?;
             self.load_volume(&mut c, ctx, volume_id, "volume:attach").await?;
@@ -163,13 +174,13 @@ impl Control {
             Some(a) => attachments.iter().find(|x| x.id == a).ok_or_else(|| Error::not_found("attachment", a))?,
             None => match attachments.as_slice() {
                 [one] => one,
-                [] => return Err(invalid(format!("volume {volume_id} is not attached."))),
+                [] => return Ok(None),
                 _ => return Err(invalid("the volume is attached to several servers: give attachment_id.")),
             },
         }
         .server_id
         .clone();
-        self.detach_volume(ctx, &server, volume_id).await
+        self.detach_volume(ctx, &server, volume_id).await.map(Some)
     }
 
     /// Sets a volume's status by hand (`os-reset_status`, administrators only): for
@@ -247,6 +258,67 @@ impl Control {
         .server_id
         .clone();
         self.detach_volume_as(ctx, &server, volume_id, true).await
+    }
+
+    /// Makes an image of a volume's content (`os-volume_upload_image`): the image is queued
+    /// at once, and a job writes the volume's data into it at this point in time (a volume in
+    /// use only with `force`, snapshotted while its guest runs). Returns the image id.
+    pub async fn upload_volume_to_image(&self, ctx: &Ctx, id: &str, req: VolumeUpload) -> Result<String, Error> {
+        if !matches!(req.disk_format.as_str(), "raw" | "qcow2" | "vmdk" | "vdi" | "vhdx") {
+            return Err(Error::bad_request(format!(
+                "Invalid input received: disk format {:?} is not offered (raw, qcow2, vmdk, vdi, vhdx).",
+                req.disk_format
+            )));
+        }
+        let mut tx = self.store().write().await?;
+        let mut v = self.load_volume(&mut tx, ctx, id, "volume:update").await?;
+        authorize("volume:update", &ctx.principal, &Target { project_id: Some(&v.project_id), ..Default::default() })?;
+        match (v.status.as_str(), req.force) {
+            ("available", _) | ("in-use", true) => {}
+            ("in-use", false) => {
+                return Err(invalid(format!("volume {} is in use: upload it with force, or detach it first.", v.id)))
+            }
+            (other, _) => return Err(invalid(format!("volume {} must be available or in-use, not {other}.", v.id))),
+        }
+        let mut properties = serde_json::Map::new();
+        let image_meta: BTreeMap<String, String> = serde_json::from_str(&v.image_metadata).unwrap_or_default();
+        for (k, val) in image_meta {
+            // What the volume's own image said about its content (os_distro...) carries over.
+            if !crate::images::RESERVED.contains(&k.as_str())
+                && !matches!(k.as_str(), "image_id" | "image_name" | "checksum" | "size" | "min_disk" | "min_ram")
+            {
+                properties.insert(k, serde_json::Value::String(val));
+            }
+        }
+        properties.insert("source_volume_id".into(), serde_json::json!(v.id));
+        let queued = crate::images::QueuedImage {
+            owner: v.project_id.clone(),
+            name: req.image_name.clone(),
+            disk_format: req.disk_format.clone(),
+            min_disk: v.size_gb,
+            min_ram: 0,
+            properties,
+        };
+        let image_id = self.queue_image(&mut tx, ctx, queued).await?;
+        let from_status = v.status.clone();
+        if v.status == "available" {
+            v.status = "uploading".into();
+            v.updated_at = Some(now_ms());
+            repo::update(&mut tx, &v).await?;
+        }
+        let params = serde_json::json!({"volume_id": v.id, "image_id": image_id, "disk_format": req.disk_format,
+            "from_status": from_status});
+        let entities = serde_json::json!({"volume_id": v.id, "image_id": image_id});
+        self.new_job_with(&mut tx, &v.project_id, super::UPLOAD_JOB, params, None, entities).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("EVS", "volume", "uploadToImage", 202).resource(&v.id, &image_id).in_project(&v.project_id),
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake_jobs();
+        Ok(image_id)
     }
 
     /// Loads a snapshot for `action`, lets `change` modify it and writes it, audited.

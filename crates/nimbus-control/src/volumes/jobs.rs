@@ -21,6 +21,7 @@ pub const CREATE_JOB: &str = "createVolume";
 pub const EXTEND_JOB: &str = "extendVolume";
 pub const DELETE_JOB: &str = "deleteVolume";
 pub const RETYPE_JOB: &str = "retypeVolume";
+pub const UPLOAD_JOB: &str = "uploadVolumeToImage";
 
 /// Registers the volume jobs.
 pub fn register_jobs(r: &mut JobRegistry) {
@@ -28,6 +29,7 @@ pub fn register_jobs(r: &mut JobRegistry) {
     r.register(Arc::new(ExtendVolume));
     r.register(Arc::new(DeleteVolume));
     r.register(Arc::new(RetypeVolume));
+    r.register(Arc::new(UploadVolume));
     r.register(Arc::new(super::attach::AttachVolume));
     r.register(Arc::new(super::attach::DetachVolume));
     r.register(Arc::new(super::snapshots::CreateSnapshot));
@@ -268,6 +270,62 @@ impl JobHandler for RetypeVolume {
         let p: serde_json::Value = serde_json::from_str(&job.params)?;
         let back_to = if p["from_status"] == "in-use" { "in-use" } else { "available" };
         control.volume_status(&volume_id(job)?, "retyping", back_to).await.map(|_| ())
+    }
+}
+
+/// Writes a volume's content into a queued image (from an internal snapshot of a QCOW2
+/// volume, so a guest may go on writing), then makes the image active and the volume
+/// available again.
+struct UploadVolume;
+
+impl UploadVolume {
+    fn params(job: &Job) -> Result<(String, String, String, String), Error> {
+        let p: serde_json::Value = serde_json::from_str(&job.params)?;
+        let field = |k: &str| p[k].as_str().map(str::to_string).ok_or_else(|| Error::Internal(format!("{k} missing")));
+        Ok((field("volume_id")?, field("image_id")?, field("disk_format")?, field("from_status")?))
+    }
+}
+
+#[async_trait::async_trait]
+impl JobHandler for UploadVolume {
+    fn job_type(&self) -> &'static str {
+        UPLOAD_JOB
+    }
+
+    async fn run_step(&self, control: &Control, job: &Job, step: i64) -> Result<StepOutcome, Error> {
+        let (id, image_id, disk_format, from_status) = Self::params(job)?;
+        let v = {
+            let mut c = control.store().read().await?;
+            repo::get(&mut c, &id).await?
+        };
+        let v = v.ok_or_else(|| Error::Conflict(format!("volume {id} is gone")))?;
+        if step == 0 {
+            let out = control.drivers().images.path(&image_id).with_extension("export");
+            let files = &control.drivers().volumes;
+            if format_of(&v) == VolumeFormat::Qcow2 {
+                let name = format!("upload-{image_id}");
+                control.internal_snapshot(&v, &name, true).await?;
+                files.export(&v.id, VolumeFormat::Qcow2, Some(&name), &out, &disk_format).await?;
+                control.internal_snapshot(&v, &name, false).await?;
+            } else {
+                files.export(&v.id, VolumeFormat::Raw, None, &out, &disk_format).await?;
+            }
+            return Ok(StepOutcome::Next);
+        }
+        control.finish_snapshot_image(&image_id).await?;
+        if from_status == "available" {
+            control.volume_status(&id, "uploading", "available").await?;
+        }
+        Ok(StepOutcome::Done)
+    }
+
+    async fn on_fail(&self, control: &Control, job: &Job, _error: &Error) -> Result<(), Error> {
+        let (id, image_id, _, from_status) = Self::params(job)?;
+        control.abandon_snapshot_image(&image_id).await?;
+        if from_status == "available" {
+            control.volume_status(&id, "uploading", "available").await?;
+        }
+        Ok(())
     }
 }
 

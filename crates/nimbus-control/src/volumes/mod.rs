@@ -22,8 +22,9 @@ use nimbus_store::volumes::{self as repo, Volume, VolumeFilter, VolumeType};
 use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 
+pub use actions::VolumeUpload;
 pub use attach::{ATTACH_JOB, DETACH_JOB, MAX_VOLUMES_PER_SERVER};
-pub use jobs::{register_jobs, CREATE_JOB, DELETE_JOB, EXTEND_JOB, RETYPE_JOB};
+pub use jobs::{register_jobs, CREATE_JOB, DELETE_JOB, EXTEND_JOB, RETYPE_JOB, UPLOAD_JOB};
 pub use snapshots::{SnapshotCreate, CREATE_SNAPSHOT_JOB, DELETE_SNAPSHOT_JOB, REVERT_JOB};
 pub use transfers::TransferCreate;
 
