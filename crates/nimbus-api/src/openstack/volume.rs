@@ -10,7 +10,7 @@
 use crate::auth::Auth;
 use crate::error::{parse_json, ApiResult};
 use crate::openstack::compute::microversion::{Microversion, VOLUME_MAX};
-use crate::openstack::volume_listing::{ListParams, SortValue};
+use crate::openstack::volume_listing::{all_tenants, ListParams, SortValue};
 use crate::routes::{Access, Routes};
 use crate::AppState;
 use axum::body::Bytes;
@@ -403,16 +403,13 @@ fn sort_value(v: &Volume, key: &str) -> SortValue {
 }
 
 fn list_query(q: &HashMap<String, String>) -> Result<(VolumeFilter, bool, ListParams), Error> {
-    let truthy = |k: &str| {
-        q.get(k).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on" | "t"))
-    };
     let filter = VolumeFilter {
         project_id: None,
         name: q.get("name").cloned(),
         status: q.get("status").cloned(),
         availability_zone: q.get("availability_zone").cloned(),
     };
-    Ok((filter, truthy("all_tenants"), ListParams::parse(q, VOLUME_SORT_KEYS)?))
+    Ok((filter, all_tenants(q), ListParams::parse(q, VOLUME_SORT_KEYS)?))
 }
 
 async fn listing(s: &AppState, ctx: &Ctx, q: &HashMap<String, String>, mv: Microversion, detail: bool) -> ApiResult {

@@ -10,6 +10,12 @@ use nimbus_core::Error;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+/// Whether an operator asks for every project's rows (`all_tenants`, a Python-spelled
+/// boolean: `True`, `1`, `yes`...).
+pub fn all_tenants(q: &HashMap<String, String>) -> bool {
+    q.get("all_tenants").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on" | "t"))
+}
+
 /// A value a list is sorted by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SortValue {

@@ -90,7 +90,7 @@ async fn summary(
     if !mv.at_least(12) {
         return Err(Error::not_found("volume", "summary").into());
     }
-    let all = q.get("all_tenants").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1"));
+    let all = crate::openstack::volume_listing::all_tenants(&q);
     let volumes = s.control.list_volumes(&ctx, VolumeFilter::default(), all, &PageRequest::largest()).await?;
     let mut body = json!({
         "total_count": volumes.len(),

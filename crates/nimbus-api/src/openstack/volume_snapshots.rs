@@ -116,7 +116,7 @@ fn sort_value(x: &Snapshot, key: &str) -> SortValue {
 }
 
 async fn listing(s: &AppState, ctx: &Ctx, q: &HashMap<String, String>, mv: Microversion, detail: bool) -> ApiResult {
-    let all = q.get("all_tenants").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+    let all = crate::openstack::volume_listing::all_tenants(q);
     let filter = SnapshotFilter {
         project_id: q.get("project_id").filter(|_| all && ctx.principal.can_read_all()).cloned(),
         volume_id: q.get("volume_id").cloned(),

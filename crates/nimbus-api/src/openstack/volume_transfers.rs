@@ -107,7 +107,7 @@ async fn listing(
     mv: Microversion,
     view: View,
 ) -> ApiResult {
-    let all = q.get("all_tenants").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+    let all = crate::openstack::volume_listing::all_tenants(q);
     let list = s.control.list_transfers(ctx, all).await?;
     let items: Vec<Value> = list.iter().map(|t| transfer_view(s, t, mv, view)).collect();
     Ok(Json(json!({"transfers": items})).into_response())

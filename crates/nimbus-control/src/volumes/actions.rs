@@ -47,7 +47,7 @@ const ADMIN_ACTIONS: &str = "volume:admin_actions";
 impl Control {
     /// Loads a volume for `action`, lets `change` modify it, and writes it with an audit
     /// trace named `event`, all in one transaction.
-    async fn modify_volume(
+    pub(super) async fn modify_volume(
         &self,
         ctx: &Ctx,
         id: &str,
@@ -165,22 +165,34 @@ impl Control {
         volume_id: &str,
         attachment_id: Option<&str>,
     ) -> Result<Option<String>, Error> {
-        let attachments = {
-            let mut c = self.store().read().await?;
-            self.load_volume(&mut c, ctx, volume_id, "volume:attach").await?;
-            repo::attachments(&mut c, volume_id).await?
-        };
-        let server = match attachment_id {
+        match self.attached_server(ctx, volume_id, attachment_id, "volume:attach").await? {
+            Some(server) => self.detach_volume(ctx, &server, volume_id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The server a volume is detached from: the one of the attachment named, else its
+    /// only one (`None`: attached nowhere). The caller must be allowed `action` on it.
+    async fn attached_server(
+        &self,
+        ctx: &Ctx,
+        volume_id: &str,
+        attachment_id: Option<&str>,
+        action: &str,
+    ) -> Result<Option<String>, Error> {
+        let mut c = self.store().read().await?;
+        let v = self.load_volume(&mut c, ctx, volume_id, action).await?;
+        authorize(action, &ctx.principal, &Target { project_id: Some(&v.project_id), ..Default::default() })?;
+        let attachments = repo::attachments(&mut c, volume_id).await?;
+        let chosen = match attachment_id {
             Some(a) => attachments.iter().find(|x| x.id == a).ok_or_else(|| Error::not_found("attachment", a))?,
             None => match attachments.as_slice() {
                 [one] => one,
                 [] => return Ok(None),
                 _ => return Err(invalid("the volume is attached to several servers: give attachment_id.")),
             },
-        }
-        .server_id
-        .clone();
-        self.detach_volume(ctx, &server, volume_id).await.map(Some)
+        };
+        Ok(Some(chosen.server_id.clone()))
     }
 
     /// Sets a volume's status by hand (`os-reset_status`, administrators only): for
@@ -244,19 +256,10 @@ impl Control {
         volume_id: &str,
         attachment_id: Option<&str>,
     ) -> Result<String, Error> {
-        let attachments = {
-            let mut c = self.store().read().await?;
-            let v = self.load_volume(&mut c, ctx, volume_id, ADMIN_ACTIONS).await?;
-            let target = Target { project_id: Some(&v.project_id), ..Default::default() };
-            authorize(ADMIN_ACTIONS, &ctx.principal, &target)?;
-            repo::attachments(&mut c, volume_id).await?
-        };
-        let server = match attachment_id {
-            Some(a) => attachments.iter().find(|x| x.id == a).ok_or_else(|| Error::not_found("attachment", a))?,
-            None => attachments.first().ok_or_else(|| invalid(format!("volume {volume_id} is not attached.")))?,
-        }
-        .server_id
-        .clone();
+        let server = self
+            .attached_server(ctx, volume_id, attachment_id, ADMIN_ACTIONS)
+            .await?
+            .ok_or_else(|| invalid(format!("volume {volume_id} is not attached.")))?;
         self.detach_volume_as(ctx, &server, volume_id, true).await
     }
 
@@ -322,7 +325,7 @@ impl Control {
     }
 
     /// Loads a snapshot for `action`, lets `change` modify it and writes it, audited.
-    async fn modify_snapshot(
+    pub(super) async fn modify_snapshot(
         &self,
         ctx: &Ctx,
         id: &str,

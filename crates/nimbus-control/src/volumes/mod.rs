@@ -594,29 +594,19 @@ impl Control {
 
     /// Renames or re-describes a volume.
     pub async fn update_volume(&self, ctx: &Ctx, id: &str, u: VolumeUpdate) -> Result<Volume, Error> {
-        let mut tx = self.store().write().await?;
-        let mut v = self.load_volume(&mut tx, ctx, id, "volume:update").await?;
-        if let Some(n) = u.name {
-            if n.len() > 255 {
-                return Err(Error::bad_request("Invalid input received: names are at most 255 characters."));
+        self.modify_volume(ctx, id, "volume:update", "updateVolume", |v| {
+            if let Some(n) = u.name {
+                if n.len() > 255 {
+                    return Err(Error::bad_request("Invalid input received: names are at most 255 characters."));
+                }
+                v.name = Some(n);
             }
-            v.name = Some(n);
-        }
-        if let Some(d) = u.description {
-            v.description = Some(d);
-        }
-        v.updated_at = Some(now_ms());
-        v.version = repo::update(&mut tx, &v).await?;
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("EVS", "volume", "updateVolume", 200)
-                .resource(&v.id, v.name.as_deref().unwrap_or(""))
-                .in_project(&v.project_id),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(v)
+            if let Some(d) = u.description {
+                v.description = Some(d);
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Sets user metadata: merged into the existing keys, or replacing them all.
@@ -653,21 +643,15 @@ impl Control {
         id: &str,
         change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), Error>,
     ) -> Result<BTreeMap<String, String>, Error> {
-        let mut tx = self.store().write().await?;
-        let mut v = self.load_volume(&mut tx, ctx, id, "volume:update").await?;
-        let mut m: BTreeMap<String, String> = serde_json::from_str(&v.metadata).unwrap_or_default();
-        change(&mut m)?;
-        v.metadata = serde_json::to_string(&m)?;
-        v.updated_at = Some(now_ms());
-        repo::update(&mut tx, &v).await?;
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("EVS", "volume", "updateVolumeMetadata", 200).resource(&v.id, "").in_project(&v.project_id),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(m)
+        let v = self
+            .modify_volume(ctx, id, "volume:update", "updateVolumeMetadata", |v| {
+                let mut m: BTreeMap<String, String> = serde_json::from_str(&v.metadata).unwrap_or_default();
+                change(&mut m)?;
+                v.metadata = serde_json::to_string(&m)?;
+                Ok(())
+            })
+            .await?;
+        Ok(serde_json::from_str(&v.metadata).unwrap_or_default())
     }
 
     /// Extends a volume (growing only), charging the extra gigabytes; a job grows its data.

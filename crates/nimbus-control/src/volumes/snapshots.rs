@@ -165,39 +165,28 @@ impl Control {
         if name.as_ref().is_some_and(|n| n.len() > 255) {
             return Err(Error::bad_request("Invalid input received: names are at most 255 characters."));
         }
-        let mut tx = self.store().write().await?;
-        let mut s = self.load_snapshot(&mut tx, ctx, id, "volume:update").await?;
-        authorize("volume:update", &ctx.principal, &Target { project_id: Some(&s.project_id), ..Default::default() })?;
-        if name.is_some() {
-            s.name = name;
-        }
-        if description.is_some() {
-            s.description = description;
-        }
-        let mut m: BTreeMap<String, String> = serde_json::from_str(&s.metadata).unwrap_or_default();
-        if let Some((set, replace)) = metadata {
-            validate_metadata(&set)?;
-            if replace {
-                m.clear();
+        self.modify_snapshot(ctx, id, "volume:update", "updateSnapshot", |s| {
+            if name.is_some() {
+                s.name = name;
             }
-            m.extend(set);
-        }
-        if let Some(k) = unset {
-            m.remove(k).ok_or_else(|| Error::not_found("metadata key", k))?;
-        }
-        s.metadata = serde_json::to_string(&m)?;
-        s.updated_at = Some(now_ms());
-        s.version = repo::update_snapshot(&mut tx, &s).await?;
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("EVS", "snapshot", "updateSnapshot", 200)
-                .resource(&s.id, s.name.as_deref().unwrap_or(""))
-                .in_project(&s.project_id),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(s)
+            if description.is_some() {
+                s.description = description;
+            }
+            let mut m: BTreeMap<String, String> = serde_json::from_str(&s.metadata).unwrap_or_default();
+            if let Some((set, replace)) = metadata {
+                validate_metadata(&set)?;
+                if replace {
+                    m.clear();
+                }
+                m.extend(set);
+            }
+            if let Some(k) = unset {
+                m.remove(k).ok_or_else(|| Error::not_found("metadata key", k))?;
+            }
+            s.metadata = serde_json::to_string(&m)?;
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes a snapshot (available or failed); a job drops it from the volume's file.
