@@ -8,6 +8,7 @@
 //! is checked against its hash when it is read back, so a restore never writes bytes that
 //! are not the ones backed up.
 
+use crate::data_file::{direct_aligned, open_direct, AlignedBuf};
 use crate::qcow2_map::ClusterMap;
 use nimbus_core::Error;
 use serde::{Deserialize, Serialize};
@@ -112,9 +113,21 @@ pub struct CutChunk {
 /// that does not compress (random or already compressed data) saves compressing the rest.
 pub fn seal_chunk(data: &[u8]) -> Vec<u8> {
     const SAMPLE: usize = 4096;
-    let compressible =
-        data.len() <= SAMPLE || zstd::bulk::compress(&data[..SAMPLE], 1).is_ok_and(|z| z.len() < SAMPLE * 15 / 16);
-    let packed = if compressible { zstd::bulk::compress(data, 1) } else { Err(std::io::ErrorKind::Other.into()) };
+    thread_local! {
+        // A compression context per thread: making one costs more than compressing a sample.
+        static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> = const { std::cell::RefCell::new(None) };
+    }
+    let compress = |bytes: &[u8]| {
+        ZSTD.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(zstd::bulk::Compressor::new(1)?);
+            }
+            slot.as_mut().expect("just set").compress(bytes)
+        })
+    };
+    let compressible = data.len() <= SAMPLE || compress(&data[..SAMPLE]).is_ok_and(|z| z.len() < SAMPLE * 15 / 16);
+    let packed = if compressible { compress(data) } else { Err(std::io::ErrorKind::Other.into()) };
     match packed {
         Ok(z) if z.len() + 1 < data.len() => {
             let mut out = Vec::with_capacity(z.len() + 1);
@@ -159,31 +172,95 @@ pub fn windows(ranges: &[Range<u64>]) -> Vec<Range<u64>> {
     out
 }
 
-/// Reads volume bytes `window` of a snapshot through its cluster map (blocking).
-pub fn read_window(file: &File, map: &ClusterMap, window: &Range<u64>) -> Result<Vec<u8>, Error> {
-    let cs = map.cluster_size;
-    let mut buf = vec![0u8; (window.end - window.start) as usize];
-    let mut pos = window.start;
-    while pos < window.end {
-        let cluster = (pos / cs) as usize;
-        let within = pos % cs;
-        let take = (cs - within).min(window.end - pos);
-        let host = map.offsets.get(cluster).copied().unwrap_or(0);
-        if host != 0 {
-            let at = (pos - window.start) as usize;
-            file.read_exact_at(&mut buf[at..at + take as usize], host + within)
-                .map_err(|e| Error::Internal(format!("reading the volume: {e}")))?;
-        }
-        pos += take;
-    }
-    Ok(buf)
+/// Reads a volume's windows and cuts them into chunks (blocking calls, from any thread).
+///
+/// Reads go past the page cache where the file system allows (`O_DIRECT`): a backup reads
+/// each byte once, so caching it would only push out what the host's guests use, and the
+/// copy out of the cache costs as much CPU as hashing. Adjacent clusters are read in one
+/// call, so the disk sees large requests whatever thread asks. Each thread reuses one
+/// window buffer.
+pub struct VolumeReader {
+    direct: Option<File>,
+    buffered: File,
 }
 
-/// Reads a raw volume's bytes `window` (blocking).
-pub fn read_raw_window(file: &File, window: &Range<u64>) -> Result<Vec<u8>, Error> {
-    let mut buf = vec![0u8; (window.end - window.start) as usize];
-    file.read_exact_at(&mut buf, window.start).map_err(|e| Error::Internal(format!("reading the volume: {e}")))?;
-    Ok(buf)
+thread_local! {
+    static WINDOW_BUF: std::cell::RefCell<Option<AlignedBuf>> = const { std::cell::RefCell::new(None) };
+}
+
+fn read_error(e: std::io::Error) -> Error {
+    Error::Internal(format!("reading the volume: {e}"))
+}
+
+impl VolumeReader {
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        Ok(VolumeReader {
+            direct: open_direct(path).map_err(read_error)?,
+            buffered: File::open(path).map_err(read_error)?,
+        })
+    }
+
+    /// Reads file bytes `at..at+buf.len()` into `buf` (`buf_at` is its offset in the
+    /// aligned window buffer, for the alignment check).
+    fn read_at(&self, buf: &mut [u8], at: u64, buf_at: usize) -> Result<(), Error> {
+        match &self.direct {
+            Some(f) if direct_aligned(at, buf.len() as u64, buf_at) => f.read_exact_at(buf, at).map_err(read_error),
+            _ => self.buffered.read_exact_at(buf, at).map_err(read_error),
+        }
+    }
+
+    /// Volume bytes `window`, through the snapshot's cluster map for a qcow2 volume or
+    /// straight from a raw one, cut into chunks.
+    pub fn cut_window(&self, map: Option<&ClusterMap>, window: &Range<u64>) -> Result<Vec<CutChunk>, Error> {
+        let len = (window.end - window.start) as usize;
+        WINDOW_BUF.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.as_ref().is_none_or(|b| b.len() < len) {
+                *slot = Some(AlignedBuf::new(len.max(WINDOW as usize)));
+            }
+            let buf = &mut slot.as_mut().expect("just set").bytes()[..len];
+            match map {
+                Some(m) => self.read_mapped(m, window, buf)?,
+                None => self.read_at(buf, window.start, 0)?,
+            }
+            Ok(cut(window.start, buf))
+        })
+    }
+
+    /// Reads a window through a cluster map: runs of clusters adjacent in the file in one
+    /// read each, unallocated ones as zeros.
+    fn read_mapped(&self, map: &ClusterMap, window: &Range<u64>, buf: &mut [u8]) -> Result<(), Error> {
+        let cs = map.cluster_size;
+        // (offset in buf, offset in file, length) of the run being gathered.
+        let mut run: Option<(usize, u64, usize)> = None;
+        let mut pos = window.start;
+        while pos < window.end {
+            let within = pos % cs;
+            let take = (cs - within).min(window.end - pos) as usize;
+            let at = (pos - window.start) as usize;
+            let host = map.offsets.get((pos / cs) as usize).copied().unwrap_or(0);
+            let extends = matches!(run, Some((b, f, l)) if host != 0 && b + l == at && f + l as u64 == host + within);
+            if extends {
+                if let Some((_, _, l)) = &mut run {
+                    *l += take;
+                }
+            } else {
+                if let Some((b, f, l)) = run.take() {
+                    self.read_at(&mut buf[b..b + l], f, b)?;
+                }
+                if host == 0 {
+                    buf[at..at + take].fill(0);
+                } else {
+                    run = Some((at, host + within, take));
+                }
+            }
+            pos += take as u64;
+        }
+        if let Some((b, f, l)) = run {
+            self.read_at(&mut buf[b..b + l], f, b)?;
+        }
+        Ok(())
+    }
 }
 
 /// Cuts the bytes of one window (read from volume offset `base`) into chunks, hashing and
@@ -232,6 +309,45 @@ mod tests {
             vec![piece(0, 50, "a", 0), piece(50, 100, "n", 0), piece(150, 50, "b", 50), piece(200, 50, "c", 0)]
         );
         assert_eq!(m.chunks(), ["a", "b", "c", "n"]);
+    }
+
+    /// The bytes a window's chunks hold, in order (zero chunks as zeros).
+    fn unchunk(chunks: &[CutChunk]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in chunks {
+            match &c.stored {
+                Some(s) => out.extend(open_chunk(s, &c.hash, c.len).unwrap()),
+                None => out.resize(out.len() + c.len as usize, 0),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn windows_read_through_a_cluster_map_in_runs() {
+        const CS: usize = 64 << 10;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vol");
+        let cluster = |i: u8| -> Vec<u8> { (0..CS).map(|j| (j % 241) as u8 ^ i.wrapping_mul(37)).collect() };
+        // Host clusters 1..=4 hold data; 0 is the (unused) header cluster.
+        let file: Vec<u8> = (0..5u8).flat_map(cluster).collect();
+        std::fs::write(&path, &file).unwrap();
+        // Virtual clusters: 0,1 -> host 3,4 (one run); 2 -> a hole; 3 -> host 1; 4 -> host 2.
+        let map = ClusterMap {
+            cluster_size: CS as u64,
+            virtual_size: 5 * CS as u64,
+            offsets: vec![3 * CS as u64, 4 * CS as u64, 0, CS as u64, 2 * CS as u64],
+        };
+        let expected: Vec<u8> = [cluster(3), cluster(4), vec![0; CS], cluster(1), cluster(2)].concat();
+        let reader = VolumeReader::open(&path).unwrap();
+        let whole = reader.cut_window(Some(&map), &(0..5 * CS as u64)).unwrap();
+        assert_eq!(unchunk(&whole), expected);
+        // A window starting inside a cluster, on a thread whose buffer held other bytes.
+        let part = reader.cut_window(Some(&map), &(CS as u64 + 100..4 * CS as u64 + 7)).unwrap();
+        assert_eq!(part[0].offset, CS as u64 + 100);
+        assert_eq!(unchunk(&part), expected[CS + 100..4 * CS + 7]);
+        let raw = reader.cut_window(None, &(4096..3 * CS as u64)).unwrap();
+        assert_eq!(unchunk(&raw), file[4096..3 * CS]);
     }
 
     #[test]

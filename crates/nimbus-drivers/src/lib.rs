@@ -4,6 +4,7 @@
 
 pub mod backup_data;
 pub mod config_drive;
+pub mod data_file;
 pub mod hypervisor;
 pub mod image_files;
 pub mod object_crypt;

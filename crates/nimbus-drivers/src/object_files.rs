@@ -7,6 +7,7 @@
 //! Temporary files a crash left behind are swept at start-up ([`ObjectFiles::sweep_partials`]).
 //! Data written with a data key is sealed in chunks ([`crate::object_crypt`]).
 
+use crate::data_file::DataFile;
 use crate::object_crypt::{self, DataKey, Opener, RegionKey, Sealer};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -15,7 +16,7 @@ use nimbus_core::Error;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// A stream of object bytes (`Sync` too: HTTP bodies require it).
 pub type ByteStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static>>;
@@ -25,7 +26,7 @@ pub type ByteStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io:
 pub struct Stored {
     pub data_id: String,
     pub size: i64,
-    /// Hex MD5 of the bytes.
+    /// Hex MD5 of the bytes (empty when the writer did not ask for it).
     pub md5: String,
 }
 
@@ -95,64 +96,116 @@ impl ObjectFiles {
 
     /// Streams `data` into a new data file of the bucket (at most `max_size` bytes), sealed
     /// with `key` if given, synced and renamed into place; hashes MD5 of the plaintext on
-    /// the way.
+    /// the way when `md5` (an S3 ETag), else `Stored::md5` is empty.
+    ///
+    /// The sealing, hashing and writing run on a blocking thread, a batch behind the body,
+    /// so receiving the next bytes overlaps them.
     pub async fn write<S, E>(
         &self,
         bucket_id: &str,
         mut data: S,
         max_size: i64,
         key: Option<&DataKey>,
+        md5: bool,
     ) -> Result<Stored, WriteError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        /// Body bytes handed to the writing thread at a time.
+        const BATCH: usize = 1 << 20;
         let data_id = nimbus_core::id::new_hex_id();
         let dir = self.bucket_dir(bucket_id);
         tokio::fs::create_dir_all(&dir).await.map_err(|e| WriteError::Io(io(e)))?;
         let final_path = dir.join(&data_id);
         let tmp = dir.join(format!("{data_id}.partial"));
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| WriteError::Io(io(e)))?;
-        let mut md5 = Md5::new();
-        let mut size: i64 = 0;
-        let mut sealer = key.map(Sealer::new);
-        let result = async {
-            let mut sealed = Vec::new();
-            if let Some((_, header)) = &sealer {
-                file.write_all(header).await.map_err(|e| WriteError::Io(io(e)))?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(2);
+        let sink = Sink::create(&tmp, key, md5);
+        let worker = tokio::task::spawn_blocking(move || {
+            let mut sink = sink?;
+            while let Some(batch) = rx.blocking_recv() {
+                match batch {
+                    Batch::Data(pieces) => pieces.iter().try_for_each(|p| sink.push(p))?,
+                    Batch::End => return sink.finish(),
+                }
             }
+            Err(std::io::Error::other("the write was abandoned"))
+        });
+        let mut size: i64 = 0;
+        let fed = async {
+            let mut batch = Vec::new();
+            let mut batched = 0;
             while let Some(chunk) = data.next().await {
                 let chunk = chunk.map_err(|e| WriteError::Body(e.to_string()))?;
                 size += chunk.len() as i64;
                 if size > max_size {
                     return Err(WriteError::TooLarge);
                 }
-                md5.update(&chunk);
-                match &mut sealer {
-                    Some((s, _)) => {
-                        sealed.clear();
-                        s.push(&chunk, &mut sealed);
-                        file.write_all(&sealed).await.map_err(|e| WriteError::Io(io(e)))?;
+                batched += chunk.len();
+                batch.push(chunk);
+                if batched >= BATCH {
+                    batched = 0;
+                    // A closed channel means the writing thread failed: its error follows.
+                    if tx.send(Batch::Data(std::mem::take(&mut batch))).await.is_err() {
+                        return Ok(());
                     }
-                    None => file.write_all(&chunk).await.map_err(|e| WriteError::Io(io(e)))?,
                 }
             }
-            if let Some((s, _)) = sealer.take() {
-                sealed.clear();
-                s.finish(&mut sealed);
-                file.write_all(&sealed).await.map_err(|e| WriteError::Io(io(e)))?;
-            }
-            file.sync_all().await.map_err(|e| WriteError::Io(io(e)))?;
+            let _ = tx.send(Batch::Data(batch)).await;
+            let _ = tx.send(Batch::End).await;
             Ok(())
         }
         .await;
-        drop(file);
-        if let Err(e) = result {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e);
-        }
+        drop(tx);
+        let written = worker.await.map_err(|e| std::io::Error::other(e.to_string())).and_then(|r| r);
+        let result = fed.and_then(|()| written.map_err(|e| WriteError::Io(io(e))));
+        let hash = match result {
+            Ok(hash) => hash,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(e);
+            }
+        };
         tokio::fs::rename(&tmp, &final_path).await.map_err(|e| WriteError::Io(io(e)))?;
-        Ok(Stored { data_id, size, md5: hex::encode(md5.finalize()) })
+        Ok(Stored { data_id, size, md5: hash })
+    }
+
+    /// Writes `data` (one buffer) as a new data file of the bucket, sealed with `key`, on a
+    /// blocking thread of its own, so the caller goes on and awaits the result later. The
+    /// file stays `.partial` (swept at start-up if abandoned) until [`Self::publish`]. No MD5.
+    /// The buffer comes back (emptied) for the caller's next one.
+    pub fn spawn_write(
+        &self,
+        bucket_id: &str,
+        mut data: Vec<u8>,
+        key: Option<DataKey>,
+    ) -> tokio::task::JoinHandle<Result<(Stored, Vec<u8>), Error>> {
+        /// Plaintext sealed at a time, so the sealed copy stays small.
+        const PIECE: usize = 1 << 20;
+        let dir = self.bucket_dir(bucket_id);
+        tokio::task::spawn_blocking(move || {
+            let data_id = nimbus_core::id::new_hex_id();
+            std::fs::create_dir_all(&dir).map_err(io)?;
+            let tmp = dir.join(format!("{data_id}.partial"));
+            let written = Sink::create(&tmp, key.as_ref(), false).and_then(|mut sink| {
+                data.chunks(PIECE).try_for_each(|p| sink.push(p))?;
+                sink.finish()
+            });
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(io(e));
+            }
+            let stored = Stored { data_id, size: data.len() as i64, md5: String::new() };
+            data.clear();
+            Ok((stored, data))
+        })
+    }
+
+    /// Puts a file [`Self::spawn_write`] wrote into place.
+    pub async fn publish(&self, bucket_id: &str, data_id: &str) -> Result<(), Error> {
+        let dir = self.bucket_dir(bucket_id);
+        let data_id = safe(data_id);
+        tokio::fs::rename(dir.join(format!("{data_id}.partial")), dir.join(&data_id)).await.map_err(io)
     }
 
     /// Concatenates data files of a bucket (multipart parts in order: data id, plaintext
@@ -169,7 +222,7 @@ impl ObjectFiles {
             streams.push(self.reader(bucket_id, data_id, k.clone(), *size, 0..*size).await?);
         }
         let all = futures::stream::iter(streams).flatten();
-        match self.write(bucket_id, Box::pin(all), i64::MAX, key).await {
+        match self.write(bucket_id, Box::pin(all), i64::MAX, key, false).await {
             Ok(s) => Ok((s.data_id, s.size)),
             Err(WriteError::Io(e)) => Err(e),
             Err(WriteError::Body(why)) => Err(Error::Internal(format!("reading a part: {why}"))),
@@ -265,6 +318,61 @@ impl ObjectFiles {
     }
 }
 
+/// What the body side of a write hands its writing thread.
+enum Batch {
+    Data(Vec<Bytes>),
+    /// The body ended whole: finish the file (a channel closed without it abandons it).
+    End,
+}
+
+/// A data file being written (blocking): plaintext in; sealed, hashed and written.
+struct Sink {
+    file: DataFile,
+    md5: Option<Md5>,
+    sealer: Option<Sealer>,
+    sealed: Vec<u8>,
+}
+
+impl Sink {
+    fn create(path: &Path, key: Option<&DataKey>, md5: bool) -> std::io::Result<Self> {
+        let mut file = DataFile::create(path)?;
+        let sealer = match key {
+            Some(k) => {
+                let (sealer, header) = Sealer::new(k);
+                file.write(&header)?;
+                Some(sealer)
+            }
+            None => None,
+        };
+        Ok(Sink { file, md5: md5.then(Md5::new), sealer, sealed: Vec::new() })
+    }
+
+    fn push(&mut self, plain: &[u8]) -> std::io::Result<()> {
+        if let Some(h) = &mut self.md5 {
+            h.update(plain);
+        }
+        match &mut self.sealer {
+            Some(s) => {
+                self.sealed.clear();
+                s.push(plain, &mut self.sealed);
+                self.file.write(&self.sealed)
+            }
+            None => self.file.write(plain),
+        }
+    }
+
+    /// Seals the last chunk, syncs the file; the hex MD5 (empty when not asked for).
+    fn finish(mut self) -> std::io::Result<String> {
+        if let Some(s) = self.sealer.take() {
+            self.sealed.clear();
+            s.finish(&mut self.sealed);
+            self.file.write(&self.sealed)?;
+        }
+        self.file.finish()?;
+        Ok(self.md5.map(|h| hex::encode(h.finalize())).unwrap_or_default())
+    }
+}
+
 async fn remove_quietly(p: &Path) {
     let _ = tokio::fs::remove_file(p).await;
 }
@@ -279,14 +387,14 @@ mod tests {
         let store = ObjectFiles::new(dir.path()).unwrap();
         let chunks =
             futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from("hello ")), Ok(Bytes::from("world"))]);
-        let s = store.write("b1", chunks, 1024, None).await.unwrap();
+        let s = store.write("b1", chunks, 1024, None, true).await.unwrap();
         assert_eq!((s.size, s.md5.as_str()), (11, "5eb63bbbe01eeed093cb22bb8f5acdc3"));
         assert_eq!(std::fs::read(store.path("b1", &s.data_id)).unwrap(), b"hello world");
         let failing =
             futures::stream::iter(vec![Ok(Bytes::from("part")), Err(std::io::Error::other("client went away"))]);
-        assert!(matches!(store.write("b1", failing, 1024, None).await, Err(WriteError::Body(_))));
+        assert!(matches!(store.write("b1", failing, 1024, None, true).await, Err(WriteError::Body(_))));
         let big = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 2048]))]);
-        assert!(matches!(store.write("b1", big, 1024, None).await, Err(WriteError::TooLarge)));
+        assert!(matches!(store.write("b1", big, 1024, None, true).await, Err(WriteError::TooLarge)));
         let left: Vec<_> = std::fs::read_dir(store.bucket_dir("b1")).unwrap().flatten().collect();
         assert_eq!(left.len(), 1, "failed writes leave nothing behind");
         std::fs::write(store.bucket_dir("b1").join("x.partial"), b"crash").unwrap();
@@ -308,7 +416,7 @@ mod tests {
         let chunks = futures::stream::iter(
             data.chunks(7000).map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c))).collect::<Vec<_>>(),
         );
-        let s = store.write("b", chunks, i64::MAX, Some(&key)).await.unwrap();
+        let s = store.write("b", chunks, i64::MAX, Some(&key), false).await.unwrap();
         let on_disk = std::fs::read(store.path("b", &s.data_id)).unwrap();
         assert!(!on_disk.windows(64).any(|w| data.windows(64).take(1000).any(|d| d == w)), "no plaintext on disk");
         let n = data.len() as u64;
@@ -317,7 +425,7 @@ mod tests {
             assert_eq!(got, data[r.start as usize..r.end as usize], "{r:?}");
         }
         let plain = store
-            .write("b", futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from("tail"))]), 100, None)
+            .write("b", futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from("tail"))]), 100, None, true)
             .await
             .unwrap();
         let (joined, size) = store
@@ -325,9 +433,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(size, n as i64 + 4);
-        let got = read_all(store.reader("b", &joined, Some(key), size as u64, 0..size as u64).await.unwrap()).await;
+        let got =
+            read_all(store.reader("b", &joined, Some(key.clone()), size as u64, 0..size as u64).await.unwrap()).await;
         assert_eq!(&got[..data.len()], &data[..]);
         assert_eq!(&got[data.len()..], b"tail");
+        // One buffer written on a thread of its own reads back the same way.
+        let (one, emptied) = store.spawn_write("b", data.clone(), Some(key.clone())).await.unwrap().unwrap();
+        assert!(emptied.is_empty() && emptied.capacity() >= data.len());
+        assert!(!store.path("b", &one.data_id).exists(), "partial until published");
+        store.publish("b", &one.data_id).await.unwrap();
+        assert_eq!((one.size, one.md5.as_str()), (n as i64, ""));
+        let got = read_all(store.reader("b", &one.data_id, Some(key.clone()), n, 70_000..140_000).await.unwrap()).await;
+        assert_eq!(got, data[70_000..140_000]);
         assert!(dir.path().join("keys/obs-sse.key").exists());
     }
 }

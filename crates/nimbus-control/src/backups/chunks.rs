@@ -4,23 +4,38 @@
 //! objects `manifests/<backup id>` (zstd-compressed JSON).
 //!
 //! A pack is written (synced) before the index rows that point into it commit, so an index
-//! row never names data that is not there. Chunks are shared by every backup of the project
+//! row never names data that is not there. Packs are written on threads of their own
+//! while the next fills, so cutting and sealing overlap the disk. Chunks are shared by every backup of the project
 //! that contains them; the index counts the backups using each, and a pack goes once no
 //! chunk in it is used.
 
 use super::manifest_key;
+use crate::objects::system::PendingSystemObject;
 use crate::Control;
 use nimbus_core::Error;
-use nimbus_drivers::backup_data::{open_chunk, CutChunk, Manifest};
+use nimbus_drivers::backup_data::{open_chunk, CutChunk, Manifest, CHUNK_MAX};
 use nimbus_store::backups::{self as repo, ChunkRow};
 use nimbus_store::objects::{Bucket, Object};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// A pack is written once it holds this much.
 const PACK_SIZE: usize = 32 << 20;
 
-/// Index lookups and updates go in batches of this many hashes.
+/// Packs written at once: the threads writing them share the cores with those cutting.
+const PACKS_IN_FLIGHT: usize = 3;
+
+/// Index lookups go in batches of this many hashes.
 const BATCH: usize = 400;
+
+/// Use counts change in batches of this many hashes (every chunk of a backup, tens of
+/// thousands for a large volume; well under both engines' limits on bound values).
+const COUNT_BATCH: usize = 5000;
+
+/// A chunk in a pack: hash, offset in the pack, stored length, plaintext length.
+type PackEntry = (String, i64, i64, i64);
+
+/// A pack being written: its data, its key, the chunks in it.
+type PackInFlight = (PendingSystemObject, String, Vec<PackEntry>);
 
 /// Appends a backup's new chunks to packs.
 pub(super) struct PackWriter<'a> {
@@ -28,9 +43,15 @@ pub(super) struct PackWriter<'a> {
     project: String,
     bucket: Bucket,
     buf: Vec<u8>,
-    entries: Vec<(String, i64, i64, i64)>,
+    entries: Vec<PackEntry>,
     /// Chunks this run already stored or queued.
     seen: HashSet<String>,
+    /// Chunks cut, not yet looked up in the index.
+    queued: Vec<CutChunk>,
+    /// Buffers of packs written, for the next ones.
+    spare: Vec<Vec<u8>>,
+    /// The packs being written (oldest first), and the index rows to commit once each is.
+    writing: VecDeque<PackInFlight>,
     /// Bytes written to packs so far.
     pub stored_bytes: u64,
 }
@@ -44,17 +65,29 @@ impl<'a> PackWriter<'a> {
             buf: Vec::new(),
             entries: Vec::new(),
             seen: HashSet::new(),
+            queued: Vec::new(),
+            spare: Vec::new(),
+            writing: VecDeque::new(),
             stored_bytes: 0,
         }
     }
 
-    /// Adds the chunks of one window that the project does not have yet.
+    /// Adds the chunks of one window; those the project does not have yet are stored.
+    /// Chunks are looked up in the index [`BATCH`] at a time, whatever the windows' sizes
+    /// (an incremental backup reads many small ones).
     pub(super) async fn add(&mut self, chunks: Vec<CutChunk>) -> Result<(), Error> {
-        let candidates: Vec<String> = chunks
-            .iter()
-            .filter(|c| c.stored.is_some() && !self.seen.contains(&c.hash))
-            .map(|c| c.hash.clone())
-            .collect();
+        self.queued.extend(chunks.into_iter().filter(|c| c.stored.is_some()));
+        if self.queued.len() >= BATCH {
+            self.store_queued().await?;
+        }
+        Ok(())
+    }
+
+    /// Looks the queued chunks up, and appends the new ones to packs.
+    async fn store_queued(&mut self) -> Result<(), Error> {
+        let chunks = std::mem::take(&mut self.queued);
+        let candidates: Vec<String> =
+            chunks.iter().filter(|c| !self.seen.contains(&c.hash)).map(|c| c.hash.clone()).collect();
         let mut known = HashSet::new();
         for batch in candidates.chunks(BATCH) {
             let mut c = self.control.store().read().await?;
@@ -74,28 +107,55 @@ impl<'a> PackWriter<'a> {
         Ok(())
     }
 
-    /// Writes the pending pack, then indexes its chunks.
-    pub(super) async fn flush(&mut self) -> Result<(), Error> {
+    /// Starts writing the filled pack, once fewer than [`PACKS_IN_FLIGHT`] are being
+    /// written (the oldest is finished and indexed first).
+    async fn flush(&mut self) -> Result<(), Error> {
+        if self.writing.len() >= PACKS_IN_FLIGHT {
+            self.finish_oldest().await?;
+        }
         if self.entries.is_empty() {
             return Ok(());
         }
         let pack = format!("packs/{}", nimbus_core::id::new_hex_id());
-        let data = std::mem::take(&mut self.buf);
+        // The next pack fills a buffer a written one came back with (a fresh 32 MiB buffer
+        // per pack costs thousands of page faults).
+        let next = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(PACK_SIZE + CHUNK_MAX as usize));
+        let data = std::mem::replace(&mut self.buf, next);
         self.stored_bytes += data.len() as u64;
-        self.control.put_system_object(&self.bucket, &pack, data).await?;
-        let mut tx = self.control.store().write().await?;
-        for (hash, offset, stored_len, len) in self.entries.drain(..) {
-            let row = ChunkRow {
+        let pending = self.control.start_system_object(&self.bucket, &pack, data);
+        self.writing.push_back((pending, pack, std::mem::take(&mut self.entries)));
+        Ok(())
+    }
+
+    /// Writes what is left: every chunk added is then stored and indexed.
+    pub(super) async fn finish(&mut self) -> Result<(), Error> {
+        self.store_queued().await?;
+        self.flush().await?;
+        while !self.writing.is_empty() {
+            self.finish_oldest().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest pack being written, then indexes its chunks.
+    async fn finish_oldest(&mut self) -> Result<(), Error> {
+        let Some((pending, pack, entries)) = self.writing.pop_front() else { return Ok(()) };
+        let (_, buffer) = self.control.finish_system_object(pending).await?;
+        self.spare.push(buffer);
+        let rows: Vec<ChunkRow> = entries
+            .into_iter()
+            .map(|(hash, pack_offset, stored_len, len)| ChunkRow {
                 project_id: self.project.clone(),
                 hash,
                 pack: pack.clone(),
-                pack_offset: offset,
+                pack_offset,
                 stored_len,
                 len,
                 refs: 0,
-            };
-            repo::insert_chunk(&mut tx, &row).await?;
-        }
+            })
+            .collect();
+        let mut tx = self.control.store().write().await?;
+        repo::insert_chunks(&mut tx, &rows).await?;
         tx.commit().await
     }
 }
@@ -123,8 +183,8 @@ impl Control {
         delta: i64,
     ) -> Result<usize, Error> {
         let mut indexed = 0;
-        for batch in chunks.chunks(BATCH) {
-            indexed += repo::chunks(tx, project, batch).await?.len();
+        for batch in chunks.chunks(COUNT_BATCH) {
+            indexed += repo::count_chunks(tx, project, batch).await?;
             repo::add_refs(tx, project, batch, delta).await?;
         }
         Ok(indexed)

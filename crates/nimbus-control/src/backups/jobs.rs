@@ -28,7 +28,7 @@ pub const DELETE_BACKUP_JOB: &str = "deleteBackup";
 pub const RESTORE_BACKUP_JOB: &str = "restoreBackup";
 
 /// Windows read and cut ahead of the one being stored.
-const CUT_AHEAD: usize = 4;
+const CUT_AHEAD: usize = 8;
 
 /// How often a waiting operation looks for a free slot.
 const SLOT_POLL: Duration = Duration::from_millis(500);
@@ -198,22 +198,15 @@ impl Control {
                 (size, ranges, None, None)
             }
         };
-        let file =
-            Arc::new(std::fs::File::open(&path).map_err(|e| Error::Internal(format!("opening the volume: {e}")))?);
+        let reader = Arc::new(backup_data::VolumeReader::open(&path)?);
         let mut writer = PackWriter::new(self, &b.project_id, bucket.clone());
         let mut fresh: Vec<Piece> = Vec::new();
         let mut read_bytes = 0u64;
         // Reading and cutting the next windows (on blocking threads) overlaps storing the
         // current one (sealing and writing packs).
         let cut_window = |w: Range<u64>| {
-            let (file, map) = (file.clone(), map.clone());
-            tokio::task::spawn_blocking(move || {
-                let data = match &map {
-                    Some(m) => backup_data::read_window(&file, m, &w)?,
-                    None => backup_data::read_raw_window(&file, &w)?,
-                };
-                Ok::<_, Error>(backup_data::cut(w.start, &data))
-            })
+            let (reader, map) = (reader.clone(), map.clone());
+            tokio::task::spawn_blocking(move || reader.cut_window(map.as_deref(), &w))
         };
         let windows = backup_data::windows(&ranges);
         let mut ahead: std::collections::VecDeque<_> =
@@ -230,7 +223,7 @@ impl Control {
             }
             writer.add(chunks).await?;
         }
-        writer.flush().await?;
+        writer.finish().await?;
         let manifest = match parent {
             Some(m) => m.overlay(size, &ranges, fresh),
             None => Manifest { size, pieces: fresh },

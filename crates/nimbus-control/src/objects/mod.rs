@@ -626,7 +626,8 @@ impl Control {
         let files = &self.drivers().objects;
         let sealing = self.sealing(&b, put.sse.as_deref())?;
         let data_key = sealing.as_ref().map(|(k, _)| k);
-        let stored = files.write(&b.id, data, self.config().max_object_size, data_key).await.map_err(write_error)?;
+        let stored =
+            files.write(&b.id, data, self.config().max_object_size, data_key, true).await.map_err(write_error)?;
         let check = || -> Result<(), Error> {
             if put.content_length.is_some_and(|n| n != stored.size) {
                 return Err(Error::bad_request(format!("{BODY_FAILED}fewer bytes than Content-Length")));

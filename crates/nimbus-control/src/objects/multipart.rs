@@ -85,8 +85,10 @@ impl Control {
         };
         let files = &self.drivers().objects;
         let data_key = u.sse.as_deref().map(|s| files.data_key(s)).transpose()?;
-        let stored =
-            files.write(&b.id, data, self.config().max_object_size, data_key.as_ref()).await.map_err(write_error)?;
+        let stored = files
+            .write(&b.id, data, self.config().max_object_size, data_key.as_ref(), true)
+            .await
+            .map_err(write_error)?;
         if content_md5.is_some_and(|m| hex::encode(m) != stored.md5) {
             files.delete(&b.id, &stored.data_id).await?;
             return Err(Error::bad_request(BAD_DIGEST));

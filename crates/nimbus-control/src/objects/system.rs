@@ -4,12 +4,19 @@
 //! like SSE-S3 objects. Writes here are the platform's own: the customer call that caused
 //! them is what is audited.
 
-use super::{repo, write_error};
+use super::repo;
 use crate::Control;
-use bytes::Bytes;
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
 use nimbus_store::objects::{Bucket, Object};
+
+/// A system object whose data is being written ([`Control::start_system_object`]).
+pub(crate) struct PendingSystemObject {
+    bucket: Bucket,
+    key: String,
+    wrapped: String,
+    write: tokio::task::JoinHandle<Result<(nimbus_drivers::object_files::Stored, Vec<u8>), Error>>,
+}
 
 /// The pseudo-project that owns system buckets.
 pub const SYSTEM_PROJECT: &str = "nimbus-system";
@@ -55,13 +62,34 @@ impl Control {
 
     /// Stores `data` as `key` of a system bucket (sealed, synced, then recorded).
     pub(crate) async fn put_system_object(&self, b: &Bucket, key: &str, data: Vec<u8>) -> Result<Object, Error> {
+        self.finish_system_object(self.start_system_object(b, key, data)).await.map(|(o, _)| o)
+    }
+
+    /// Starts writing `data` as `key` of a system bucket on a thread of its own (sealed,
+    /// synced); [`Self::finish_system_object`] records it. Dropped unfinished, it leaves a
+    /// `.partial` file that start-up sweeps.
+    pub(crate) fn start_system_object(&self, b: &Bucket, key: &str, data: Vec<u8>) -> PendingSystemObject {
         let files = &self.drivers().objects;
         let (data_key, wrapped) = files.new_data_key();
-        let body = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(data))]);
-        let stored = files.write(&b.id, body, i64::MAX, Some(&data_key)).await.map_err(write_error)?;
+        PendingSystemObject {
+            bucket: b.clone(),
+            key: key.into(),
+            wrapped,
+            write: files.spawn_write(&b.id, data, Some(data_key)),
+        }
+    }
+
+    /// Waits for a system object's data, puts it into place and records it; gives back the
+    /// (emptied) buffer it was written from.
+    pub(crate) async fn finish_system_object(&self, pending: PendingSystemObject) -> Result<(Object, Vec<u8>), Error> {
+        let PendingSystemObject { bucket: b, key, wrapped, write } = pending;
+        let files = &self.drivers().objects;
+        let (stored, buffer) = write.await.map_err(|e| Error::Internal(format!("object store: {e}")))??;
+        files.publish(&b.id, &stored.data_id).await?;
+        let b = &b;
         let o = Object {
             bucket_id: b.id.clone(),
-            object_key: key.into(),
+            object_key: key,
             data_id: stored.data_id.clone(),
             size: stored.size,
             etag: stored.md5,
@@ -87,7 +115,7 @@ impl Control {
         match committed {
             Ok(removed) => {
                 self.remove_data(removed).await;
-                Ok(o)
+                Ok((o, buffer))
             }
             Err(e) => {
                 files.delete(&b.id, &stored.data_id).await?;

@@ -1,0 +1,208 @@
+//! A data file written once, front to back, then synced (object data, backup packs), past
+//! the page cache where the file system allows it (`O_DIRECT`).
+//!
+//! Why: every such file is synced before it counts as written, and on the machines measured
+//! the kernel's write-back of cached pages reached about 230 MB/s where direct writes of the
+//! same data reached 1.6 GB/s (32 MiB files, each synced). The bytes go through one aligned
+//! 4 MiB buffer; the last, partial block is written padded and the file cut back to its
+//! length. A file system that refuses direct I/O (tmpfs) gets ordinary writes. Backups read
+//! volumes past the page cache the same way ([`open_direct`], [`AlignedBuf`]).
+
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Direct I/O wants buffers, offsets and lengths aligned to the device's block size; 4 KiB
+/// covers every common one.
+const ALIGN: usize = 4096;
+/// Bytes gathered before each write.
+const BUF: usize = 4 << 20;
+
+/// A zeroed heap buffer aligned for direct I/O.
+pub struct AlignedBuf {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the buffer is owned memory, used by one thread at a time through `&mut`.
+unsafe impl Send for AlignedBuf {}
+
+impl AlignedBuf {
+    fn layout(len: usize) -> Layout {
+        Layout::from_size_align(len.max(1), ALIGN).expect("a valid layout")
+    }
+
+    /// `len` zero bytes.
+    pub fn new(len: usize) -> Self {
+        // SAFETY: the layout has a non-zero size.
+        let ptr = unsafe { alloc_zeroed(Self::layout(len)) };
+        if ptr.is_null() {
+            std::alloc::handle_alloc_error(Self::layout(len));
+        }
+        AlignedBuf { ptr, len }
+    }
+
+    pub fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: `ptr` points at `len` initialised bytes this value owns.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with the same layout.
+        unsafe { dealloc(self.ptr, Self::layout(self.len)) }
+    }
+}
+
+/// Whether direct I/O may read or write `len` bytes at file offset `at` into buffer
+/// offset `buf_at` (of an [`AlignedBuf`]).
+pub fn direct_aligned(at: u64, len: u64, buf_at: usize) -> bool {
+    at.is_multiple_of(ALIGN as u64) && len.is_multiple_of(ALIGN as u64) && buf_at.is_multiple_of(ALIGN)
+}
+
+/// Opens `path` for reading past the page cache; `None` where the file system refuses.
+pub fn open_direct(path: &Path) -> io::Result<Option<File>> {
+    match OpenOptions::new().read(true).custom_flags(libc::O_DIRECT).open(path) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+thread_local! {
+    static SPARE_BUF: std::cell::RefCell<Option<AlignedBuf>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A file being written sequentially (blocking calls).
+pub struct DataFile {
+    file: File,
+    buf: AlignedBuf,
+    /// Bytes in `buf`.
+    filled: usize,
+    /// Bytes already in the file.
+    written: u64,
+    direct: bool,
+}
+
+impl DataFile {
+    /// Creates (or truncates) the file at `path`.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let open =
+            |flags: i32| OpenOptions::new().write(true).create(true).truncate(true).custom_flags(flags).open(path);
+        let (file, direct) = match open(libc::O_DIRECT) {
+            Ok(f) => (f, true),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (open(0)?, false),
+            Err(e) => return Err(e),
+        };
+        // A thread writing one file after another reuses its buffer (a fresh one costs a
+        // thousand page faults).
+        let buf = SPARE_BUF.with(|spare| spare.borrow_mut().take()).unwrap_or_else(|| AlignedBuf::new(BUF));
+        Ok(DataFile { file, buf, filled: 0, written: 0, direct })
+    }
+
+    /// Appends `data`.
+    pub fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let take = (BUF - self.filled).min(data.len());
+            let filled = self.filled;
+            self.buf.bytes()[filled..filled + take].copy_from_slice(&data[..take]);
+            self.filled += take;
+            data = &data[take..];
+            if self.filled == BUF {
+                self.write_out(BUF)?;
+                self.written += BUF as u64;
+                self.filled = 0;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the first `len` bytes of the buffer at the file's end.
+    fn write_out(&mut self, len: usize) -> io::Result<()> {
+        let at = self.written;
+        let result = {
+            let file = &self.file;
+            let bytes = &self.buf.bytes()[..len];
+            file.write_all_at(bytes, at)
+        };
+        match result {
+            // A file system may accept O_DIRECT at open and refuse it on write: go on with
+            // ordinary writes.
+            Err(e) if self.direct && e.raw_os_error() == Some(libc::EINVAL) => {
+                self.set_buffered()?;
+                let bytes = &self.buf.bytes()[..len];
+                self.file.write_all_at(bytes, at)
+            }
+            other => other,
+        }
+    }
+
+    fn set_buffered(&mut self) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let fd = self.file.as_raw_fd();
+        // SAFETY: fcntl on a descriptor this value owns.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_DIRECT) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.direct = false;
+        Ok(())
+    }
+
+    /// Writes what is left and syncs the file; returns its length.
+    pub fn finish(mut self) -> io::Result<u64> {
+        let result = self.finish_inner();
+        let DataFile { buf, .. } = self;
+        SPARE_BUF.with(|spare| *spare.borrow_mut() = Some(buf));
+        result
+    }
+
+    fn finish_inner(&mut self) -> io::Result<u64> {
+        let len = self.filled;
+        if len > 0 {
+            // A direct write covers whole blocks: the tail goes out padded with zeros, and
+            // the file is cut back to its real length.
+            let padded = if self.direct { len.next_multiple_of(ALIGN) } else { len };
+            self.buf.bytes()[len..padded].fill(0);
+            self.write_out(padded)?;
+            self.written += len as u64;
+            if padded != len {
+                self.file.set_len(self.written)?;
+            }
+        }
+        self.file.sync_all()?;
+        Ok(self.written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_any_length_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0usize, 1, ALIGN - 1, ALIGN, BUF - 1, BUF, BUF + 1, 2 * BUF + 12_345] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8 ^ 0x5a).collect();
+            let path = dir.path().join(format!("f{len}"));
+            let mut f = DataFile::create(&path).unwrap();
+            // Odd pieces, so the buffer fills across calls.
+            for piece in data.chunks(7_777) {
+                f.write(piece).unwrap();
+            }
+            assert_eq!(f.finish().unwrap(), len as u64);
+            assert_eq!(std::fs::read(&path).unwrap(), data, "{len} bytes");
+        }
+    }
+}
