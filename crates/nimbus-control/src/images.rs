@@ -607,7 +607,8 @@ impl Control {
             .await
             .map_err(|e| Error::Internal(format!("opening {}: {e}", qcow2.display())))?;
         let files = &self.drivers().images;
-        let written = files.write(&image.id, tokio_util::io::ReaderStream::new(file), i64::MAX).await?;
+        let written =
+            files.write(&image.id, tokio_util::io::ReaderStream::with_capacity(file, 1 << 20), i64::MAX).await?;
         let inspected = files.inspect(&image.id).await?;
         check_format(&image, &inspected)?;
         image.status = "active".into();
@@ -676,12 +677,10 @@ impl Control {
         if image.status == "active" {
             return Ok(());
         }
-        let file = tokio::fs::File::open(&export)
-            .await
-            .map_err(|e| Error::Internal(format!("opening the disk export: {e}")))?;
-        let written = files.write(id, tokio_util::io::ReaderStream::new(file), i64::MAX).await?;
+        // A resumed job may find the export already in place.
+        let from = if tokio::fs::metadata(&export).await.is_ok() { export } else { files.path(id) };
+        let written = files.adopt(id, &from).await?;
         let inspected = files.inspect(id).await?;
-        let _ = tokio::fs::remove_file(&export).await;
         let mut tx = self.store().write().await?;
         if repo::get(&mut tx, id).await?.is_none() {
             files.delete(id).await?;

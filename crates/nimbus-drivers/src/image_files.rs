@@ -83,6 +83,41 @@ impl ImageFiles {
         Ok(Written { size, md5: hex::encode(md5.finalize()), sha512: hex::encode(sha.finalize()) })
     }
 
+    /// Makes the file at `from` (on the same file system: an export the platform wrote)
+    /// the image's data without copying it: hashed (MD5 and SHA-512 on two threads, each
+    /// reading the file), synced and renamed into place.
+    pub async fn adopt(&self, id: &str, from: &Path) -> Result<Written, Error> {
+        let (from, to) = (from.to_path_buf(), self.path(id));
+        tokio::task::spawn_blocking(move || {
+            fn hash_file<D: Digest>(path: &Path) -> std::io::Result<(u64, String)> {
+                use std::io::Read;
+                let mut f = std::fs::File::open(path)?;
+                let mut buf = vec![0u8; 8 << 20];
+                let (mut d, mut n) = (D::new(), 0u64);
+                loop {
+                    let got = f.read(&mut buf)?;
+                    if got == 0 {
+                        return Ok((n, hex::encode(d.finalize())));
+                    }
+                    d.update(&buf[..got]);
+                    n += got as u64;
+                }
+            }
+            let ((size, md5), (_, sha512)) = std::thread::scope(|s| {
+                let md5 = s.spawn(|| hash_file::<Md5>(&from));
+                let sha = hash_file::<Sha512>(&from);
+                let md5 = md5.join().map_err(|_| std::io::Error::other("the MD5 thread panicked"))?;
+                Ok::<_, std::io::Error>((md5?, sha?))
+            })
+            .map_err(io)?;
+            std::fs::File::open(&from).and_then(|f| f.sync_all()).map_err(io)?;
+            std::fs::rename(&from, &to).map_err(io)?;
+            Ok(Written { size: size as i64, md5, sha512 })
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("image store: {e}")))?
+    }
+
     /// Removes an image's data (missing data is not an error: deletes are retried).
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
         let p = self.path(id);
