@@ -21,16 +21,17 @@ Environment:
 
 The checks (``CreateServers`` is the SDK's name for ``POST /v1.1/{project_id}/cloudservers``):
   a. CreateServers count=2, name ``hw-vm``, user_data base64("#!/bin/sh\\necho hello-from-ecs\\n"),
-     root_volume SSD, X-Client-Token: answers job_id and two serverIds; the same request with the
-     same X-Client-Token answers the same job and servers.
+     root_volume SSD, one 10 GB SATA data volume, X-Client-Token: answers job_id and two serverIds;
+     the same request with the same X-Client-Token answers the same job and servers.
   b. ShowJob until SUCCESS/FAIL: SUCCESS, two sub_jobs, each SUCCESS with one of the server ids.
-  c. ShowServer of each: ACTIVE, flavor, image, name prefix ``hw-vm``.
+  c. ShowServer of each: ACTIVE, flavor, image, name prefix ``hw-vm``; ListServerBlockDevices: the
+     system disk (an EVS volume made from the image) on /dev/vda, the data disk on /dev/vdc.
   d. ListServersDetails: both listed, count >= 2; the name and status filters.
   e. BatchStopServers SOFT -> SHUTOFF, BatchStartServers -> ACTIVE, BatchRebootServers HARD -> ACTIVE,
      each through a job that ends in SUCCESS.
   f. Errors: ShowServer of an unknown id -> 404; CreateServers with an unknown flavor or user_data
      that is not base64 -> 400; CreatePostPaidServers (``POST /v1/...``) with an unknown flavor -> 400.
-  g. DeleteServers -> job SUCCESS; ShowServer -> 404 afterwards; no longer listed.
+  g. DeleteServers (delete_volume) -> job SUCCESS; ShowServer -> 404 afterwards; no longer listed.
 
 Prints ``ok: ...`` or ``FAIL: ...`` per check, then ``huawei-ecs: N passed, M failed``;
 exits 1 if anything failed.
@@ -72,7 +73,9 @@ from huaweicloudsdkecs.v2 import (
     PostPaidServerRootVolume,
     PrePaidServer,
     PrePaidServerNic,
+    PrePaidServerDataVolume,
     PrePaidServerRootVolume,
+    ListServerBlockDevicesRequest,
     ServerId,
     ShowJobRequest,
     ShowServerRequest,
@@ -206,6 +209,7 @@ def prepaid_server(flavor=FLAVOR, user_data=USER_DATA, count=2, name=NAME):
         vpcid=VPC_ID,
         nics=[PrePaidServerNic(subnet_id=SUBNET_ID)],
         root_volume=PrePaidServerRootVolume(volumetype="SSD"),
+        data_volumes=[PrePaidServerDataVolume(volumetype="SATA", size=10)],
         count=count,
         # key_name is left out: the servers have no key pair.
     )
@@ -389,6 +393,20 @@ def check_active(ecs, server_id):
     return s.name
 
 
+def check_block_devices(ecs, server_id):
+    """The system disk is an EVS volume on /dev/vda (boot index 0), the data disk a 10 GB one on
+    /dev/vdc (vdb is the config drive)."""
+    resp = ecs.list_server_block_devices(ListServerBlockDevicesRequest(server_id=server_id))
+    devices = {d.device: d for d in resp.volume_attachments or []}
+    expect(sorted(devices) == ["/dev/vda", "/dev/vdc"], f"devices {sorted(devices)}, expected /dev/vda and /dev/vdc")
+    root, data = devices["/dev/vda"], devices["/dev/vdc"]
+    expect(root.boot_index == 0, f"system disk boot index {root.boot_index!r}, expected 0")
+    expect(root.size is not None and root.size >= 1, f"system disk size {root.size!r}")
+    expect(data.boot_index is None, f"data disk boot index {data.boot_index!r}, expected none")
+    expect(data.size == 10, f"data disk size {data.size!r}, expected 10")
+    expect(root.volume_id != data.volume_id and root.server_id == server_id, "two distinct volumes of this server")
+
+
 def check_status(ecs, ids, status, vm_state, power_state):
     for server_id in ids:
         s = show(ecs, server_id)
@@ -530,6 +548,9 @@ def run_checks(ecs, requests, created):
         return
     names = [R.run(f"ECS ShowServer {i}: ACTIVE, flavor, image, name prefix {NAME!r}", check_active, ecs, i)
              for i in ids]
+    for i in ids:
+        R.run(f"ECS ListServerBlockDevices {i}: an SSD system disk on /dev/vda, a 10 GB data disk on /dev/vdc",
+              check_block_devices, ecs, i)
     if EXPECT_READY:
         print(f"huawei-ecs-servers: {' '.join(ids)}", flush=True)
         created.clear()  # left running for the Rust test

@@ -109,6 +109,8 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("volume:delete", &[Admin, ProjectRole(MEMBERS)]),
     ("volume:attach", &[Admin, ProjectRole(MEMBERS)]),
     ("volume:admin_actions", &[Admin]),
+    ("volume:services", &[Admin, SystemReader]),
+    ("volume:manage_services", &[Admin]),
     ("backup:get", &[Admin, SystemReader, ProjectRole(READERS)]),
     ("backup:create", &[Admin, ProjectRole(MEMBERS)]),
     ("backup:update", &[Admin, ProjectRole(MEMBERS)]),

@@ -59,6 +59,21 @@ impl VolumeFiles {
     }
 
     /// Where a volume's data lives.
+    /// The file system holding the volumes: its size and the bytes free to unprivileged
+    /// writers, in bytes (what the block-storage back end reports as its capacity).
+    pub fn capacity(&self) -> Result<(u64, u64), Error> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.root.as_os_str().as_bytes())
+            .map_err(|_| Error::Internal("the volumes directory has a NUL in its name".into()))?;
+        // SAFETY: statvfs fills the zeroed struct from a NUL-terminated path.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+            return Err(io(std::io::Error::last_os_error()));
+        }
+        let block = st.f_frsize as u64;
+        Ok((st.f_blocks as u64 * block, st.f_bavail as u64 * block))
+    }
+
     pub fn path(&self, id: &str, format: VolumeFormat) -> PathBuf {
         let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
         self.root.join(format!("{safe}.{}", format.name()))

@@ -301,6 +301,55 @@ pub async fn insert_attachment(c: &mut AnyConnection, a: &Attachment) -> Result<
 }
 
 /// Moves an attachment to `status`; `false` if it is gone.
+/// What one project holds on the block-storage back end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectHoldings {
+    pub project_id: String,
+    pub volume_count: i64,
+    pub volume_gb: i64,
+    pub snapshot_count: i64,
+    pub snapshot_gb: i64,
+}
+
+/// How many rows of `table` (a table with `project_id`, `size_gb` and `status`) each project
+/// has, and their size in GB, leaving out those being deleted.
+async fn count_and_gb(c: &mut AnyConnection, table: &'static str) -> Result<Vec<(String, i64, i64)>, Error> {
+    sqlx::query_as(&format!(
+        "SELECT project_id, CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(size_gb), 0) AS BIGINT) FROM {table} \
+         WHERE status <> 'deleting' GROUP BY project_id ORDER BY project_id"
+    ))
+    .fetch_all(c)
+    .await
+    .map_err(db_error)
+}
+
+/// The volumes and snapshots of every project (those not being deleted), by project.
+pub async fn holdings_by_project(c: &mut AnyConnection) -> Result<Vec<ProjectHoldings>, Error> {
+    let volumes = count_and_gb(&mut *c, "volumes").await?;
+    let snapshots = count_and_gb(&mut *c, "volume_snapshots").await?;
+    let mut by: std::collections::BTreeMap<String, ProjectHoldings> = std::collections::BTreeMap::new();
+    for (p, n, gb) in volumes {
+        let h = by.entry(p.clone()).or_insert_with(|| ProjectHoldings { project_id: p, ..Default::default() });
+        (h.volume_count, h.volume_gb) = (n, gb);
+    }
+    for (p, n, gb) in snapshots {
+        let h = by.entry(p.clone()).or_insert_with(|| ProjectHoldings { project_id: p, ..Default::default() });
+        (h.snapshot_count, h.snapshot_gb) = (n, gb);
+    }
+    Ok(by.into_values().collect())
+}
+
+/// Makes every volume attached to the server go when the server goes (or not).
+pub async fn set_delete_on_termination(c: &mut AnyConnection, server_id: &str, delete: bool) -> Result<(), Error> {
+    sqlx::query("UPDATE volume_attachments SET delete_on_termination = $2 WHERE server_id = $1")
+        .bind(server_id)
+        .bind(delete as i64)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
 pub async fn set_attachment_status(c: &mut AnyConnection, id: &str, status: &str) -> Result<bool, Error> {
     let r = sqlx::query("UPDATE volume_attachments SET status = $2 WHERE id = $1")
         .bind(id)

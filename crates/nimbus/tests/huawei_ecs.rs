@@ -2,7 +2,8 @@
 //! batch create with `count` and `X-Client-Token`, the job with one sub-job per server, show,
 //! list, batch stop/start/reboot, bad input, delete. The checks live in
 //! `tests/clients/huawei_ecs_check.py`; this test adds what the SDK cannot see: the audit
-//! trail, and that nothing is left on the host afterwards.
+//! trail, the EVS volumes the servers got (an SSD system disk made from the image, a SATA
+//! data disk) and that they went with the servers, and that nothing is left on the host.
 
 mod common;
 
@@ -42,6 +43,26 @@ async fn the_huawei_ecs_sdk_drives_real_servers() {
     for action in ["createServer", "stopServer", "startServer", "rebootServer", "deleteServer"] {
         assert!(names.iter().filter(|n| **n == action).count() >= 2, "{action} traced per server: {names:?}");
     }
+    // Each server had an SSD system disk made from the image and a 10 GB SATA data disk (so
+    // metering says), and the delete took both (`delete_volume`).
+    let (code, usage) = region.call("GET", &format!("/v1/{project}/metering/events"), Some(&token), None).await;
+    assert_eq!(code, 200, "{usage}");
+    let mut types: Vec<String> = usage["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resource_type"] == "evs" && e["event"] == "created")
+        .map(|e| e["flavor"].as_str().unwrap_or_default().to_string())
+        .collect();
+    types.sort();
+    assert_eq!(types, ["SATA", "SATA", "SSD", "SSD"], "{usage}");
+    region
+        .wait_for(120, "the servers' volumes to go", || async {
+            let (code, v) = region.call("GET", &format!("/volume/v3/{project}/volumes"), Some(&token), None).await;
+            assert_eq!(code, 200, "{v}");
+            v["volumes"].as_array().unwrap().is_empty().then_some(())
+        })
+        .await;
     // Nothing left behind once the delete job finished.
     assert!(qemu_pids(&region.data_dir.join("instances")).is_empty(), "no QEMU process left");
     let left: Vec<_> = std::fs::read_dir(region.data_dir.join("instances"))

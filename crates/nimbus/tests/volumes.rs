@@ -273,6 +273,114 @@ async fn operators_manage_volume_types() {
     assert!(!ok && err.contains("403"), "{err}");
 }
 
+/// Operators see the block-storage services, the back end's pool with its real capacity, its
+/// capabilities and what each project holds, with the `openstack` CLI; changing a service's
+/// state is refused with the reason (400), an unknown one is a 404; members see none of it;
+/// on both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_see_the_block_storage_services() {
+    for db in databases() {
+        let region = Region::start_with(&db, &[], None);
+        let services = region.openstack_json(&["volume", "service", "list"]);
+        let mut found: Vec<(String, String, String)> = services
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                assert_eq!((s["Status"].as_str(), s["State"].as_str()), (Some("enabled"), Some("up")), "{s}");
+                (
+                    s["Binary"].as_str().unwrap().into(),
+                    s["Host"].as_str().unwrap().into(),
+                    s["Zone"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        found.sort();
+        let zone = region.openstack_json(&["availability", "zone", "list", "--volume"])[0]["Zone Name"].clone();
+        let zone = zone.as_str().unwrap();
+        assert_eq!(
+            found,
+            [
+                ("cinder-backup".into(), "nimbus".into(), zone.into()),
+                ("cinder-scheduler".into(), "nimbus".into(), zone.into()),
+                ("cinder-volume".into(), "nimbus@local".into(), zone.into()),
+            ]
+        );
+        let only =
+            region.openstack_json(&["volume", "service", "list", "--service", "cinder-volume", "--host", "nimbus"]);
+        assert_eq!(only.as_array().unwrap().len(), 1, "{only}");
+        let (ok, _, err) =
+            region.openstack(&["volume", "service", "set", "--disable", "nimbus@local", "cinder-volume"]);
+        assert!(!ok && err.contains("one of each"), "{err}");
+        let (admin, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+        let services = format!("/volume/v3/{project}/os-services");
+        let (code, b) = region
+            .call(
+                "PUT",
+                &format!("{services}/enable"),
+                Some(&admin),
+                Some(json!({"host": "nowhere", "binary": "cinder-volume"})),
+            )
+            .await;
+        assert_eq!(code, 404, "{b}");
+        let (code, b) = region
+            .call(
+                "PUT",
+                &format!("{services}/disable-log-reason"),
+                Some(&admin),
+                Some(json!({"host": "nimbus", "binary": "cinder-volume"})),
+            )
+            .await;
+        assert_eq!(code, 400, "no reason given: {b}");
+        let (code, b) =
+            region.call("PUT", &format!("{services}/freeze"), Some(&admin), Some(json!({"host": "nowhere"}))).await;
+        assert_eq!(code, 400, "{b}");
+
+        // The pool's capacity is the volumes' file system's.
+        let pools = region.openstack_json(&["volume", "backend", "pool", "list", "--long"]);
+        assert_eq!(pools.as_array().unwrap().len(), 1, "{pools}");
+        assert_eq!(pools[0]["Name"], "nimbus@local#local");
+        let caps = &pools[0]["Capabilities"];
+        let total = caps["total_capacity_gb"].as_f64().unwrap_or_else(|| panic!("a number: {pools}"));
+        let free = caps["free_capacity_gb"].as_f64().unwrap_or_else(|| panic!("a number: {pools}"));
+        assert_eq!(
+            (caps["vendor_name"].as_str(), caps["volume_backend_name"].as_str()),
+            (Some("Open Source"), Some("local"))
+        );
+        let df =
+            std::process::Command::new("df").args(["-B1", "--output=size"]).arg(&region.data_dir).output().unwrap();
+        let df_total: f64 = String::from_utf8_lossy(&df.stdout).lines().nth(1).unwrap().trim().parse().unwrap();
+        assert!((total - df_total / (1u64 << 30) as f64).abs() < 0.02, "pool {total} GiB, df {df_total} bytes");
+        assert!(free > 0.0 && free <= total, "{pools}");
+        let caps = region.openstack_json(&["volume", "backend", "capability", "show", "nimbus@local#local"]);
+        assert!(!caps.as_array().unwrap().is_empty(), "{caps}");
+
+        // What the project holds on the volume host.
+        region.openstack_json(&["volume", "create", "--size", "10", "held"]);
+        wait_status(&region, "held", "available").await;
+        let (code, host) =
+            region.call("GET", &format!("/volume/v3/{project}/os-hosts/nimbus@local"), Some(&admin), None).await;
+        assert_eq!(code, 200, "{host}");
+        let rows = host["host"].as_array().unwrap();
+        assert_eq!(rows[0]["resource"]["project"], "(total)", "{host}");
+        assert_eq!(rows[0]["resource"]["volume_count"], "1", "{host}");
+        assert!(
+            rows.iter()
+                .any(|r| r["resource"]["project"] == project.as_str() && r["resource"]["total_volume_gb"] == "10"),
+            "{host}"
+        );
+        let (code, _) =
+            region.call("GET", &format!("/volume/v3/{project}/os-hosts/elsewhere"), Some(&admin), None).await;
+        assert_eq!(code, 404);
+
+        region.tenant(&admin, "ops-other", "ann", "ann-pw-1", "member").await;
+        let ann = region.os_env("ann", "ann-pw-1", "ops-other");
+        let (ok, _, err) = region.openstack_as(&ann, &["volume", "service", "list"]);
+        assert!(!ok && err.contains("403"), "{err}");
+    }
+}
+
 /// Guest user data: reports the data disks it sees (`disks: vdc:<serial>:<sectors>.`) each
 /// time they change; on each new one it prints what the disk starts with (`head vdc: ...`),
 /// then writes `nimbus-pattern-<serial>` there.
@@ -1256,7 +1364,10 @@ async fn servers_boot_from_volumes() {
     assert!(ok, "{err}");
     wait_status(&region, &vol, "available").await;
 
-    // With --delete-on-termination the volume goes with the server.
+    // With --delete-on-termination the volume goes with the server; so does a new blank
+    // data volume made with it, which the guest sees on vdc.
+    let show_data = dir.path().join("data.sh");
+    std::fs::write(&show_data, "#!/bin/sh\necho \"data disk sectors: $(cat /sys/block/vdc/size).\"\n").unwrap();
     let s3 = region.openstack_json(&[
         "server",
         "create",
@@ -1267,11 +1378,21 @@ async fn servers_boot_from_volumes() {
         "--boot-from-volume",
         "2",
         "--delete-on-termination",
+        "--block-device",
+        "source_type=blank,destination_type=volume,volume_size=10,delete_on_termination=true",
+        "--user-data",
+        show_data.to_str().unwrap(),
         "--wait",
         "bfv4",
     ]);
     assert_eq!(s3["status"], "ACTIVE", "{s3}");
-    assert_eq!(region.openstack_json(&["volume", "list"]).as_array().unwrap().len(), 2);
+    let vols = region.openstack_json(&["volume", "list", "--long"]);
+    assert_eq!(vols.as_array().unwrap().len(), 3, "{vols}");
+    let data = vols.as_array().unwrap().iter().find(|v| v["Size"] == 10).expect("the data volume").clone();
+    let data = region.openstack_json(&["volume", "show", data["ID"].as_str().unwrap()]);
+    assert_eq!((data["status"].as_str(), data["bootable"].clone()), (Some("in-use"), json!(false)), "{data}");
+    assert_eq!(data["attachments"][0]["device"], "/dev/vdc", "{data}");
+    wait_console(&region, "bfv4", "data disk sectors: 20971520.", 1).await;
     let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "bfv4"]);
     assert!(ok, "{err}");
     region

@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use nimbus_control::compute::{Naming, ServerAction, ServerCreate, ServerQuery, ServerView};
+use nimbus_control::compute::{BootSource, Naming, NewDataVolume, ServerAction, ServerCreate, ServerQuery, ServerView};
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
 use nimbus_core::time::{iso_time, usage_time};
@@ -118,6 +118,18 @@ fn required<'a>(m: &'a Map<String, Value>, k: &str) -> Result<&'a str, Error> {
     str_of(m, k)?.filter(|s| !s.is_empty()).ok_or_else(|| Error::bad_request(format!("'{k}' is required.")))
 }
 
+/// A volume's `size` in GB: a positive integer (the volume service checks its limits).
+fn volume_size(m: &Map<String, Value>, what: &str, needed: bool) -> Result<Option<i64>, Error> {
+    match m.get("size") {
+        None | Some(Value::Null) if !needed => Ok(None),
+        None | Some(Value::Null) => Err(Error::bad_request(format!("'{what}' is required."))),
+        Some(v) => match v.as_i64() {
+            Some(n) if n > 0 => Ok(Some(n)),
+            _ => Err(Error::bad_request(format!("'{what}' must be a positive integer (GB)."))),
+        },
+    }
+}
+
 /// Reads the `server` object of a create into the service's request.
 fn create_request(body: &Value) -> Result<ServerCreate, Error> {
     if body.get("dry_run").and_then(Value::as_bool) == Some(true) {
@@ -176,8 +188,37 @@ fn create_request(body: &Value) -> Result<ServerCreate, Error> {
     if let Some(hints) = m.get("os:scheduler_hints").and_then(Value::as_object) {
         req.server_group = str_of(hints, "group")?.map(str::to_string);
     }
-    if m.get("data_volumes").and_then(Value::as_array).is_some_and(|v| !v.is_empty()) {
-        return Err(Error::bad_request("Data volumes are not available in this region yet: create without them."));
+    // The system disk is an EVS volume made from the image (seed 6.1.1), deleted with the
+    // server; data disks are blank EVS volumes attached before the server boots.
+    if let Some(rv) = m.get("root_volume").filter(|v| !v.is_null()) {
+        let rv = rv.as_object().ok_or_else(|| Error::bad_request("'root_volume' must be an object."))?;
+        req.boot = BootSource::NewVolume {
+            size_gb: volume_size(rv, "root_volume.size", false)?,
+            volume_type: Some(required(rv, "volumetype")?.to_string()),
+            delete_on_termination: true,
+        };
+    }
+    if let Some(list) = m.get("data_volumes").filter(|v| !v.is_null()) {
+        let list = list.as_array().ok_or_else(|| Error::bad_request("'data_volumes' must be a list."))?;
+        for d in list {
+            let d = d.as_object().ok_or_else(|| Error::bad_request("Each data volume must be an object."))?;
+            if str_of(d, "data_image_id")?.is_some_and(|i| !i.is_empty()) {
+                return Err(Error::bad_request(
+                    "Data volumes made from a data disk image are not available in this region: create them blank.",
+                ));
+            }
+            let flag = |k: &str| match d.get(k) {
+                None | Some(Value::Null) => Ok(false),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(_) => Err(Error::bad_request(format!("'data_volumes.{k}' must be a boolean."))),
+            };
+            req.data_volumes.push(NewDataVolume {
+                size_gb: volume_size(d, "data_volumes.size", true)?.unwrap_or_default(),
+                volume_type: Some(required(d, "volumetype")?.to_string()),
+                multiattach: flag("multiattach")? || flag("shareable")?,
+                delete_on_termination: flag("delete_on_termination")?,
+            });
+        }
     }
     Ok(req)
 }
@@ -265,11 +306,12 @@ pub async fn batch_action(
         }
     };
     let ids = server_ids(arg)?;
-    let job_id = s.control.batch_server_action(&ctx, &project_id, &ids, Some(action)).await?;
+    let job_id = s.control.batch_server_action(&ctx, &project_id, &ids, Some(action), false).await?;
     Ok(Json(JobIdBody { job_id }).into_response())
 }
 
-/// Deletes servers (their EIPs and data disks arrive with the VPC and EVS services).
+/// Deletes servers with their system disks; their data disks too with `delete_volume`
+/// (EIPs arrive with the VPC service).
 #[utoipa::path(post, path = "/v1/{project_id}/cloudservers/delete", tag = "ECS", request_body = DeleteServersBody,
     params(("project_id" = String, Path)),
     responses((status = 200, body = JobIdBody), (status = 400, body = super::ErrorBody)))]
@@ -287,7 +329,8 @@ pub async fn delete_servers(
         }
     }
     let ids = server_ids(&body)?;
-    let job_id = s.control.batch_server_action(&ctx, &project_id, &ids, None).await?;
+    let with_volumes = body.get("delete_volume").and_then(Value::as_bool).unwrap_or(false);
+    let job_id = s.control.batch_server_action(&ctx, &project_id, &ids, None, with_volumes).await?;
     Ok(Json(JobIdBody { job_id }).into_response())
 }
 
@@ -297,7 +340,9 @@ fn detail_doc(s: &AppState, v: &ServerView) -> Value {
     let flavor: Value = serde_json::from_str(&srv.flavor).unwrap_or_else(|_| json!({}));
     let mut metadata: Map<String, Value> = serde_json::from_str(&srv.metadata).unwrap_or_default();
     metadata.insert("charging_mode".into(), json!("0"));
-    metadata.insert("metering.image_id".into(), json!(srv.image_id));
+    // A server whose system disk is a volume shows the image that disk was made from.
+    let image_id = v.boot_image_id.clone().filter(|_| srv.image_id.is_empty()).unwrap_or_else(|| srv.image_id.clone());
+    metadata.insert("metering.image_id".into(), json!(image_id));
     metadata.insert("metering.resourcespeccode".into(), json!(srv.flavor_id));
     let mut d = json!({
         "id": srv.id, "name": srv.name, "status": srv.status, "description": srv.description.clone().unwrap_or_default(),
@@ -316,7 +361,7 @@ fn detail_doc(s: &AppState, v: &ServerView) -> Value {
         "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
         "OS-EXT-SRV-ATTR:user_data": srv.user_data,
         "addresses": {}, "key_name": srv.key_name,
-        "image": {"id": srv.image_id},
+        "image": {"id": image_id},
         "flavor": {"id": srv.flavor_id, "name": flavor["name"], "disk": flavor["disk"].to_string(),
                    "vcpus": flavor["vcpus"].to_string(), "ram": flavor["ram"].to_string()},
         "OS-EXT-STS:vm_state": srv.vm_state, "OS-EXT-STS:task_state": srv.task_state,
@@ -447,7 +492,8 @@ pub async fn detach_volume(
 
 fn block_device(a: &nimbus_store::volumes::Attachment, size_gb: Option<i64>) -> Value {
     json!({"id": a.volume_id, "volumeId": a.volume_id, "serverId": a.server_id, "device": a.device,
-           "bus": "virtio", "size": size_gb, "bootIndex": Value::Null, "pciAddress": Value::Null})
+           "bus": "virtio", "size": size_gb, "bootIndex": if a.is_boot() { json!(0) } else { Value::Null },
+           "pciAddress": Value::Null})
 }
 
 /// A server's attached disks and how many more it takes.

@@ -6,6 +6,7 @@ pub mod compute;
 pub mod image;
 mod quotas;
 mod volume;
+mod volume_backends;
 mod volume_backups;
 mod volume_listing;
 mod volume_region;
@@ -57,7 +58,7 @@ async fn compute_legacy_version(State(s): State<AppState>) -> impl IntoResponse 
 
 /// The block-storage (Cinder) routes.
 pub fn volume_routes() -> Routes {
-    let r = volume_region::routes(volume::routes(quotas::volume_routes(Routes::default())));
+    let r = volume_backends::routes(volume_region::routes(volume::routes(quotas::volume_routes(Routes::default()))));
     volume_transfers::routes(volume_backups::routes(volume_snapshots::routes(r)))
 }
 

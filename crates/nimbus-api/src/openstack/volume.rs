@@ -307,7 +307,7 @@ async fn volume_view(s: &AppState, ctx: &Ctx, v: &Volume, mv: Microversion, view
     if view == View::Detail {
         o["os-vol-tenant-attr:tenant_id"] = json!(v.project_id);
         if admin {
-            o["os-vol-host-attr:host"] = json!("nimbus@local#local");
+            o["os-vol-host-attr:host"] = json!(nimbus_control::volumes::backends::pool_name());
             o["os-vol-mig-status-attr:migstat"] = Value::Null;
             o["os-vol-mig-status-attr:name_id"] = Value::Null;
         }

@@ -49,6 +49,10 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     ("os-vol-host-attr", "VolumeHostAttribute", "The host of a volume, for administrators."),
     ("os-vol-image-meta", "VolumeImageMetadata", "The image metadata of a volume."),
     ("os-admin-actions", "AdminActions", "Administrator actions: reset status, force delete."),
+    ("os-services", "Services", "The block-storage services, for administrators."),
+    ("os-hosts", "Hosts", "The volume hosts and what each project holds on them."),
+    ("scheduler-stats", "Scheduler_stats", "The back end's pools and their capacity."),
+    ("capabilities", "Capabilities", "What the back end offers."),
 ];
 
 async fn extensions(Auth(_): Auth, Path(_p): Path<String>) -> ApiResult {

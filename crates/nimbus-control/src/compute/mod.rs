@@ -11,6 +11,6 @@ pub mod server_jobs;
 pub use flavor::{FlavorCreate, BUILTIN_FLAVORS};
 pub use keypair::fingerprint;
 pub use server::{
-    instance_action_name, volume_backed, AccessUpdate, ActionOutcome, BootSource, Naming, ServerAction, ServerCreate,
-    ServerQuery, ServerView, ServersCreated,
+    instance_action_name, volume_backed, AccessUpdate, ActionOutcome, BootSource, Naming, NewDataVolume, ServerAction,
+    ServerCreate, ServerQuery, ServerView, ServersCreated,
 };

@@ -67,6 +67,20 @@ pub struct ServerCreate {
     pub access: AccessUpdate,
     /// What the server boots from.
     pub boot: BootSource,
+    /// Blank volumes made for each server and attached before it boots (ECS
+    /// `data_volumes`), on `/dev/vdc` onwards.
+    pub data_volumes: Vec<NewDataVolume>,
+}
+
+/// A blank data volume made with a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDataVolume {
+    pub size_gb: i64,
+    /// A type id or name; `None`: the region's default type.
+    pub volume_type: Option<String>,
+    pub multiattach: bool,
+    /// Whether it goes when the server goes.
+    pub delete_on_termination: bool,
 }
 
 /// What a server boots from.
@@ -165,6 +179,7 @@ impl ServerCreate {
             naming: Naming::Nova,
             access: AccessUpdate::default(),
             boot: BootSource::Image,
+            data_volumes: Vec::new(),
         }
     }
 }
@@ -185,6 +200,9 @@ pub struct ServerView {
     pub tags: Vec<String>,
     /// The volumes attached to it: id, and whether it goes with the server.
     pub volumes: Vec<(String, bool)>,
+    /// The image its boot volume was made from (a server booted from a volume has no
+    /// image of its own; Huawei's API shows this one).
+    pub boot_image_id: Option<String>,
 }
 
 /// An action on an existing server.
@@ -489,6 +507,13 @@ impl Control {
         if req.max_count > MAX_BATCH {
             return Err(Error::bad_request(format!("At most {MAX_BATCH} servers can be created at once.")));
         }
+        // vda is the boot disk and vdb the config drive: data volumes take vdc to vdz.
+        if req.data_volumes.len() > crate::volumes::MAX_VOLUMES_PER_SERVER - 1 {
+            return Err(Error::bad_request(format!(
+                "At most {} data volumes can be made with a server.",
+                crate::volumes::MAX_VOLUMES_PER_SERVER - 1
+            )));
+        }
         if let Some(u) = &req.user_data {
             decode_user_data(u)?;
         }
@@ -707,6 +732,7 @@ impl Control {
             };
             repo::insert(&mut tx, &s).await?;
             self.add_boot_volume(&mut tx, ctx, &s, &req.boot, image.as_ref(), boot_volume.as_ref()).await?;
+            self.add_data_volumes(&mut tx, ctx, &s, &req.data_volumes).await?;
             self.replace_string_tags(&mut tx, TAG_KIND, &s.id, &project, &req.tags).await?;
             self.usage_event(&mut tx, &s, "created").await?;
             let sub = self
@@ -780,6 +806,41 @@ impl Control {
         volumes_repo::insert_attachment(tx, &a).await
     }
 
+    /// Gives a new server its blank data volumes, each made by its own create job and
+    /// attached (`attaching`) on the next free device; the build waits for them. They stay
+    /// when the server goes unless made to go with it (or the delete asks).
+    async fn add_data_volumes(
+        &self,
+        tx: &mut AnyConnection,
+        ctx: &Ctx,
+        s: &Server,
+        wanted: &[NewDataVolume],
+    ) -> Result<(), Error> {
+        use nimbus_store::volumes as volumes_repo;
+        for (i, d) in wanted.iter().enumerate() {
+            let req = crate::volumes::VolumeCreate {
+                name: Some(format!("{}-data{}", s.name, i + 1)),
+                size_gb: Some(d.size_gb),
+                volume_type: d.volume_type.clone(),
+                availability_zone: Some(s.availability_zone.clone()),
+                multiattach: d.multiattach,
+                ..Default::default()
+            };
+            let (v, _job) = self.insert_volume_in(tx, ctx, req, None).await?;
+            let a = volumes_repo::Attachment {
+                id: uuid::Uuid::new_v4().to_string(),
+                volume_id: v.id,
+                server_id: s.id.clone(),
+                device: crate::volumes::data_device(i),
+                status: "attaching".into(),
+                attached_at: Some(now_ms()),
+                delete_on_termination: d.delete_on_termination,
+            };
+            volumes_repo::insert_attachment(tx, &a).await?;
+        }
+        Ok(())
+    }
+
     /// Records a billable change (metering reads these).
     pub(crate) async fn usage_event(&self, tx: &mut AnyConnection, s: &Server, event: &str) -> Result<(), Error> {
         repo::insert_usage(
@@ -800,13 +861,17 @@ impl Control {
 
     async fn view_server(&self, c: &mut AnyConnection, server: Server) -> Result<ServerView, Error> {
         let tags = self.resource_tags(c, TAG_KIND, &server.id).await?.into_iter().map(|(k, _)| k).collect();
-        let volumes = nimbus_store::volumes::server_attachments(c, &server.id)
-            .await?
+        let attachments = nimbus_store::volumes::server_attachments(c, &server.id).await?;
+        let boot_image_id = match attachments.iter().find(|a| a.is_boot()) {
+            Some(a) => nimbus_store::volumes::get(c, &a.volume_id).await?.and_then(|v| v.image_id),
+            None => None,
+        };
+        let volumes = attachments
             .into_iter()
             .filter(|a| a.status != "attaching")
             .map(|a| (a.volume_id, a.delete_on_termination))
             .collect();
-        Ok(ServerView { server, tags, volumes })
+        Ok(ServerView { server, tags, volumes, boot_image_id })
     }
 
     /// One server.
@@ -969,12 +1034,14 @@ impl Control {
 
     /// Huawei batch actions and deletes: one parent job with a sub-job per server. Every id
     /// must name a server of the project the caller may change, or nothing happens.
+    /// `delete_data_volumes`: on delete, the volumes attached go too.
     pub async fn batch_server_action(
         &self,
         ctx: &Ctx,
         project_id: &str,
         ids: &[String],
         action: Option<ServerAction>,
+        delete_data_volumes: bool,
     ) -> Result<String, Error> {
         if ids.is_empty() {
             return Err(Error::bad_request("Name at least one server."));
@@ -1008,6 +1075,11 @@ impl Control {
                     self.queue_action(&mut tx, ctx, s, a, Some(&parent)).await?;
                 }
                 None => {
+                    // ECS `delete_volume`: the data volumes go with the server (its system
+                    // disk always does).
+                    if delete_data_volumes {
+                        nimbus_store::volumes::set_delete_on_termination(&mut tx, &s.id, true).await?;
+                    }
                     self.queue_delete(&mut tx, ctx, s, Some(&parent)).await?;
                 }
             }

@@ -258,7 +258,7 @@ impl JobHandler for ServerJob {
                 if s.status != "BUILD" {
                     return Ok(Done);
                 }
-                if !control.boot_volume_ready(&id).await? {
+                if !control.build_volumes_ready(&id).await? {
                     return Ok(Wait(POLL));
                 }
                 let spec = control.guest_spec(&s).await?;

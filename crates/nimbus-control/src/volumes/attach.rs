@@ -51,6 +51,11 @@ fn next_device(used: &[String]) -> String {
     ('c'..='z').map(|c| format!("/dev/vd{c}")).find(|d| !used.contains(d)).unwrap_or_else(|| "/dev/vdz".into())
 }
 
+/// The device of the `i`-th data volume made with a server (`/dev/vdc` onwards).
+pub(crate) fn data_device(i: usize) -> String {
+    next_device(&(0..i).map(|j| format!("/dev/vd{}", (b'c' + j as u8) as char)).collect::<Vec<_>>())
+}
+
 impl Control {
     /// Attaches a volume of the server's project to the server; returns the attachment
     /// (in `attaching`) and the job that plugs it in.
@@ -243,29 +248,32 @@ impl Control {
         Ok(())
     }
 
-    /// Whether a server's boot volume (if it boots from one) is ready: once its data is
-    /// made, the attachment is recorded as made (the guest boots with it). A volume that
-    /// could not be made fails the build.
-    pub(crate) async fn boot_volume_ready(&self, server_id: &str) -> Result<bool, Error> {
+    /// Whether the volumes a new server boots with (its boot volume, its data volumes) are
+    /// ready: once each one's data is made, its attachment is recorded as made (the guest
+    /// boots with it). A volume that could not be made fails the build.
+    pub(crate) async fn build_volumes_ready(&self, server_id: &str) -> Result<bool, Error> {
         let mut tx = self.store().write().await?;
-        let Some(a) = repo::server_attachments(&mut tx, server_id).await?.into_iter().find(|a| a.is_boot()) else {
-            return Ok(true);
-        };
-        let mut v = repo::get(&mut tx, &a.volume_id)
-            .await?
-            .ok_or_else(|| Error::Conflict(format!("the boot volume {} is gone", a.volume_id)))?;
-        match v.status.as_str() {
-            "creating" | "downloading" => return Ok(false),
-            "attaching" | "available" | "in-use" => {}
-            other => return Err(Error::Conflict(format!("the boot volume {} is {other}", v.id))),
-        }
-        if a.status != "attached" {
-            repo::set_attachment_status(&mut tx, &a.id, "attached").await?;
-        }
-        if v.status != "in-use" {
-            v.status = "in-use".into();
-            v.updated_at = Some(now_ms());
-            repo::update(&mut tx, &v).await?;
+        for a in repo::server_attachments(&mut tx, server_id).await? {
+            if a.status == "detaching" {
+                continue;
+            }
+            let what = if a.is_boot() { "boot volume" } else { "volume" };
+            let mut v = repo::get(&mut tx, &a.volume_id)
+                .await?
+                .ok_or_else(|| Error::Conflict(format!("the {what} {} is gone", a.volume_id)))?;
+            match v.status.as_str() {
+                "creating" | "downloading" => return Ok(false),
+                "attaching" | "available" | "in-use" => {}
+                other => return Err(Error::Conflict(format!("the {what} {} is {other}", v.id))),
+            }
+            if a.status != "attached" {
+                repo::set_attachment_status(&mut tx, &a.id, "attached").await?;
+            }
+            if v.status != "in-use" {
+                v.status = "in-use".into();
+                v.updated_at = Some(now_ms());
+                repo::update(&mut tx, &v).await?;
+            }
         }
         tx.commit().await?;
         Ok(true)

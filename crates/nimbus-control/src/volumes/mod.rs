@@ -8,6 +8,7 @@
 
 mod actions;
 mod attach;
+pub mod backends;
 mod jobs;
 mod snapshots;
 mod transfers;
@@ -23,6 +24,7 @@ use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 
 pub use actions::VolumeUpload;
+pub(crate) use attach::data_device;
 pub use attach::{ATTACH_JOB, DETACH_JOB, MAX_VOLUMES_PER_SERVER};
 pub use jobs::{register_jobs, CREATE_JOB, DELETE_JOB, EXTEND_JOB, RETYPE_JOB, UPLOAD_JOB};
 pub use snapshots::{SnapshotCreate, CREATE_SNAPSHOT_JOB, DELETE_SNAPSHOT_JOB, REVERT_JOB};

@@ -11,7 +11,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use nimbus_control::compute::{AccessUpdate, BootSource, Naming, ServerAction, ServerCreate, ServerQuery, ServerView};
+use nimbus_control::compute::{
+    AccessUpdate, BootSource, Naming, NewDataVolume, ServerAction, ServerCreate, ServerQuery, ServerView,
+};
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
 use nimbus_core::time::{iso_time, usage_time};
@@ -391,14 +393,15 @@ fn check_networking(m: &Map<String, Value>) -> Result<(), Error> {
 /// What to boot: `imageRef`, or the boot entry (`boot_index` 0) of
 /// `block_device_mapping_v2`: an image on a local disk, an existing volume, or a new volume
 /// made from an image.
-fn boot_source(m: &Map<String, Value>) -> Result<(String, BootSource), Error> {
+fn boot_source(m: &Map<String, Value>) -> Result<(String, BootSource, Vec<NewDataVolume>), Error> {
     let image_ref = str_field(m, "imageRef")?.filter(|s| !s.is_empty()).map(str::to_string);
     let Some(bdm) = m.get("block_device_mapping_v2").filter(|v| !v.is_null()) else {
         let image = image_ref.ok_or_else(|| Error::bad_request("'imageRef' is required."))?;
-        return Ok((image, BootSource::Image));
+        return Ok((image, BootSource::Image, Vec::new()));
     };
     let items = bdm.as_array().ok_or_else(|| Error::bad_request("'block_device_mapping_v2' must be a list."))?;
     let mut boot = None;
+    let mut data = Vec::new();
     for b in items {
         let index = match &b["boot_index"] {
             Value::Number(n) => n.as_i64(),
@@ -430,6 +433,13 @@ fn boot_source(m: &Map<String, Value>) -> Result<(String, BootSource), Error> {
         match (index, source, dest) {
             // A blank or swap local disk beside the boot disk: the flavor's disk is the only one.
             (None | Some(-1), "blank", "local") => {}
+            // A new blank volume attached before the server boots.
+            (None | Some(-1), "blank", "volume") => data.push(NewDataVolume {
+                size_gb: size.ok_or_else(|| Error::bad_request("A blank volume needs its 'volume_size'."))?,
+                volume_type: b["volume_type"].as_str().map(str::to_string),
+                multiattach: false,
+                delete_on_termination,
+            }),
             (Some(0), "image", "local") => {
                 let image = uuid.ok_or_else(|| Error::bad_request("The boot image needs its 'uuid'."))?;
                 boot = Some((image, BootSource::Image));
@@ -450,15 +460,15 @@ fn boot_source(m: &Map<String, Value>) -> Result<(String, BootSource), Error> {
             _ => {
                 return Err(Error::bad_request(format!(
                     "Block device mapping (boot_index {}, {source} to {dest}) is not offered: boot from an image \
-                     or a volume, and attach other volumes once the server exists.",
+                     or a volume, with new blank volumes beside it; attach other volumes once the server exists.",
                     index.map_or("none".into(), |i| i.to_string())
                 )))
             }
         }
     }
     match (boot, image_ref) {
-        (Some(b), _) => Ok(b),
-        (None, Some(image)) => Ok((image, BootSource::Image)),
+        (Some((image, b)), _) => Ok((image, b, data)),
+        (None, Some(image)) => Ok((image, BootSource::Image, data)),
         (None, None) => Err(Error::bad_request("'imageRef' is required.")),
     }
 }
@@ -477,10 +487,11 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, ra
     };
     // The flavor may be given as a link.
     let flavor = flavor.rsplit('/').next().unwrap_or_default().to_string();
-    let (image, boot) = boot_source(m)?;
+    let (image, boot, data_volumes) = boot_source(m)?;
     let image = image.rsplit('/').next().unwrap_or_default().to_string();
     let mut req = ServerCreate::new(name, &image, &flavor);
     req.boot = boot;
+    req.data_volumes = data_volumes;
     req.key_name = str_field(m, "key_name")?.map(str::to_string);
     req.user_data = str_field(m, "user_data")?.map(str::to_string);
     req.metadata = string_map(m.get("metadata").unwrap_or(&Value::Null), "metadata")?;
