@@ -120,7 +120,7 @@ volume_size = 10
 volume_size_extend = 1
 backup_driver = posix
 disk_format = raw,qcow2
-storage_protocol = iSCSI
+storage_protocol = local
 vendor_name = Open Source
 
 [volume-feature-enabled]

@@ -117,6 +117,8 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("backup:delete", &[Admin, ProjectRole(MEMBERS)]),
     ("backup:restore", &[Admin, ProjectRole(MEMBERS)]),
     ("volume:manage_types", &[Admin]),
+    ("volume:qos_specs", &[Admin, SystemReader]),
+    ("volume:manage_qos", &[Admin]),
     // Object storage (another project's bucket is refused with 403, as S3 does)
     ("obs:read", &[Admin, SystemReader, ProjectRole(READERS)]),
     ("obs:write", &[Admin, ProjectRole(MEMBERS)]),

@@ -349,10 +349,44 @@ impl Control {
     pub async fn image_data(&self, ctx: &Ctx, id: &str) -> Result<Option<(std::path::PathBuf, Image)>, Error> {
         let mut c = self.store().read().await?;
         let i = self.load_image(&mut c, ctx, id).await?;
-        if i.status != "active" {
+        // A deactivated image keeps its data for operators only (Glance's rule: an image
+        // found faulty is withdrawn without being deleted).
+        if i.status == "deactivated" && !ctx.principal.is_admin() {
+            return Err(Error::Forbidden(
+                "The requested image has been deactivated. Image data download is forbidden.".into(),
+            ));
+        }
+        if !matches!(i.status.as_str(), "active" | "deactivated") {
             return Ok(None);
         }
         Ok(Some((self.drivers().images.path(id), i)))
+    }
+
+    /// `POST /v2/images/{id}/actions/deactivate` (`deactivate`) and `.../reactivate`: an
+    /// active image is withdrawn (no download but by operators, no new server or volume from
+    /// it) and given back; doing it twice changes nothing; other states refuse (403).
+    pub async fn set_image_deactivated(&self, ctx: &Ctx, id: &str, deactivate: bool) -> Result<(), Error> {
+        let mut tx = self.store().write().await?;
+        let mut i = self.load_owned(&mut tx, ctx, id).await?;
+        let (from, to, verb) =
+            if deactivate { ("active", "deactivated", "deactivate") } else { ("deactivated", "active", "reactivate") };
+        if i.status == to {
+            return Ok(());
+        }
+        if i.status != from {
+            return Err(Error::Forbidden(format!("Not allowed to {verb} image in status '{}'.", i.status)));
+        }
+        i.status = to.into();
+        i.updated_at = now_ms();
+        repo::update(&mut tx, &i).await?;
+        let action = if deactivate { "deactivateImage" } else { "reactivateImage" };
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("IMS", "image", action, 204).resource(&i.id, &i.name).in_project(&i.owner),
+        )
+        .await?;
+        tx.commit().await
     }
 
     /// Adds or removes one tag.

@@ -44,34 +44,31 @@ pub struct Manifest {
 impl Manifest {
     /// This manifest with `changed` ranges replaced by `fresh` pieces (which cover only
     /// those ranges); the result describes the newer state of the volume, of `size` bytes.
+    /// `changed` is sorted and not overlapping (as cluster maps give it): each piece is
+    /// cut only by the ranges it meets, found by binary search, so a large volume's tens of
+    /// thousands of pieces against hundreds of changed ranges cost a few milliseconds.
     pub fn overlay(&self, size: u64, changed: &[Range<u64>], mut fresh: Vec<Piece>) -> Manifest {
-        let mut kept = Vec::new();
+        let mut kept = Vec::with_capacity(self.pieces.len() + fresh.len());
         for p in &self.pieces {
+            let end = (p.offset + p.len).min(size);
             // The parts of `p` outside every changed range (and inside the new size) stay.
-            let mut parts: Vec<Range<u64>> = std::iter::once(p.offset..(p.offset + p.len).min(size)).collect();
-            for c in changed {
-                parts = parts
-                    .into_iter()
-                    .flat_map(|r| {
-                        let mut out = Vec::new();
-                        if r.start < c.start.min(r.end) {
-                            out.push(r.start..c.start.min(r.end));
-                        }
-                        if c.end.max(r.start) < r.end {
-                            out.push(c.end.max(r.start)..r.end);
-                        }
-                        out
-                    })
-                    .collect();
+            let mut keep_from = p.offset;
+            let mut keep = |from: u64, to: u64| {
+                if from < to {
+                    kept.push(Piece {
+                        offset: from,
+                        len: to - from,
+                        chunk: p.chunk.clone(),
+                        skip: p.skip + (from - p.offset),
+                    });
+                }
+            };
+            let first = changed.partition_point(|c| c.end <= p.offset);
+            for c in changed[first..].iter().take_while(|c| c.start < end) {
+                keep(keep_from, c.start.min(end));
+                keep_from = keep_from.max(c.end);
             }
-            for r in parts.into_iter().filter(|r| r.start < r.end) {
-                kept.push(Piece {
-                    offset: r.start,
-                    len: r.end - r.start,
-                    chunk: p.chunk.clone(),
-                    skip: p.skip + (r.start - p.offset),
-                });
-            }
+            keep(keep_from, end);
         }
         kept.append(&mut fresh);
         kept.sort_by_key(|p| p.offset);
@@ -158,18 +155,36 @@ pub fn open_chunk(stored: &[u8], hash: &str, len: u64) -> Result<Vec<u8>, Error>
     Ok(data)
 }
 
-/// Windows of at most [`WINDOW`] bytes over `ranges`, in order.
-pub fn windows(ranges: &[Range<u64>]) -> Vec<Range<u64>> {
-    let mut out = Vec::new();
+/// Volume ranges read and cut together, at most [`WINDOW`] bytes in all, in order.
+pub type Window = Vec<Range<u64>>;
+
+/// The windows over `ranges`, in order: a large range is split into windows of its own,
+/// small ones share one (an incremental backup's changed clusters, scattered over the
+/// volume, would otherwise cost a task hand-off and an index round trip each).
+pub fn windows(ranges: &[Range<u64>]) -> Vec<Window> {
+    let mut out: Vec<Window> = Vec::new();
+    let mut fill = 0;
     for r in ranges {
         let mut start = r.start;
         while start < r.end {
             let end = (start + WINDOW).min(r.end);
-            out.push(start..end);
+            match out.last_mut() {
+                Some(w) if fill + (end - start) <= WINDOW => w.push(start..end),
+                _ => {
+                    out.push(std::iter::once(start..end).collect());
+                    fill = 0;
+                }
+            }
+            fill += end - start;
             start = end;
         }
     }
     out
+}
+
+/// The bytes a window covers.
+pub fn window_len(w: &[Range<u64>]) -> u64 {
+    w.iter().map(|r| r.end - r.start).sum()
 }
 
 /// Reads a volume's windows and cuts them into chunks (blocking calls, from any thread).
@@ -210,20 +225,34 @@ impl VolumeReader {
     }
 
     /// Volume bytes `window`, through the snapshot's cluster map for a qcow2 volume or
-    /// straight from a raw one, cut into chunks.
-    pub fn cut_window(&self, map: Option<&ClusterMap>, window: &Range<u64>) -> Result<Vec<CutChunk>, Error> {
-        let len = (window.end - window.start) as usize;
+    /// straight from a raw one, cut into chunks (a chunk never spans two ranges of the
+    /// window: the manifest's new pieces cover exactly the ranges read).
+    pub fn cut_window(&self, map: Option<&ClusterMap>, window: &[Range<u64>]) -> Result<Vec<CutChunk>, Error> {
+        // Each range lands at a page-aligned place in the buffer, so direct reads stay
+        // possible.
+        const PAGE: usize = 4096;
+        let mut places = Vec::with_capacity(window.len());
+        let mut total = 0;
+        for r in window {
+            places.push(total);
+            total += ((r.end - r.start) as usize).div_ceil(PAGE) * PAGE;
+        }
         WINDOW_BUF.with(|cell| {
             let mut slot = cell.borrow_mut();
-            if slot.as_ref().is_none_or(|b| b.len() < len) {
-                *slot = Some(AlignedBuf::new(len.max(WINDOW as usize)));
+            if slot.as_ref().is_none_or(|b| b.len() < total) {
+                *slot = Some(AlignedBuf::new(total.max(WINDOW as usize)));
             }
-            let buf = &mut slot.as_mut().expect("just set").bytes()[..len];
-            match map {
-                Some(m) => self.read_mapped(m, window, buf)?,
-                None => self.read_at(buf, window.start, 0)?,
+            let buf = slot.as_mut().expect("just set").bytes();
+            let mut chunks = Vec::new();
+            for (r, at) in window.iter().zip(places) {
+                let part = &mut buf[at..at + (r.end - r.start) as usize];
+                match map {
+                    Some(m) => self.read_mapped(m, r, part)?,
+                    None => self.read_at(part, r.start, 0)?,
+                }
+                chunks.extend(cut(r.start, part));
             }
-            Ok(cut(window.start, buf))
+            Ok(chunks)
         })
     }
 
@@ -309,6 +338,30 @@ mod tests {
             vec![piece(0, 50, "a", 0), piece(50, 100, "n", 0), piece(150, 50, "b", 50), piece(200, 50, "c", 0)]
         );
         assert_eq!(m.chunks(), ["a", "b", "c", "n"]);
+        // One piece cut by several ranges, ranges before and past it, a range spanning two
+        // pieces.
+        let parent = Manifest { size: 400, pieces: vec![piece(0, 300, "a", 10), piece(300, 100, "b", 0)] };
+        let changed: Vec<Range<u64>> = vec![20..30, 50..60, 290..310, 390..500];
+        let fresh = vec![piece(20, 10, "x", 0), piece(50, 10, "y", 0), piece(290, 20, "z", 0), piece(390, 10, "w", 0)];
+        let m = parent.overlay(400, &changed, fresh);
+        assert_eq!(
+            m.pieces,
+            vec![
+                piece(0, 20, "a", 10),
+                piece(20, 10, "x", 0),
+                piece(30, 20, "a", 40),
+                piece(50, 10, "y", 0),
+                piece(60, 230, "a", 70),
+                piece(290, 20, "z", 0),
+                piece(310, 80, "b", 10),
+                piece(390, 10, "w", 0),
+            ]
+        );
+    }
+
+    /// A window of one range.
+    fn one(r: Range<u64>) -> Window {
+        std::iter::once(r).collect()
     }
 
     /// The bytes a window's chunks hold, in order (zero chunks as zeros).
@@ -340,14 +393,41 @@ mod tests {
         };
         let expected: Vec<u8> = [cluster(3), cluster(4), vec![0; CS], cluster(1), cluster(2)].concat();
         let reader = VolumeReader::open(&path).unwrap();
-        let whole = reader.cut_window(Some(&map), &(0..5 * CS as u64)).unwrap();
+        let whole = reader.cut_window(Some(&map), &one(0..5 * CS as u64)).unwrap();
         assert_eq!(unchunk(&whole), expected);
         // A window starting inside a cluster, on a thread whose buffer held other bytes.
-        let part = reader.cut_window(Some(&map), &(CS as u64 + 100..4 * CS as u64 + 7)).unwrap();
+        let part = reader.cut_window(Some(&map), &one(CS as u64 + 100..4 * CS as u64 + 7)).unwrap();
         assert_eq!(part[0].offset, CS as u64 + 100);
         assert_eq!(unchunk(&part), expected[CS + 100..4 * CS + 7]);
-        let raw = reader.cut_window(None, &(4096..3 * CS as u64)).unwrap();
+        let raw = reader.cut_window(None, &one(4096..3 * CS as u64)).unwrap();
         assert_eq!(unchunk(&raw), file[4096..3 * CS]);
+        // Several ranges in one window (one not a whole number of pages long): each is cut
+        // on its own, and the chunks follow the ranges.
+        let ranges = [100..CS as u64, 2 * CS as u64..3 * CS as u64 + 10, 4 * CS as u64..5 * CS as u64];
+        let several = reader.cut_window(Some(&map), &ranges).unwrap();
+        let wanted: Vec<u8> = ranges.iter().flat_map(|r| expected[r.start as usize..r.end as usize].to_vec()).collect();
+        assert_eq!(unchunk(&several), wanted);
+        for c in &several {
+            assert!(ranges.iter().any(|r| r.start <= c.offset && c.offset + c.len <= r.end), "chunk at {}", c.offset);
+        }
+    }
+
+    #[test]
+    fn small_ranges_share_windows_and_large_ones_are_split() {
+        let w = windows(&[0..WINDOW * 2 + 5, WINDOW * 3..WINDOW * 3 + 10, WINDOW * 4..WINDOW * 4 + 10]);
+        assert_eq!(
+            w,
+            vec![
+                vec![0..WINDOW],
+                vec![WINDOW..WINDOW * 2],
+                vec![WINDOW * 2..WINDOW * 2 + 5, WINDOW * 3..WINDOW * 3 + 10, WINDOW * 4..WINDOW * 4 + 10],
+            ]
+        );
+        assert!(w.iter().all(|w| window_len(w) <= WINDOW));
+        let many: Vec<Range<u64>> = (0..1000u64).map(|i| i * (1 << 20)..i * (1 << 20) + (64 << 10)).collect();
+        let w = windows(&many);
+        assert_eq!(w.len(), 8, "1000 changes of 64 KiB in windows of 8 MiB");
+        assert_eq!(w.concat(), many);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Backup repositories: the backups of volumes, the per-project operation slots that queue
-//! backup work, and the chunk index (which pack holds each chunk, how many backups use it).
+//! backup work and order sweeps, and the chunk index (which pack holds each chunk).
 //!
 //! Backup updates are conditional on the `version` the writer read, like volumes'.
 
@@ -44,6 +44,8 @@ pub struct Backup {
     pub volume_metadata: String,
     /// The server whose disks were backed up together (a CBR server checkpoint).
     pub server_id: Option<String>,
+    /// The volume snapshot it was made from, if any.
+    pub snapshot_id: Option<String>,
 }
 
 pub async fn insert(c: &mut AnyConnection, b: &Backup) -> Result<(), Error> {
@@ -51,8 +53,8 @@ pub async fn insert(c: &mut AnyConnection, b: &Backup) -> Result<(), Error> {
         "INSERT INTO backups (id, project_id, user_id, volume_id, name, description, size_gb, status, fail_reason, \
          parent_id, availability_zone, container, object_count, stored_bytes, read_bytes, metadata, queued_at, \
          holds_slot, data_timestamp, created_at, updated_at, version, vault_id, checkpoint_id, auto_trigger, \
-         volume_metadata, server_id) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27)",
+         volume_metadata, server_id, snapshot_id) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28)",
     )
     .bind(&b.id)
     .bind(&b.project_id)
@@ -81,6 +83,7 @@ pub async fn insert(c: &mut AnyConnection, b: &Backup) -> Result<(), Error> {
     .bind(b.auto_trigger as i64)
     .bind(&b.volume_metadata)
     .bind(&b.server_id)
+    .bind(&b.snapshot_id)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -177,15 +180,65 @@ pub async fn list(c: &mut AnyConnection, f: &BackupFilter, page: &PageRequest) -
     sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
 }
 
-/// Serialises slot decisions within a project (a no-op update takes the rows' locks on
-/// PostgreSQL; SQLite has one writer anyway).
-pub async fn lock_slots(c: &mut AnyConnection, project_id: &str) -> Result<(), Error> {
-    sqlx::query("UPDATE backups SET holds_slot = holds_slot WHERE project_id = $1 AND queued_at IS NOT NULL")
+/// Takes the project's backup lock for the rest of the transaction (an upsert of its
+/// `backup_sweeps` row: a row lock on PostgreSQL, which also orders operations started
+/// after the lock was taken; SQLite has one writer anyway). Slot decisions and sweeps take
+/// it. Returns whether a sweep is pending.
+pub async fn lock_project(c: &mut AnyConnection, project_id: &str) -> Result<bool, Error> {
+    sqlx::query(
+        "INSERT INTO backup_sweeps (project_id, pending) VALUES ($1, 0) \
+         ON CONFLICT (project_id) DO UPDATE SET pending = backup_sweeps.pending",
+    )
+    .bind(project_id)
+    .execute(&mut *c)
+    .await
+    .map_err(db_error)?;
+    sweep_pending(c, project_id).await
+}
+
+/// Whether a sweep of the project's chunks was put off.
+pub async fn sweep_pending(c: &mut AnyConnection, project_id: &str) -> Result<bool, Error> {
+    let p: Option<i64> = sqlx::query_scalar("SELECT pending FROM backup_sweeps WHERE project_id = $1")
         .bind(project_id)
+        .fetch_optional(c)
+        .await
+        .map_err(db_error)?;
+    Ok(p.unwrap_or(0) != 0)
+}
+
+/// Records that a sweep of the project's chunks is (or is no longer) owed.
+pub async fn set_sweep_pending(c: &mut AnyConnection, project_id: &str, pending: bool) -> Result<(), Error> {
+    sqlx::query("UPDATE backup_sweeps SET pending = $2 WHERE project_id = $1")
+        .bind(project_id)
+        .bind(pending as i64)
         .execute(c)
         .await
         .map_err(db_error)?;
     Ok(())
+}
+
+/// How many of the project's backups are being made past their slot (they may rely on
+/// chunks no finished backup uses).
+pub async fn making(c: &mut AnyConnection, project_id: &str) -> Result<i64, Error> {
+    sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM backups WHERE project_id = $1 AND status = 'creating' AND holds_slot = 1",
+    )
+    .bind(project_id)
+    .fetch_one(c)
+    .await
+    .map_err(db_error)
+}
+
+/// The project's backups whose chunks are live: all but those being deleted and those not
+/// made yet (sorted).
+pub async fn live_backups(c: &mut AnyConnection, project_id: &str) -> Result<Vec<String>, Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM backups WHERE project_id = $1 AND status NOT IN ('deleting', 'creating') ORDER BY id",
+    )
+    .bind(project_id)
+    .fetch_all(c)
+    .await
+    .map_err(db_error)
 }
 
 /// The project's operations holding a slot, and the id of the one waiting longest.
@@ -216,7 +269,6 @@ pub struct ChunkRow {
     pub pack_offset: i64,
     pub stored_len: i64,
     pub len: i64,
-    pub refs: i64,
 }
 
 fn in_list(sql: &mut Sql, hashes: &[String]) {
@@ -241,25 +293,13 @@ pub async fn chunks(c: &mut AnyConnection, project_id: &str, hashes: &[String]) 
     sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
 }
 
-/// How many of `hashes` the project has.
-pub async fn count_chunks(c: &mut AnyConnection, project_id: &str, hashes: &[String]) -> Result<usize, Error> {
-    if hashes.is_empty() {
-        return Ok(0);
-    }
-    let mut sql = Sql::new("SELECT CAST(COUNT(*) AS BIGINT) FROM backup_chunks WHERE project_id = ");
-    sql.bind(Arg::Text(project_id.into()));
-    in_list(&mut sql, hashes);
-    let n: i64 = sqlx::query_scalar_with(&sql.text, sql.query_args()).fetch_one(c).await.map_err(db_error)?;
-    Ok(n as usize)
-}
-
 /// Records chunks stored in packs (nothing for those the project already has), a few
 /// hundred rows per statement: one statement per chunk made the index, not the disk, the
 /// slowest part of a backup.
 pub async fn insert_chunks(c: &mut AnyConnection, rows: &[ChunkRow]) -> Result<(), Error> {
     for batch in rows.chunks(200) {
         let mut sql =
-            Sql::new("INSERT INTO backup_chunks (project_id, hash, pack, pack_offset, stored_len, len, refs) VALUES ");
+            Sql::new("INSERT INTO backup_chunks (project_id, hash, pack, pack_offset, stored_len, len) VALUES ");
         for (i, r) in batch.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ",(" });
             sql.bind(Arg::Text(r.project_id.clone())).push(",");
@@ -267,8 +307,7 @@ pub async fn insert_chunks(c: &mut AnyConnection, rows: &[ChunkRow]) -> Result<(
             sql.bind(Arg::Text(r.pack.clone())).push(",");
             sql.bind(Arg::Int(r.pack_offset)).push(",");
             sql.bind(Arg::Int(r.stored_len)).push(",");
-            sql.bind(Arg::Int(r.len)).push(",");
-            sql.bind(Arg::Int(r.refs)).push(")");
+            sql.bind(Arg::Int(r.len)).push(")");
         }
         sql.push(" ON CONFLICT (project_id, hash) DO NOTHING");
         sqlx::query_with(&sql.text, sql.query_args()).execute(&mut *c).await.map_err(db_error)?;
@@ -276,44 +315,24 @@ pub async fn insert_chunks(c: &mut AnyConnection, rows: &[ChunkRow]) -> Result<(
     Ok(())
 }
 
-/// Adds `delta` to the use count of each of `hashes` (at most a few thousand per call).
-pub async fn add_refs(c: &mut AnyConnection, project_id: &str, hashes: &[String], delta: i64) -> Result<(), Error> {
-    if hashes.is_empty() {
-        return Ok(());
-    }
-    let mut sql = Sql::new("UPDATE backup_chunks SET refs = refs + ");
-    sql.bind(Arg::Int(delta)).push(" WHERE project_id = ").bind(Arg::Text(project_id.into()));
-    in_list(&mut sql, hashes);
-    sqlx::query_with(&sql.text, sql.query_args()).execute(c).await.map_err(db_error)?;
-    Ok(())
-}
-
-/// Removes the project's chunks no backup uses; returns the packs that held them.
-pub async fn drop_unused_chunks(c: &mut AnyConnection, project_id: &str) -> Result<Vec<String>, Error> {
-    let packs: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT pack FROM backup_chunks WHERE project_id = $1 AND refs <= 0")
-            .bind(project_id)
-            .fetch_all(&mut *c)
-            .await
-            .map_err(db_error)?;
-    sqlx::query("DELETE FROM backup_chunks WHERE project_id = $1 AND refs <= 0")
+/// Every chunk the project has stored: (hash, pack).
+pub async fn chunk_index(c: &mut AnyConnection, project_id: &str) -> Result<Vec<(String, String)>, Error> {
+    sqlx::query_as("SELECT hash, pack FROM backup_chunks WHERE project_id = $1")
         .bind(project_id)
-        .execute(c)
+        .fetch_all(c)
         .await
-        .map_err(db_error)?;
-    Ok(packs)
+        .map_err(db_error)
 }
 
-/// Whether any chunk of the project still lives in `pack`.
-pub async fn pack_in_use(c: &mut AnyConnection, project_id: &str, pack: &str) -> Result<bool, Error> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM backup_chunks WHERE project_id = $1 AND pack = $2")
-            .bind(project_id)
-            .bind(pack)
-            .fetch_one(c)
-            .await
-            .map_err(db_error)?;
-    Ok(n > 0)
+/// Removes chunks from the project's index, a few thousand per statement.
+pub async fn delete_chunks(c: &mut AnyConnection, project_id: &str, hashes: &[String]) -> Result<(), Error> {
+    for batch in hashes.chunks(5000) {
+        let mut sql = Sql::new("DELETE FROM backup_chunks WHERE project_id = ");
+        sql.bind(Arg::Text(project_id.into()));
+        in_list(&mut sql, batch);
+        sqlx::query_with(&sql.text, sql.query_args()).execute(&mut *c).await.map_err(db_error)?;
+    }
+    Ok(())
 }
 
 /// A CBR vault.

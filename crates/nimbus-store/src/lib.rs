@@ -20,6 +20,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod images;
 pub mod jobs;
+pub mod messages;
 pub mod objects;
 pub mod query;
 pub mod quota;

@@ -306,3 +306,83 @@ async fn attachments_and_snapshots_round_trip() {
         tx.commit().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn backup_chunk_index_and_sweep_guard_round_trip() {
+    use crate::backups::{self, Backup, ChunkRow};
+    for db in testdb::all().await {
+        let s = &db.store;
+        let backup = |id: &str, status: &str, holds_slot: i64| Backup {
+            id: id.into(),
+            project_id: "p".into(),
+            user_id: "u".into(),
+            volume_id: "v".into(),
+            name: None,
+            description: None,
+            size_gb: 1,
+            status: status.into(),
+            fail_reason: None,
+            parent_id: None,
+            availability_zone: "az1".into(),
+            container: "c".into(),
+            object_count: 0,
+            stored_bytes: 0,
+            read_bytes: 0,
+            metadata: "{}".into(),
+            queued_at: None,
+            holds_slot,
+            data_timestamp: 1,
+            created_at: 1,
+            updated_at: None,
+            version: 0,
+            vault_id: None,
+            checkpoint_id: None,
+            auto_trigger: false,
+            volume_metadata: "{}".into(),
+            server_id: None,
+            snapshot_id: None,
+        };
+        let chunk = |hash: &str, pack: &str| ChunkRow {
+            project_id: "p".into(),
+            hash: hash.into(),
+            pack: pack.into(),
+            pack_offset: 0,
+            stored_len: 10,
+            len: 20,
+        };
+        let mut tx = s.write().await.unwrap();
+        assert!(!backups::lock_project(&mut tx, "p").await.unwrap(), "nothing owed at first");
+        for b in [backup("b3", "available", 0), backup("b1", "error", 0), backup("b2", "deleting", 1)] {
+            backups::insert(&mut tx, &b).await.unwrap();
+        }
+        backups::insert(&mut tx, &backup("b4", "creating", 0)).await.unwrap();
+        assert_eq!(backups::making(&mut tx, "p").await.unwrap(), 0, "a queued backup relies on nothing yet");
+        backups::insert(&mut tx, &backup("b5", "creating", 1)).await.unwrap();
+        assert_eq!(backups::making(&mut tx, "p").await.unwrap(), 1);
+        assert_eq!(backups::live_backups(&mut tx, "p").await.unwrap(), ["b1", "b3"]);
+        backups::set_sweep_pending(&mut tx, "p", true).await.unwrap();
+        let rows: Vec<ChunkRow> =
+            (0..450).map(|i| chunk(&format!("h{i:03}"), if i < 300 { "k1" } else { "k2" })).collect();
+        backups::insert_chunks(&mut tx, &rows).await.unwrap();
+        // Indexing a chunk twice keeps the first place.
+        backups::insert_chunks(&mut tx, &[chunk("h000", "k9")]).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = s.write().await.unwrap();
+        assert!(backups::lock_project(&mut tx, "p").await.unwrap(), "the put-off sweep is remembered");
+        let index = backups::chunk_index(&mut tx, "p").await.unwrap();
+        assert_eq!(index.len(), 450);
+        assert!(index.contains(&("h000".to_string(), "k1".to_string())));
+        let dead: Vec<String> = (300..450).map(|i| format!("h{i:03}")).collect();
+        backups::delete_chunks(&mut tx, "p", &dead).await.unwrap();
+        backups::set_sweep_pending(&mut tx, "p", false).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut c = s.read().await.unwrap();
+        let left = backups::chunk_index(&mut c, "p").await.unwrap();
+        assert_eq!(left.len(), 300);
+        assert!(left.iter().all(|(_, pack)| pack == "k1"));
+        assert_eq!(backups::chunks(&mut c, "p", &["h001".into(), "h400".into()]).await.unwrap().len(), 1);
+        assert!(!backups::sweep_pending(&mut c, "p").await.unwrap());
+        assert!(!backups::sweep_pending(&mut c, "other").await.unwrap());
+    }
+}

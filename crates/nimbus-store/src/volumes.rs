@@ -19,15 +19,18 @@ pub struct VolumeType {
     pub is_public: bool,
     /// A JSON object of strings.
     pub extra_specs: String,
-    /// `{"total_iops_sec": n, "total_bytes_sec": n}`.
+    /// The limits of types made before QoS specs existed (`{"total_iops_sec": n,
+    /// "total_bytes_sec": n}`), converted into specs at start; `{}` after.
     pub qos: String,
     pub created_at: i64,
+    /// The QoS specs whose limits the type's volumes get.
+    pub qos_specs_id: Option<String>,
 }
 
 pub async fn insert_type(c: &mut AnyConnection, t: &VolumeType) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO volume_types (id, name, description, is_public, extra_specs, qos, created_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7)",
+        "INSERT INTO volume_types (id, name, description, is_public, extra_specs, qos, created_at, qos_specs_id) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
     )
     .bind(&t.id)
     .bind(&t.name)
@@ -36,6 +39,7 @@ pub async fn insert_type(c: &mut AnyConnection, t: &VolumeType) -> Result<(), Er
     .bind(&t.extra_specs)
     .bind(&t.qos)
     .bind(t.created_at)
+    .bind(&t.qos_specs_id)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -43,22 +47,147 @@ pub async fn insert_type(c: &mut AnyConnection, t: &VolumeType) -> Result<(), Er
 }
 
 pub async fn update_type(c: &mut AnyConnection, t: &VolumeType) -> Result<(), Error> {
-    sqlx::query("UPDATE volume_types SET name=$2, description=$3, is_public=$4, extra_specs=$5, qos=$6 WHERE id=$1")
-        .bind(&t.id)
-        .bind(&t.name)
-        .bind(&t.description)
-        .bind(t.is_public as i64)
-        .bind(&t.extra_specs)
-        .bind(&t.qos)
+    sqlx::query(
+        "UPDATE volume_types SET name=$2, description=$3, is_public=$4, extra_specs=$5, qos=$6, qos_specs_id=$7 \
+         WHERE id=$1",
+    )
+    .bind(&t.id)
+    .bind(&t.name)
+    .bind(&t.description)
+    .bind(t.is_public as i64)
+    .bind(&t.extra_specs)
+    .bind(&t.qos)
+    .bind(&t.qos_specs_id)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Removes a type and the projects it was shared with.
+pub async fn delete_type(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    sqlx::query("DELETE FROM volume_type_access WHERE type_id = $1")
+        .bind(id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_error)?;
+    let r = sqlx::query("DELETE FROM volume_types WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// The projects a private type is shared with, in order.
+pub async fn type_access(c: &mut AnyConnection, type_id: &str) -> Result<Vec<String>, Error> {
+    sqlx::query_scalar("SELECT project_id FROM volume_type_access WHERE type_id = $1 ORDER BY project_id")
+        .bind(type_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
+}
+
+/// The private types shared with a project.
+pub async fn types_shared_with(c: &mut AnyConnection, project_id: &str) -> Result<Vec<String>, Error> {
+    sqlx::query_scalar("SELECT type_id FROM volume_type_access WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
+}
+
+/// Shares a type with a project; `false` if it already was.
+pub async fn add_type_access(c: &mut AnyConnection, type_id: &str, project_id: &str) -> Result<bool, Error> {
+    let r = sqlx::query(
+        "INSERT INTO volume_type_access (type_id, project_id) VALUES ($1, $2) ON CONFLICT (type_id, project_id) DO NOTHING",
+    )
+    .bind(type_id)
+    .bind(project_id)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Stops sharing a type with a project; `false` if it was not.
+pub async fn remove_type_access(c: &mut AnyConnection, type_id: &str, project_id: &str) -> Result<bool, Error> {
+    let r = sqlx::query("DELETE FROM volume_type_access WHERE type_id = $1 AND project_id = $2")
+        .bind(type_id)
+        .bind(project_id)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Named QoS limits (Cinder's QoS specs).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct QosSpecs {
+    pub id: String,
+    pub name: String,
+    pub consumer: String,
+    /// A JSON object of strings.
+    pub specs: String,
+    pub created_at: i64,
+}
+
+pub async fn insert_qos(c: &mut AnyConnection, q: &QosSpecs) -> Result<(), Error> {
+    sqlx::query("INSERT INTO volume_qos_specs (id, name, consumer, specs, created_at) VALUES ($1,$2,$3,$4,$5)")
+        .bind(&q.id)
+        .bind(&q.name)
+        .bind(&q.consumer)
+        .bind(&q.specs)
+        .bind(q.created_at)
         .execute(c)
         .await
         .map_err(db_error)?;
     Ok(())
 }
 
-pub async fn delete_type(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
-    let r = sqlx::query("DELETE FROM volume_types WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
+pub async fn update_qos(c: &mut AnyConnection, q: &QosSpecs) -> Result<(), Error> {
+    sqlx::query("UPDATE volume_qos_specs SET name = $2, consumer = $3, specs = $4 WHERE id = $1")
+        .bind(&q.id)
+        .bind(&q.name)
+        .bind(&q.consumer)
+        .bind(&q.specs)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn get_qos(c: &mut AnyConnection, id: &str) -> Result<Option<QosSpecs>, Error> {
+    sqlx::query_as("SELECT * FROM volume_qos_specs WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
+}
+
+pub async fn find_qos_by_name(c: &mut AnyConnection, name: &str) -> Result<Option<QosSpecs>, Error> {
+    sqlx::query_as("SELECT * FROM volume_qos_specs WHERE name = $1")
+        .bind(name)
+        .fetch_optional(c)
+        .await
+        .map_err(db_error)
+}
+
+/// Every QoS specs, by name.
+pub async fn list_qos(c: &mut AnyConnection) -> Result<Vec<QosSpecs>, Error> {
+    sqlx::query_as("SELECT * FROM volume_qos_specs ORDER BY name").fetch_all(c).await.map_err(db_error)
+}
+
+/// Removes QoS specs, dissociating the types that had them.
+pub async fn delete_qos(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    sqlx::query("UPDATE volume_types SET qos_specs_id = NULL WHERE qos_specs_id = $1")
+        .bind(id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_error)?;
+    let r = sqlx::query("DELETE FROM volume_qos_specs WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
     Ok(r.rows_affected() > 0)
+}
+
+/// The types associated with QoS specs, by name.
+pub async fn qos_types(c: &mut AnyConnection, qos_id: &str) -> Result<Vec<VolumeType>, Error> {
+    sqlx::query_as("SELECT * FROM volume_types WHERE qos_specs_id = $1 ORDER BY name")
+        .bind(qos_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
 }
 
 /// A type by id or by name.

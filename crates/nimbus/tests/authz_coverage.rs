@@ -202,6 +202,23 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/volume/v3/{project_id}/os-availability-zone", 200),
     ("GET", "/volume/v3/{project_id}/extensions", 200),
     ("GET", "/volume/v3/{project_id}/limits", 200),
+    ("POST", "/image/v2/images/{image_id}/actions/deactivate", 404),
+    ("POST", "/image/v2/images/{image_id}/actions/reactivate", 404),
+    ("GET", "/volume/v3/{project_id}/messages", 200),
+    ("GET", "/volume/v3/{project_id}/messages/{message_id}", 404),
+    ("DELETE", "/volume/v3/{project_id}/messages/{message_id}", 404),
+    ("GET", "/volume/v3/{project_id}/qos-specs", 403),
+    ("POST", "/volume/v3/{project_id}/qos-specs", 403),
+    ("GET", "/volume/v3/{project_id}/qos-specs/{qos_id}", 403),
+    ("PUT", "/volume/v3/{project_id}/qos-specs/{qos_id}", 403),
+    ("DELETE", "/volume/v3/{project_id}/qos-specs/{qos_id}", 403),
+    ("PUT", "/volume/v3/{project_id}/qos-specs/{qos_id}/delete_keys", 403),
+    ("GET", "/volume/v3/{project_id}/qos-specs/{qos_id}/associations", 403),
+    ("GET", "/volume/v3/{project_id}/qos-specs/{qos_id}/associate", 403),
+    ("GET", "/volume/v3/{project_id}/qos-specs/{qos_id}/disassociate", 403),
+    ("GET", "/volume/v3/{project_id}/qos-specs/{qos_id}/disassociate_all", 403),
+    ("GET", "/volume/v3/{project_id}/types/{type_id}/os-volume-type-access", 403),
+    ("POST", "/volume/v3/{project_id}/types/{type_id}/action", 403),
     ("GET", "/volume/v3/{project_id}/os-services", 403),
     ("PUT", "/volume/v3/{project_id}/os-services/{action}", 403),
     ("GET", "/volume/v3/{project_id}/os-hosts", 403),
@@ -490,6 +507,12 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
             Some(json!({"rollback": {"volume_id": p["volume_id"]}}))
         }
         ("POST", "/volume/v3/{project_id}/types") => Some(json!({"volume_type": {"name": "evil"}})),
+        ("POST", "/volume/v3/{project_id}/types/{type_id}/action") => {
+            Some(json!({"addProjectAccess": {"project": p["project_id"]}}))
+        }
+        ("POST", "/volume/v3/{project_id}/qos-specs") => Some(json!({"qos_specs": {"name": "evil"}})),
+        ("PUT", "/volume/v3/{project_id}/qos-specs/{qos_id}") => Some(json!({"qos_specs": {"total_iops_sec": "1"}})),
+        ("PUT", "/volume/v3/{project_id}/qos-specs/{qos_id}/delete_keys") => Some(json!({"keys": ["total_iops_sec"]})),
         ("PUT", "/volume/v3/{project_id}/types/{type_id}") => Some(json!({"volume_type": {"name": "evil"}})),
         ("POST", "/volume/v3/{project_id}/types/{type_id}/extra_specs") => Some(json!({"extra_specs": {"k": "evil"}})),
         ("PUT", "/volume/v3/{project_id}/types/{type_id}/extra_specs/{key}") => Some(json!({"k": "evil"})),
@@ -765,7 +788,44 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
     let transfer_id = tr["transfer"]["id"].as_str().unwrap().to_string();
     let (_, types) = region.call("GET", &format!("/volume/v3/{project_id}/types"), Some(&token), None).await;
     let type_id = types["volume_types"][0]["id"].as_str().unwrap().to_string();
+    // A volume no back end can hold leaves the victim a user message.
+    let (s, _) = region
+        .call(
+            "POST",
+            &format!("/volume/v3/{project_id}/types"),
+            Some(admin),
+            Some(json!({"volume_type": {"name": "nowhere-type", "extra_specs": {"storage_protocol": "iSCSI"}}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = region
+        .call(
+            "POST",
+            &format!("/volume/v3/{project_id}/volumes"),
+            Some(&token),
+            Some(json!({"volume": {"size": 10, "name": "victim-nowhere", "volume_type": "nowhere-type"}})),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let message_id = region
+        .wait_for(60, "the victim's message", || async {
+            let r = region
+                .http
+                .get(format!("{}/volume/v3/{project_id}/messages", region.url))
+                .header("X-Auth-Token", &token)
+                .header("OpenStack-API-Version", "volume 3.3")
+                .send()
+                .await
+                .unwrap();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            v["messages"][0]["id"].as_str().map(str::to_string)
+        })
+        .await;
+    let (_, qos) = region.call("GET", &format!("/volume/v3/{project_id}/qos-specs"), Some(admin), None).await;
+    let qos_id = qos["qos_specs"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
+        ("qos_id", qos_id),
+        ("message_id", message_id),
         ("volume_id", volume_id),
         ("snapshot_id", snapshot_id),
         ("backup_id", backup_id),
@@ -891,6 +951,10 @@ async fn no_endpoint_leaks_to_anonymous_callers_or_other_tenants() {
             .header("X-Auth-Token", &intruder);
         if bare == "/v3/auth/tokens" {
             req = req.header("X-Subject-Token", &victim.token);
+        }
+        if bare.contains("/messages") {
+            // Messages exist from microversion 3.3.
+            req = req.header("OpenStack-API-Version", "volume 3.3");
         }
         if let Some(b) = &body {
             req = req.json(b);

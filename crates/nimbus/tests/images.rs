@@ -118,6 +118,37 @@ async fn images_round_trip_and_respect_visibility() {
     let (s, _) = region.call("DELETE", &format!("/image/v2/images/{id}"), Some(&olga), None).await;
     assert_eq!(s, 403);
 
+    // A deactivated image: its data only for operators, no volume made from it, and back
+    // once reactivated; only the owner's members (or an operator) may do either.
+    let (s, _) = region.call("POST", &format!("/image/v2/images/{id}/actions/deactivate"), Some(&olga), None).await;
+    assert_eq!(s, 403);
+    let (ok, _, err) = region.openstack(&["image", "set", "--deactivate", "img1"]);
+    assert!(ok, "{err}");
+    assert_eq!(region.openstack_json(&["image", "show", "img1"])["status"], "deactivated");
+    let (s, v) = region.call("GET", &format!("/image/v2/images/{id}/file"), Some(&olga), None).await;
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = region
+        .call(
+            "POST",
+            &format!("/volume/v3/{other_project}/volumes"),
+            Some(&olga),
+            Some(json!({"volume": {"size": 10, "imageRef": id}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v.to_string().contains("is not active"), "{v}");
+    let (ok, _, err) = region.openstack(&["image", "save", "--file", out.to_str().unwrap(), "img1"]);
+    assert!(ok, "operators still read it: {err}");
+    let (ok, _, err) = region.openstack(&["image", "set", "--activate", "img1"]);
+    assert!(ok, "{err}");
+    let (s, _) = region.call("GET", &format!("/image/v2/images/{id}/file"), Some(&olga), None).await;
+    assert_eq!(s, 200);
+    let (s, queued) = region.call("POST", "/image/v2/images", Some(&admin), Some(json!({"name": "empty"}))).await;
+    assert_eq!(s, 201);
+    let url = format!("/image/v2/images/{}/actions/deactivate", queued["id"].as_str().unwrap());
+    let (s, v) = region.call("POST", &url, Some(&admin), None).await;
+    assert_eq!(s, 403, "a queued image has nothing to withdraw: {v}");
+
     // Only the cloud admin publishes images.
     let (s, v) = region
         .call("POST", "/image/v2/images", Some(&olga), Some(json!({"name": "pub", "visibility": "public"})))

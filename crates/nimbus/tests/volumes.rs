@@ -241,12 +241,12 @@ async fn operators_manage_volume_types() {
         "--description",
         "fast",
         "--property",
-        "volume_backend_name=lvm",
+        "volume_backend_name=local",
         "Gold",
     ]);
     assert!(ok, "{err}");
     let t = region.openstack_json(&["volume", "type", "show", "Gold"]);
-    assert_eq!(t["properties"]["volume_backend_name"], "lvm", "{t}");
+    assert_eq!(t["properties"]["volume_backend_name"], "local", "{t}");
     assert_eq!(t["description"], "fast", "{t}");
     let (ok, _, err) = region.openstack(&["volume", "type", "set", "--name", "Gold2", "Gold"]);
     assert!(ok, "{err}");
@@ -271,6 +271,165 @@ async fn operators_manage_volume_types() {
     let tom = region.os_env("tom", "tom-pw-1", "types-other");
     let (ok, _, err) = region.openstack_as(&tom, &["volume", "type", "create", "Mine"]);
     assert!(!ok && err.contains("403"), "{err}");
+
+    // A type asking for a capability the back end lacks: its volume has nowhere to go, and
+    // a message tells the project's users why (not other projects'); they may delete it.
+    let (ok, _, err) =
+        region.openstack(&["volume", "type", "create", "--property", "storage_protocol=iSCSI", "Remote"]);
+    assert!(ok, "{err}");
+    let remote = region.openstack_json(&["volume", "create", "--size", "10", "--type", "Remote", "v-remote"]);
+    wait_status(&region, "v-remote", "error").await;
+    let v33 = ["--os-volume-api-version", "3.3"];
+    let messages = region.openstack_json(&[&v33[..], &["volume", "message", "list"]].concat());
+    let message = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Resource UUID"] == remote["id"])
+        .unwrap_or_else(|| panic!("no message about the volume: {messages}"))
+        .clone();
+    assert_eq!(
+        message["User Message"], "schedule allocate volume: Could not find any available weighted backend.",
+        "{message}"
+    );
+    assert_eq!(message["Event ID"], "VOLUME_VOLUME_001_003", "{message}");
+    let id = message["ID"].as_str().unwrap();
+    let (ok, _, err) = region.openstack_as(&tom, &[&v33[..], &["volume", "message", "show", id]].concat());
+    assert!(!ok && err.contains("No Message found"), "{err}");
+    let (ok, out, err) = region.openstack_as(&tom, &[&v33[..], &["volume", "message", "list", "-f", "json"]].concat());
+    assert!(ok && out.trim() == "[]", "{out}{err}");
+    let (ok, _, err) = region.openstack(&["volume", "message", "list"]);
+    assert!(!ok, "messages need microversion 3.3: {err}");
+    // (The CLI's `message show` reads a `messages` key that Cinder does not send: asked
+    // directly, as Cinder's clients and Tempest do.)
+    let project = admin_project_id(&region).await;
+    let shown: Value = region
+        .http
+        .get(format!("{}/volume/v3/{project}/messages/{id}", region.url))
+        .header("X-Auth-Token", &admin)
+        .header("OpenStack-API-Version", "volume 3.3")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["message"]["resource_type"], "VOLUME", "{shown}");
+    assert_eq!(shown["message"]["resource_uuid"], remote["id"], "{shown}");
+    let (ok, _, err) = region.openstack(&[&v33[..], &["volume", "message", "delete", id]].concat());
+    assert!(ok, "{err}");
+    let (ok, _, _) = region.openstack(&[&v33[..], &["volume", "message", "show", id]].concat());
+    assert!(!ok, "the message is gone");
+}
+
+/// Operators manage QoS specs and private volume types with the `openstack` CLI: the
+/// built-in types come with specs of their limits; specs are created, changed, associated
+/// with a type (one set per type), refused when invalid or still in use unless forced; a
+/// private type is usable only by the projects it is shared with (404 for others, as for
+/// anything they may not see), until the share is removed; members may not manage any of
+/// it. On both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_set_qos_specs_and_private_types() {
+    for db in databases() {
+        let region = Region::start_with(&db, &[], None);
+        let ssd = region.openstack_json(&["volume", "qos", "show", "SSD-qos"]);
+        assert_eq!(ssd["consumer"], "front-end", "{ssd}");
+        assert_eq!(ssd["properties"]["total_iops_sec"], "33000", "{ssd}");
+        assert!(ssd["associations"].to_string().contains("SSD"), "{ssd}");
+
+        let gold = region.openstack_json(&[
+            "volume",
+            "qos",
+            "create",
+            "--consumer",
+            "front-end",
+            "--property",
+            "total_iops_sec=500",
+            "--property",
+            "read_bytes_sec=1048576",
+            "gold",
+        ]);
+        let gold_id = gold["id"].as_str().unwrap().to_string();
+        let (ok, _, err) = region.openstack(&["volume", "qos", "set", "--property", "write_bytes_sec=2097152", "gold"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = region.openstack(&["volume", "qos", "unset", "--property", "read_bytes_sec", "gold"]);
+        assert!(ok, "{err}");
+        let shown = region.openstack_json(&["volume", "qos", "show", "gold"]);
+        assert_eq!(shown["properties"], json!({"total_iops_sec": "500", "write_bytes_sec": "2097152"}), "{shown}");
+        // Refused, nothing changed: a bad consumer, a limit that is not a number, a
+        // duplicate name, a second set of specs for a type.
+        for (args, why) in [
+            (vec!["volume", "qos", "create", "--consumer", "middle", "bad1"], "consumer"),
+            (vec!["volume", "qos", "create", "--property", "total_iops_sec=fast", "bad2"], "number"),
+            (vec!["volume", "qos", "create", "gold"], "already exists"),
+            (vec!["volume", "qos", "associate", "gold", "SSD"], "already associated"),
+            (vec!["volume", "qos", "set", "--property", "read_iops_sec=-3", "gold"], "number"),
+        ] {
+            let (ok, _, err) = region.openstack(&args);
+            assert!(!ok && err.contains(why), "{args:?}: {err}");
+        }
+        let listed = region.openstack_json(&["volume", "qos", "list"]);
+        let names: Vec<&str> = listed.as_array().unwrap().iter().filter_map(|q| q["Name"].as_str()).collect();
+        assert!(!names.contains(&"bad1") && !names.contains(&"bad2"), "{names:?}");
+        assert_eq!(region.openstack_json(&["volume", "qos", "show", "gold"])["properties"], shown["properties"]);
+
+        // A private type with the specs, shared with one project.
+        let (admin, _) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        region.tenant(&admin, "types-other", "tom", "tom-pw-1", "member").await;
+        region.tenant(&admin, "types-third", "ann", "ann-pw-1", "member").await;
+        let tom = region.os_env("tom", "tom-pw-1", "types-other");
+        let ann = region.os_env("ann", "ann-pw-1", "types-third");
+        let (ok, _, err) =
+            region.openstack(&["volume", "type", "create", "--private", "--project", "types-other", "secret"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = region.openstack(&["volume", "qos", "associate", "gold", "secret"]);
+        assert!(ok, "{err}");
+        let t = region.openstack_json(&["volume", "type", "show", "secret"]);
+        assert_eq!(t["is_public"], false, "{t}");
+        let (admin_token, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        let admin_project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+        let type_path = format!("/volume/v3/{admin_project}/types/{}", t["id"].as_str().unwrap());
+        let (_, api_type) = region.call("GET", &type_path, Some(&admin_token), None).await;
+        assert_eq!(api_type["volume_type"]["qos_specs_id"], gold_id.as_str(), "{api_type}");
+        assert!(t["access_project_ids"].to_string().len() > 10, "{t}");
+        let shown = region.openstack_json(&["volume", "qos", "show", "gold"]);
+        assert!(shown["associations"].to_string().contains("secret"), "{shown}");
+
+        let (ok, out, err) = region.openstack_as(&tom, &["volume", "type", "list", "-f", "value", "-c", "Name"]);
+        assert!(ok && out.lines().any(|l| l == "secret"), "{out}{err}");
+        let (ok, _, err) =
+            region.openstack_as(&tom, &["volume", "create", "--size", "10", "--type", "secret", "v-tom"]);
+        assert!(ok, "{err}");
+        let (ok, out, _) = region.openstack_as(&ann, &["volume", "type", "list", "-f", "value", "-c", "Name"]);
+        assert!(ok && !out.lines().any(|l| l == "secret"), "{out}");
+        let (ok, _, err) =
+            region.openstack_as(&ann, &["volume", "create", "--size", "10", "--type", "secret", "v-ann"]);
+        assert!(!ok && err.contains("404"), "{err}");
+        let (ok, _, err) = region.openstack_as(&tom, &["volume", "qos", "list"]);
+        assert!(!ok && err.contains("403"), "{err}");
+        let (ok, _, err) = region.openstack_as(&tom, &["volume", "qos", "create", "mine"]);
+        assert!(!ok && err.contains("403"), "{err}");
+
+        // The share removed, the type is gone for that project too.
+        let (ok, _, err) = region.openstack(&["volume", "type", "unset", "--project", "types-other", "secret"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = region.openstack_as(&tom, &["volume", "type", "show", "secret"]);
+        assert!(!ok && err.contains("No Type found for secret"), "{err}");
+
+        // Specs in use go only when forced; the type then has none.
+        let (ok, _, err) = region.openstack(&["volume", "qos", "delete", "gold"]);
+        assert!(!ok && err.contains("still associated"), "{err}");
+        let (ok, _, err) = region.openstack(&["volume", "qos", "delete", "--force", "gold"]);
+        assert!(ok, "{err}");
+        let (_, api_type) = region.call("GET", &type_path, Some(&admin_token), None).await;
+        assert!(api_type["volume_type"]["qos_specs_id"].is_null(), "{api_type}");
+    }
+}
+
+/// The admin's project id.
+async fn admin_project_id(region: &Region) -> String {
+    let (_, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+    body["token"]["project"]["id"].as_str().unwrap().to_string()
 }
 
 /// Operators see the block-storage services, the back end's pool with its real capacity, its
@@ -432,7 +591,8 @@ def cmd(c):
 f.readline(); cmd("qmp_capabilities")
 for b in cmd("query-block")["return"]:
     if b.get("qdev", "").startswith("/machine/peripheral/vol-" + sys.argv[2]):
-        print(json.dumps({"iops": b["inserted"]["iops"], "bps": b["inserted"]["bps"]}))
+        i = b["inserted"]
+        print(json.dumps({"iops": i["iops"], "bps": i["bps"], "bps_wr": i["bps_wr"]}))
 "#;
     let out = std::process::Command::new("python3").args(["-c", script]).arg(&sock).arg(volume).output().unwrap();
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
@@ -485,7 +645,38 @@ async fn volumes_in_real_guests() {
 
     // The type's QoS is QEMU's throttle on that disk.
     let limits = qemu_throttle(&region, &vm1, &id);
-    assert_eq!(limits, json!({"iops": 33_000, "bps": 350u64 << 20}), "SSD limits on the guest's disk");
+    assert_eq!(limits, json!({"iops": 33_000, "bps": 350u64 << 20, "bps_wr": 0}), "SSD limits on the guest's disk");
+    // An operator's QoS specs on another type: retyped, the attached disk gets its limits at
+    // once; retyped back, the SSD ones again.
+    region.openstack_json(&[
+        "volume",
+        "qos",
+        "create",
+        "--consumer",
+        "front-end",
+        "--property",
+        "total_iops_sec=500",
+        "--property",
+        "write_bytes_sec=1048576",
+        "slow",
+    ]);
+    region.openstack_json(&["volume", "type", "create", "Slow"]);
+    let (ok, _, err) = region.openstack(&["volume", "qos", "associate", "slow", "Slow"]);
+    assert!(ok, "{err}");
+    for (vtype, want) in [
+        ("Slow", json!({"iops": 500, "bps": 0, "bps_wr": 1u64 << 20})),
+        ("SSD", json!({"iops": 33_000, "bps": 350u64 << 20, "bps_wr": 0})),
+    ] {
+        let (ok, _, err) = region.openstack(&["volume", "set", "--type", vtype, "--retype-policy", "never", "data1"]);
+        assert!(ok, "{err}");
+        region
+            .wait_for(60, "the retype", || async {
+                let v = region.openstack_json(&["volume", "show", "data1"]);
+                (v["type"] == vtype && v["status"] == "in-use").then_some(())
+            })
+            .await;
+        assert_eq!(qemu_throttle(&region, &vm1, &id), want, "{vtype} limits on the guest's disk");
+    }
 
     // Refused, nothing changed: a second attach, an in-use volume to another server, a
     // shrink, an extend of an attached volume without microversion 3.42, a delete.
@@ -1034,6 +1225,19 @@ async fn backups_with_the_openstack_cli() {
         assert_eq!(b2["is_incremental"], true, "{b2}");
         let b1 = region.openstack_json(&["volume", "backup", "show", "b1"]);
         assert_eq!(b1["has_dependent_backups"], true, "{b1}");
+        // Only the newest backup's point in time stays in the volume, for the next one.
+        let b2_snapshot = format!("bak-{}", b2["id"].as_str().unwrap());
+        region
+            .wait_for(60, "only b2's snapshot in the volume", || async {
+                let out = std::process::Command::new("qemu-img")
+                    .args(["snapshot", "-l", "-U"])
+                    .arg(&src_file)
+                    .output()
+                    .unwrap();
+                let list = String::from_utf8_lossy(&out.stdout).to_string();
+                (list.matches("bak-").count() == 1 && list.contains(&b2_snapshot)).then_some(())
+            })
+            .await;
 
         // Each restores to a new volume holding its own point in time.
         for (backup, head) in [("b1", "0x11"), ("b2", "0x22")] {
@@ -1120,6 +1324,46 @@ async fn backups_with_the_openstack_cli() {
         let mut sorted = order.clone();
         sorted.sort();
         assert_eq!(order, sorted, "the queue keeps its order");
+
+        // A backup of a snapshot holds the snapshot's point in time, not what the volume
+        // holds now; the snapshot is not deletable meanwhile, and available again after.
+        let (ok, _, err) = region.openstack(&["volume", "snapshot", "create", "--volume", "q0", "q0-snap"]);
+        assert!(ok, "{err}");
+        wait_snapshot(&region, "q0-snap", "available").await;
+        let q0_file = volume_file(&region, region.openstack_json(&["volume", "show", "q0"])["id"].as_str().unwrap());
+        qemu_io(&q0_file, "write -P 0x55 0 64k");
+        let (ok, _, err) = region.openstack(&["volume", "backup", "create", "--snapshot", "src-snap-none", "q0"]);
+        assert!(!ok, "an unknown snapshot: {err}");
+        let (ok, _, err) = region.openstack(&["volume", "snapshot", "create", "--volume", "q1", "q1-snap"]);
+        assert!(ok, "{err}");
+        wait_snapshot(&region, "q1-snap", "available").await;
+        let (ok, _, err) =
+            region.openstack(&["volume", "backup", "create", "--snapshot", "q1-snap", "--name", "wrong", "q0"]);
+        assert!(!ok && err.contains("not a snapshot of volume"), "{err}");
+        let (ok, _, err) =
+            region.openstack(&["volume", "backup", "create", "--snapshot", "q0-snap", "--name", "sb", "q0"]);
+        assert!(ok, "{err}");
+        let sb = wait_backup(&region, "sb", "available").await;
+        let snap = wait_snapshot(&region, "q0-snap", "available").await;
+        assert_eq!(sb["snapshot_id"], snap["id"], "{sb}");
+        let (ok, _, err) = region.openstack(&["volume", "backup", "restore", "sb", "from-sb"]);
+        assert!(ok, "{err}");
+        let v = wait_status(&region, "from-sb", "available").await;
+        let file = volume_file(&region, v["id"].as_str().unwrap());
+        assert!(holds_pattern_at(&file, "0x44", 0, 4 << 20), "the snapshot's content, not the later write");
+
+        // Once every backup is deleted, no chunk data is left: the project's packs,
+        // manifests and their files on disk are all gone.
+        for b in ["b2", "b3", "qb0", "qb1", "qb2", "sb"] {
+            let (ok, _, err) = region.openstack(&["volume", "backup", "delete", b]);
+            assert!(ok, "{b}: {err}");
+        }
+        region
+            .wait_for(120, "every backup deleted and its data swept", || async {
+                let listed = region.openstack_json(&["volume", "backup", "list"]);
+                (listed.as_array().unwrap().is_empty() && walk(&objects_dir).is_empty()).then_some(())
+            })
+            .await;
     }
 }
 

@@ -34,6 +34,8 @@ pub fn routes() -> Routes {
         .add("DELETE", "/v2/images/{image_id}", A, delete)
         .add("PUT", "/v2/images/{image_id}/file", A, upload)
         .add("GET", "/v2/images/{image_id}/file", A, download)
+        .add("POST", "/v2/images/{image_id}/actions/deactivate", A, deactivate)
+        .add("POST", "/v2/images/{image_id}/actions/reactivate", A, reactivate)
         .add("PUT", "/v2/images/{image_id}/tags/{tag}", A, add_tag)
         .add("DELETE", "/v2/images/{image_id}/tags/{tag}", A, remove_tag)
         .add("GET", "/v2/images/{image_id}/members", A, list_members)
@@ -214,6 +216,16 @@ async fn download(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<Str
         headers.insert("content-md5", md5);
     }
     Ok(r)
+}
+
+async fn deactivate(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {
+    s.control.set_image_deactivated(&ctx, &id, true).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn reactivate(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {
+    s.control.set_image_deactivated(&ctx, &id, false).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn add_tag(State(s): State<AppState>, Auth(ctx): Auth, Path((id, tag)): Path<(String, String)>) -> ApiResult {

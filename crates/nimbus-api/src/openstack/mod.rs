@@ -9,6 +9,8 @@ mod volume;
 mod volume_backends;
 mod volume_backups;
 mod volume_listing;
+mod volume_messages;
+mod volume_qos;
 mod volume_region;
 mod volume_snapshots;
 mod volume_transfers;
@@ -59,7 +61,9 @@ async fn compute_legacy_version(State(s): State<AppState>) -> impl IntoResponse 
 /// The block-storage (Cinder) routes.
 pub fn volume_routes() -> Routes {
     let r = volume_backends::routes(volume_region::routes(volume::routes(quotas::volume_routes(Routes::default()))));
-    volume_transfers::routes(volume_backups::routes(volume_snapshots::routes(r)))
+    volume_messages::routes(volume_qos::routes(volume_transfers::routes(volume_backups::routes(
+        volume_snapshots::routes(r),
+    ))))
 }
 
 /// The network (Neutron-style errors) routes.

@@ -89,8 +89,13 @@ fn type_view(t: &VolumeType, admin: bool) -> Value {
     } else {
         specs.into_iter().filter(|(k, _)| matches!(k.as_str(), "RESKEY:availability_zones" | "multiattach")).collect()
     };
-    json!({"id": t.id, "name": t.name, "description": t.description, "is_public": t.is_public,
-        "extra_specs": specs, "os-volume-type-access:is_public": t.is_public})
+    let mut view = json!({"id": t.id, "name": t.name, "description": t.description, "is_public": t.is_public,
+        "extra_specs": specs, "os-volume-type-access:is_public": t.is_public});
+    // Operators see which QoS specs the type's volumes get.
+    if admin {
+        view["qos_specs_id"] = json!(t.qos_specs_id);
+    }
+    view
 }
 
 async fn list_types(State(s): State<AppState>, Auth(ctx): Auth) -> ApiResult {
@@ -157,7 +162,10 @@ async fn create_type(State(s): State<AppState>, Auth(ctx): Auth, body: Bytes) ->
     let public = bool_field(m.get("os-volume-type-access:is_public").or(m.get("is_public")))?.unwrap_or(true);
     let specs = specs_field(m.get("extra_specs"))?;
     let t = s.control.create_volume_type(&ctx, &name, str_field(m, "description")?, public, specs).await?;
-    Ok(Json(json!({"volume_type": type_view(&t, true)})).into_response())
+    let mut view = type_view(&t, true);
+    // Cinder's answer to a create has no QoS specs yet.
+    view.as_object_mut().map(|o| o.remove("qos_specs_id"));
+    Ok(Json(json!({"volume_type": view})).into_response())
 }
 
 async fn update_type(

@@ -66,7 +66,7 @@ async fn detail(s: &AppState, ctx: &Ctx, b: &Backup, mv: Microversion) -> Result
         "availability_zone": b.availability_zone, "volume_id": b.volume_id, "size": b.size_gb,
         "object_count": b.object_count, "container": b.container,
         "created_at": usage_time(b.created_at), "updated_at": b.updated_at.map(usage_time),
-        "data_timestamp": usage_time(b.data_timestamp), "snapshot_id": Value::Null,
+        "data_timestamp": usage_time(b.data_timestamp), "snapshot_id": b.snapshot_id,
         "is_incremental": b.parent_id.is_some(), "has_dependent_backups": dependents,
         "fail_reason": b.fail_reason, "links": links(s, b),
     });
@@ -90,9 +90,6 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, bo
         .ok_or_else(|| Error::bad_request("Missing required element 'backup' in request body."))?;
     let volume_id = str_field(m, "volume_id")?
         .ok_or_else(|| Error::bad_request("Invalid input received: 'volume_id' is a required property."))?;
-    if str_field(m, "snapshot_id")?.is_some() {
-        return Err(Error::bad_request("Backing up a snapshot is not offered: back up the volume itself.").into());
-    }
     let req = BackupCreate {
         volume_id,
         name: str_field(m, "name")?,
@@ -100,6 +97,7 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, bo
         incremental: bool_field(m.get("incremental"))?.unwrap_or(false),
         force: bool_field(m.get("force"))?.unwrap_or(false),
         metadata: if mv.at_least(43) { metadata_field(m.get("metadata"))? } else { Default::default() },
+        snapshot_id: str_field(m, "snapshot_id")?,
         ..Default::default()
     };
     let (b, _job) = s.control.create_backup(&ctx, req).await?;

@@ -5,9 +5,12 @@
 //!
 //! A pack is written (synced) before the index rows that point into it commit, so an index
 //! row never names data that is not there. Packs are written on threads of their own
-//! while the next fills, so cutting and sealing overlap the disk. Chunks are shared by every backup of the project
-//! that contains them; the index counts the backups using each, and a pack goes once no
-//! chunk in it is used.
+//! while the next fills, so cutting and sealing overlap the disk. Chunks are shared by every
+//! backup of the project that contains them. When a backup is deleted, a sweep keeps the
+//! chunks of the remaining backups' manifests and drops the others from the index; a pack
+//! goes once no chunk in it is left. A sweep never runs while a backup is being made (it
+//! may rely on chunks no finished backup uses yet): it is then put off until that backup
+//! is made.
 
 use super::manifest_key;
 use crate::objects::system::PendingSystemObject;
@@ -26,10 +29,6 @@ const PACKS_IN_FLIGHT: usize = 3;
 
 /// Index lookups go in batches of this many hashes.
 const BATCH: usize = 400;
-
-/// Use counts change in batches of this many hashes (every chunk of a backup, tens of
-/// thousands for a large volume; well under both engines' limits on bound values).
-const COUNT_BATCH: usize = 5000;
 
 /// A chunk in a pack: hash, offset in the pack, stored length, plaintext length.
 type PackEntry = (String, i64, i64, i64);
@@ -151,7 +150,6 @@ impl<'a> PackWriter<'a> {
                 pack_offset,
                 stored_len,
                 len,
-                refs: 0,
             })
             .collect();
         let mut tx = self.control.store().write().await?;
@@ -173,38 +171,58 @@ impl Control {
         Manifest::decode(&packed).map(Some)
     }
 
-    /// Counts a backup's use of its chunks (`delta` +1 when it becomes available, -1 when it
-    /// goes); returns how many of the chunks are indexed (all of them, unless some vanished).
-    pub(super) async fn count_chunk_uses(
-        &self,
-        tx: &mut sqlx::AnyConnection,
-        project: &str,
-        chunks: &[String],
-        delta: i64,
-    ) -> Result<usize, Error> {
-        let mut indexed = 0;
-        for batch in chunks.chunks(COUNT_BATCH) {
-            indexed += repo::count_chunks(tx, project, batch).await?;
-            repo::add_refs(tx, project, batch, delta).await?;
-        }
-        Ok(indexed)
-    }
-
-    /// Removes the chunks no backup uses, and the packs left without chunks.
-    pub(super) async fn collect_unused_chunks(&self, bucket: &Bucket, project: &str) -> Result<(), Error> {
-        let mut tx = self.store().write().await?;
-        let packs = repo::drop_unused_chunks(&mut tx, project).await?;
-        let mut empty = Vec::new();
-        for p in packs {
-            if !repo::pack_in_use(&mut tx, project, &p).await? {
-                empty.push(p);
+    /// Drops the chunks no remaining backup of the project uses from the index, and the
+    /// packs left without chunks; put off (and done when the backup being made is) while a
+    /// backup of the project is being made.
+    pub(super) async fn sweep_chunks(&self, bucket: &Bucket, project: &str) -> Result<(), Error> {
+        for _ in 0..5 {
+            // Marking reads every remaining manifest: outside the transaction, then checked
+            // against the backups the transaction sees.
+            let backups = {
+                let mut c = self.store().read().await?;
+                repo::live_backups(&mut c, project).await?
+            };
+            let mut live = HashSet::new();
+            for id in &backups {
+                if let Some(m) = self.manifest(bucket, id).await? {
+                    live.extend(m.pieces.into_iter().map(|p| p.chunk));
+                }
             }
+            let mut tx = self.store().write().await?;
+            repo::lock_project(&mut tx, project).await?;
+            if repo::making(&mut tx, project).await? > 0 {
+                repo::set_sweep_pending(&mut tx, project, true).await?;
+                return tx.commit().await;
+            }
+            if repo::live_backups(&mut tx, project).await? != backups {
+                continue;
+            }
+            let mut dead = Vec::new();
+            let mut kept_packs = HashSet::new();
+            for (hash, pack) in repo::chunk_index(&mut tx, project).await? {
+                if live.contains(&hash) {
+                    kept_packs.insert(pack);
+                } else {
+                    dead.push(hash);
+                }
+            }
+            repo::delete_chunks(&mut tx, project, &dead).await?;
+            // Packs without an indexed chunk: those emptied now, and those a failed or
+            // interrupted backup wrote before indexing them.
+            let empty: Vec<String> = self
+                .system_object_keys(&mut tx, bucket, "packs/")
+                .await?
+                .into_iter()
+                .filter(|p| !kept_packs.contains(p))
+                .collect();
+            repo::set_sweep_pending(&mut tx, project, false).await?;
+            tx.commit().await?;
+            for p in empty {
+                self.delete_system_object(bucket, &p).await?;
+            }
+            return Ok(());
         }
-        tx.commit().await?;
-        for p in empty {
-            self.delete_system_object(bucket, &p).await?;
-        }
-        Ok(())
+        Err(Error::Conflict(format!("the backups of project {project} kept changing during a sweep")))
     }
 }
 

@@ -6,8 +6,9 @@
 //! transaction that counts its chunks.
 
 use super::chunks::{ChunkReader, PackWriter};
-use super::{backup_bucket, backup_snapshot};
+use super::{backup_bucket, backup_snapshot, source_snapshot};
 use crate::jobs::{JobHandler, JobRegistry, StepOutcome};
+use crate::volumes::messages::{MessageAction, MessageDetail, MessageResource};
 use crate::Control;
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
@@ -90,7 +91,7 @@ impl Control {
             return Ok(true);
         }
         let mut tx = self.store().write().await?;
-        repo::lock_slots(&mut tx, &b.project_id).await?;
+        repo::lock_project(&mut tx, &b.project_id).await?;
         let (held, first) = repo::slots(&mut tx, &b.project_id).await?;
         if held >= self.config().backup_max_concurrent || first.as_deref() != Some(b.id.as_str()) {
             return Ok(false);
@@ -167,14 +168,22 @@ impl Control {
         let bucket = self.system_bucket(&backup_bucket(&b.project_id)).await?;
         let (size, ranges, map, parent): ReadPlan = match format {
             VolumeFormat::Qcow2 => {
-                let snap = backup_snapshot(&b.id);
+                let snap = source_snapshot(b);
                 let p = path.clone();
                 let map = tokio::task::spawn_blocking(move || qcow2_map::snapshot_map(&p, &snap))
                     .await
                     .map_err(|e| Error::Internal(format!("reading the volume's map: {e}")))??;
-                let parent = match &b.parent_id {
+                let parent_row = match &b.parent_id {
                     Some(pid) => {
-                        let (p, snap) = (path.clone(), backup_snapshot(pid));
+                        let mut c = self.store().read().await?;
+                        repo::get(&mut c, pid).await?
+                    }
+                    None => None,
+                };
+                let parent = match parent_row {
+                    Some(parent) => {
+                        let pid = &parent.id;
+                        let (p, snap) = (path.clone(), source_snapshot(&parent));
                         let old = tokio::task::spawn_blocking(move || qcow2_map::snapshot_map(&p, &snap))
                             .await
                             .map_err(|e| Error::Internal(format!("reading the volume's map: {e}")))?
@@ -204,7 +213,7 @@ impl Control {
         let mut read_bytes = 0u64;
         // Reading and cutting the next windows (on blocking threads) overlaps storing the
         // current one (sealing and writing packs).
-        let cut_window = |w: Range<u64>| {
+        let cut_window = |w: backup_data::Window| {
             let (reader, map) = (reader.clone(), map.clone());
             tokio::task::spawn_blocking(move || reader.cut_window(map.as_deref(), &w))
         };
@@ -217,7 +226,7 @@ impl Control {
                 ahead.push_back(cut_window(w.clone()));
             }
             let chunks = current.await.map_err(|e| Error::Internal(format!("cutting the volume: {e}")))??;
-            read_bytes += windows[i].end - windows[i].start;
+            read_bytes += backup_data::window_len(&windows[i]);
             for c in chunks.iter().filter(|c| c.stored.is_some()) {
                 fresh.push(Piece { offset: c.offset, len: c.len, chunk: c.hash.clone(), skip: 0 });
             }
@@ -274,6 +283,17 @@ impl Control {
     }
 }
 
+/// Gives back the volume snapshot a backup was made from (`backing-up` -> `available`).
+async fn release_source_snapshot(tx: &mut sqlx::AnyConnection, b: &Backup) -> Result<(), Error> {
+    let Some(sid) = &b.snapshot_id else { return Ok(()) };
+    if let Some(mut s) = volumes_repo::get_snapshot(tx, sid).await?.filter(|s| s.status == "backing-up") {
+        s.status = "available".into();
+        s.updated_at = Some(now_ms());
+        volumes_repo::update_snapshot(tx, &s).await?;
+    }
+    Ok(())
+}
+
 /// The handler of restores, also run for volumes made from a backup (whose job is their
 /// `createVolume`).
 pub(crate) fn restore_job() -> Arc<dyn JobHandler> {
@@ -302,7 +322,9 @@ impl JobHandler for BackupJob {
             DELETE_BACKUP_JOB => "deleting",
             _ => "restoring",
         };
-        if b.status != busy {
+        // A made backup's job still tidies up after it (its last step).
+        let tidying = self.0 == CREATE_BACKUP_JOB && step >= 3;
+        if b.status != busy && !tidying {
             return Ok(Done);
         }
         if step == 0 {
@@ -311,37 +333,33 @@ impl JobHandler for BackupJob {
         match (self.0, step) {
             (CREATE_BACKUP_JOB, 1) => {
                 let v = v.ok_or_else(|| Error::Conflict(format!("volume {vid} is gone")))?;
-                control.backup_snapshot_op(&v, &backup_snapshot(&b.id), true).await?;
+                // A backup of a volume snapshot reads that snapshot.
+                if b.snapshot_id.is_none() {
+                    control.backup_snapshot_op(&v, &backup_snapshot(&b.id), true).await?;
+                }
                 Ok(Next)
             }
             (CREATE_BACKUP_JOB, 2) => {
                 let v = v.ok_or_else(|| Error::Conflict(format!("volume {vid} is gone")))?;
-                // A chunk found in the index may be dropped by a concurrent delete before
-                // this backup counts it: then store it again.
-                for _ in 0..3 {
-                    let taken = control.take_backup(&b, &v).await?;
-                    let chunks = taken.manifest.chunks();
-                    let mut tx = control.store().write().await?;
-                    let indexed = control.count_chunk_uses(&mut tx, &b.project_id, &chunks, 1).await?;
-                    if indexed != chunks.len() {
-                        continue;
-                    }
-                    let Some(mut row) = repo::get(&mut tx, &b.id).await?.filter(|r| r.status == "creating") else {
-                        return Ok(Done);
-                    };
-                    row.status = "available".into();
-                    row.object_count = chunks.len() as i64;
-                    row.read_bytes = taken.read_bytes as i64;
-                    row.stored_bytes = taken.stored_bytes as i64;
-                    row.holds_slot = 0;
-                    row.queued_at = None;
-                    row.updated_at = Some(now_ms());
-                    repo::update(&mut tx, &row).await?;
-                    control.backup_usage(&mut tx, &row, "created").await?;
-                    tx.commit().await?;
-                    return Ok(Next);
-                }
-                Err(Error::Internal("backup chunks kept vanishing while the backup was stored".into()))
+                // The chunks found in the index stay: no sweep runs while this backup
+                // holds its slot unfinished.
+                let taken = control.take_backup(&b, &v).await?;
+                let mut tx = control.store().write().await?;
+                let Some(mut row) = repo::get(&mut tx, &b.id).await?.filter(|r| r.status == "creating") else {
+                    return Ok(Done);
+                };
+                row.status = "available".into();
+                row.object_count = taken.manifest.chunks().len() as i64;
+                row.read_bytes = taken.read_bytes as i64;
+                row.stored_bytes = taken.stored_bytes as i64;
+                row.holds_slot = 0;
+                row.queued_at = None;
+                row.updated_at = Some(now_ms());
+                repo::update(&mut tx, &row).await?;
+                control.backup_usage(&mut tx, &row, "created").await?;
+                release_source_snapshot(&mut tx, &row).await?;
+                tx.commit().await?;
+                Ok(Next)
             }
             (CREATE_BACKUP_JOB, _) => {
                 // Only the latest backup's snapshot stays in the volume, for the next one.
@@ -359,22 +377,21 @@ impl JobHandler for BackupJob {
                         control.backup_snapshot_op(&v, &backup_snapshot(&o), false).await?;
                     }
                 }
+                // A sweep put off while this backup was being made.
+                let pending = {
+                    let mut c = control.store().read().await?;
+                    repo::sweep_pending(&mut c, &b.project_id).await?
+                };
+                if pending {
+                    let bucket = control.system_bucket(&backup_bucket(&b.project_id)).await?;
+                    control.sweep_chunks(&bucket, &b.project_id).await?;
+                }
                 Ok(Done)
             }
             (DELETE_BACKUP_JOB, _) => {
                 let bucket = control.system_bucket(&backup_bucket(&b.project_id)).await?;
-                if let Some(m) = control.manifest(&bucket, &b.id).await? {
-                    let mut tx = control.store().write().await?;
-                    if repo::get(&mut tx, &b.id).await?.is_some_and(|r| r.status == "deleting" && r.object_count > 0) {
-                        control.count_chunk_uses(&mut tx, &b.project_id, &m.chunks(), -1).await?;
-                        // Counted once: a resumed step must not release the chunks twice.
-                        let mut row = repo::get(&mut tx, &b.id).await?.ok_or_else(|| Error::Internal("lost".into()))?;
-                        row.object_count = 0;
-                        repo::update(&mut tx, &row).await?;
-                    }
-                    tx.commit().await?;
-                }
-                control.collect_unused_chunks(&bucket, &b.project_id).await?;
+                // A backup being deleted keeps none of its chunks alive.
+                control.sweep_chunks(&bucket, &b.project_id).await?;
                 control.delete_system_object(&bucket, &super::manifest_key(&b.id)).await?;
                 if let Some(v) = v {
                     control.backup_snapshot_op(&v, &backup_snapshot(&b.id), false).await?;
@@ -450,8 +467,19 @@ impl JobHandler for BackupJob {
                     let mut c = control.store().read().await?;
                     volumes_repo::get(&mut c, &vid).await?
                 };
-                if let (Some(v), Some(_)) = (v, failed) {
-                    let _ = control.backup_snapshot_op(&v, &backup_snapshot(&bid), false).await;
+                if let Some(b) = &failed {
+                    let mut tx = control.store().write().await?;
+                    release_source_snapshot(&mut tx, b).await?;
+                    let (about, action) = (MessageResource::Backup(&b.id), MessageAction::CreateBackup);
+                    let req = format!("req-{}", job.id);
+                    let detail = MessageDetail::Failed(why.clone());
+                    control.record_user_message(&mut tx, &b.project_id, &req, about, action, detail).await?;
+                    tx.commit().await?;
+                }
+                if let (Some(v), Some(b)) = (v, failed) {
+                    if b.snapshot_id.is_none() {
+                        let _ = control.backup_snapshot_op(&v, &backup_snapshot(&bid), false).await;
+                    }
                 }
             }
             DELETE_BACKUP_JOB => {
@@ -462,6 +490,10 @@ impl JobHandler for BackupJob {
                         b.holds_slot = 0;
                         b.queued_at = None;
                     })
+                    .await?;
+                let (about, action) = (MessageResource::Backup(&bid), MessageAction::DeleteBackup);
+                control
+                    .record_user_message_now(&job.project_id, &job.id, about, action, MessageDetail::Failed(why))
                     .await?;
             }
             _ => {
@@ -474,6 +506,10 @@ impl JobHandler for BackupJob {
                     })
                     .await?;
                 control.volume_status(&vid, "restoring-backup", "error_restoring").await?;
+                let (about, action) = (MessageResource::Volume(&vid), MessageAction::RestoreBackup);
+                control
+                    .record_user_message_now(&job.project_id, &job.id, about, action, MessageDetail::Failed(why))
+                    .await?;
                 let _ = tokio::fs::remove_file(control.drivers().volumes.restore_scratch(&vid)).await;
             }
         }

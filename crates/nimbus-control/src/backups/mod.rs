@@ -54,6 +54,8 @@ pub struct BackupCreate {
     pub id: Option<String>,
     /// The server whose disks are backed up together.
     pub server_id: Option<String>,
+    /// A snapshot of the volume to back up instead of its current content.
+    pub snapshot_id: Option<String>,
 }
 
 /// Where a restore writes.
@@ -80,6 +82,14 @@ pub(crate) fn manifest_key(backup_id: &str) -> String {
 /// The name of the volume snapshot a backup reads.
 pub(crate) fn backup_snapshot(backup_id: &str) -> String {
     format!("bak-{backup_id}")
+}
+
+/// The internal snapshot a backup reads: the volume snapshot it was made from, else its own.
+pub(crate) fn source_snapshot(b: &Backup) -> String {
+    match &b.snapshot_id {
+        Some(sid) => crate::volumes::snapshot_name(sid),
+        None => backup_snapshot(&b.id),
+    }
 }
 
 impl Control {
@@ -124,8 +134,33 @@ impl Control {
             .ok_or_else(|| Error::not_found("volume", &req.volume_id))?;
         let target = Target { project_id: Some(&v.project_id), ..Default::default() };
         authorize_visible("volume:get", "backup:create", &ctx.principal, &target, "volume", &v.id)?;
+        // A snapshot is a consistent point in time whatever the volume is doing: it is
+        // `backing-up` (not deletable) until the backup is made.
+        let snapshot = match &req.snapshot_id {
+            Some(sid) => {
+                let s = volumes_repo::get_snapshot(&mut tx, sid)
+                    .await?
+                    .filter(|s| s.project_id == v.project_id)
+                    .ok_or_else(|| Error::not_found("snapshot", sid))?;
+                if s.volume_id != v.id {
+                    return Err(Error::bad_request(format!(
+                        "Invalid input received: snapshot {sid} is not a snapshot of volume {}.",
+                        v.id
+                    )));
+                }
+                if s.status != "available" {
+                    return Err(Error::bad_request(format!(
+                        "Invalid snapshot: Snapshot {sid} must be available to be backed up, not {}.",
+                        s.status
+                    )));
+                }
+                Some(s)
+            }
+            None => None,
+        };
         match v.status.as_str() {
             "available" => {}
+            "in-use" if snapshot.is_some() => {}
             "in-use" if req.force && !v.multiattach => {}
             "in-use" if v.multiattach => {
                 return Err(Error::bad_request(format!(
@@ -197,8 +232,14 @@ impl Control {
             auto_trigger: req.auto_trigger,
             volume_metadata: v.metadata.clone(),
             server_id: req.server_id.clone(),
+            snapshot_id: snapshot.as_ref().map(|s| s.id.clone()),
         };
         repo::insert(&mut tx, &b).await?;
+        if let Some(mut s) = snapshot {
+            s.status = "backing-up".into();
+            s.updated_at = Some(now);
+            volumes_repo::update_snapshot(&mut tx, &s).await?;
+        }
         let params = serde_json::json!({"backup_id": b.id, "volume_id": v.id});
         let job = self.new_job_with(&mut tx, &b.project_id, CREATE_BACKUP_JOB, params.clone(), None, params).await?;
         self.audit(

@@ -130,6 +130,25 @@ impl Control {
         repo::get_object(&mut c, &b.id, key).await
     }
 
+    /// The keys of a system bucket's objects that start with `prefix`, in order (read in
+    /// `c`, so a caller's transaction sees them as it sees the rest).
+    pub(crate) async fn system_object_keys(
+        &self,
+        c: &mut sqlx::AnyConnection,
+        b: &Bucket,
+        prefix: &str,
+    ) -> Result<Vec<String>, Error> {
+        let mut keys: Vec<String> = Vec::new();
+        loop {
+            let page = repo::list_objects(c, &b.id, prefix, keys.last().map(String::as_str), 1000).await?;
+            let full = page.len() == 1000;
+            keys.extend(page.into_iter().map(|o| o.object_key));
+            if !full {
+                return Ok(keys);
+            }
+        }
+    }
+
     /// Bytes `range` of a system object, decrypted.
     pub(crate) async fn read_system_object(&self, o: &Object, range: std::ops::Range<u64>) -> Result<Vec<u8>, Error> {
         use futures::StreamExt;

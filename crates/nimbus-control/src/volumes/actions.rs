@@ -217,17 +217,14 @@ impl Control {
         let mut tx = self.store().write().await?;
         let mut v = self.load_volume(&mut tx, ctx, id, "volume:update").await?;
         authorize("volume:update", &ctx.principal, &Target { project_id: Some(&v.project_id), ..Default::default() })?;
-        let t = repo::find_type(&mut tx, new_type)
-            .await?
-            .filter(|t| t.is_public || ctx.principal.can_read_all())
-            .ok_or_else(|| Error::not_found("volume type", new_type))?;
+        let t = self.usable_volume_type(&mut tx, ctx, new_type).await?;
         if !matches!(v.status.as_str(), "available" | "in-use") {
             return Err(invalid(format!("volume {} must be available or in-use to retype, not {}.", v.id, v.status)));
         }
         if t.id == v.type_id {
             return Err(invalid(format!("volume {} already has type {}.", v.id, t.name)));
         }
-        if super::type_is_multiattach(&t) != v.multiattach {
+        if super::types::type_is_multiattach(&t) != v.multiattach {
             return Err(invalid("changing between shareable and non-shareable types needs a migration, not offered."));
         }
         let from_status = v.status.clone();

@@ -357,11 +357,16 @@ impl JobHandler for AttachVolume {
         Ok(StepOutcome::Done)
     }
 
-    async fn on_fail(&self, control: &Control, job: &Job, _error: &Error) -> Result<(), Error> {
+    async fn on_fail(&self, control: &Control, job: &Job, error: &Error) -> Result<(), Error> {
         let (server_id, volume_id) = (job_param(job, "server_id")?, job_param(job, "volume_id")?);
         let mut tx = control.store().write().await?;
         if let Some(a) = repo::attachment(&mut tx, &volume_id, &server_id).await?.filter(|a| a.status == "attaching") {
             control.end_attachment(&mut tx, &a).await?;
+            let about = super::messages::MessageResource::Volume(&volume_id);
+            let (action, detail) =
+                (super::messages::MessageAction::AttachVolume, super::messages::MessageDetail::Failed(error.message()));
+            let req = format!("req-{}", job.id);
+            control.record_user_message(&mut tx, &job.project_id, &req, about, action, detail).await?;
         }
         tx.commit().await
     }

@@ -34,6 +34,23 @@ pub fn pool_name() -> String {
     format!("{}#{BACKEND}", backend_host())
 }
 
+/// Whether the back end can hold a type's volumes, as Cinder's capabilities filter decides:
+/// each extra spec naming a capability the back end reports (`volume_backend_name`,
+/// `vendor_name`, `storage_protocol`, `driver_version`, bare or scoped `capabilities:`) must
+/// have its value. Other specs are not capabilities here and do not bar the back end.
+pub fn backend_accepts(extra_specs: &std::collections::BTreeMap<String, String>) -> bool {
+    extra_specs.iter().all(|(k, want)| {
+        let have = match k.strip_prefix("capabilities:").unwrap_or(k) {
+            "volume_backend_name" => BACKEND,
+            "vendor_name" => VENDOR,
+            "storage_protocol" => STORAGE_PROTOCOL,
+            "driver_version" => DRIVER_VERSION,
+            _ => return true,
+        };
+        want.trim() == have
+    })
+}
+
 /// Whether `filter` names `host` as Cinder's filters do: the host itself, or the part
 /// before its `@backend` or `#pool`.
 fn host_matches(host: &str, filter: &str) -> bool {
@@ -166,6 +183,19 @@ impl Control {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_back_end_takes_types_whose_capabilities_it_has() {
+        let specs = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert!(backend_accepts(&specs(&[])));
+        assert!(backend_accepts(&specs(&[("volume_backend_name", "local"), ("multiattach", "<is> True")])));
+        assert!(backend_accepts(&specs(&[("capabilities:vendor_name", "Open Source"), ("x", "y")])));
+        assert!(!backend_accepts(&specs(&[("volume_backend_name", "lvm")])));
+        assert!(!backend_accepts(&specs(&[("storage_protocol", "iSCSI")])));
+        assert!(!backend_accepts(&specs(&[("capabilities:vendor_name", "Acme")])));
+    }
 
     #[test]
     fn host_filters_match_as_cinders_do() {

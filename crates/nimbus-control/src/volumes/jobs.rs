@@ -7,11 +7,12 @@
 //! state: `available`, or `error` / `error_extending` / `error_deleting`. Job types are
 //! named as Huawei's EVS reports them.
 
+use super::messages::{MessageAction, MessageDetail, MessageResource};
 use crate::jobs::{JobHandler, JobRegistry, StepOutcome};
 use crate::Control;
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
-use nimbus_drivers::hypervisor::{DiskQos, GuestState, VolumeDisk};
+use nimbus_drivers::hypervisor::{GuestState, VolumeDisk};
 use nimbus_drivers::volume_files::VolumeFormat;
 use nimbus_store::jobs::Job;
 use nimbus_store::volumes::{self as repo, Volume};
@@ -45,8 +46,10 @@ pub(super) fn format_of(v: &Volume) -> VolumeFormat {
 /// A volume as the hypervisor plugs it into a guest: its data, and its type's QoS.
 pub(super) async fn volume_disk(control: &Control, v: &Volume) -> Result<VolumeDisk, Error> {
     let vtype = control.volume_type_of(v).await?;
-    let qos: super::Qos =
-        serde_json::from_str(&vtype.qos).unwrap_or(super::Qos { total_iops_sec: 0, total_bytes_sec: 0 });
+    let qos = {
+        let mut c = control.store().read().await?;
+        control.type_qos(&mut c, &vtype).await?
+    };
     let format = format_of(v);
     Ok(VolumeDisk {
         id: v.id.clone(),
@@ -54,7 +57,7 @@ pub(super) async fn volume_disk(control: &Control, v: &Volume) -> Result<VolumeD
         format: format.name().into(),
         shared: v.multiattach,
         read_only: v.readonly(),
-        qos: DiskQos { iops: qos.total_iops_sec, bytes_per_sec: qos.total_bytes_sec },
+        qos: super::disk_qos(qos.as_ref()),
     })
 }
 
@@ -96,6 +99,24 @@ impl JobHandler for CreateVolume {
             repo::get(&mut c, &id).await?
         };
         let Some(v) = v.filter(|v| v.status == "creating") else { return Ok(StepOutcome::Done) };
+        // Scheduling: a type asking for capabilities the back end lacks has nowhere to go.
+        let vtype = control.volume_type_of(&v).await?;
+        let specs: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&vtype.extra_specs).unwrap_or_default();
+        if !super::backends::backend_accepts(&specs) {
+            let mut tx = control.store().write().await?;
+            if let Some(mut v) = repo::get(&mut tx, &id).await?.filter(|v| v.status == "creating") {
+                v.status = "error".into();
+                v.updated_at = Some(now_ms());
+                repo::update(&mut tx, &v).await?;
+                let req = format!("req-{}", job.id);
+                let about = MessageResource::Volume(&v.id);
+                let (action, detail) = (MessageAction::ScheduleAllocateVolume, MessageDetail::NoBackendAvailable);
+                control.record_user_message(&mut tx, &v.project_id, &req, about, action, detail).await?;
+            }
+            tx.commit().await?;
+            return Ok(StepOutcome::Done);
+        }
         let files = &control.drivers().volumes;
         let snapshot = match &v.snapshot_id {
             Some(sid) => {
@@ -143,7 +164,6 @@ impl JobHandler for CreateVolume {
                 (None, None) => files.create(&v.id, format_of(&v), v.size_gb).await?,
             }
         }
-        let vtype = control.volume_type_of(&v).await?;
         let mut tx = control.store().write().await?;
         if let Some(mut v) = repo::get(&mut tx, &id).await?.filter(|v| v.status == "creating") {
             // A boot volume made for a server is already promised to it.
@@ -161,7 +181,13 @@ impl JobHandler for CreateVolume {
         if is_restore(job) {
             return crate::backups::restore_job().on_fail(control, job, error).await;
         }
-        control.volume_status(&volume_id(job)?, "creating", "error").await.map(|_| ())
+        let id = volume_id(job)?;
+        if let Some(v) = control.volume_status(&id, "creating", "error").await? {
+            let about = MessageResource::Volume(&id);
+            let detail = MessageDetail::Failed(error.message());
+            control.record_user_message_now(&v.project_id, &job.id, about, MessageAction::CreateVolume, detail).await?;
+        }
+        Ok(())
     }
 }
 
@@ -218,7 +244,7 @@ impl JobHandler for ExtendVolume {
         Ok(StepOutcome::Done)
     }
 
-    async fn on_fail(&self, control: &Control, job: &Job, _error: &Error) -> Result<(), Error> {
+    async fn on_fail(&self, control: &Control, job: &Job, error: &Error) -> Result<(), Error> {
         // The extra gigabytes charged for the extend go back.
         let p: serde_json::Value = serde_json::from_str(&job.params)?;
         let id = volume_id(job)?;
@@ -226,6 +252,11 @@ impl JobHandler for ExtendVolume {
             let extra = p["new_size"].as_i64().unwrap_or(v.size_gb) - v.size_gb;
             let mut tx = control.store().write().await?;
             control.release_quota(&mut tx, &v.project_id, "gigabytes", extra.max(0)).await?;
+            let (about, detail) = (MessageResource::Volume(&id), MessageDetail::Failed(error.message()));
+            let req = format!("req-{}", job.id);
+            control
+                .record_user_message(&mut tx, &v.project_id, &req, about, MessageAction::ExtendVolume, detail)
+                .await?;
             tx.commit().await?;
         }
         Ok(())
@@ -319,13 +350,14 @@ impl JobHandler for UploadVolume {
         Ok(StepOutcome::Done)
     }
 
-    async fn on_fail(&self, control: &Control, job: &Job, _error: &Error) -> Result<(), Error> {
+    async fn on_fail(&self, control: &Control, job: &Job, error: &Error) -> Result<(), Error> {
         let (id, image_id, _, from_status) = Self::params(job)?;
         control.abandon_snapshot_image(&image_id).await?;
         if from_status == "available" {
             control.volume_status(&id, "uploading", "available").await?;
         }
-        Ok(())
+        let (about, detail) = (MessageResource::Volume(&id), MessageDetail::Failed(error.message()));
+        control.record_user_message_now(&job.project_id, &job.id, about, MessageAction::CopyVolumeToImage, detail).await
     }
 }
 

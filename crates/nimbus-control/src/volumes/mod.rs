@@ -10,8 +10,10 @@ mod actions;
 mod attach;
 pub mod backends;
 mod jobs;
+pub(crate) mod messages;
 mod snapshots;
 mod transfers;
+mod types;
 
 use crate::audit::AuditEvent;
 use crate::authz::{authorize, authorize_visible, Target};
@@ -27,16 +29,10 @@ pub use actions::VolumeUpload;
 pub(crate) use attach::data_device;
 pub use attach::{ATTACH_JOB, DETACH_JOB, MAX_VOLUMES_PER_SERVER};
 pub use jobs::{register_jobs, CREATE_JOB, DELETE_JOB, EXTEND_JOB, RETYPE_JOB, UPLOAD_JOB};
+pub(crate) use snapshots::snapshot_name;
 pub use snapshots::{SnapshotCreate, CREATE_SNAPSHOT_JOB, DELETE_SNAPSHOT_JOB, REVERT_JOB};
 pub use transfers::TransferCreate;
-
-/// The built-in types (seed 6.2.1: common I/O, high I/O, ultra-high I/O) and the QoS each
-/// one's volumes get from QEMU's throttling: (name, description, IOPS, bytes/s).
-pub const BUILTIN_TYPES: &[(&str, &str, i64, i64)] = &[
-    ("SATA", "Common I/O", 2_200, 90 << 20),
-    ("SAS", "High I/O", 5_000, 150 << 20),
-    ("SSD", "Ultra-high I/O", 33_000, 350 << 20),
-];
+pub use types::{disk_qos, BUILTIN_TYPES, QOS_CONSUMERS, QOS_LIMIT_KEYS};
 
 /// The largest volume (seed 6.2.1: 32 TB).
 pub const MAX_VOLUME_GB: i64 = 32_768;
@@ -79,12 +75,6 @@ pub struct VolumeUpdate {
     pub description: Option<String>,
 }
 
-/// Whether a type makes its volumes shareable (Cinder's extra spec `multiattach="<is> True"`).
-fn type_is_multiattach(t: &VolumeType) -> bool {
-    let specs: BTreeMap<String, String> = serde_json::from_str(&t.extra_specs).unwrap_or_default();
-    specs.get("multiattach").is_some_and(|v| v.trim().eq_ignore_ascii_case("<is> True"))
-}
-
 /// What a volume made from an image keeps of it (Cinder's `volume_image_metadata`): the
 /// image's identity and format, then its own properties.
 fn image_metadata_of(i: &nimbus_store::images::Image) -> BTreeMap<String, String> {
@@ -115,13 +105,6 @@ fn invalid(why: impl std::fmt::Display) -> Error {
     Error::bad_request(format!("{INVALID_VOLUME}{why}"))
 }
 
-/// A volume type's QoS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Qos {
-    pub total_iops_sec: i64,
-    pub total_bytes_sec: i64,
-}
-
 pub(crate) fn validate_metadata(m: &BTreeMap<String, String>) -> Result<(), Error> {
     for (k, v) in m {
         if k.is_empty() || k.len() > 255 || v.len() > 255 {
@@ -132,173 +115,6 @@ pub(crate) fn validate_metadata(m: &BTreeMap<String, String>) -> Result<(), Erro
 }
 
 impl Control {
-    /// Creates the built-in volume types that are missing (first start and upgrades).
-    pub(crate) async fn ensure_builtin_volume_types(&self, c: &mut AnyConnection) -> Result<(), Error> {
-        for (name, description, iops, bps) in BUILTIN_TYPES {
-            if repo::find_type(c, name).await?.is_none() {
-                let qos = Qos { total_iops_sec: *iops, total_bytes_sec: *bps };
-                let t = VolumeType {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    name: name.to_string(),
-                    description: Some(description.to_string()),
-                    is_public: true,
-                    extra_specs: "{}".into(),
-                    qos: serde_json::to_string(&qos)?,
-                    created_at: now_ms(),
-                };
-                repo::insert_type(c, &t).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The types the caller may use: public ones (every one for operators).
-    pub async fn list_volume_types(&self, ctx: &Ctx) -> Result<Vec<VolumeType>, Error> {
-        let mut c = self.store().read().await?;
-        let all = repo::list_types(&mut c).await?;
-        Ok(all.into_iter().filter(|t| t.is_public || ctx.principal.can_read_all()).collect())
-    }
-
-    /// One type by id or name (`default`: the region's default type); 404 when the caller
-    /// may not see it.
-    pub async fn get_volume_type(&self, ctx: &Ctx, id_or_name: &str) -> Result<VolumeType, Error> {
-        let mut c = self.store().read().await?;
-        let key = if id_or_name == "default" { self.config().default_volume_type.as_str() } else { id_or_name };
-        repo::find_type(&mut c, key)
-            .await?
-            .filter(|t| t.is_public || ctx.principal.can_read_all())
-            .ok_or_else(|| Error::not_found("volume type", id_or_name))
-    }
-
-    /// Creates a volume type (operators only); names are unique (409).
-    pub async fn create_volume_type(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-        description: Option<String>,
-        is_public: bool,
-        extra_specs: BTreeMap<String, String>,
-    ) -> Result<VolumeType, Error> {
-        authorize("volume:manage_types", &ctx.principal, &Target::default())?;
-        let name = name.trim();
-        if name.is_empty() || name.len() > 255 {
-            return Err(Error::bad_request("Invalid input received: a volume type needs a name of 1-255 characters."));
-        }
-        validate_metadata(&extra_specs)?;
-        let mut tx = self.store().write().await?;
-        if repo::find_type(&mut tx, name).await?.is_some_and(|t| t.name == name) {
-            return Err(Error::Conflict(format!("Volume Type {name} already exists.")));
-        }
-        let t = VolumeType {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: name.to_string(),
-            description,
-            is_public,
-            extra_specs: serde_json::to_string(&extra_specs)?,
-            qos: "{}".into(),
-            created_at: now_ms(),
-        };
-        repo::insert_type(&mut tx, &t).await?;
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("EVS", "volumeType", "createVolumeType", 200).resource(&t.id, &t.name),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(t)
-    }
-
-    /// Loads a type for an operator's change (404 for an unknown id).
-    async fn load_type_for_change(&self, c: &mut AnyConnection, ctx: &Ctx, id: &str) -> Result<VolumeType, Error> {
-        authorize("volume:manage_types", &ctx.principal, &Target::default())?;
-        repo::find_type(c, id).await?.filter(|t| t.id == id).ok_or_else(|| Error::not_found("volume type", id))
-    }
-
-    /// Renames, re-describes or publishes a type.
-    pub async fn update_volume_type(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        name: Option<String>,
-        description: Option<String>,
-        is_public: Option<bool>,
-    ) -> Result<VolumeType, Error> {
-        let mut tx = self.store().write().await?;
-        let mut t = self.load_type_for_change(&mut tx, ctx, id).await?;
-        if let Some(n) = name.map(|n| n.trim().to_string()) {
-            if n.is_empty() || n.len() > 255 {
-                return Err(Error::bad_request(
-                    "Invalid input received: a volume type needs a name of 1-255 characters.",
-                ));
-            }
-            if repo::find_type(&mut tx, &n).await?.is_some_and(|o| o.name == n && o.id != t.id) {
-                return Err(Error::Conflict(format!("Volume Type {n} already exists.")));
-            }
-            t.name = n;
-        }
-        if description.is_some() {
-            t.description = description;
-        }
-        if let Some(p) = is_public {
-            t.is_public = p;
-        }
-        repo::update_type(&mut tx, &t).await?;
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("EVS", "volumeType", "updateVolumeType", 200).resource(&t.id, &t.name),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(t)
-    }
-
-    /// Deletes a type no volume uses (nor the region's default type).
-    pub async fn delete_volume_type(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
-        let mut tx = self.store().write().await?;
-        let t = self.load_type_for_change(&mut tx, ctx, id).await?;
-        if t.name == self.config().default_volume_type || repo::type_in_use(&mut tx, &t.id).await? > 0 {
-            return Err(Error::bad_request("Target volume type is still in use."));
-        }
-        repo::delete_type(&mut tx, &t.id).await?;
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("EVS", "volumeType", "deleteVolumeType", 202).resource(&t.id, &t.name),
-        )
-        .await?;
-        tx.commit().await
-    }
-
-    /// Changes a type's extra specs: merges `set`, then removes `unset` (404 if absent).
-    pub async fn change_type_extra_specs(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        set: BTreeMap<String, String>,
-        unset: Option<&str>,
-    ) -> Result<BTreeMap<String, String>, Error> {
-        validate_metadata(&set)?;
-        let mut tx = self.store().write().await?;
-        let mut t = self.load_type_for_change(&mut tx, ctx, id).await?;
-        let mut specs: BTreeMap<String, String> = serde_json::from_str(&t.extra_specs).unwrap_or_default();
-        specs.extend(set);
-        if let Some(k) = unset {
-            specs.remove(k).ok_or_else(|| Error::not_found("extra spec", k))?;
-        }
-        t.extra_specs = serde_json::to_string(&specs)?;
-        repo::update_type(&mut tx, &t).await?;
-        self.audit(
-            &mut tx,
-            ctx,
-            AuditEvent::new("EVS", "volumeType", "updateVolumeTypeExtraSpecs", 200).resource(&t.id, &t.name),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(specs)
-    }
-
     /// A project's `per_volume_gigabytes` quota: the largest volume it may have.
     async fn check_per_volume_quota(&self, tx: &mut AnyConnection, project: &str, size: i64) -> Result<(), Error> {
         let limit = self.quota_limit(tx, project, "per_volume_gigabytes").await?;
@@ -486,12 +302,14 @@ impl Control {
         };
         let source_type =
             snapshot.as_ref().and_then(|(_, v)| v.as_ref()).or(source.as_ref()).map(|v| v.type_id.clone());
-        let type_key =
-            req.volume_type.clone().or(source_type).unwrap_or_else(|| self.config().default_volume_type.clone());
-        let vtype = repo::find_type(&mut *tx, &type_key)
-            .await?
-            .filter(|t| t.is_public || ctx.principal.can_read_all())
-            .ok_or_else(|| Error::not_found("volume type", &type_key))?;
+        // A type asked for must be one the caller may use; a copy keeps its source's.
+        let vtype = match (&req.volume_type, source_type) {
+            (Some(asked), _) => self.usable_volume_type(&mut *tx, ctx, asked).await?,
+            (None, Some(source)) => {
+                repo::find_type(&mut *tx, &source).await?.ok_or_else(|| Error::not_found("volume type", &source))?
+            }
+            (None, None) => self.usable_volume_type(&mut *tx, ctx, "default").await?,
+        };
         self.check_per_volume_quota(&mut *tx, &project, size).await?;
         self.charge_quota(&mut *tx, &project, "volumes", 1).await?;
         self.charge_quota(&mut *tx, &project, "gigabytes", size).await?;
@@ -507,7 +325,7 @@ impl Control {
             availability_zone: zone,
             status: if restoring.is_some() { "restoring-backup" } else { "creating" }.into(),
             bootable: image.is_some(),
-            multiattach: req.multiattach || type_is_multiattach(&vtype),
+            multiattach: req.multiattach || types::type_is_multiattach(&vtype),
             image_id: image.as_ref().map(|i| i.id.clone()),
             snapshot_id: snapshot.as_ref().map(|(s, _)| s.id.clone()),
             source_volid: source.as_ref().map(|v| v.id.clone()),

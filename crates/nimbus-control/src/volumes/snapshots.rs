@@ -28,7 +28,7 @@ pub const DELETE_SNAPSHOT_JOB: &str = "deleteSnapshot";
 pub const REVERT_JOB: &str = "revertVolume";
 
 /// The name of a snapshot inside its volume's file.
-pub(super) fn snapshot_name(snapshot_id: &str) -> String {
+pub(crate) fn snapshot_name(snapshot_id: &str) -> String {
     format!("snap-{snapshot_id}")
 }
 
@@ -344,8 +344,13 @@ impl JobHandler for CreateSnapshot {
         Ok(StepOutcome::Done)
     }
 
-    async fn on_fail(&self, control: &Control, job: &Job, _error: &Error) -> Result<(), Error> {
-        control.snapshot_status(&job_ids(job)?.0, "creating", "error").await
+    async fn on_fail(&self, control: &Control, job: &Job, error: &Error) -> Result<(), Error> {
+        let id = job_ids(job)?.0;
+        control.snapshot_status(&id, "creating", "error").await?;
+        let about = super::messages::MessageResource::Snapshot(&id);
+        let (action, detail) =
+            (super::messages::MessageAction::CreateSnapshot, super::messages::MessageDetail::Failed(error.message()));
+        control.record_user_message_now(&job.project_id, &job.id, about, action, detail).await
     }
 }
 

@@ -48,11 +48,16 @@ pub struct VolumeDisk {
     pub qos: DiskQos,
 }
 
-/// A disk's I/O limits.
+/// A disk's I/O limits, 0 for none. A total limit and the read or write ones of the same
+/// kind are not set together (QEMU takes one or the other).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DiskQos {
     pub iops: i64,
+    pub read_iops: i64,
+    pub write_iops: i64,
     pub bytes_per_sec: i64,
+    pub read_bytes_per_sec: i64,
+    pub write_bytes_per_sec: i64,
 }
 
 impl VolumeDisk {

@@ -99,8 +99,9 @@ const ROOT_DEVICE: &str = "root-disk";
 fn disk_throttle(device: &str, qos: DiskQos) -> Value {
     json!({
         "id": format!("{device}/virtio-backend"),
-        "iops": qos.iops.max(0), "iops_rd": 0, "iops_wr": 0,
-        "bps": qos.bytes_per_sec.max(0), "bps_rd": 0, "bps_wr": 0,
+        "iops": qos.iops.max(0), "iops_rd": qos.read_iops.max(0), "iops_wr": qos.write_iops.max(0),
+        "bps": qos.bytes_per_sec.max(0), "bps_rd": qos.read_bytes_per_sec.max(0),
+        "bps_wr": qos.write_bytes_per_sec.max(0),
     })
 }
 
