@@ -25,6 +25,9 @@ pub const CHUNK_MAX: u32 = 256 << 10;
 /// How much of a volume one read covers before it is chunked (chunks never span two reads).
 pub const WINDOW: u64 = 8 << 20;
 
+/// The first bytes of a binary manifest (before: JSON, still read).
+const MANIFEST_MAGIC: &[u8] = b"NBM\x01";
+
 /// Volume bytes `offset..offset+len` are bytes `skip..skip+len` of chunk `chunk`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Piece {
@@ -75,16 +78,70 @@ impl Manifest {
         Manifest { size, pieces: kept }
     }
 
-    /// The stored form: zstd-compressed JSON.
+    /// The stored form, zstd-compressed: [`MANIFEST_MAGIC`], the size, the distinct chunk
+    /// hashes (32 bytes each), then each piece as offset, length, index of its chunk and
+    /// skip, little-endian. A large volume's manifest has tens of thousands of pieces, read
+    /// and written at every incremental backup: as JSON they took most of its fixed cost.
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
-        let json = serde_json::to_vec(self)?;
-        zstd::bulk::compress(&json, 3).map_err(|e| Error::Internal(format!("packing a manifest: {e}")))
+        let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut hashes: Vec<&str> = Vec::new();
+        for p in &self.pieces {
+            if !index.contains_key(p.chunk.as_str()) {
+                index.insert(&p.chunk, hashes.len() as u32);
+                hashes.push(&p.chunk);
+            }
+        }
+        let mut out = Vec::with_capacity(MANIFEST_MAGIC.len() + 16 + hashes.len() * 32 + self.pieces.len() * 28);
+        out.extend_from_slice(MANIFEST_MAGIC);
+        out.extend_from_slice(&self.size.to_le_bytes());
+        out.extend_from_slice(&(hashes.len() as u32).to_le_bytes());
+        for h in &hashes {
+            let mut raw = [0u8; 32];
+            hex::decode_to_slice(h, &mut raw)
+                .map_err(|e| Error::Internal(format!("packing a manifest: chunk name {h:?}: {e}")))?;
+            out.extend_from_slice(&raw);
+        }
+        out.extend_from_slice(&(self.pieces.len() as u32).to_le_bytes());
+        for p in &self.pieces {
+            out.extend_from_slice(&p.offset.to_le_bytes());
+            out.extend_from_slice(&p.len.to_le_bytes());
+            out.extend_from_slice(&index[p.chunk.as_str()].to_le_bytes());
+            out.extend_from_slice(&p.skip.to_le_bytes());
+        }
+        zstd::bulk::compress(&out, 1).map_err(|e| Error::Internal(format!("packing a manifest: {e}")))
     }
 
-    /// A manifest from its stored form.
+    /// A manifest from its stored form (the binary one, or the JSON of earlier versions).
     pub fn decode(stored: &[u8]) -> Result<Manifest, Error> {
-        let json = zstd::stream::decode_all(stored).map_err(|e| Error::Internal(format!("reading a manifest: {e}")))?;
-        Ok(serde_json::from_slice(&json)?)
+        let bad = |why: &str| Error::Internal(format!("reading a manifest: {why}"));
+        let raw = zstd::stream::decode_all(stored).map_err(|e| bad(&e.to_string()))?;
+        let Some(mut rest) = raw.strip_prefix(MANIFEST_MAGIC) else { return Ok(serde_json::from_slice(&raw)?) };
+        let mut take = |n: usize| -> Result<&[u8], Error> {
+            if rest.len() < n {
+                return Err(bad("truncated"));
+            }
+            let (head, tail) = rest.split_at(n);
+            rest = tail;
+            Ok(head)
+        };
+        let u64_at = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        let u32_at = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4 bytes"));
+        let size = u64_at(take(8)?);
+        let n_hashes = u32_at(take(4)?) as usize;
+        let mut hashes = Vec::with_capacity(n_hashes);
+        for _ in 0..n_hashes {
+            hashes.push(hex::encode(take(32)?));
+        }
+        let n_pieces = u32_at(take(4)?) as usize;
+        let mut pieces = Vec::with_capacity(n_pieces);
+        for _ in 0..n_pieces {
+            let offset = u64_at(take(8)?);
+            let len = u64_at(take(8)?);
+            let chunk = hashes.get(u32_at(take(4)?) as usize).ok_or_else(|| bad("a piece names no chunk"))?.clone();
+            let skip = u64_at(take(8)?);
+            pieces.push(Piece { offset, len, chunk, skip });
+        }
+        Ok(Manifest { size, pieces })
     }
 
     /// The distinct chunks the manifest uses.
@@ -410,6 +467,23 @@ mod tests {
         for c in &several {
             assert!(ranges.iter().any(|r| r.start <= c.offset && c.offset + c.len <= r.end), "chunk at {}", c.offset);
         }
+    }
+
+    #[test]
+    fn manifests_round_trip_and_old_json_ones_still_read() {
+        let h = |b: u8| blake3::hash(&[b]).to_hex().to_string();
+        let m = Manifest {
+            size: 1 << 40,
+            pieces: vec![piece(0, 100, &h(1), 0), piece(100, 50, &h(2), 7), piece(150, 30, &h(1), 100)],
+        };
+        let stored = m.encode().unwrap();
+        assert_eq!(Manifest::decode(&stored).unwrap(), m);
+        let json = zstd::bulk::compress(&serde_json::to_vec(&m).unwrap(), 3).unwrap();
+        assert_eq!(Manifest::decode(&json).unwrap(), m, "a manifest stored as JSON before");
+        let mut cut = zstd::stream::decode_all(&stored[..]).unwrap();
+        cut.truncate(cut.len() - 3);
+        assert!(Manifest::decode(&zstd::bulk::compress(&cut, 1).unwrap()).is_err(), "a truncated manifest");
+        assert!(Manifest { size: 1, pieces: vec![piece(0, 1, "not hex", 0)] }.encode().is_err());
     }
 
     #[test]

@@ -1671,7 +1671,8 @@ fn counter_of(head: &str) -> u64 {
 /// CSBS through CBR: a server vault, a checkpoint of a running server whose guest keeps
 /// writing to its two volumes: both disks are backed up at one instant (the counters in
 /// the restored volumes are consistent with the guest's write order), listed as the
-/// server's backups, and restorable to new volumes.
+/// server's backups, restorable to new volumes, and the whole server restored in place
+/// (stopped, both disks rewritten to the checkpoint, started again by its user).
 #[tokio::test(flavor = "multi_thread")]
 async fn server_backups_take_every_disk_at_one_instant() {
     let Some(region) = compute_region(&[]) else { return };
@@ -1759,6 +1760,49 @@ async fn server_backups_take_every_disk_at_one_instant() {
     let (a, b) = (counters[&d1], counters[&d2]);
     assert!(a == b || a == b + 1, "disks backed up at one instant: vdc has {a}, vdd has {b}");
     assert!(b > 0);
+
+    // The whole server restored in place. Refused first, nothing changed: another server,
+    // a volume the server does not have.
+    let restore_url = format!("/v3/{project}/backups/{}/restore", backups[0]["id"].as_str().unwrap());
+    let other = json!({"restore": {"server_id": uuid_like(), "power_on": false}});
+    let (code, e) = region.call("POST", &restore_url, Some(&token), Some(other)).await;
+    assert_eq!(code, 400, "{e}");
+    region.openstack_json(&["volume", "create", "--size", "10", "d3"]);
+    let d3 = wait_status(&region, "d3", "available").await["id"].as_str().unwrap().to_string();
+    let wrong = json!({"restore": {"server_id": server, "power_on": false,
+        "mappings": [{"backup_id": backups[0]["id"], "volume_id": d3}]}});
+    let (code, e) = region.call("POST", &restore_url, Some(&token), Some(wrong)).await;
+    assert_eq!(code, 400, "{e}");
+    assert_eq!(region.openstack_json(&["volume", "show", "d3"])["status"], "available");
+    // The guest is stopped, both disks go back to the counts backed up together (the guest
+    // has counted far beyond them since), and the server stays off as asked.
+    let (code, r) = region
+        .call("POST", &restore_url, Some(&token), Some(json!({"restore": {"server_id": server, "power_on": false}})))
+        .await;
+    assert_eq!(code, 202, "{r}");
+    region
+        .wait_for(300, "the server restored", || async {
+            let s = region.openstack_json(&["server", "show", "vm1"]);
+            let disks_back =
+                ["d1", "d2"].iter().all(|d| region.openstack_json(&["volume", "show", d])["status"] == "in-use");
+            (s["status"] == "SHUTOFF" && s["OS-EXT-STS:task_state"].is_null() && disks_back).then_some(())
+        })
+        .await;
+    for (disk, want) in [(&d1, a), (&d2, b)] {
+        let head = volume_head(&volume_file(&region, disk), "qcow2");
+        assert_eq!(counter_of(&head), want, "disk {disk} holds the backed-up count");
+    }
+    let shown = region.openstack_json(&["volume", "backup", "show", backups[0]["id"].as_str().unwrap()]);
+    assert_eq!(shown["status"], "available", "{shown}");
+    // Started again, the guest finds its disks and counts on.
+    let (ok, _, err) = region.openstack(&["server", "start", "vm1"]);
+    assert!(ok, "{err}");
+    wait_console(&region, "vm1", "counting on vdc and vdd.", 2).await;
     let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "vm1"]);
     assert!(ok, "{err}");
+}
+
+/// An id no server has.
+fn uuid_like() -> String {
+    "00000000-0000-4000-8000-000000000000".to_string()
 }

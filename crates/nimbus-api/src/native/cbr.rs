@@ -14,8 +14,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use nimbus_control::backups::{
-    CheckpointParams, CheckpointView, PolicyChange, RestoreTarget, VaultCreate, VaultUpdate, VaultView, DISK_TYPE,
-    SERVER_TYPE,
+    CheckpointParams, CheckpointView, PolicyChange, RestoreTarget, ServerRestore, VaultCreate, VaultUpdate, VaultView,
+    DISK_TYPE, SERVER_TYPE,
 };
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
@@ -581,7 +581,9 @@ pub async fn delete_backup(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Restores a disk backup into a detached disk at least its size.
+/// Restores a disk backup into a detached disk at least its size; with `server_id`, the
+/// disks of a server backup into that server's disks (the server stopped meanwhile, started
+/// again unless `power_on` is false).
 #[utoipa::path(post, path = "/v3/{project_id}/backups/{backup_id}/restore", tag = "CBR", request_body = CbrDoc,
     params(("project_id" = String, Path), ("backup_id" = String, Path)),
     responses((status = 202), (status = 400, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
@@ -594,6 +596,31 @@ pub async fn restore_backup(
     check_project(&ctx, &p, true).map_err(|_| Error::not_found("backup", &id))?;
     let body: Value = parse_json(&raw)?;
     let r = obj(&body, "restore")?;
+    // A server backup restores the server's disks together, in place.
+    if let Some(server_id) = text(r, "server_id")? {
+        let mut mappings = Vec::new();
+        match r.get("mappings") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(list)) => {
+                for m in list {
+                    let m = m.as_object().ok_or_else(|| Error::bad_request("Each of 'mappings' is an object."))?;
+                    let backup =
+                        text(m, "backup_id")?.ok_or_else(|| Error::bad_request("'mappings.backup_id' is required."))?;
+                    let volume =
+                        text(m, "volume_id")?.ok_or_else(|| Error::bad_request("'mappings.volume_id' is required."))?;
+                    mappings.push((backup, volume));
+                }
+            }
+            Some(_) => return Err(Error::bad_request("'mappings' is a list.").into()),
+        }
+        let power_on = match r.get("power_on") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(Error::bad_request("'power_on' is a boolean.").into()),
+        };
+        let job = s.control.restore_server(&ctx, &id, ServerRestore { server_id, mappings, power_on }).await?;
+        return Ok((StatusCode::ACCEPTED, Json(json!({"job_id": job}))).into_response());
+    }
     let volume =
         text(r, "volume_id")?.ok_or_else(|| Error::bad_request("'volume_id' is required for a disk restore."))?;
     s.control.restore_backup(&ctx, &id, RestoreTarget::Volume(volume)).await?;

@@ -53,6 +53,9 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     ("os-hosts", "Hosts", "The volume hosts and what each project holds on them."),
     ("scheduler-stats", "Scheduler_stats", "The back end's pools and their capacity."),
     ("capabilities", "Capabilities", "What the back end offers."),
+    ("qos-specs", "Qos_specs_manage", "QoS specs: limits associated with volume types."),
+    ("os-volume-type-access", "VolumeTypeAccess", "Private volume types shared with projects."),
+    ("os-volume-transfer", "VolumeTransfer", "Volume transfers between projects."),
 ];
 
 async fn extensions(Auth(_): Auth, Path(_p): Path<String>) -> ApiResult {

@@ -34,8 +34,9 @@ const CUT_AHEAD: usize = 8;
 /// How often a waiting operation looks for a free slot.
 const SLOT_POLL: Duration = Duration::from_millis(500);
 
-/// Registers the backup jobs.
+/// Registers the backup jobs (and the server restore's).
 pub fn register_jobs(r: &mut JobRegistry) {
+    super::server_restore::register_jobs(r);
     r.register(Arc::new(BackupJob(CREATE_BACKUP_JOB)));
     r.register(Arc::new(BackupJob(DELETE_BACKUP_JOB)));
     r.register(Arc::new(BackupJob(RESTORE_BACKUP_JOB)));
@@ -58,11 +59,14 @@ fn ids(job: &Job) -> Result<(String, String), Error> {
 /// (QCOW2 volumes) and the parent's manifest when only changes are read.
 type ReadPlan = (u64, Vec<Range<u64>>, Option<Arc<ClusterMap>>, Option<Manifest>);
 
-/// What a backup read: the manifest and how many bytes it read and stored.
+/// What a backup read: the manifest, how many bytes it read and stored, and how long its
+/// phases took (planning: the cluster maps and the parent's manifest; data: reading,
+/// cutting and storing; manifest: building and storing it), for the log.
 struct Taken {
     manifest: Manifest,
     read_bytes: u64,
     stored_bytes: u64,
+    phases_ms: [u128; 3],
 }
 
 impl Control {
@@ -163,6 +167,7 @@ impl Control {
     /// snapshot, when the parent's snapshot and manifest are still there) and stores the new
     /// chunks.
     async fn take_backup(&self, b: &Backup, v: &Volume) -> Result<Taken, Error> {
+        let started = std::time::Instant::now();
         let format = VolumeFormat::for_volume(v.multiattach);
         let path = self.drivers().volumes.path(&v.id, format);
         let bucket = self.system_bucket(&backup_bucket(&b.project_id)).await?;
@@ -207,6 +212,7 @@ impl Control {
                 (size, ranges, None, None)
             }
         };
+        let planned = started.elapsed();
         let reader = Arc::new(backup_data::VolumeReader::open(&path)?);
         let mut writer = PackWriter::new(self, &b.project_id, bucket.clone());
         let mut fresh: Vec<Piece> = Vec::new();
@@ -233,17 +239,19 @@ impl Control {
             writer.add(chunks).await?;
         }
         writer.finish().await?;
+        let stored = started.elapsed();
         let manifest = match parent {
             Some(m) => m.overlay(size, &ranges, fresh),
             None => Manifest { size, pieces: fresh },
         };
         self.put_manifest(&bucket, &b.id, &manifest).await?;
-        Ok(Taken { manifest, read_bytes, stored_bytes: writer.stored_bytes })
+        let phases_ms = [planned.as_millis(), (stored - planned).as_millis(), (started.elapsed() - stored).as_millis()];
+        Ok(Taken { manifest, read_bytes, stored_bytes: writer.stored_bytes, phases_ms })
     }
 
     /// Writes a backup's content into the scratch file of the volume it restores to,
     /// checking every chunk.
-    async fn assemble_restore(&self, b: &Backup, v: &Volume) -> Result<(), Error> {
+    pub(super) async fn assemble_restore(&self, b: &Backup, v: &Volume) -> Result<(), Error> {
         let bucket = self.system_bucket(&backup_bucket(&b.project_id)).await?;
         let manifest = self
             .manifest(&bucket, &b.id)
@@ -344,6 +352,11 @@ impl JobHandler for BackupJob {
                 // The chunks found in the index stay: no sweep runs while this backup
                 // holds its slot unfinished.
                 let taken = control.take_backup(&b, &v).await?;
+                let [plan_ms, data_ms, manifest_ms] = taken.phases_ms;
+                tracing::info!(
+                    backup = %b.id, read = taken.read_bytes, stored = taken.stored_bytes, plan_ms, data_ms, manifest_ms,
+                    "backup data stored"
+                );
                 let mut tx = control.store().write().await?;
                 let Some(mut row) = repo::get(&mut tx, &b.id).await?.filter(|r| r.status == "creating") else {
                     return Ok(Done);

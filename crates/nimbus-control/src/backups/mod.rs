@@ -10,10 +10,12 @@
 //!
 //! Backup work runs as durable jobs, at most `backup_max_concurrent` per project at a time,
 //! the rest waiting in order; a backup shows `available` only once all its data is stored.
+//! A server's disks backed up together restore together, in place (`server_restore.rs`).
 
 mod chunks;
 mod jobs;
 pub mod schedule;
+mod server_restore;
 pub mod vaults;
 
 use crate::audit::AuditEvent;
@@ -30,6 +32,7 @@ use std::collections::BTreeMap;
 
 pub(crate) use jobs::restore_job;
 pub use jobs::{register_jobs, CREATE_BACKUP_JOB, DELETE_BACKUP_JOB, RESTORE_BACKUP_JOB};
+pub use server_restore::{ServerRestore, RESTORE_SERVER_JOB};
 pub use vaults::{
     CheckpointParams, CheckpointView, PolicyChange, VaultCreate, VaultUpdate, VaultView, DISK_TYPE, SERVER_TYPE,
 };

@@ -16,6 +16,7 @@ use nimbus_drivers::hypervisor::{BaseImage, Checkpoint, ConfigData, GuestSpec, G
 use nimbus_store::jobs::Job;
 use nimbus_store::servers::{self as repo, Server};
 use serde_json::{json, Value};
+use sqlx::AnyConnection;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -180,6 +181,48 @@ fn deleting(s: &Server) -> bool {
 }
 
 /// The end states of a guest that is up.
+impl Control {
+    /// Stops a server's guest for work on its disks (a CBR restore): the server shows
+    /// SHUTOFF with its task still running, so no other action starts meanwhile.
+    pub(crate) async fn stop_guest_keeping_task(&self, id: &str) -> Result<(), Error> {
+        self.drivers().hypervisor.stop(id, ServerJob::grace(self)).await?;
+        self.settle_server(id, &|s| {
+            if s.status == "SHUTOFF" && s.power_state == POWER_SHUTDOWN {
+                return None;
+            }
+            let task = s.task_state.clone();
+            set_stopped(s);
+            s.task_state = task;
+            Some(Some("stopped"))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Ends a server's task `task` (in the caller's transaction); with `start`, queues the
+    /// start of its guest instead (the start job powers it on and ends that task).
+    pub(crate) async fn end_server_task(
+        &self,
+        tx: &mut AnyConnection,
+        id: &str,
+        task: &str,
+        start: bool,
+    ) -> Result<(), Error> {
+        let Some(mut s) = repo::get(tx, id).await?.filter(|s| s.task_state.as_deref() == Some(task)) else {
+            return Ok(());
+        };
+        s.task_state = None;
+        if start && s.status == "SHUTOFF" {
+            s.task_state = Some("powering-on".into());
+            let params = serde_json::json!({"server_id": s.id});
+            self.new_job_with(tx, &s.project_id, START_JOB, params.clone(), None, params).await?;
+        }
+        s.updated_at = now_ms();
+        repo::update(tx, &s).await?;
+        Ok(())
+    }
+}
+
 fn set_active(s: &mut Server) {
     s.status = "ACTIVE".into();
     s.vm_state = "active".into();
