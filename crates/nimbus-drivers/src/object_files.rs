@@ -14,9 +14,9 @@ use futures::{Stream, StreamExt};
 use md5::{Digest, Md5};
 use nimbus_core::Error;
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// A stream of object bytes (`Sync` too: HTTP bodies require it).
 pub type ByteStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static>>;
@@ -231,6 +231,11 @@ impl ObjectFiles {
     }
 
     /// The bytes `range` of an object's plaintext (`size` bytes, sealed with `key` if given).
+    ///
+    /// A thread of the blocking pool reads the file in large pieces ([`READ_BLOCK`], or as
+    /// many whole sealed chunks) and opens sealed chunks, a few pieces ahead of the client:
+    /// object data is written past the page cache, so reads go to the disk, and one large
+    /// read keeps the disk busy where many small ones waited on it one at a time.
     pub async fn reader(
         &self,
         bucket_id: &str,
@@ -240,48 +245,31 @@ impl ObjectFiles {
         range: Range<u64>,
     ) -> Result<ByteStream, Error> {
         let path = self.path(bucket_id, data_id);
-        let mut file = tokio::fs::File::open(&path).await.map_err(io)?;
-        let Some(key) = key else {
-            if range.start > 0 {
-                file.seek(std::io::SeekFrom::Start(range.start)).await.map_err(io)?;
-            }
-            let n = range.end - range.start;
-            return Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(file.take(n), 256 * 1024)));
-        };
-        let mut header = [0u8; object_crypt::HEADER];
-        file.read_exact(&mut header).await.map_err(io)?;
-        let opener = Opener::new(&key, &header)?;
-        let total = object_crypt::chunks(size);
-        let chunk = object_crypt::CHUNK as u64;
-        let first = range.start / chunk;
-        // Chunks the range covers (none for an empty range).
-        let end_chunk = if range.end > range.start { (range.end - 1) / chunk + 1 } else { first };
-        let state = (file, opener, first, false);
-        let stream = futures::stream::unfold(state, move |(mut file, opener, i, mut positioned)| async move {
-            if i >= end_chunk {
-                return None;
-            }
-            let read = async {
-                if !positioned {
-                    file.seek(std::io::SeekFrom::Start(object_crypt::chunk_offset(i))).await?;
-                    positioned = true;
-                }
-                let plain_len = (size - i * chunk).min(chunk) as usize;
-                let mut sealed = vec![0u8; plain_len + object_crypt::TAG];
-                file.read_exact(&mut sealed).await?;
-                let plain =
-                    opener.open(i, i + 1 == total, &sealed).map_err(|e| std::io::Error::other(e.to_string()))?;
-                let from = if i == first { (range.start - i * chunk) as usize } else { 0 };
-                let to = ((range.end - i * chunk) as usize).min(plain.len());
-                Ok::<_, std::io::Error>(Bytes::copy_from_slice(&plain[from..to]))
-            }
-            .await;
-            match read {
-                Ok(b) => Some((Ok(b), (file, opener, i + 1, positioned))),
-                // End the stream after an error.
-                Err(e) => Some((Err(e), (file, opener, end_chunk, positioned))),
-            }
+        let joined = |e: tokio::task::JoinError| Error::Internal(format!("reading object data: {e}"));
+        // A range one read covers (most objects) is opened and read in one go on the
+        // blocking pool, without a channel.
+        if range.end - range.start <= SMALL_READ {
+            let pieces = tokio::task::spawn_blocking(move || {
+                let (file, opener) = open_data(&path, key.as_ref())?;
+                let mut out = Vec::with_capacity(1);
+                ReadPieces { file: &file, opener: opener.as_ref(), size, range }.send_all(|piece| {
+                    out.push(piece);
+                    true
+                });
+                Ok::<_, Error>(out)
+            })
+            .await
+            .map_err(joined)??;
+            return Ok(Box::pin(futures::stream::iter(pieces)));
+        }
+        let (file, opener) =
+            tokio::task::spawn_blocking(move || open_data(&path, key.as_ref())).await.map_err(joined)??;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(READ_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            let pieces = ReadPieces { file: &file, opener: opener.as_ref(), size, range };
+            pieces.send_all(|piece| tx.blocking_send(piece).is_ok());
         });
+        let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|piece| (piece, rx)) });
         Ok(Box::pin(stream))
     }
 
@@ -377,6 +365,104 @@ async fn remove_quietly(p: &Path) {
     let _ = tokio::fs::remove_file(p).await;
 }
 
+/// How much of a plain object one read takes.
+const READ_BLOCK: usize = 4 << 20;
+
+/// Pieces read ahead of the client.
+const READ_AHEAD: usize = 2;
+
+/// Ranges up to this long are read in one go (one piece, plain or sealed).
+const SMALL_READ: u64 = 1 << 20;
+
+/// Opens an object's data file, and the sealed chunks' opener when it has a key.
+fn open_data(path: &Path, key: Option<&DataKey>) -> Result<(std::fs::File, Option<Opener>), Error> {
+    let file = std::fs::File::open(path).map_err(io)?;
+    let opener = match key {
+        Some(key) => {
+            let mut header = [0u8; object_crypt::HEADER];
+            file.read_exact_at(&mut header, 0).map_err(io)?;
+            Some(Opener::new(key, &header)?)
+        }
+        None => None,
+    };
+    Ok((file, opener))
+}
+
+/// Reads bytes `range` of an object's data file in large pieces, opening sealed chunks.
+struct ReadPieces<'a> {
+    file: &'a std::fs::File,
+    opener: Option<&'a Opener>,
+    size: u64,
+    range: Range<u64>,
+}
+
+impl ReadPieces<'_> {
+    /// Hands each piece (or the first error) to `send`, until it refuses one (the client
+    /// went away) or the range is read.
+    fn send_all(&self, mut send: impl FnMut(Result<Bytes, std::io::Error>) -> bool) {
+        let result = match self.opener {
+            None => self.plain(&mut send),
+            Some(opener) => self.sealed(opener, &mut send),
+        };
+        if let Err(e) = result {
+            send(Err(e));
+        }
+    }
+
+    fn plain(&self, send: &mut impl FnMut(Result<Bytes, std::io::Error>) -> bool) -> std::io::Result<()> {
+        let mut at = self.range.start;
+        while at < self.range.end {
+            let n = ((self.range.end - at) as usize).min(READ_BLOCK);
+            let mut buf = vec![0u8; n];
+            self.file.read_exact_at(&mut buf, at)?;
+            if !send(Ok(Bytes::from(buf))) {
+                return Ok(());
+            }
+            at += n as u64;
+        }
+        Ok(())
+    }
+
+    fn sealed(
+        &self,
+        opener: &Opener,
+        send: &mut impl FnMut(Result<Bytes, std::io::Error>) -> bool,
+    ) -> std::io::Result<()> {
+        let (size, range) = (self.size, &self.range);
+        let chunk = object_crypt::CHUNK as u64;
+        let sealed_chunk = (object_crypt::CHUNK + object_crypt::TAG) as u64;
+        let total = object_crypt::chunks(size);
+        let first = range.start / chunk;
+        // Chunks the range covers (none for an empty range).
+        let end = if range.end > range.start { (range.end - 1) / chunk + 1 } else { first };
+        let per_read = (READ_BLOCK / object_crypt::CHUNK) as u64;
+        let plain_len = |i: u64| (size - i * chunk).min(chunk) as usize;
+        let mut sealed = Vec::new();
+        let mut i = first;
+        while i < end {
+            let n = per_read.min(end - i);
+            let last = i + n - 1;
+            let len = (n - 1) * sealed_chunk + (plain_len(last) + object_crypt::TAG) as u64;
+            sealed.resize(len as usize, 0);
+            self.file.read_exact_at(&mut sealed, object_crypt::chunk_offset(i))?;
+            let mut out = Vec::with_capacity(n as usize * object_crypt::CHUNK);
+            for j in i..=last {
+                let at = ((j - i) * sealed_chunk) as usize;
+                let bytes = &sealed[at..at + plain_len(j) + object_crypt::TAG];
+                let plain = opener.open(j, j + 1 == total, bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+                let from = if j == first { (range.start - j * chunk) as usize } else { 0 };
+                let to = ((range.end - j * chunk) as usize).min(plain.len());
+                out.extend_from_slice(&plain[from..to]);
+            }
+            if !send(Ok(Bytes::from(out))) {
+                return Ok(());
+            }
+            i += n;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,6 +491,37 @@ mod tests {
 
     async fn read_all(s: ByteStream) -> Vec<u8> {
         s.map(|b| b.unwrap().to_vec()).concat().await
+    }
+
+    #[tokio::test]
+    async fn large_objects_read_back_across_read_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectFiles::new(dir.path().join("objects")).unwrap();
+        let (key, _) = store.new_data_key();
+        let data: Vec<u8> = (0..(9 << 20) + 123u32).map(|i| (i % 251) as u8 ^ (i >> 16) as u8).collect();
+        let n = data.len() as u64;
+        let b = READ_BLOCK as u64;
+        for sealed in [None, Some(&key)] {
+            let body = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(data.clone()))]);
+            let s = store.write("b", body, i64::MAX, sealed, false).await.unwrap();
+            for r in [0..n, b - 10..b + 10, 2 * b - 5..n, 17..2 * b + 1, n - 1..n, 3..3] {
+                let got = read_all(store.reader("b", &s.data_id, sealed.cloned(), n, r.clone()).await.unwrap()).await;
+                assert_eq!(got.len() as u64, r.end - r.start, "{r:?} sealed={}", sealed.is_some());
+                assert!(got == data[r.start as usize..r.end as usize], "{r:?} sealed={}", sealed.is_some());
+            }
+            if sealed.is_some() {
+                // A damaged chunk in the second piece: the first piece arrives, then an error.
+                let path = store.path("b", &s.data_id);
+                let mut bytes = std::fs::read(&path).unwrap();
+                let at = object_crypt::chunk_offset(READ_BLOCK as u64 / object_crypt::CHUNK as u64 + 1) as usize;
+                bytes[at + 5] ^= 1;
+                std::fs::write(&path, bytes).unwrap();
+                let mut stream = store.reader("b", &s.data_id, Some(key.clone()), n, 0..n).await.unwrap();
+                assert!(stream.next().await.unwrap().is_ok());
+                assert!(stream.next().await.unwrap().is_err());
+                assert!(stream.next().await.is_none(), "nothing after the error");
+            }
+        }
     }
 
     #[tokio::test]
