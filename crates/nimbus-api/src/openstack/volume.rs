@@ -125,17 +125,22 @@ async fn type_extra_specs(
 fn specs_field(v: Option<&Value>) -> Result<BTreeMap<String, String>, Error> {
     match v {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                Value::Bool(b) => Ok((k.clone(), b.to_string())),
-                Value::Number(n) => Ok((k.clone(), n.to_string())),
-                _ => Err(Error::bad_request("Invalid input received: extra spec values must be strings.")),
-            })
-            .collect(),
+        Some(Value::Object(m)) => string_values(m, "extra spec"),
         Some(_) => Err(Error::bad_request("Invalid input received: extra_specs must be an object.")),
     }
+}
+
+/// The values of an object as strings (numbers and booleans as their text), as Cinder
+/// takes specs; `what` names them in the error.
+pub(super) fn string_values(m: &Map<String, Value>, what: &str) -> Result<BTreeMap<String, String>, Error> {
+    m.iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k.clone(), s.clone())),
+            Value::Bool(b) => Ok((k.clone(), b.to_string())),
+            Value::Number(n) => Ok((k.clone(), n.to_string())),
+            _ => Err(Error::bad_request(format!("Invalid input received: {what} values must be strings."))),
+        })
+        .collect()
 }
 
 pub(super) fn bool_field(v: Option<&Value>) -> Result<Option<bool>, Error> {

@@ -3,7 +3,7 @@
 //! `openstack volume qos` and `volume type` commands and Tempest call them. Every call goes to
 //! the volume-type service of `Control`.
 
-use super::volume::str_field;
+use super::volume::{str_field, string_values};
 use crate::auth::Auth;
 use crate::error::{parse_json, ApiResult};
 use crate::routes::{Access, Routes};
@@ -16,7 +16,7 @@ use axum::Json;
 use nimbus_core::Error;
 use nimbus_store::volumes::QosSpecs;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use Access::Authenticated as A;
 
@@ -46,18 +46,6 @@ fn links(s: &AppState, q: &QosSpecs) -> Value {
     json!([{"rel": "self", "href": format!("{base}/volume/v3/qos-specs/{}", q.id)}])
 }
 
-/// String values of an object (numbers and booleans as their text).
-fn string_map(m: &Map<String, Value>, what: &str) -> Result<BTreeMap<String, String>, Error> {
-    m.iter()
-        .map(|(k, v)| match v {
-            Value::String(s) => Ok((k.clone(), s.clone())),
-            Value::Number(n) => Ok((k.clone(), n.to_string())),
-            Value::Bool(b) => Ok((k.clone(), b.to_string())),
-            _ => Err(Error::bad_request(format!("Invalid input received: {what} values must be strings."))),
-        })
-        .collect()
-}
-
 fn qos_body(body: &[u8]) -> Result<Map<String, Value>, Error> {
     let doc: Value = parse_json(body)?;
     doc.get("qos_specs")
@@ -79,7 +67,7 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, body: Bytes) -> ApiR
     let consumer = str_field(&m, "consumer")?.unwrap_or_else(|| "back-end".into());
     m.remove("name");
     m.remove("consumer");
-    let q = s.control.create_qos_specs(&ctx, &name, &consumer, string_map(&m, "QoS spec")?).await?;
+    let q = s.control.create_qos_specs(&ctx, &name, &consumer, string_values(&m, "QoS spec")?).await?;
     Ok(Json(json!({"qos_specs": qos_view(&q), "links": links(&s, &q)})).into_response())
 }
 
@@ -96,7 +84,7 @@ async fn set_keys(
     body: Bytes,
 ) -> ApiResult {
     let m = qos_body(&body)?;
-    let set = s.control.set_qos_keys(&ctx, &id, string_map(&m, "QoS spec")?).await?;
+    let set = s.control.set_qos_keys(&ctx, &id, string_values(&m, "QoS spec")?).await?;
     Ok(Json(json!({"qos_specs": set})).into_response())
 }
 
@@ -157,8 +145,7 @@ async fn associate(
     Path((_p, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    s.control.change_qos_association(&ctx, &id, Some(vol_type_id(&q)), true).await?;
-    Ok(StatusCode::ACCEPTED.into_response())
+    change_association(&s, &ctx, &id, Some(vol_type_id(&q)), true).await
 }
 
 async fn disassociate(
@@ -167,7 +154,18 @@ async fn disassociate(
     Path((_p, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    s.control.change_qos_association(&ctx, &id, Some(vol_type_id(&q)), false).await?;
+    change_association(&s, &ctx, &id, Some(vol_type_id(&q)), false).await
+}
+
+/// Associates or dissociates (one type, or every type for `None`); Cinder answers 202.
+async fn change_association(
+    s: &AppState,
+    ctx: &nimbus_control::Ctx,
+    id: &str,
+    type_id: Option<&str>,
+    associate: bool,
+) -> ApiResult {
+    s.control.change_qos_association(ctx, id, type_id, associate).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -176,8 +174,7 @@ async fn disassociate_all(
     Auth(ctx): Auth,
     Path((_p, id)): Path<(String, String)>,
 ) -> ApiResult {
-    s.control.change_qos_association(&ctx, &id, None, false).await?;
-    Ok(StatusCode::ACCEPTED.into_response())
+    change_association(&s, &ctx, &id, None, false).await
 }
 
 async fn list_access(State(s): State<AppState>, Auth(ctx): Auth, Path((_p, id)): Path<(String, String)>) -> ApiResult {
