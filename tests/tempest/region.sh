@@ -41,13 +41,14 @@ if [ -n "${NIMBUS_TINY_DIR:-}" ]; then
     "$venv/bin/openstack" image create --public --disk-format qcow2 --container-format bare \
       --file "$NIMBUS_TINY_DIR/nimbus-tiny.qcow2" nimbus-tiny-alt -f value -c id >"$tmp/alt.id"
     "$venv/bin/openstack" image show nimbus-tiny -f value -c id >"$tmp/ref.id"
+    "$venv/bin/openstack" volume type create --public --property multiattach="<is> True" shareable >/dev/null
   )
   image_ref=$(cat "$tmp/ref.id") image_ref_alt=$(cat "$tmp/alt.id")
   [ -f tests/tempest/compute-expected.txt ] && cat tests/tempest/compute-expected.txt >> "$tmp/expected.txt"
   # Block storage runs with compute (attach tests need guests; run.sh turns cinder on with it).
   [ -f tests/tempest/volume-expected.txt ] && cat tests/tempest/volume-expected.txt >> "$tmp/expected.txt"
 fi
-NIMBUS_URL=$url NIMBUS_ADMIN_PASSWORD=$pw NIMBUS_REGION=eu-west-0 TEMPEST_LIST="${TEMPEST_LIST:-$tmp/expected.txt}" \
+NIMBUS_MULTIATTACH_TYPE=${image_ref:+shareable} NIMBUS_URL=$url NIMBUS_ADMIN_PASSWORD=$pw NIMBUS_REGION=eu-west-0 TEMPEST_LIST="${TEMPEST_LIST:-$tmp/expected.txt}" \
   NIMBUS_IMAGE_REF=$image_ref NIMBUS_IMAGE_REF_ALT=$image_ref_alt bash tests/tempest/run.sh || rc=$?
 if [ $rc -ne 0 ]; then
   echo "region.sh: last lines of the region's log:" >&2

@@ -122,11 +122,14 @@ backup_driver = posix
 disk_format = raw,qcow2
 storage_protocol = local
 vendor_name = Open Source
+# A shareable type (region.sh makes it): Nova's multi-attach tests attach its volumes to two
+# servers.
+volume_type_multiattach = ${NIMBUS_MULTIATTACH_TYPE:-}
 
 [volume-feature-enabled]
 backup = true
 snapshot = true
-clone = false
+clone = true
 multi_backend = false
 manage_snapshot = false
 manage_volume = false
@@ -134,7 +137,7 @@ replication = false
 api_extensions = all
 extend_attached_volume = true
 extend_volume_with_snapshot = true
-enable_volume_image_dep_tests = false
+enable_volume_image_dep_tests = true
 
 [compute]
 image_ref = ${NIMBUS_IMAGE_REF:-}
@@ -169,6 +172,7 @@ spice_console = false
 serial_console = false
 metadata_service = false
 attach_encrypted_volume = false
+volume_multiattach = true
 
 [image]
 # Glance v2 only; images are created by upload (no interoperable import, no web download).

@@ -146,6 +146,21 @@ impl VolumeFiles {
         tokio::fs::rename(tmp, path).await.map_err(io)
     }
 
+    /// Rewrites a volume's data in another format (a retype between shareable and
+    /// non-shareable types), then removes the old file. Idempotent: a resumed job finds the
+    /// new file in place and only finishes the removal.
+    pub async fn convert(&self, id: &str, from: VolumeFormat, to: VolumeFormat, size_gb: i64) -> Result<(), Error> {
+        if from == to {
+            return Ok(());
+        }
+        let source = self.path(id, from);
+        self.create_from(id, to, &source, Some(from.name()), size_gb).await?;
+        match tokio::fs::remove_file(&source).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Grows a volume to `size_gb` (growing to the size it has is a no-op: a resumed job).
     pub async fn grow(&self, id: &str, format: VolumeFormat, size_gb: i64) -> Result<(), Error> {
         let path = self.path(id, format);

@@ -27,6 +27,7 @@ pub mod quota;
 pub mod region;
 pub mod servers;
 pub mod tags;
+pub mod volume_groups;
 pub mod volumes;
 
 use nimbus_core::Error;

@@ -276,6 +276,7 @@ async fn attachments_and_snapshots_round_trip() {
             created_at: at,
             updated_at: None,
             version: 0,
+            group_snapshot_id: None,
         };
         volumes::insert_snapshot(&mut tx, &snap("sn1", 1)).await.unwrap();
         volumes::insert_snapshot(&mut tx, &snap("sn2", 2)).await.unwrap();

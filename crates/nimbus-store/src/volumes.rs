@@ -242,6 +242,8 @@ pub struct Volume {
     pub created_at: i64,
     pub updated_at: Option<i64>,
     pub version: i64,
+    /// The generic group it belongs to (set and cleared by the group's calls).
+    pub group_id: Option<String>,
 }
 
 impl Volume {
@@ -256,8 +258,8 @@ pub async fn insert(c: &mut AnyConnection, v: &Volume) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO volumes (id, project_id, user_id, name, description, size_gb, type_id, availability_zone, \
          status, bootable, multiattach, image_id, snapshot_id, source_volid, backup_id, metadata, created_at, \
-         updated_at, version, admin_metadata, image_metadata) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)",
+         updated_at, version, admin_metadata, image_metadata, group_id) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)",
     )
     .bind(&v.id)
     .bind(&v.project_id)
@@ -280,6 +282,7 @@ pub async fn insert(c: &mut AnyConnection, v: &Volume) -> Result<(), Error> {
     .bind(v.version)
     .bind(&v.admin_metadata)
     .bind(&v.image_metadata)
+    .bind(&v.group_id)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -290,7 +293,8 @@ pub async fn insert(c: &mut AnyConnection, v: &Volume) -> Result<(), Error> {
 pub async fn update(c: &mut AnyConnection, v: &Volume) -> Result<i64, Error> {
     let r = sqlx::query(
         "UPDATE volumes SET name=$3, description=$4, size_gb=$5, type_id=$6, status=$7, bootable=$8, metadata=$9, \
-         updated_at=$10, admin_metadata=$11, image_metadata=$12, version = version + 1 WHERE id=$1 AND version=$2",
+         updated_at=$10, admin_metadata=$11, image_metadata=$12, multiattach=$13, version = version + 1 \
+         WHERE id=$1 AND version=$2",
     )
     .bind(&v.id)
     .bind(v.version)
@@ -304,6 +308,7 @@ pub async fn update(c: &mut AnyConnection, v: &Volume) -> Result<i64, Error> {
     .bind(v.updated_at)
     .bind(&v.admin_metadata)
     .bind(&v.image_metadata)
+    .bind(v.multiattach as i64)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -330,6 +335,7 @@ pub struct VolumeFilter {
     pub name: Option<String>,
     pub status: Option<String>,
     pub availability_zone: Option<String>,
+    pub group_id: Option<String>,
 }
 
 /// Volumes matching `f`, newest first (Cinder's default order), paged by id marker.
@@ -338,7 +344,8 @@ pub async fn list(c: &mut AnyConnection, f: &VolumeFilter, page: &PageRequest) -
     sql.and_eq("project_id", f.project_id.clone().map(Arg::Text))
         .and_eq("name", f.name.clone().map(Arg::Text))
         .and_eq("status", f.status.clone().map(Arg::Text))
-        .and_eq("availability_zone", f.availability_zone.clone().map(Arg::Text));
+        .and_eq("availability_zone", f.availability_zone.clone().map(Arg::Text))
+        .and_eq("group_id", f.group_id.clone().map(Arg::Text));
     if let Some(m) = &page.marker {
         sql.push(" AND (created_at < (SELECT created_at FROM volumes WHERE id = ")
             .bind(Arg::Text(m.clone()))
@@ -512,12 +519,15 @@ pub struct Snapshot {
     pub created_at: i64,
     pub updated_at: Option<i64>,
     pub version: i64,
+    /// The group snapshot it was taken as part of (deleted only with it).
+    pub group_snapshot_id: Option<String>,
 }
 
 pub async fn insert_snapshot(c: &mut AnyConnection, s: &Snapshot) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO volume_snapshots (id, project_id, user_id, volume_id, name, description, size_gb, status, \
-         metadata, created_at, updated_at, version) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+         metadata, created_at, updated_at, version, group_snapshot_id) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
     )
     .bind(&s.id)
     .bind(&s.project_id)
@@ -531,6 +541,7 @@ pub async fn insert_snapshot(c: &mut AnyConnection, s: &Snapshot) -> Result<(), 
     .bind(s.created_at)
     .bind(s.updated_at)
     .bind(s.version)
+    .bind(&s.group_snapshot_id)
     .execute(c)
     .await
     .map_err(db_error)?;

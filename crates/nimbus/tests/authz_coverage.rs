@@ -207,6 +207,30 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/volume/v3/{project_id}/messages", 200),
     ("GET", "/volume/v3/{project_id}/messages/{message_id}", 404),
     ("DELETE", "/volume/v3/{project_id}/messages/{message_id}", 404),
+    ("GET", "/volume/v3/{project_id}/group_types", 200),
+    ("POST", "/volume/v3/{project_id}/group_types", 403),
+    ("GET", "/volume/v3/{project_id}/group_types/default", 404),
+    ("GET", "/volume/v3/{project_id}/group_types/{group_type_id}", 200),
+    ("PUT", "/volume/v3/{project_id}/group_types/{group_type_id}", 403),
+    ("DELETE", "/volume/v3/{project_id}/group_types/{group_type_id}", 403),
+    ("GET", "/volume/v3/{project_id}/group_types/{group_type_id}/group_specs", 200),
+    ("POST", "/volume/v3/{project_id}/group_types/{group_type_id}/group_specs", 403),
+    ("GET", "/volume/v3/{project_id}/group_types/{group_type_id}/group_specs/{key}", 200),
+    ("PUT", "/volume/v3/{project_id}/group_types/{group_type_id}/group_specs/{key}", 403),
+    ("DELETE", "/volume/v3/{project_id}/group_types/{group_type_id}/group_specs/{key}", 403),
+    ("GET", "/volume/v3/{project_id}/groups", 200),
+    ("POST", "/volume/v3/{project_id}/groups", 202),
+    ("GET", "/volume/v3/{project_id}/groups/detail", 200),
+    ("POST", "/volume/v3/{project_id}/groups/action", 404),
+    ("GET", "/volume/v3/{project_id}/groups/{volume_group_id}", 404),
+    ("PUT", "/volume/v3/{project_id}/groups/{volume_group_id}", 404),
+    ("POST", "/volume/v3/{project_id}/groups/{volume_group_id}/action", 404),
+    ("GET", "/volume/v3/{project_id}/group_snapshots", 200),
+    ("POST", "/volume/v3/{project_id}/group_snapshots", 404),
+    ("GET", "/volume/v3/{project_id}/group_snapshots/detail", 200),
+    ("GET", "/volume/v3/{project_id}/group_snapshots/{group_snapshot_id}", 404),
+    ("DELETE", "/volume/v3/{project_id}/group_snapshots/{group_snapshot_id}", 404),
+    ("POST", "/volume/v3/{project_id}/group_snapshots/{group_snapshot_id}/action", 404),
     ("GET", "/volume/v3/{project_id}/qos-specs", 403),
     ("POST", "/volume/v3/{project_id}/qos-specs", 403),
     ("GET", "/volume/v3/{project_id}/qos-specs/{qos_id}", 403),
@@ -511,6 +535,28 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
             Some(json!({"addProjectAccess": {"project": p["project_id"]}}))
         }
         ("POST", "/volume/v3/{project_id}/qos-specs") => Some(json!({"qos_specs": {"name": "evil"}})),
+        ("POST", "/volume/v3/{project_id}/group_types") => Some(json!({"group_type": {"name": "evil"}})),
+        ("PUT", "/volume/v3/{project_id}/group_types/{group_type_id}") => Some(json!({"group_type": {"name": "evil"}})),
+        ("POST", "/volume/v3/{project_id}/group_types/{group_type_id}/group_specs") => {
+            Some(json!({"group_specs": {"k": "evil"}}))
+        }
+        ("PUT", "/volume/v3/{project_id}/group_types/{group_type_id}/group_specs/{key}") => Some(json!({"k": "evil"})),
+        // A group of the intruder's own, of a public group type: allowed.
+        ("POST", "/volume/v3/{project_id}/groups") => Some(json!({"group": {"name": "intruder-group",
+            "group_type": p["group_type_id"], "volume_types": [p["type_id"]]}})),
+        ("POST", "/volume/v3/{project_id}/groups/action") => {
+            Some(json!({"create-from-src": {"source_group_id": p["volume_group_id"]}}))
+        }
+        ("PUT", "/volume/v3/{project_id}/groups/{volume_group_id}") => Some(json!({"group": {"name": "evil"}})),
+        ("POST", "/volume/v3/{project_id}/groups/{volume_group_id}/action") => {
+            Some(json!({"delete": {"delete-volumes": true}}))
+        }
+        ("POST", "/volume/v3/{project_id}/group_snapshots") => {
+            Some(json!({"group_snapshot": {"group_id": p["volume_group_id"]}}))
+        }
+        ("POST", "/volume/v3/{project_id}/group_snapshots/{group_snapshot_id}/action") => {
+            Some(json!({"reset_status": {"status": "error"}}))
+        }
         ("PUT", "/volume/v3/{project_id}/qos-specs/{qos_id}") => Some(json!({"qos_specs": {"total_iops_sec": "1"}})),
         ("PUT", "/volume/v3/{project_id}/qos-specs/{qos_id}/delete_keys") => Some(json!({"keys": ["total_iops_sec"]})),
         ("PUT", "/volume/v3/{project_id}/types/{type_id}") => Some(json!({"volume_type": {"name": "evil"}})),
@@ -821,10 +867,55 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
             v["messages"][0]["id"].as_str().map(str::to_string)
         })
         .await;
+    // A public group type (the operator's), the victim's group of it and a group snapshot.
+    let with_groups = |method: &str, url: String, token: &str, body: Option<Value>| {
+        let mut r = region
+            .http
+            .request(method.parse().unwrap(), format!("{}{url}", region.url))
+            .header("X-Auth-Token", token)
+            .header("OpenStack-API-Version", "volume 3.20");
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, gt) = with_groups(
+        "POST",
+        format!("/volume/v3/{project_id}/group_types"),
+        admin,
+        Some(json!({"group_type": {"name": "shared-group-type", "group_specs": {"k": "v"}}})),
+    )
+    .await;
+    assert_eq!(s, 202, "{gt}");
+    let group_type_id = gt["group_type"]["id"].as_str().unwrap().to_string();
+    let (s, g) = with_groups(
+        "POST",
+        format!("/volume/v3/{project_id}/groups"),
+        &token,
+        Some(json!({"group": {"name": "victim-group", "group_type": group_type_id, "volume_types": [type_id]}})),
+    )
+    .await;
+    assert_eq!(s, 202, "{g}");
+    let volume_group_id = g["group"]["id"].as_str().unwrap().to_string();
+    let (s, gs) = with_groups(
+        "POST",
+        format!("/volume/v3/{project_id}/group_snapshots"),
+        &token,
+        Some(json!({"group_snapshot": {"group_id": volume_group_id, "name": "victim-group-snapshot"}})),
+    )
+    .await;
+    assert_eq!(s, 202, "{gs}");
+    let group_snapshot_id = gs["group_snapshot"]["id"].as_str().unwrap().to_string();
     let (_, qos) = region.call("GET", &format!("/volume/v3/{project_id}/qos-specs"), Some(admin), None).await;
     let qos_id = qos["qos_specs"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
         ("qos_id", qos_id),
+        ("group_type_id", group_type_id),
+        ("volume_group_id", volume_group_id),
+        ("group_snapshot_id", group_snapshot_id),
         ("message_id", message_id),
         ("volume_id", volume_id),
         ("snapshot_id", snapshot_id),
@@ -952,9 +1043,9 @@ async fn no_endpoint_leaks_to_anonymous_callers_or_other_tenants() {
         if bare == "/v3/auth/tokens" {
             req = req.header("X-Subject-Token", &victim.token);
         }
-        if bare.contains("/messages") {
-            // Messages exist from microversion 3.3.
-            req = req.header("OpenStack-API-Version", "volume 3.3");
+        if bare.contains("/messages") || bare.contains("/group") {
+            // Messages exist from microversion 3.3, groups from 3.11-3.20.
+            req = req.header("OpenStack-API-Version", "volume 3.20");
         }
         if let Some(b) = &body {
             req = req.json(b);

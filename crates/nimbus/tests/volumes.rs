@@ -10,7 +10,8 @@
 //! restored and read back by the guest; queued behind the project's limit; a `kill -9`
 //! in the middle of one); Cinder's volume and snapshot actions, clones and sorted lists;
 //! servers booted from volumes; and CBR server backups taking every disk of a running
-//! guest at one instant.
+//! guest at one instant; generic volume groups with group snapshots and copies, and retypes
+//! between shareable and non-shareable types.
 
 mod common;
 
@@ -920,7 +921,7 @@ async fn snapshots_with_the_openstack_cli() {
             .await;
         assert_eq!(code, 400, "smaller than the snapshot: {e}");
         let copy = region.openstack_json(&["volume", "create", "--snapshot", "s1b", "copy"]);
-        let copy_id = copy["id"].as_str().unwrap().to_string();
+        let copy_id = copy["ID"].as_str().unwrap().to_string();
         let c = wait_status(&region, "copy", "available").await;
         assert_eq!((c["size"].as_i64(), c["type"].as_str()), (Some(10), Some("SAS")), "{c}");
         assert_eq!(c["snapshot_id"], s1["id"], "{c}");
@@ -1805,4 +1806,214 @@ async fn server_backups_take_every_disk_at_one_instant() {
 /// An id no server has.
 fn uuid_like() -> String {
     "00000000-0000-4000-8000-000000000000".to_string()
+}
+
+/// A Cinder call at microversion 3.20 (groups), as the admin.
+async fn cinder_3_20(region: &Region, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = region
+        .http
+        .request(method.parse().unwrap(), format!("{}{path}", region.url))
+        .header("X-Auth-Token", token)
+        .header("OpenStack-API-Version", "volume 3.20");
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Generic volume groups with the `openstack` CLI and the Cinder API: a group type, a group
+/// whose volumes can only be deleted with it, members added and removed under the group's
+/// rules, a group snapshot whose snapshots live in each member's file and go only with it, a
+/// group copied from the snapshot (new volumes with their own files), and a retype between a
+/// shareable and a non-shareable type that rewrites the data's format; on both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn volume_groups_and_group_snapshots() {
+    for db in databases() {
+        let region = Region::start_with(&db, &[], None);
+        let gv = ["--os-volume-api-version", "3.20"];
+        let with =
+            |args: &[&'static str]| -> Vec<&'static str> { gv.iter().copied().chain(args.iter().copied()).collect() };
+        let gt = region.openstack_json(&with(&["volume", "group", "type", "create", "apps"]));
+        let grp = region.openstack_json(&with(&[
+            "volume",
+            "group",
+            "create",
+            "--volume-group-type",
+            "apps",
+            "--volume-type",
+            "SSD",
+            "--name",
+            "app1",
+        ]));
+        assert_eq!(grp["Status"], "available", "{grp}");
+        let gid = grp["ID"].as_str().unwrap().to_string();
+        let (token, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+        let vols = format!("/volume/v3/{project}/volumes");
+
+        // Members: made in the group (its type only), or added (SSD only).
+        let (s, v) = cinder_3_20(
+            &region,
+            &token,
+            "POST",
+            &vols,
+            Some(json!({"volume": {"size": 10, "name": "m1", "volume_type": "SSD", "group_id": gid}})),
+        )
+        .await;
+        assert_eq!(s, 202, "{v}");
+        let m1 = v["volume"]["id"].as_str().unwrap().to_string();
+        let (s, v) = cinder_3_20(
+            &region,
+            &token,
+            "POST",
+            &vols,
+            Some(json!({"volume": {"size": 10, "name": "m-sata", "volume_type": "SATA", "group_id": gid}})),
+        )
+        .await;
+        assert_eq!(s, 400, "a volume of a type the group does not take: {v}");
+        assert!(v["badRequest"]["message"].as_str().unwrap().contains("volume types"), "{v}");
+        let (ok, _, err) = region.openstack(&["volume", "create", "--size", "10", "--type", "SSD", "m2"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = region.openstack(&["volume", "create", "--size", "10", "--type", "SATA", "sata1"]);
+        assert!(ok, "{err}");
+        wait_status(&region, "m1", "available").await;
+        let m2 = wait_status(&region, "m2", "available").await["id"].as_str().unwrap().to_string();
+        let sata = wait_status(&region, "sata1", "available").await["id"].as_str().unwrap().to_string();
+        let group_path = format!("/volume/v3/{project}/groups/{gid}");
+        let (s, v) =
+            cinder_3_20(&region, &token, "PUT", &group_path, Some(json!({"group": {"add_volumes": sata}}))).await;
+        assert_eq!(s, 400, "{v}");
+        let (s, v) =
+            cinder_3_20(&region, &token, "PUT", &group_path, Some(json!({"group": {"add_volumes": m2}}))).await;
+        assert_eq!(s, 202, "{v}");
+        let (_, v) = cinder_3_20(&region, &token, "GET", &format!("{vols}/{m2}"), None).await;
+        assert_eq!(v["volume"]["group_id"], gid.as_str(), "{v}");
+        // A member is deleted only with its group.
+        let (ok, _, err) = region.openstack(&["volume", "delete", "m1"]);
+        assert!(!ok && err.contains("belongs to group"), "{err}");
+        let (_, g) = cinder_3_20(&region, &token, "GET", &group_path, None).await;
+        assert_eq!(g["group"]["status"], "available", "{g}");
+
+        // A group snapshot: one snapshot per member, inside each member's file.
+        let gs = region.openstack_json(&with(&["volume", "group", "snapshot", "create", "--name", "gs1", "app1"]));
+        let gs_id = gs["ID"].as_str().unwrap().to_string();
+        let snaps: Vec<Value> = region
+            .wait_for(60, "the group snapshot", || async {
+                let (_, l) =
+                    cinder_3_20(&region, &token, "GET", &format!("/volume/v3/{project}/snapshots/detail"), None).await;
+                let mine: Vec<Value> = l["snapshots"]
+                    .as_array()?
+                    .iter()
+                    .filter(|s| s["group_snapshot_id"] == gs_id.as_str())
+                    .cloned()
+                    .collect();
+                (mine.len() == 2 && mine.iter().all(|s| s["status"] == "available")).then_some(mine)
+            })
+            .await;
+        let mut of: Vec<&str> = snaps.iter().filter_map(|s| s["volume_id"].as_str()).collect();
+        of.sort();
+        let mut members = vec![m1.as_str(), m2.as_str()];
+        members.sort();
+        assert_eq!(of, members);
+        for s in &snaps {
+            let vid = s["volume_id"].as_str().unwrap();
+            let file = region.data_dir.join("volumes").join(format!("{vid}.qcow2"));
+            let out =
+                std::process::Command::new("qemu-img").args(["snapshot", "-U", "-l"]).arg(&file).output().unwrap();
+            let listing = String::from_utf8_lossy(&out.stdout);
+            assert!(listing.contains(&format!("snap-{}", s["id"].as_str().unwrap())), "{listing}");
+        }
+        let one = snaps[0]["id"].as_str().unwrap();
+        let (ok, _, err) = region.openstack(&["volume", "snapshot", "delete", one]);
+        assert!(!ok && err.contains("group snapshot"), "{err}");
+        // The group cannot go while it has group snapshots.
+        let (ok, _, err) = region.openstack(&with(&["volume", "group", "delete", "--force", "app1"]));
+        assert!(!ok && err.contains("group snapshots"), "{err}");
+
+        // A group copied from the snapshot: two new volumes with their own files.
+        let copy = region.openstack_json(&with(&[
+            "volume",
+            "group",
+            "create",
+            "--group-snapshot",
+            "gs1",
+            "--name",
+            "app1-copy",
+        ]));
+        let copy_id = copy["ID"].as_str().unwrap().to_string();
+        let copy_path = format!("/volume/v3/{project}/groups/{copy_id}");
+        region
+            .wait_for(120, "the copied group", || async {
+                let (_, g) = cinder_3_20(&region, &token, "GET", &copy_path, None).await;
+                (g["group"]["status"] == "available").then_some(())
+            })
+            .await;
+        let (_, l) = cinder_3_20(&region, &token, "GET", &format!("{vols}/detail?group_id={copy_id}"), None).await;
+        let copies = l["volumes"].as_array().unwrap();
+        assert_eq!(copies.len(), 2, "{l}");
+        for c in copies {
+            assert_eq!(c["status"], "available", "{c}");
+            let file = region.data_dir.join("volumes").join(format!("{}.qcow2", c["id"].as_str().unwrap()));
+            assert_eq!(virtual_size(&file), 10 << 30);
+        }
+
+        // Deleting: the snapshot with its members' snapshots, then each group with its volumes.
+        let (ok, _, err) = region.openstack(&with(&["volume", "group", "snapshot", "delete", "gs1"]));
+        assert!(ok, "{err}");
+        region
+            .wait_for(60, "the group snapshot gone", || async {
+                let (s, _) =
+                    cinder_3_20(&region, &token, "GET", &format!("/volume/v3/{project}/group_snapshots/{gs_id}"), None)
+                        .await;
+                let (_, l) =
+                    cinder_3_20(&region, &token, "GET", &format!("/volume/v3/{project}/snapshots"), None).await;
+                (s == 404 && l["snapshots"].as_array().is_some_and(|a| a.is_empty())).then_some(())
+            })
+            .await;
+        for (name, path) in [("app1", &group_path), ("app1-copy", &copy_path)] {
+            let (ok, _, err) = region.openstack(&with(&["volume", "group", "delete", "--force", name]));
+            assert!(ok, "{err}");
+            region
+                .wait_for(60, "the group gone", || async {
+                    let (s, _) = cinder_3_20(&region, &token, "GET", path, None).await;
+                    (s == 404).then_some(())
+                })
+                .await;
+        }
+        let (_, l) = cinder_3_20(&region, &token, "GET", &vols, None).await;
+        let left: Vec<&str> = l["volumes"].as_array().unwrap().iter().filter_map(|v| v["name"].as_str()).collect();
+        assert_eq!(left, vec!["sata1"], "{l}");
+        let (ok, _, err) = region.openstack(&with(&["volume", "group", "type", "delete", "apps"]));
+        assert!(ok, "{err} ({gt})");
+
+        // A retype to a shareable type rewrites the data as a raw file, and back.
+        let (ok, _, err) =
+            region.openstack(&["volume", "type", "create", "--property", "multiattach=<is> True", "shared"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) =
+            region.openstack(&["volume", "set", "--type", "shared", "--retype-policy", "never", "sata1"]);
+        assert!(ok, "{err}");
+        let v = region
+            .wait_for(120, "the retype", || async {
+                let (ok, out, _) = region.openstack(&["volume", "show", "sata1", "-f", "json"]);
+                let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+                (ok && v["status"] == "available" && v["type"] == "shared").then_some(v)
+            })
+            .await;
+        assert_eq!(v["multiattach"], true, "{v}");
+        let dir = region.data_dir.join("volumes");
+        assert!(dir.join(format!("{sata}.raw")).exists() && !dir.join(format!("{sata}.qcow2")).exists());
+        let (ok, _, err) = region.openstack(&["volume", "set", "--type", "SATA", "--retype-policy", "never", "sata1"]);
+        assert!(ok, "{err}");
+        region
+            .wait_for(120, "the retype back", || async {
+                let (ok, out, _) = region.openstack(&["volume", "show", "sata1", "-f", "json"]);
+                let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+                (ok && v["status"] == "available" && v["type"] == "SATA" && v["multiattach"] == false).then_some(())
+            })
+            .await;
+        assert!(dir.join(format!("{sata}.qcow2")).exists() && !dir.join(format!("{sata}.raw")).exists());
+        assert_eq!(virtual_size(&dir.join(format!("{sata}.qcow2"))), 10 << 30);
+    }
 }

@@ -119,6 +119,7 @@ fn create_request(body: &Value) -> Result<VolumeCreate, Error> {
         source_volid: None,
         backup_id: str_of(m, "backup_id")?,
         multiattach: m.get("multiattach").and_then(Value::as_bool).unwrap_or(false),
+        group_id: None,
     })
 }
 
@@ -158,6 +159,7 @@ async fn list(
         name: q.get("name").cloned(),
         status: q.get("status").cloned(),
         availability_zone: q.get("availability_zone").cloned(),
+        group_id: None,
     };
     // An operator reading another project's disks names it in the path.
     let all = ctx.principal.project_id() != Some(project_id.as_str());

@@ -8,6 +8,7 @@ mod quotas;
 mod volume;
 mod volume_backends;
 mod volume_backups;
+mod volume_groups;
 mod volume_listing;
 mod volume_messages;
 mod volume_qos;
@@ -61,6 +62,7 @@ async fn compute_legacy_version(State(s): State<AppState>) -> impl IntoResponse 
 /// The block-storage (Cinder) routes.
 pub fn volume_routes() -> Routes {
     let r = volume_backends::routes(volume_region::routes(volume::routes(quotas::volume_routes(Routes::default()))));
+    let r = volume_groups::routes(r);
     volume_messages::routes(volume_qos::routes(volume_transfers::routes(volume_backups::routes(
         volume_snapshots::routes(r),
     ))))

@@ -299,7 +299,7 @@ async fn volume_view(s: &AppState, ctx: &Ctx, v: &Volume, mv: Microversion, view
         o["migration_status"] = Value::Null;
     }
     if mv.at_least(13) {
-        o["group_id"] = Value::Null;
+        o["group_id"] = json!(v.group_id);
     }
     if admin && mv.at_least(21) {
         o["provider_id"] = Value::Null;
@@ -393,6 +393,8 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, bo
         source_volid: str_field(m, "source_volid")?,
         backup_id: str_field(m, "backup_id")?,
         multiattach: m.get("multiattach").and_then(Value::as_bool).unwrap_or(false),
+        // Groups arrive with 3.13; before, the key means nothing.
+        group_id: if mv.at_least(13) { str_field(m, "group_id")? } else { None },
     };
     let (v, _job) = s.control.create_volume(&ctx, req).await?;
     let view = volume_view(&s, &ctx, &v, mv, View::Summary).await?;
@@ -421,6 +423,7 @@ fn list_query(q: &HashMap<String, String>) -> Result<(VolumeFilter, bool, ListPa
         name: q.get("name").cloned(),
         status: q.get("status").cloned(),
         availability_zone: q.get("availability_zone").cloned(),
+        group_id: q.get("group_id").cloned(),
     };
     Ok((filter, all_tenants(q), ListParams::parse(q, VOLUME_SORT_KEYS)?))
 }

@@ -55,7 +55,7 @@ pub fn snapshot_view(s: &Snapshot, mv: Microversion, detail: bool) -> Value {
         "created_at": usage_time(s.created_at), "updated_at": s.updated_at.map(usage_time),
     });
     if mv.at_least(14) {
-        o["group_snapshot_id"] = Value::Null;
+        o["group_snapshot_id"] = json!(s.group_snapshot_id);
     }
     if mv.at_least(41) {
         o["user_id"] = json!(s.user_id);

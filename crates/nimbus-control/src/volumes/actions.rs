@@ -212,7 +212,7 @@ impl Control {
 
     /// Gives a volume another type (`os-retype`): its QoS follows at once, also in the
     /// guests using it (a job applies it there). Shareable and non-shareable types store
-    /// data differently, so a change between them would be a migration, which is refused.
+    /// data differently: a change between them rewrites a detached volume's data.
     pub async fn retype_volume(&self, ctx: &Ctx, id: &str, new_type: &str) -> Result<String, Error> {
         let mut tx = self.store().write().await?;
         let mut v = self.load_volume(&mut tx, ctx, id, "volume:update").await?;
@@ -224,15 +224,41 @@ impl Control {
         if t.id == v.type_id {
             return Err(invalid(format!("volume {} already has type {}.", v.id, t.name)));
         }
-        if super::types::type_is_multiattach(&t) != v.multiattach {
-            return Err(invalid("changing between shareable and non-shareable types needs a migration, not offered."));
+        // Shareable volumes are raw files, others QCOW2: a change between them rewrites the
+        // data, which only a detached volume without snapshots (they live in the QCOW2 file)
+        // allows.
+        let shareable = super::types::type_is_multiattach(&t);
+        let convert = shareable != v.multiattach;
+        if convert {
+            if v.status != "available" {
+                return Err(invalid(format!(
+                    "volume {} must be detached (available) to change between shareable and non-shareable types, \
+                     not {}.",
+                    v.id, v.status
+                )));
+            }
+            if !repo::volume_snapshots(&mut tx, &v.id).await?.is_empty() {
+                return Err(invalid(format!(
+                    "volume {} has snapshots: delete them before changing between shareable and non-shareable \
+                     types.",
+                    v.id
+                )));
+            }
+            if nimbus_store::backups::volume_backups(&mut tx, &v.id).await?.iter().any(|b| b.status == "creating") {
+                return Err(invalid(format!("a backup of volume {} is being made; retype it after.", v.id)));
+            }
         }
         let from_status = v.status.clone();
-        v.type_id = t.id.clone();
+        // A conversion gives the volume its new type when its data has the new format
+        // (Cinder's clients wait for the type to change, then read the status).
+        if !convert {
+            v.type_id = t.id.clone();
+        }
         v.status = "retyping".into();
         v.updated_at = Some(now_ms());
         repo::update(&mut tx, &v).await?;
-        let params = serde_json::json!({"volume_id": v.id, "from_status": from_status});
+        let params = serde_json::json!({"volume_id": v.id, "from_status": from_status,
+            "shareable": convert.then_some(shareable), "new_type_id": t.id});
         let entities = serde_json::json!({"volume_id": v.id, "volume_type": t.name});
         let job = self.new_job_with(&mut tx, &v.project_id, super::RETYPE_JOB, params, None, entities).await?;
         self.audit(

@@ -36,6 +36,10 @@ pub fn register_jobs(r: &mut JobRegistry) {
     r.register(Arc::new(super::snapshots::CreateSnapshot));
     r.register(Arc::new(super::snapshots::DeleteSnapshot));
     r.register(Arc::new(super::snapshots::RevertVolume));
+    r.register(Arc::new(super::groups::CreateGroupFromSource));
+    r.register(Arc::new(super::groups::DeleteGroup));
+    r.register(Arc::new(super::groups::CreateGroupSnapshot));
+    r.register(Arc::new(super::groups::DeleteGroupSnapshot));
 }
 
 /// How a volume's data is stored.
@@ -281,6 +285,23 @@ impl JobHandler for RetypeVolume {
             repo::get(&mut c, &id).await?
         };
         let Some(v) = v.filter(|v| v.status == "retyping") else { return Ok(StepOutcome::Done) };
+        if let Some(shareable) = p["shareable"].as_bool() {
+            // A detached volume changing format: its data is rewritten, then the row says so.
+            let (from, to) = (VolumeFormat::for_volume(v.multiattach), VolumeFormat::for_volume(shareable));
+            control.drivers().volumes.convert(&v.id, from, to, v.size_gb).await?;
+            let mut tx = control.store().write().await?;
+            if let Some(mut now) = repo::get(&mut tx, &id).await?.filter(|v| v.status == "retyping") {
+                now.multiattach = shareable;
+                if let Some(t) = p["new_type_id"].as_str() {
+                    now.type_id = t.into();
+                }
+                now.status = "available".into();
+                now.updated_at = Some(now_ms());
+                repo::update(&mut tx, &now).await?;
+            }
+            tx.commit().await?;
+            return Ok(StepOutcome::Done);
+        }
         let servers: Vec<String> = {
             let mut c = control.store().read().await?;
             repo::attachments(&mut c, &v.id).await?.into_iter().map(|a| a.server_id).collect()

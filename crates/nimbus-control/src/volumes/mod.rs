@@ -9,6 +9,7 @@
 mod actions;
 mod attach;
 pub mod backends;
+mod groups;
 mod jobs;
 pub(crate) mod messages;
 mod snapshots;
@@ -28,6 +29,7 @@ use std::collections::BTreeMap;
 pub use actions::VolumeUpload;
 pub(crate) use attach::data_device;
 pub use attach::{ATTACH_JOB, DETACH_JOB, MAX_VOLUMES_PER_SERVER};
+pub use groups::{GroupCreate, GroupSource, GroupUpdate, GROUP_RESET_STATUSES};
 pub use jobs::{register_jobs, CREATE_JOB, DELETE_JOB, EXTEND_JOB, RETYPE_JOB, UPLOAD_JOB};
 pub(crate) use snapshots::snapshot_name;
 pub use snapshots::{SnapshotCreate, CREATE_SNAPSHOT_JOB, DELETE_SNAPSHOT_JOB, REVERT_JOB};
@@ -57,6 +59,8 @@ pub struct VolumeCreate {
     pub source_volid: Option<String>,
     pub backup_id: Option<String>,
     pub multiattach: bool,
+    /// The generic group it is made in.
+    pub group_id: Option<String>,
 }
 
 /// How a volume is deleted.
@@ -300,8 +304,10 @@ impl Control {
             Some(z) => return Err(Error::bad_request(format!("Availability zone '{z}' is invalid."))),
             None => zones.first().cloned().unwrap_or_else(|| "nova".into()),
         };
-        let source_type =
-            snapshot.as_ref().and_then(|(_, v)| v.as_ref()).or(source.as_ref()).map(|v| v.type_id.clone());
+        // A copy (of a snapshot or a volume) is what its source was: bootable, with the
+        // source's image metadata.
+        let copied_from = snapshot.as_ref().and_then(|(_, v)| v.as_ref()).or(source.as_ref());
+        let source_type = copied_from.map(|v| v.type_id.clone());
         // A type asked for must be one the caller may use; a copy keeps its source's.
         let vtype = match (&req.volume_type, source_type) {
             (Some(asked), _) => self.usable_volume_type(&mut *tx, ctx, asked).await?,
@@ -310,6 +316,9 @@ impl Control {
             }
             (None, None) => self.usable_volume_type(&mut *tx, ctx, "default").await?,
         };
+        if let Some(g) = &req.group_id {
+            self.check_new_member(&mut *tx, ctx, g, &vtype.id, &zone).await?;
+        }
         self.check_per_volume_quota(&mut *tx, &project, size).await?;
         self.charge_quota(&mut *tx, &project, "volumes", 1).await?;
         self.charge_quota(&mut *tx, &project, "gigabytes", size).await?;
@@ -324,7 +333,7 @@ impl Control {
             type_id: vtype.id.clone(),
             availability_zone: zone,
             status: if restoring.is_some() { "restoring-backup" } else { "creating" }.into(),
-            bootable: image.is_some(),
+            bootable: image.is_some() || copied_from.is_some_and(|v| v.bootable),
             multiattach: req.multiattach || types::type_is_multiattach(&vtype),
             image_id: image.as_ref().map(|i| i.id.clone()),
             snapshot_id: snapshot.as_ref().map(|(s, _)| s.id.clone()),
@@ -332,10 +341,15 @@ impl Control {
             backup_id: restoring.map(str::to_string),
             metadata: serde_json::to_string(&req.metadata)?,
             admin_metadata: "{}".into(),
-            image_metadata: serde_json::to_string(&image.as_ref().map(image_metadata_of).unwrap_or_default())?,
+            image_metadata: match (&image, copied_from) {
+                (Some(i), _) => serde_json::to_string(&image_metadata_of(i))?,
+                (None, Some(src)) => src.image_metadata.clone(),
+                (None, None) => "{}".into(),
+            },
             created_at: now,
             updated_at: Some(now),
             version: 0,
+            group_id: req.group_id.clone(),
         };
         repo::insert(&mut *tx, &v).await?;
         let job = match restoring {
@@ -540,6 +554,12 @@ impl Control {
         let mut tx = self.store().write().await?;
         let mut v = self.load_volume(&mut tx, ctx, id, action).await?;
         authorize(action, &ctx.principal, &Target { project_id: Some(&v.project_id), ..Default::default() })?;
+        if let Some(g) = &v.group_id {
+            return Err(invalid(format!(
+                "volume {} belongs to group {g}: remove it from the group, or delete the group with its volumes.",
+                v.id
+            )));
+        }
         let deletable = ["available", "error", "error_restoring", "error_extending", "error_deleting"];
         let snapshots = repo::volume_snapshots(&mut tx, &v.id).await?;
         if !snapshots.is_empty() && !how.cascade {

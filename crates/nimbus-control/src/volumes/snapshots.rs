@@ -110,6 +110,7 @@ impl Control {
             created_at: now,
             updated_at: Some(now),
             version: 0,
+            group_snapshot_id: None,
         };
         repo::insert_snapshot(&mut tx, &s).await?;
         let params = serde_json::json!({"snapshot_id": s.id, "volume_id": v.id});
@@ -200,6 +201,12 @@ impl Control {
         let mut tx = self.store().write().await?;
         let mut s = self.load_snapshot(&mut tx, ctx, id, action).await?;
         authorize(action, &ctx.principal, &Target { project_id: Some(&s.project_id), ..Default::default() })?;
+        if !forced && s.group_snapshot_id.is_some() {
+            return Err(Error::bad_request(format!(
+                "Invalid snapshot: snapshot {} is part of a group snapshot: delete the group snapshot.",
+                s.id
+            )));
+        }
         if !forced && !matches!(s.status.as_str(), "available" | "error" | "error_deleting") {
             return Err(Error::bad_request(format!(
                 "Invalid snapshot: Snapshot status must be available or error and must not be part of a group, \
@@ -275,7 +282,7 @@ impl Control {
     }
 
     /// The server whose QEMU holds a volume open, if any: snapshot work then goes through it.
-    async fn guest_holding(&self, v: &Volume) -> Result<Option<String>, Error> {
+    pub(super) async fn guest_holding(&self, v: &Volume) -> Result<Option<String>, Error> {
         let servers: Vec<String> = {
             let mut c = self.store().read().await?;
             repo::attachments(&mut c, &v.id).await?.into_iter().map(|a| a.server_id).collect()
