@@ -52,6 +52,54 @@ pub async fn reset_limits(c: &mut AnyConnection, project_id: &str) -> Result<(),
     Ok(())
 }
 
+/// The limits a quota class sets (the `default` class: every project's defaults).
+pub async fn class_limits(c: &mut AnyConnection, class_name: &str) -> Result<Vec<(String, i64)>, Error> {
+    sqlx::query_as("SELECT resource, hard_limit FROM quota_class_limits WHERE class_name = $1 ORDER BY resource")
+        .bind(class_name)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
+}
+
+/// One limit of a quota class, if set.
+pub async fn class_limit(c: &mut AnyConnection, class_name: &str, resource: &str) -> Result<Option<i64>, Error> {
+    sqlx::query_scalar("SELECT hard_limit FROM quota_class_limits WHERE class_name = $1 AND resource = $2")
+        .bind(class_name)
+        .bind(resource)
+        .fetch_optional(c)
+        .await
+        .map_err(db_error)
+}
+
+/// Sets a quota class's limit for a resource.
+pub async fn set_class_limit(c: &mut AnyConnection, class_name: &str, resource: &str, limit: i64) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO quota_class_limits (class_name, resource, hard_limit) VALUES ($1, $2, $3) \
+         ON CONFLICT (class_name, resource) DO UPDATE SET hard_limit = $3",
+    )
+    .bind(class_name)
+    .bind(resource)
+    .bind(limit)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Renames a resource everywhere (limits, class limits, usage): a volume type renamed
+/// carries its per-type quotas along.
+pub async fn rename_resource(c: &mut AnyConnection, from: &str, to: &str) -> Result<(), Error> {
+    for table in ["quota_limits", "quota_class_limits", "quota_usage"] {
+        sqlx::query(&format!("UPDATE {table} SET resource = $2 WHERE resource = $1"))
+            .bind(from)
+            .bind(to)
+            .execute(&mut *c)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
 /// Current usage of every resource a project has charged.
 pub async fn usage(c: &mut AnyConnection, project_id: &str) -> Result<Vec<(String, i64)>, Error> {
     sqlx::query_as("SELECT resource, in_use FROM quota_usage WHERE project_id = $1 ORDER BY resource")

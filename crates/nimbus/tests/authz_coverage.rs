@@ -134,6 +134,8 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("DELETE", "/compute/v2.1/os-keypairs/{keypair_name}", 404),
     ("GET", "/compute/v2.1/os-availability-zone", 200),
     ("GET", "/compute/v2.1/os-availability-zone/detail", 403),
+    ("GET", "/compute/v2.1/os-quota-class-sets/{class}", 403),
+    ("PUT", "/compute/v2.1/os-quota-class-sets/{class}", 403),
     ("GET", "/compute/v2.1/os-quota-sets/{project_id}", 404),
     ("GET", "/compute/v2.1/os-quota-sets/{project_id}/detail", 404),
     ("GET", "/compute/v2.1/os-quota-sets/{project_id}/defaults", 404),
@@ -284,6 +286,10 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("PUT", "/volume/v3/{project_id}/backups/{backup_id}", 404),
     ("DELETE", "/volume/v3/{project_id}/backups/{backup_id}", 404),
     ("POST", "/volume/v3/{project_id}/backups/{backup_id}/restore", 404),
+    ("GET", "/volume/v3/{project_id}/backups/{backup_id}/export_record", 404),
+    ("POST", "/volume/v3/{project_id}/backups/import_record", 403),
+    ("GET", "/volume/v3/{tenant_id}/os-quota-class-sets/{class}", 403),
+    ("PUT", "/volume/v3/{tenant_id}/os-quota-class-sets/{class}", 403),
     ("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
     ("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}/defaults", 404),
     ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", 404),
@@ -475,6 +481,13 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
             Some(json!({"server_group": {"name": "intruder-group", "policies": ["affinity"]}}))
         }
         ("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"volumes": 1000}})),
+        ("POST", "/volume/v3/{project_id}/backups/import_record") => Some(
+            json!({"backup-record": {"backup_service": "cinder.backup.drivers.nimbus_chunks", "backup_url": "e30="}}),
+        ),
+        ("PUT", "/volume/v3/{tenant_id}/os-quota-class-sets/{class}") => {
+            Some(json!({"quota_class_set": {"volumes": 1000}}))
+        }
+        ("PUT", "/compute/v2.1/os-quota-class-sets/{class}") => Some(json!({"quota_class_set": {"instances": 1000}})),
         ("POST", "/volume/v3/{project_id}/volumes") => Some(json!({"volume": {"size": 10, "name": "intruder-vol"}})),
         ("POST", "/v3/{project_id}/vaults") => Some(json!({"vault": {"name": "evil", "resources": [],
             "billing": {"object_type": "disk", "size": 100}}})),
@@ -928,6 +941,7 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("server_id", server_id),
         ("server_group_id", server_group_id),
         ("key", "k".to_string()),
+        ("class", "default".to_string()),
         ("action", "disable".to_string()),
         ("host", "nimbus@local".to_string()),
         ("request_id", request_id),

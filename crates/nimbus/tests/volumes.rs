@@ -921,7 +921,8 @@ async fn snapshots_with_the_openstack_cli() {
             .await;
         assert_eq!(code, 400, "smaller than the snapshot: {e}");
         let copy = region.openstack_json(&["volume", "create", "--snapshot", "s1b", "copy"]);
-        let copy_id = copy["ID"].as_str().unwrap().to_string();
+        // (The CLI names the id `ID` or `id`, depending on the client path it takes.)
+        let copy_id = copy["ID"].as_str().or(copy["id"].as_str()).unwrap_or_else(|| panic!("{copy}")).to_string();
         let c = wait_status(&region, "copy", "available").await;
         assert_eq!((c["size"].as_i64(), c["type"].as_str()), (Some(10), Some("SAS")), "{c}");
         assert_eq!(c["snapshot_id"], s1["id"], "{c}");
@@ -1941,7 +1942,7 @@ async fn volume_groups_and_group_snapshots() {
             "--name",
             "app1-copy",
         ]));
-        let copy_id = copy["ID"].as_str().unwrap().to_string();
+        let copy_id = copy["ID"].as_str().unwrap_or_else(|| panic!("{copy}")).to_string();
         let copy_path = format!("/volume/v3/{project}/groups/{copy_id}");
         region
             .wait_for(120, "the copied group", || async {
@@ -2015,5 +2016,201 @@ async fn volume_groups_and_group_snapshots() {
             .await;
         assert!(dir.join(format!("{sata}.qcow2")).exists() && !dir.join(format!("{sata}.raw")).exists());
         assert_eq!(virtual_size(&dir.join(format!("{sata}.qcow2"))), 10 << 30);
+    }
+}
+
+/// Quotas per volume type and the default quota class, with the `openstack` CLI: a type's own
+/// volume count refuses a second volume of it (413) but not one of another type, a retype into
+/// the full type is refused with nothing changed, deletes give the type's quota back; the
+/// default class raises every project's default at once; on both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn quotas_per_volume_type_and_the_default_class() {
+    for db in databases() {
+        let region = Region::start_with(&db, &[], None);
+        let (token, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+        let quotas = format!("/volume/v3/{project}/os-quota-sets/{project}");
+        let (_, q) = region.call("GET", &quotas, Some(&token), None).await;
+        assert_eq!(q["quota_set"]["volumes_SSD"], -1, "{q}");
+        let (ok, _, err) = region.openstack(&["quota", "set", "--volume-type", "SSD", "--volumes", "1", "admin"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = region.openstack(&["volume", "create", "--size", "10", "--type", "SSD", "fast1"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = region.openstack(&["volume", "create", "--size", "10", "--type", "SSD", "fast2"]);
+        assert!(!ok && err.contains("413") && err.contains("volumes_SSD"), "{err}");
+        let (ok, _, err) = region.openstack(&["volume", "create", "--size", "10", "--type", "SATA", "slow1"]);
+        assert!(ok, "{err}");
+        wait_status(&region, "fast1", "available").await;
+        wait_status(&region, "slow1", "available").await;
+        let (_, q) = region.call("GET", &format!("{quotas}?usage=true"), Some(&token), None).await;
+        assert_eq!(q["quota_set"]["volumes_SSD"]["in_use"], 1, "{q}");
+        assert_eq!(q["quota_set"]["gigabytes_SSD"]["in_use"], 10, "{q}");
+        assert_eq!(q["quota_set"]["volumes_SATA"]["in_use"], 1, "{q}");
+        assert_eq!(q["quota_set"]["volumes"]["in_use"], 2, "{q}");
+        // Into the full type: refused, the volume keeps its type.
+        let (ok, _, err) = region.openstack(&["volume", "set", "--type", "SSD", "slow1"]);
+        assert!(!ok && err.contains("volumes_SSD"), "{err}");
+        let v = wait_status(&region, "slow1", "available").await;
+        assert_eq!(v["type"], "SATA", "{v}");
+        // Another type's room follows a retype.
+        let (ok, _, err) = region.openstack(&["volume", "set", "--type", "SAS", "slow1"]);
+        assert!(ok, "{err}");
+        region
+            .wait_for(60, "the retype to SAS", || async {
+                let (_, q) = region.call("GET", &format!("{quotas}?usage=true"), Some(&token), None).await;
+                (q["quota_set"]["volumes_SAS"]["in_use"] == 1 && q["quota_set"]["volumes_SATA"]["in_use"] == 0)
+                    .then_some(())
+            })
+            .await;
+        let (ok, _, err) = region.openstack(&["volume", "delete", "fast1"]);
+        assert!(ok, "{err}");
+        region
+            .wait_for(60, "the SSD quota back", || async {
+                let (_, q) = region.call("GET", &format!("{quotas}?usage=true"), Some(&token), None).await;
+                (q["quota_set"]["volumes_SSD"]["in_use"] == 0).then_some(())
+            })
+            .await;
+        let (ok, _, err) = region.openstack(&["volume", "create", "--size", "10", "--type", "SSD", "fast2"]);
+        assert!(ok, "{err}");
+
+        // The default class: a new project's defaults, at once; an unknown resource refused.
+        let (admin, _) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        region.tenant(&admin, "quota-new", "nina", "nina-pw-1", "member").await;
+        let (ok, _, err) =
+            region.openstack(&["quota", "set", "--class", "--volumes", "33", "--snapshots", "7", "default"]);
+        assert!(ok, "{err}");
+        let (ok, out, err) = region.openstack(&["quota", "show", "-f", "json", "quota-new"]);
+        assert!(ok, "{err}");
+        let shown: Value = serde_json::from_str(&out).unwrap();
+        let limit =
+            |name: &str| shown.as_array().unwrap().iter().find(|r| r["Resource"] == name).map(|r| r["Limit"].clone());
+        assert_eq!(limit("volumes"), Some(json!(33)), "{shown}");
+        assert_eq!(limit("snapshots"), Some(json!(7)), "{shown}");
+        // The admin project's own limit stays its own.
+        let (_, q) = region.call("GET", &quotas, Some(&token), None).await;
+        assert_eq!(q["quota_set"]["volumes_SSD"], 1, "{q}");
+        assert_eq!(q["quota_set"]["volumes"], 33, "{q}");
+        let (s, e) = region
+            .call(
+                "PUT",
+                &format!("/volume/v3/{project}/os-quota-class-sets/default"),
+                Some(&token),
+                Some(json!({"quota_class_set": {"volumes_NOPE": 3}})),
+            )
+            .await;
+        assert_eq!(s, 400, "{e}");
+        let (_, c) =
+            region.call("GET", &format!("/volume/v3/{project}/os-quota-class-sets/default"), Some(&token), None).await;
+        assert_eq!(c["quota_class_set"]["volumes"], 33, "{c}");
+        assert!(c["quota_class_set"].get("volumes_NOPE").is_none(), "{c}");
+        // Members may not change it.
+        let nina = region.os_env("nina", "nina-pw-1", "quota-new");
+        let (ok, _, err) = region.openstack_as(&nina, &["quota", "set", "--class", "--volumes", "99", "default"]);
+        assert!(!ok && err.contains("403"), "{err}");
+    }
+}
+
+/// Backup records with the `openstack` CLI: a member's backup exported by the operator and
+/// imported into the operator's project under a new id is a backup of its own (its data
+/// copied into that project's store), restored to the same bytes even after the original is
+/// deleted; a record imported twice, another service's record, a damaged one and a member's
+/// export or import are refused; on both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_records_export_and_import() {
+    use base64::Engine;
+    for db in databases() {
+        let region = Region::start_with(&db, &[], None);
+        let (admin, _) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        region.tenant(&admin, "rec-owner", "olga", "olga-pw-1", "member").await;
+        let olga = region.os_env("olga", "olga-pw-1", "rec-owner");
+        let (ok, out, err) = region.openstack_as(&olga, &["volume", "create", "--size", "10", "-f", "json", "data"]);
+        assert!(ok, "{err}");
+        let src_id = serde_json::from_str::<Value>(&out).unwrap()["id"].as_str().unwrap().to_string();
+        region
+            .wait_for(60, "olga's volume", || async {
+                let (ok, out, _) = region.openstack_as(&olga, &["volume", "show", "data", "-f", "json"]);
+                let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+                (ok && v["status"] == "available").then_some(())
+            })
+            .await;
+        let src_file = volume_file(&region, &src_id);
+        qemu_io(&src_file, "write -P 0x5a 0 2M");
+        qemu_io(&src_file, "write -P 0x5b 7G 1M");
+        let (ok, out, err) =
+            region.openstack_as(&olga, &["volume", "backup", "create", "--name", "ob", "-f", "json", "data"]);
+        assert!(ok, "{err}");
+        let backup_id = serde_json::from_str::<Value>(&out).unwrap()["id"].as_str().unwrap().to_string();
+        region
+            .wait_for(120, "olga's backup", || async {
+                let (ok, out, _) = region.openstack_as(&olga, &["volume", "backup", "show", "ob", "-f", "json"]);
+                let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+                (ok && v["status"] == "available").then_some(())
+            })
+            .await;
+        // Members neither export nor import.
+        let (ok, _, err) = region.openstack_as(&olga, &["volume", "backup", "record", "export", "ob"]);
+        assert!(!ok && err.contains("403"), "{err}");
+
+        let record = region.openstack_json(&["volume", "backup", "record", "export", &backup_id]);
+        let service = record["backup_service"].as_str().unwrap_or_else(|| panic!("{record}")).to_string();
+        let url = record["backup_url"].as_str().unwrap().to_string();
+        assert!(service.starts_with("cinder.backup.drivers."), "{record}");
+        // Imports through the API (the SDK behind the CLI posts them to the wrong path).
+        let (admin_token, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        let admin_project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+        let (olga_token, body) = region.token("olga", "olga-pw-1", "rec-owner").await;
+        let olga_project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+        let import = |token: String, project: String, service: String, url: String| {
+            let region = &region;
+            async move {
+                region
+                    .call(
+                        "POST",
+                        &format!("/volume/v3/{project}/backups/import_record"),
+                        Some(&token),
+                        Some(json!({"backup-record": {"backup_service": service, "backup_url": url}})),
+                    )
+                    .await
+            }
+        };
+        let (s, e) = import(olga_token.clone(), olga_project.clone(), service.clone(), url.clone()).await;
+        assert_eq!(s, 403, "{e}");
+        // The same id twice: refused.
+        let (s, e) = import(admin_token.clone(), admin_project.clone(), service.clone(), url.clone()).await;
+        assert!(s == 400 && e.to_string().contains("already exists"), "{e}");
+        // Another service's, or damaged: refused.
+        let (s, e) =
+            import(admin_token.clone(), admin_project.clone(), "cinder.backup.drivers.swift".into(), url.clone()).await;
+        assert_eq!(s, 400, "{e}");
+        let (s, e) = import(admin_token.clone(), admin_project.clone(), service.clone(), "bm90IGpzb24=".into()).await;
+        assert_eq!(s, 400, "{e}");
+
+        // Under a new id, into the operator's project.
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut r: Value = serde_json::from_slice(&b64.decode(&url).unwrap()).unwrap();
+        let new_id = "7d1b6f5e-1c1a-4f53-9a51-3c8f2a7e0b11";
+        r["id"] = json!(new_id);
+        let new_url = b64.encode(r.to_string());
+        let (s, imported) = import(admin_token.clone(), admin_project.clone(), service.clone(), new_url).await;
+        assert_eq!(s, 201, "{imported}");
+        assert_eq!(imported["backup"]["id"], new_id, "{imported}");
+        let b = wait_backup(&region, new_id, "available").await;
+        assert_eq!(b["size"], 10, "{b}");
+        // The original goes; the imported one keeps its own copy of the data.
+        let (ok, _, err) = region.openstack_as(&olga, &["volume", "backup", "delete", "ob"]);
+        assert!(ok, "{err}");
+        region
+            .wait_for(60, "the original backup gone", || async {
+                let (ok, _, _) = region.openstack_as(&olga, &["volume", "backup", "show", "ob"]);
+                (!ok).then_some(())
+            })
+            .await;
+        let (ok, _, err) = region.openstack(&["volume", "backup", "restore", new_id, "from-record"]);
+        assert!(ok, "{err}");
+        let v = wait_status(&region, "from-record", "available").await;
+        let file = volume_file(&region, v["id"].as_str().unwrap());
+        assert!(holds_pattern_at(&file, "0x5a", 0, 2 << 20));
+        assert!(holds_pattern_at(&file, "0x5b", 7 << 30, 1 << 20));
+        assert!(holds_pattern_at(&file, "0x00", 3 << 20, 1 << 20));
     }
 }

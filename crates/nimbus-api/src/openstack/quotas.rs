@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
+use nimbus_control::quota::is_per_type;
 use nimbus_core::Error;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -18,7 +19,9 @@ use std::collections::{BTreeMap, HashMap};
 use Access::Authenticated as A;
 
 pub fn compute_routes(r: Routes) -> Routes {
-    r.add("GET", "/compute/v2.1/os-quota-sets/{project_id}", A, nova_show)
+    r.add("GET", "/compute/v2.1/os-quota-class-sets/{class}", A, nova_class_show)
+        .add("PUT", "/compute/v2.1/os-quota-class-sets/{class}", A, nova_class_update)
+        .add("GET", "/compute/v2.1/os-quota-sets/{project_id}", A, nova_show)
         .add("GET", "/compute/v2.1/os-quota-sets/{project_id}/detail", A, nova_detail)
         .add("GET", "/compute/v2.1/os-quota-sets/{project_id}/defaults", A, nova_defaults)
         .add("PUT", "/compute/v2.1/os-quota-sets/{project_id}", A, nova_update)
@@ -28,7 +31,9 @@ pub fn compute_routes(r: Routes) -> Routes {
 /// Cinder's quota routes; the first id is the caller's project (the catalogue URL), the
 /// second the project whose quotas are shown.
 pub fn volume_routes(r: Routes) -> Routes {
-    r.add("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", A, cinder_show)
+    r.add("GET", "/volume/v3/{tenant_id}/os-quota-class-sets/{class}", A, cinder_class_show)
+        .add("PUT", "/volume/v3/{tenant_id}/os-quota-class-sets/{class}", A, cinder_class_update)
+        .add("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", A, cinder_show)
         .add("GET", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}/defaults", A, cinder_defaults)
         .add("PUT", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", A, cinder_update)
         .add("DELETE", "/volume/v3/{tenant_id}/os-quota-sets/{project_id}", A, cinder_reset)
@@ -56,6 +61,18 @@ fn pick(limits: &BTreeMap<String, i64>, names: &[&str]) -> Map<String, Value> {
     names.iter().map(|n| (n.to_string(), json!(limits.get(*n).copied().unwrap_or(-1)))).collect()
 }
 
+/// Cinder's quota names for a set of limits: the fixed ones and each volume type's own.
+fn cinder_names(limits: &BTreeMap<String, i64>) -> Vec<&str> {
+    let mut names: Vec<&str> = CINDER.to_vec();
+    names.extend(limits.keys().map(String::as_str).filter(|k| is_per_type(k)));
+    names
+}
+
+/// Cinder's view of a set of limits.
+fn cinder_pick(limits: &BTreeMap<String, i64>) -> Map<String, Value> {
+    pick(limits, &cinder_names(limits))
+}
+
 /// Nova's legacy quota names below 2.36, read from the Neutron quotas they stand for.
 const NOVA_NETWORK_LEGACY: &[(&str, &str)] = &[
     ("floating_ips", "floatingip"),
@@ -72,9 +89,20 @@ fn nova_set(
     mv: Microversion,
     value: impl Fn(&str, i64) -> Value,
 ) -> Map<String, Value> {
+    nova_body(limits, mv, 36, value)
+}
+
+/// A Nova quota body; the legacy network quotas go at `network_gone` (2.36 for quota sets,
+/// 2.50 for quota class sets).
+fn nova_body(
+    limits: &BTreeMap<String, i64>,
+    mv: Microversion,
+    network_gone: u16,
+    value: impl Fn(&str, i64) -> Value,
+) -> Map<String, Value> {
     let mut body: Map<String, Value> =
         NOVA.iter().map(|n| (n.to_string(), value(n, limits.get(*n).copied().unwrap_or(-1)))).collect();
-    if !mv.at_least(36) {
+    if !mv.at_least(network_gone) {
         for (nova, neutron) in NOVA_NETWORK_LEGACY {
             body.insert(nova.to_string(), value(neutron, limits.get(*neutron).copied().unwrap_or(-1)));
         }
@@ -138,7 +166,7 @@ async fn nova_defaults(
     Path(pid): Path<String>,
 ) -> ApiResult {
     s.control.get_quotas(&ctx, &pid).await?;
-    let mut body = nova_set(&s.control.default_quotas(), mv, |_, v| json!(v));
+    let mut body = nova_set(&s.control.default_quota_set().await?, mv, |_, v| json!(v));
     body.insert("id".into(), json!(pid));
     Ok(Json(json!({"quota_set": body})).into_response())
 }
@@ -193,7 +221,7 @@ async fn cinder_show(
     let set = s.control.get_quotas(&ctx, &pid).await?;
     let usage = q.get("usage").is_some_and(|u| u.eq_ignore_ascii_case("true"));
     let mut body: Map<String, Value> = if usage {
-        CINDER
+        cinder_names(&set.limits)
             .iter()
             .map(|n| {
                 let limit = set.limits.get(*n).copied().unwrap_or(-1);
@@ -202,7 +230,7 @@ async fn cinder_show(
             })
             .collect()
     } else {
-        pick(&set.limits, CINDER)
+        cinder_pick(&set.limits)
     };
     body.insert("id".into(), json!(pid));
     Ok(Json(json!({"quota_set": body})).into_response())
@@ -214,7 +242,7 @@ async fn cinder_defaults(
     Path((_, pid)): Path<(String, String)>,
 ) -> ApiResult {
     s.control.get_quotas(&ctx, &pid).await?;
-    let mut body = pick(&s.control.default_quotas(), CINDER);
+    let mut body = cinder_pick(&s.control.default_quota_set().await?);
     body.insert("id".into(), json!(pid));
     Ok(Json(json!({"quota_set": body})).into_response())
 }
@@ -225,8 +253,9 @@ async fn cinder_update(
     Path((_, pid)): Path<(String, String)>,
     raw: Bytes,
 ) -> ApiResult {
-    let set = s.control.update_quotas(&ctx, &pid, &changes(&raw, "quota_set", CINDER)?).await?;
-    Ok(Json(json!({"quota_set": pick(&set.limits, CINDER)})).into_response())
+    let known = s.control.default_quota_set().await?;
+    let set = s.control.update_quotas(&ctx, &pid, &changes(&raw, "quota_set", &cinder_names(&known))?).await?;
+    Ok(Json(json!({"quota_set": cinder_pick(&set.limits)})).into_response())
 }
 
 async fn cinder_reset(State(s): State<AppState>, Auth(ctx): Auth, Path((_, pid)): Path<(String, String)>) -> ApiResult {
@@ -255,4 +284,57 @@ async fn neutron_detail(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): P
 async fn neutron_update(State(s): State<AppState>, Auth(ctx): Auth, Path(pid): Path<String>, raw: Bytes) -> ApiResult {
     let set = s.control.update_quotas(&ctx, &pid, &changes(&raw, "quota", NEUTRON)?).await?;
     Ok(Json(json!({"quota": pick(&set.limits, NEUTRON)})).into_response())
+}
+
+/// Nova's quota class set (`default`: every project's defaults): its own resources, the
+/// legacy network ones below 2.50 (stored as Neutron's).
+async fn nova_class_show(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    mv: Microversion,
+    Path(class): Path<String>,
+) -> ApiResult {
+    let limits = s.control.get_quota_class(&ctx, &class).await?;
+    let mut body = nova_body(&limits, mv, 50, |_, v| json!(v));
+    body.insert("id".into(), json!(class));
+    Ok(Json(json!({"quota_class_set": body})).into_response())
+}
+
+async fn nova_class_update(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    mv: Microversion,
+    Path(class): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    let v: Value = parse_json(&raw)?;
+    // Nova's class body is `quota_class_set`; its names are those of quota sets.
+    let wrapped = json!({"quota_set": v.get("quota_class_set").cloned().unwrap_or(Value::Null)});
+    let changes = nova_changes(wrapped.to_string().as_bytes())?;
+    let limits = s.control.update_quota_class(&ctx, &class, &changes).await?;
+    Ok(Json(json!({"quota_class_set": nova_body(&limits, mv, 50, |_, v| json!(v))})).into_response())
+}
+
+/// Cinder's quota class set, with each volume type's own quotas.
+async fn cinder_class_show(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_, class)): Path<(String, String)>,
+) -> ApiResult {
+    let limits = s.control.get_quota_class(&ctx, &class).await?;
+    let mut body = cinder_pick(&limits);
+    body.insert("id".into(), json!(class));
+    Ok(Json(json!({"quota_class_set": body})).into_response())
+}
+
+async fn cinder_class_update(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_, class)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    let known = s.control.default_quota_set().await?;
+    let changes = changes(&raw, "quota_class_set", &cinder_names(&known))?;
+    let limits = s.control.update_quota_class(&ctx, &class, &changes).await?;
+    Ok(Json(json!({"quota_class_set": cinder_pick(&limits)})).into_response())
 }

@@ -37,6 +37,33 @@ pub fn routes(r: Routes) -> Routes {
         .add("DELETE", ONE, A, delete)
         .add("POST", "/volume/v3/{project_id}/backups/{backup_id}/restore", A, restore)
         .add("POST", "/volume/v3/{project_id}/backups/{backup_id}/action", A, action)
+        .add("GET", "/volume/v3/{project_id}/backups/{backup_id}/export_record", A, export_record)
+        .add("POST", "/volume/v3/{project_id}/backups/import_record", A, import_record)
+}
+
+/// A backup's record, for an import elsewhere (operators only).
+async fn export_record(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((_p, id)): Path<(String, String)>,
+) -> ApiResult {
+    let (service, url) = s.control.export_backup_record(&ctx, &id).await?;
+    Ok(Json(json!({"backup-record": {"backup_service": service, "backup_url": url}})).into_response())
+}
+
+/// A backup made from an exported record (operators only): 201 with the new backup, whose
+/// data a job copies.
+async fn import_record(State(s): State<AppState>, Auth(ctx): Auth, body: Bytes) -> ApiResult {
+    let doc: Value = parse_json(&body)?;
+    let m = doc
+        .get("backup-record")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::bad_request("Missing required element 'backup-record' in request body."))?;
+    let (Some(service), Some(url)) = (str_field(m, "backup_service")?, str_field(m, "backup_url")?) else {
+        return Err(Error::bad_request("Invalid input received: backup_service and backup_url are required.").into());
+    };
+    let b = s.control.import_backup_record(&ctx, &service, &url).await?;
+    Ok((StatusCode::CREATED, Json(json!({"backup": brief(&s, &b)}))).into_response())
 }
 
 fn links(s: &AppState, b: &Backup) -> Value {

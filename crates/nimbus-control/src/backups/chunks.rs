@@ -159,6 +159,37 @@ impl<'a> PackWriter<'a> {
 }
 
 impl Control {
+    /// Copies the data of another backup (an imported record's: `source_backup` of
+    /// `source_project`) into the store of backup `b`'s project: the chunks it lacks, each
+    /// checked against its hash, then the manifest under `b`'s id. Returns the manifest and
+    /// the bytes stored. A resumed copy stores only what is still missing.
+    pub(super) async fn copy_backup_data(
+        &self,
+        b: &nimbus_store::backups::Backup,
+        source_project: &str,
+        source_backup: &str,
+    ) -> Result<(Manifest, u64), Error> {
+        let source_bucket = self.system_bucket(&super::backup_bucket(source_project)).await?;
+        let manifest = self.manifest(&source_bucket, source_backup).await?.ok_or_else(|| {
+            Error::Conflict(format!("the data of backup {source_backup} is gone: it cannot be imported"))
+        })?;
+        let bucket = self.system_bucket(&super::backup_bucket(&b.project_id)).await?;
+        let mut reader = ChunkReader::new(self, source_project, source_bucket);
+        let mut writer = PackWriter::new(self, &b.project_id, bucket.clone());
+        for batch in manifest.chunks().chunks(BATCH) {
+            reader.prefetch(batch).await?;
+            let mut cut = Vec::with_capacity(batch.len());
+            for hash in batch {
+                let (stored, len) = reader.read_stored(hash).await?;
+                cut.push(CutChunk { offset: 0, len, hash: hash.clone(), stored: Some(stored) });
+            }
+            writer.add(cut).await?;
+        }
+        writer.finish().await?;
+        self.put_manifest(&bucket, &b.id, &manifest).await?;
+        Ok((manifest, writer.stored_bytes))
+    }
+
     /// Stores a backup's manifest.
     pub(super) async fn put_manifest(&self, bucket: &Bucket, backup_id: &str, m: &Manifest) -> Result<(), Error> {
         self.put_system_object(bucket, &manifest_key(backup_id), m.encode()?).await.map(|_| ())
@@ -258,6 +289,32 @@ impl<'a> ChunkReader<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A chunk's stored form (compressed as kept in packs) and plaintext length, checked
+    /// against its hash: what a copy to another project's store writes unchanged.
+    pub(super) async fn read_stored(&mut self, hash: &str) -> Result<(Vec<u8>, u64), Error> {
+        if !self.rows.contains_key(hash) {
+            self.prefetch(&[hash.to_string()]).await?;
+        }
+        let row = self
+            .rows
+            .get(hash)
+            .cloned()
+            .ok_or_else(|| Error::Internal(format!("backup chunk {hash} is missing from the chunk store")))?;
+        if !self.packs.contains_key(&row.pack) {
+            let o = self
+                .control
+                .system_object(&self.bucket, &row.pack)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("backup pack {} is missing", row.pack)))?;
+            self.packs.insert(row.pack.clone(), o);
+        }
+        let o = &self.packs[&row.pack];
+        let start = row.pack_offset as u64;
+        let stored = self.control.read_system_object(o, start..start + row.stored_len as u64).await?;
+        open_chunk(&stored, hash, row.len as u64)?;
+        Ok((stored, row.len as u64))
     }
 
     /// A chunk's data.

@@ -27,6 +27,8 @@ use std::time::Duration;
 pub const CREATE_BACKUP_JOB: &str = "createBackup";
 pub const DELETE_BACKUP_JOB: &str = "deleteBackup";
 pub const RESTORE_BACKUP_JOB: &str = "restoreBackup";
+/// Copies an imported backup record's data into the importing project's store.
+pub const IMPORT_BACKUP_JOB: &str = "importBackup";
 
 /// Windows read and cut ahead of the one being stored.
 const CUT_AHEAD: usize = 8;
@@ -40,6 +42,7 @@ pub fn register_jobs(r: &mut JobRegistry) {
     r.register(Arc::new(BackupJob(CREATE_BACKUP_JOB)));
     r.register(Arc::new(BackupJob(DELETE_BACKUP_JOB)));
     r.register(Arc::new(BackupJob(RESTORE_BACKUP_JOB)));
+    r.register(Arc::new(BackupJob(IMPORT_BACKUP_JOB)));
 }
 
 /// Whether a restore job makes a new volume (else it writes over an existing one).
@@ -326,12 +329,12 @@ impl JobHandler for BackupJob {
         };
         let Some(b) = b else { return Ok(Done) };
         let busy = match self.0 {
-            CREATE_BACKUP_JOB => "creating",
+            CREATE_BACKUP_JOB | IMPORT_BACKUP_JOB => "creating",
             DELETE_BACKUP_JOB => "deleting",
             _ => "restoring",
         };
         // A made backup's job still tidies up after it (its last step).
-        let tidying = self.0 == CREATE_BACKUP_JOB && step >= 3;
+        let tidying = (self.0 == CREATE_BACKUP_JOB && step >= 3) || (self.0 == IMPORT_BACKUP_JOB && step >= 2);
         if b.status != busy && !tidying {
             return Ok(Done);
         }
@@ -391,6 +394,40 @@ impl JobHandler for BackupJob {
                     }
                 }
                 // A sweep put off while this backup was being made.
+                let pending = {
+                    let mut c = control.store().read().await?;
+                    repo::sweep_pending(&mut c, &b.project_id).await?
+                };
+                if pending {
+                    let bucket = control.system_bucket(&backup_bucket(&b.project_id)).await?;
+                    control.sweep_chunks(&bucket, &b.project_id).await?;
+                }
+                Ok(Done)
+            }
+            (IMPORT_BACKUP_JOB, 1) => {
+                let p: serde_json::Value = serde_json::from_str(&job.params)?;
+                let (Some(project), Some(source)) = (p["source_project"].as_str(), p["source_backup"].as_str()) else {
+                    return Err(Error::Internal(format!("import job {} without its source", job.id)));
+                };
+                // The chunks copied stay: no sweep runs while this backup holds its slot.
+                let (manifest, stored) = control.copy_backup_data(&b, project, source).await?;
+                let mut tx = control.store().write().await?;
+                let Some(mut row) = repo::get(&mut tx, &b.id).await?.filter(|r| r.status == "creating") else {
+                    return Ok(Done);
+                };
+                row.status = "available".into();
+                row.object_count = manifest.chunks().len() as i64;
+                row.stored_bytes = stored as i64;
+                row.holds_slot = 0;
+                row.queued_at = None;
+                row.updated_at = Some(now_ms());
+                repo::update(&mut tx, &row).await?;
+                control.backup_usage(&mut tx, &row, "created").await?;
+                tx.commit().await?;
+                Ok(Next)
+            }
+            (IMPORT_BACKUP_JOB, _) => {
+                // A sweep put off while the copy was being made.
                 let pending = {
                     let mut c = control.store().read().await?;
                     repo::sweep_pending(&mut c, &b.project_id).await?
@@ -494,6 +531,20 @@ impl JobHandler for BackupJob {
                         let _ = control.backup_snapshot_op(&v, &backup_snapshot(&bid), false).await;
                     }
                 }
+            }
+            IMPORT_BACKUP_JOB => {
+                // The copy failed (the source's data went, or was damaged): the imported
+                // backup is in error, with the reason.
+                control
+                    .settle_backup(&bid, |b| {
+                        if b.status == "creating" {
+                            b.status = "error".into();
+                            b.fail_reason = Some(why.clone());
+                        }
+                        b.holds_slot = 0;
+                        b.queued_at = None;
+                    })
+                    .await?;
             }
             DELETE_BACKUP_JOB => {
                 control

@@ -22,6 +22,7 @@ use crate::audit::AuditEvent;
 use crate::authz::{authorize, authorize_visible, Target};
 use crate::objects::system::SYSTEM_BUCKET_PREFIX;
 use crate::{Control, Ctx};
+use base64::Engine;
 use nimbus_core::page::PageRequest;
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
@@ -31,7 +32,7 @@ use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 
 pub(crate) use jobs::restore_job;
-pub use jobs::{register_jobs, CREATE_BACKUP_JOB, DELETE_BACKUP_JOB, RESTORE_BACKUP_JOB};
+pub use jobs::{register_jobs, CREATE_BACKUP_JOB, DELETE_BACKUP_JOB, IMPORT_BACKUP_JOB, RESTORE_BACKUP_JOB};
 pub use server_restore::{ServerRestore, RESTORE_SERVER_JOB};
 pub use vaults::{
     CheckpointParams, CheckpointView, PolicyChange, VaultCreate, VaultUpdate, VaultView, DISK_TYPE, SERVER_TYPE,
@@ -69,6 +70,10 @@ pub enum RestoreTarget {
     /// A new volume of the backup's size (or `size_gb`), type and zone as given.
     New { name: Option<String>, size_gb: Option<i64>, volume_type: Option<String>, availability_zone: Option<String> },
 }
+
+/// The service named in backup records (Cinder's clients expect a `cinder.backup.drivers`
+/// module name; records of other services are refused).
+pub const BACKUP_SERVICE: &str = "cinder.backup.drivers.nimbus_chunks";
 
 /// The system bucket holding a project's backups.
 pub fn backup_bucket(project_id: &str) -> String {
@@ -256,6 +261,124 @@ impl Control {
         tx.commit().await?;
         self.wake_jobs();
         Ok((b, job))
+    }
+
+    /// A backup's record (Cinder's export, operators only): what an import needs to make a
+    /// backup of the same data again, as base64 JSON. The backup must be available.
+    pub async fn export_backup_record(&self, ctx: &Ctx, id: &str) -> Result<(String, String), Error> {
+        let mut c = self.store().read().await?;
+        let b = self.load_backup(&mut c, ctx, id, "volume:admin_actions").await?;
+        authorize(
+            "volume:admin_actions",
+            &ctx.principal,
+            &Target { project_id: Some(&b.project_id), ..Default::default() },
+        )?;
+        if b.status != "available" {
+            return Err(Error::bad_request(format!(
+                "Invalid backup: Backup status must be available and not {}.",
+                b.status
+            )));
+        }
+        let record = serde_json::json!({
+            "id": b.id, "source_backup_id": b.id, "project_id": b.project_id, "volume_id": b.volume_id,
+            "name": b.name, "description": b.description, "size": b.size_gb,
+            "availability_zone": b.availability_zone, "metadata": b.metadata, "volume_metadata": b.volume_metadata,
+            "created_at": b.created_at, "data_timestamp": b.data_timestamp,
+        });
+        Ok((BACKUP_SERVICE.into(), base64::engine::general_purpose::STANDARD.encode(record.to_string())))
+    }
+
+    /// Makes a backup from an exported record (operators only), in the caller's project,
+    /// with the record's id: available once a job has copied the data the record names
+    /// into this project's store (checked chunk by chunk). An id already used, another
+    /// service's record, or one whose data is gone is refused.
+    pub async fn import_backup_record(&self, ctx: &Ctx, service: &str, url: &str) -> Result<Backup, Error> {
+        let project = ctx
+            .principal
+            .project_id()
+            .ok_or_else(|| Error::Forbidden("Backups belong to projects: scope the request to one.".into()))?
+            .to_string();
+        authorize(
+            "volume:admin_actions",
+            &ctx.principal,
+            &Target { project_id: Some(&project), ..Default::default() },
+        )?;
+        if service != BACKUP_SERVICE {
+            return Err(Error::bad_request(format!(
+                "Invalid input received: backup service {service} is not {BACKUP_SERVICE}, which made no such record."
+            )));
+        }
+        let bad = || Error::bad_request("Invalid input received: the backup record is not one this region exported.");
+        let raw = base64::engine::general_purpose::STANDARD.decode(url.trim()).map_err(|_| bad())?;
+        let r: serde_json::Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+        let text = |k: &str| r[k].as_str().map(str::to_string);
+        let id = text("id").filter(|i| uuid::Uuid::parse_str(i).is_ok()).ok_or_else(bad)?;
+        let source_project = text("project_id").ok_or_else(bad)?;
+        let source_backup = text("source_backup_id").unwrap_or_else(|| id.clone());
+        let size = r["size"].as_i64().filter(|s| *s > 0).ok_or_else(bad)?;
+        // The data must still be there to be copied.
+        let source_bucket = self.system_bucket(&backup_bucket(&source_project)).await.map_err(|_| bad())?;
+        if self.system_object(&source_bucket, &manifest_key(&source_backup)).await?.is_none() {
+            return Err(Error::bad_request(format!(
+                "Invalid backup: the data of backup {source_backup} is gone; the record cannot be imported."
+            )));
+        }
+        let mut tx = self.store().write().await?;
+        if repo::get(&mut tx, &id).await?.is_some() {
+            return Err(Error::bad_request(format!("Invalid backup: Backup {id} already exists in database.")));
+        }
+        self.charge_quota(&mut tx, &project, "backups", 1).await?;
+        self.charge_quota(&mut tx, &project, "backup_gigabytes", size).await?;
+        let now = now_ms();
+        let b = Backup {
+            id: id.clone(),
+            project_id: project.clone(),
+            user_id: ctx.principal.user_id.clone(),
+            volume_id: text("volume_id").unwrap_or_default(),
+            name: text("name"),
+            description: text("description"),
+            size_gb: size,
+            status: "creating".into(),
+            fail_reason: None,
+            parent_id: None,
+            availability_zone: text("availability_zone")
+                .filter(|z| self.config().availability_zones.contains(z))
+                .or_else(|| self.config().availability_zones.first().cloned())
+                .unwrap_or_default(),
+            container: backup_bucket(&project),
+            object_count: 0,
+            stored_bytes: 0,
+            read_bytes: 0,
+            metadata: text("metadata").unwrap_or_else(|| "{}".into()),
+            queued_at: Some(now),
+            holds_slot: 0,
+            data_timestamp: r["data_timestamp"].as_i64().unwrap_or(now),
+            created_at: now,
+            updated_at: Some(now),
+            version: 0,
+            vault_id: None,
+            checkpoint_id: None,
+            auto_trigger: false,
+            volume_metadata: text("volume_metadata").unwrap_or_else(|| "{}".into()),
+            server_id: None,
+            snapshot_id: None,
+        };
+        repo::insert(&mut tx, &b).await?;
+        let params = serde_json::json!({"backup_id": b.id, "volume_id": b.volume_id,
+            "source_project": source_project, "source_backup": source_backup});
+        let entities = serde_json::json!({"backup_id": b.id});
+        self.new_job_with(&mut tx, &project, IMPORT_BACKUP_JOB, params, None, entities).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::new("VBS", "backup", "importBackupRecord", 201)
+                .resource(&b.id, b.name.as_deref().unwrap_or(""))
+                .in_project(&project),
+        )
+        .await?;
+        tx.commit().await?;
+        self.wake_jobs();
+        Ok(b)
     }
 
     /// Backups the caller may see, newest first.

@@ -104,9 +104,9 @@ impl Control {
         };
         let mut tx = self.store().write().await?;
         // Nova counts key pairs per user; the limit is the region's default.
-        let limit = self.config().default_quota("key_pairs").unwrap_or(100);
+        let limit = self.default_limit(&mut tx, "key_pairs").await?;
         let held = repo::list_keypairs(&mut tx, &kp.user_id, &PageRequest::default()).await?.len() as i64;
-        if held >= limit {
+        if limit >= 0 && held >= limit {
             return Err(Error::OverQuota { resource: "key_pairs".into(), limit, in_use: held, requested: 1 });
         }
         repo::insert_keypair(&mut tx, &kp).await.map_err(|e| match e {

@@ -248,6 +248,9 @@ impl Control {
                 return Err(invalid(format!("a backup of volume {} is being made; retype it after.", v.id)));
             }
         }
+        // The volume and its snapshots count against the new type's quotas from now on.
+        let space = self.volume_space(&mut tx, &v).await?;
+        self.move_space(&mut tx, &v.project_id, &v.type_id, &t.id, space).await?;
         let from_status = v.status.clone();
         // A conversion gives the volume its new type when its data has the new format
         // (Cinder's clients wait for the type to change, then read the status).
@@ -258,7 +261,7 @@ impl Control {
         v.updated_at = Some(now_ms());
         repo::update(&mut tx, &v).await?;
         let params = serde_json::json!({"volume_id": v.id, "from_status": from_status,
-            "shareable": convert.then_some(shareable), "new_type_id": t.id});
+            "shareable": convert.then_some(shareable), "new_type_id": t.id, "old_type_id": v.type_id});
         let entities = serde_json::json!({"volume_id": v.id, "volume_type": t.name});
         let job = self.new_job_with(&mut tx, &v.project_id, super::RETYPE_JOB, params, None, entities).await?;
         self.audit(

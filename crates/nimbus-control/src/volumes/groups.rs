@@ -10,7 +10,7 @@
 //! Group types are the operators'; groups count against the `groups` quota, their volumes
 //! and snapshots against the usual ones.
 
-use super::{invalid, validate_metadata, VolumeCreate, DELETE_JOB};
+use super::{invalid, validate_metadata, Space, VolumeCreate, DELETE_JOB};
 use crate::audit::AuditEvent;
 use crate::authz::{authorize, authorize_visible, Target};
 use crate::jobs::{JobHandler, StepOutcome};
@@ -650,8 +650,7 @@ impl Control {
             if nimbus_store::backups::volume_backups(&mut tx, &v.id).await?.iter().any(|b| b.status == "creating") {
                 return Err(invalid(format!("a backup of volume {} is being made; try again after it.", v.id)));
             }
-            self.charge_quota(&mut tx, &v.project_id, "snapshots", 1).await?;
-            self.charge_quota(&mut tx, &v.project_id, "gigabytes", v.size_gb).await?;
+            self.charge_space(&mut tx, &v.project_id, &v.type_id, Space::snapshot(v.size_gb)).await?;
             let s = Snapshot {
                 id: uuid::Uuid::new_v4().to_string(),
                 project_id: v.project_id.clone(),
@@ -934,9 +933,8 @@ impl JobHandler for DeleteGroupSnapshot {
         if grepo::get_group_snapshot(&mut tx, &id).await?.is_some_and(|g| g.status == "deleting") {
             for sid in grepo::group_snapshot_members(&mut tx, &id).await? {
                 if let Some(s) = repo::get_snapshot(&mut tx, &sid).await? {
+                    control.release_snapshot_space(&mut tx, &s).await?;
                     repo::delete_snapshot(&mut tx, &s.id).await?;
-                    control.release_quota(&mut tx, &s.project_id, "snapshots", 1).await?;
-                    control.release_quota(&mut tx, &s.project_id, "gigabytes", s.size_gb).await?;
                 }
             }
             grepo::delete_group_snapshot(&mut tx, &id).await?;

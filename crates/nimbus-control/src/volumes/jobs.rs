@@ -8,6 +8,7 @@
 //! named as Huawei's EVS reports them.
 
 use super::messages::{MessageAction, MessageDetail, MessageResource};
+use super::Space;
 use crate::jobs::{JobHandler, JobRegistry, StepOutcome};
 use crate::Control;
 use nimbus_core::time::now_ms;
@@ -255,7 +256,7 @@ impl JobHandler for ExtendVolume {
         if let Some(v) = control.volume_status(&id, "extending", "error_extending").await? {
             let extra = p["new_size"].as_i64().unwrap_or(v.size_gb) - v.size_gb;
             let mut tx = control.store().write().await?;
-            control.release_quota(&mut tx, &v.project_id, "gigabytes", extra.max(0)).await?;
+            control.release_space(&mut tx, &v.project_id, &v.type_id, Space::gigabytes(extra.max(0))).await?;
             let (about, detail) = (MessageResource::Volume(&id), MessageDetail::Failed(error.message()));
             let req = format!("req-{}", job.id);
             control
@@ -320,6 +321,17 @@ impl JobHandler for RetypeVolume {
 
     async fn on_fail(&self, control: &Control, job: &Job, _error: &Error) -> Result<(), Error> {
         let p: serde_json::Value = serde_json::from_str(&job.params)?;
+        if let (Some(_), Some(new), Some(old)) =
+            (p["shareable"].as_bool(), p["new_type_id"].as_str(), p["old_type_id"].as_str())
+        {
+            // The data kept its format, so the volume keeps its type: its quotas go back.
+            let mut tx = control.store().write().await?;
+            if let Some(v) = repo::get(&mut tx, &volume_id(job)?).await?.filter(|v| v.status == "retyping") {
+                let space = control.volume_space(&mut tx, &v).await?;
+                control.move_space(&mut tx, &v.project_id, new, old, space).await?;
+            }
+            tx.commit().await?;
+        }
         let back_to = if p["from_status"] == "in-use" { "in-use" } else { "available" };
         control.volume_status(&volume_id(job)?, "retyping", back_to).await.map(|_| ())
     }
@@ -404,13 +416,11 @@ impl JobHandler for DeleteVolume {
         if repo::get(&mut tx, &id).await?.is_some_and(|v| v.status == "deleting") {
             // Snapshots deleted with it (a cascade) lived in its file.
             for s in repo::volume_snapshots(&mut tx, &id).await? {
+                control.release_snapshot_space(&mut tx, &s).await?;
                 repo::delete_snapshot(&mut tx, &s.id).await?;
-                control.release_quota(&mut tx, &s.project_id, "snapshots", 1).await?;
-                control.release_quota(&mut tx, &s.project_id, "gigabytes", s.size_gb).await?;
             }
             repo::delete(&mut tx, &id).await?;
-            control.release_quota(&mut tx, &v.project_id, "volumes", 1).await?;
-            control.release_quota(&mut tx, &v.project_id, "gigabytes", v.size_gb).await?;
+            control.release_space(&mut tx, &v.project_id, &v.type_id, Space::volume(v.size_gb)).await?;
             control.volume_usage(&mut tx, &v, "deleted", &vtype.name).await?;
         }
         tx.commit().await?;

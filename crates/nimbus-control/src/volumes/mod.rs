@@ -118,7 +118,115 @@ pub(crate) fn validate_metadata(m: &BTreeMap<String, String>) -> Result<(), Erro
     Ok(())
 }
 
+/// Block storage a change takes from a project's quotas or gives back: counted in total
+/// (`volumes`, `snapshots`, `gigabytes`) and per volume type (`volumes_<type>`...).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Space {
+    pub volumes: i64,
+    pub snapshots: i64,
+    pub gigabytes: i64,
+}
+
+impl Space {
+    /// One volume of `size_gb`.
+    pub fn volume(size_gb: i64) -> Self {
+        Space { volumes: 1, snapshots: 0, gigabytes: size_gb }
+    }
+
+    /// One snapshot of a volume of `size_gb`.
+    pub fn snapshot(size_gb: i64) -> Self {
+        Space { volumes: 0, snapshots: 1, gigabytes: size_gb }
+    }
+
+    /// Only gigabytes (an extend).
+    pub fn gigabytes(n: i64) -> Self {
+        Space { volumes: 0, snapshots: 0, gigabytes: n }
+    }
+
+    fn parts(self) -> [(&'static str, i64); 3] {
+        [("volumes", self.volumes), ("snapshots", self.snapshots), ("gigabytes", self.gigabytes)]
+    }
+}
+
 impl Control {
+    /// Charges `space` of volume type `type_id` to a project: its totals and the type's own
+    /// quotas, in the caller's transaction (fails with `OverQuota`).
+    pub(crate) async fn charge_space(
+        &self,
+        tx: &mut AnyConnection,
+        project: &str,
+        type_id: &str,
+        space: Space,
+    ) -> Result<(), Error> {
+        let type_name = repo::find_type(tx, type_id).await?.map(|t| t.name);
+        for (base, n) in space.parts() {
+            if n == 0 {
+                continue;
+            }
+            self.charge_quota(tx, project, base, n).await?;
+            if let Some(t) = &type_name {
+                self.charge_quota(tx, project, &crate::quota::per_type_resource(base, t), n).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives `space` of volume type `type_id` back to a project.
+    pub(crate) async fn release_space(
+        &self,
+        tx: &mut AnyConnection,
+        project: &str,
+        type_id: &str,
+        space: Space,
+    ) -> Result<(), Error> {
+        let type_name = repo::find_type(tx, type_id).await?.map(|t| t.name);
+        for (base, n) in space.parts() {
+            if n == 0 {
+                continue;
+            }
+            self.release_quota(tx, project, base, n).await?;
+            if let Some(t) = &type_name {
+                self.release_quota(tx, project, &crate::quota::per_type_resource(base, t), n).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves `space` from one volume type's quotas to another's (a retype; the totals stay).
+    pub(crate) async fn move_space(
+        &self,
+        tx: &mut AnyConnection,
+        project: &str,
+        from_type: &str,
+        to_type: &str,
+        space: Space,
+    ) -> Result<(), Error> {
+        let from = repo::find_type(tx, from_type).await?.map(|t| t.name);
+        let to = repo::find_type(tx, to_type).await?.map(|t| t.name);
+        for (base, n) in space.parts() {
+            if n == 0 {
+                continue;
+            }
+            if let Some(t) = &to {
+                self.charge_quota(tx, project, &crate::quota::per_type_resource(base, t), n).await?;
+            }
+            if let Some(f) = &from {
+                self.release_quota(tx, project, &crate::quota::per_type_resource(base, f), n).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What a volume and its snapshots hold of a project's quotas.
+    pub(crate) async fn volume_space(&self, tx: &mut AnyConnection, v: &Volume) -> Result<Space, Error> {
+        let snapshots = repo::volume_snapshots(tx, &v.id).await?;
+        Ok(Space {
+            volumes: 1,
+            snapshots: snapshots.len() as i64,
+            gigabytes: v.size_gb + snapshots.iter().map(|s| s.size_gb).sum::<i64>(),
+        })
+    }
+
     /// A project's `per_volume_gigabytes` quota: the largest volume it may have.
     async fn check_per_volume_quota(&self, tx: &mut AnyConnection, project: &str, size: i64) -> Result<(), Error> {
         let limit = self.quota_limit(tx, project, "per_volume_gigabytes").await?;
@@ -174,8 +282,7 @@ impl Control {
     pub(crate) async fn discard_volume_row(&self, v: &Volume) -> Result<(), Error> {
         let mut tx = self.store().write().await?;
         if repo::delete(&mut tx, &v.id).await? {
-            self.release_quota(&mut tx, &v.project_id, "volumes", 1).await?;
-            self.release_quota(&mut tx, &v.project_id, "gigabytes", v.size_gb).await?;
+            self.release_space(&mut tx, &v.project_id, &v.type_id, Space::volume(v.size_gb)).await?;
         }
         tx.commit().await
     }
@@ -320,8 +427,7 @@ impl Control {
             self.check_new_member(&mut *tx, ctx, g, &vtype.id, &zone).await?;
         }
         self.check_per_volume_quota(&mut *tx, &project, size).await?;
-        self.charge_quota(&mut *tx, &project, "volumes", 1).await?;
-        self.charge_quota(&mut *tx, &project, "gigabytes", size).await?;
+        self.charge_space(&mut *tx, &project, &vtype.id, Space::volume(size)).await?;
         let now = now_ms();
         let v = Volume {
             id: uuid::Uuid::new_v4().to_string(),
@@ -512,7 +618,7 @@ impl Control {
             return Err(Error::bad_request(format!("Invalid input received: volumes are at most {MAX_VOLUME_GB} GB.")));
         }
         self.check_per_volume_quota(&mut tx, &v.project_id, new_size).await?;
-        self.charge_quota(&mut tx, &v.project_id, "gigabytes", new_size - v.size_gb).await?;
+        self.charge_space(&mut tx, &v.project_id, &v.type_id, Space::gigabytes(new_size - v.size_gb)).await?;
         let (old, from_status) = (v.size_gb, v.status.clone());
         v.status = "extending".into();
         v.updated_at = Some(now_ms());

@@ -8,7 +8,7 @@
 //! size against `gigabytes`, as in Cinder.
 
 use super::jobs::format_of;
-use super::{invalid, validate_metadata};
+use super::{invalid, validate_metadata, Space};
 use crate::audit::AuditEvent;
 use crate::authz::{authorize, authorize_visible, Target};
 use crate::jobs::{JobHandler, StepOutcome};
@@ -93,8 +93,7 @@ impl Control {
                 "Invalid volume: shareable volumes have no snapshots here; back them up instead.",
             ));
         }
-        self.charge_quota(&mut tx, &v.project_id, "snapshots", 1).await?;
-        self.charge_quota(&mut tx, &v.project_id, "gigabytes", v.size_gb).await?;
+        self.charge_space(&mut tx, &v.project_id, &v.type_id, Space::snapshot(v.size_gb)).await?;
         let now = now_ms();
         let s = Snapshot {
             id: uuid::Uuid::new_v4().to_string(),
@@ -308,6 +307,13 @@ impl Control {
         }
     }
 
+    /// Gives a deleted snapshot's quota back (per type: its volume's type, as snapshots move
+    /// with their volume when it is retyped; a volume already gone: the totals only).
+    pub(super) async fn release_snapshot_space(&self, tx: &mut AnyConnection, s: &Snapshot) -> Result<(), Error> {
+        let type_id = repo::get(tx, &s.volume_id).await?.map(|v| v.type_id).unwrap_or_default();
+        self.release_space(tx, &s.project_id, &type_id, Space::snapshot(s.size_gb)).await
+    }
+
     /// Moves a snapshot to `status` if it is still in `from`.
     async fn snapshot_status(&self, id: &str, from: &str, status: &str) -> Result<(), Error> {
         let mut tx = self.store().write().await?;
@@ -379,8 +385,7 @@ impl JobHandler for DeleteSnapshot {
         let mut tx = control.store().write().await?;
         if repo::get_snapshot(&mut tx, &s.id).await?.is_some_and(|s| s.status == "deleting") {
             repo::delete_snapshot(&mut tx, &s.id).await?;
-            control.release_quota(&mut tx, &s.project_id, "snapshots", 1).await?;
-            control.release_quota(&mut tx, &s.project_id, "gigabytes", s.size_gb).await?;
+            control.release_snapshot_space(&mut tx, &s).await?;
         }
         tx.commit().await?;
         Ok(StepOutcome::Done)

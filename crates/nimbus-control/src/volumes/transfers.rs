@@ -5,7 +5,7 @@
 //! one project to the other in the transaction that moves it. The key is shown once, at
 //! creation, and kept only as an argon2id hash.
 
-use super::invalid;
+use super::{invalid, Space};
 use crate::audit::AuditEvent;
 use crate::authz::{authorize, authorize_visible, Target};
 use crate::identity::password;
@@ -157,12 +157,10 @@ impl Control {
         let snapshots = repo::volume_snapshots(&mut tx, &v.id).await?;
         let snapshot_gb: i64 = snapshots.iter().map(|s| s.size_gb).sum();
         self.check_per_volume_quota(&mut tx, &project, v.size_gb).await?;
-        self.charge_quota(&mut tx, &project, "volumes", 1).await?;
-        self.charge_quota(&mut tx, &project, "gigabytes", v.size_gb + snapshot_gb).await?;
-        self.charge_quota(&mut tx, &project, "snapshots", snapshots.len() as i64).await?;
-        self.release_quota(&mut tx, &t.project_id, "volumes", 1).await?;
-        self.release_quota(&mut tx, &t.project_id, "gigabytes", v.size_gb + snapshot_gb).await?;
-        self.release_quota(&mut tx, &t.project_id, "snapshots", snapshots.len() as i64).await?;
+        // The volume and its snapshots move from the giver's quotas to the receiver's.
+        let space = Space { volumes: 1, snapshots: snapshots.len() as i64, gigabytes: v.size_gb + snapshot_gb };
+        self.charge_space(&mut tx, &project, &v.type_id, space).await?;
+        self.release_space(&mut tx, &t.project_id, &v.type_id, space).await?;
         let vtype = repo::find_type(&mut tx, &v.type_id).await?.map(|t| t.name).unwrap_or_default();
         // Metering: the volume stops for the giver and starts for the receiver.
         self.volume_usage(&mut tx, &v, "deleted", &vtype).await?;

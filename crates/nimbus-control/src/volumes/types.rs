@@ -257,6 +257,14 @@ impl Control {
             if repo::find_type(&mut tx, &n).await?.is_some_and(|o| o.name == n && o.id != t.id) {
                 return Err(Error::Conflict(format!("Volume Type {n} already exists.")));
             }
+            // The type's own quotas (limits and usage) follow its name.
+            if n != t.name {
+                for base in crate::quota::PER_TYPE_QUOTAS {
+                    let (from, to) =
+                        (crate::quota::per_type_resource(base, &t.name), crate::quota::per_type_resource(base, &n));
+                    nimbus_store::quota::rename_resource(&mut tx, &from, &to).await?;
+                }
+            }
             t.name = n;
         }
         if description.is_some() {
