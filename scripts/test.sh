@@ -19,5 +19,5 @@ export NIMBUS_TINY_DIR="$ROOT/target/nimbus-tiny"
 echo "== cargo test"
 cargo test --workspace --no-fail-fast
 
-echo "== tempest (identity, image, compute, volume)"
+echo "== tempest (identity, image, network, compute, volume)"
 bash tests/tempest/region.sh

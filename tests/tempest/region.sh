@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Starts a throw-away region (temporary data dir, ephemeral port, embedded SQLite), runs the
-# Tempest tests of the committed expected-pass lists (identity-, image- and, when the default
-# image is built (NIMBUS_TINY_DIR), compute- and volume-expected.txt) against it with run.sh,
-# and stops it.
+# Tempest tests of the committed expected-pass lists (identity-, image-, network- and, when
+# the default image is built (NIMBUS_TINY_DIR), compute- and volume-expected.txt) against it
+# with run.sh, and stops it.
 # TEMPEST_LIST overrides the lists (e.g. tests/tempest/compute-candidates.txt).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -32,6 +32,7 @@ echo "region.sh: region at $url"
 rc=0
 cat tests/tempest/identity-expected.txt > "$tmp/expected.txt"
 [ -f tests/tempest/image-expected.txt ] && cat tests/tempest/image-expected.txt >> "$tmp/expected.txt"
+[ -f tests/tempest/network-expected.txt ] && cat tests/tempest/network-expected.txt >> "$tmp/expected.txt"
 image_ref="" image_ref_alt=""
 if [ -n "${NIMBUS_TINY_DIR:-}" ]; then
   # Compute tests need two bootable images: the default one and a copy.

@@ -56,8 +56,12 @@ pub fn render(family: Family, e: &Error, request_id: Option<&str>) -> Response {
         tracing::error!(%detail, "internal error");
     }
     let cinder_quota = family == Family::Cinder && matches!(e, Error::OverQuota { .. });
+    // Neutron answers an exceeded quota with 409 `OverQuota`.
+    let neutron_quota = family == Family::Neutron && matches!(e, Error::OverQuota { .. });
     let status = if cinder_quota {
         StatusCode::PAYLOAD_TOO_LARGE
+    } else if neutron_quota {
+        StatusCode::CONFLICT
     } else {
         StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     };
@@ -82,6 +86,7 @@ pub fn render(family: Family, e: &Error, request_id: Option<&str>) -> Response {
         }
         Family::Neutron => {
             let kind = match e.status() {
+                _ if neutron_quota => "OverQuota",
                 400 => "HTTPBadRequest",
                 401 => "HTTPUnauthorized",
                 403 => "HTTPForbidden",

@@ -119,6 +119,12 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("volume:manage_types", &[Admin]),
     ("volume:qos_specs", &[Admin, SystemReader]),
     ("volume:manage_qos", &[Admin]),
+    // Virtual networking (shared and external networks are the operators')
+    ("network:get", &[Admin, SystemReader, ProjectRole(READERS)]),
+    ("network:create", &[Admin, ProjectRole(MEMBERS)]),
+    ("network:update", &[Admin, ProjectRole(MEMBERS)]),
+    ("network:delete", &[Admin, ProjectRole(MEMBERS)]),
+    ("network:manage", &[Admin]),
     // Object storage (another project's bucket is refused with 403, as S3 does)
     ("obs:read", &[Admin, SystemReader, ProjectRole(READERS)]),
     ("obs:write", &[Admin, ProjectRole(MEMBERS)]),

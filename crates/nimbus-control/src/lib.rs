@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod images;
 pub mod jobs;
+pub mod network;
 pub mod objects;
 pub mod quota;
 pub mod reconcile;

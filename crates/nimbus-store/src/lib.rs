@@ -21,6 +21,7 @@ pub mod identity;
 pub mod images;
 pub mod jobs;
 pub mod messages;
+pub mod network;
 pub mod objects;
 pub mod query;
 pub mod quota;

@@ -375,6 +375,32 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("DELETE", "/v1/{project_id}/cloudservers/{server_id}/detachvolume/{volume_id}", 404),
     ("GET", "/v1/{project_id}/cloudservers/{server_id}/block_device", 404),
     ("GET", "/v1/{project_id}/cloudservers/{server_id}/block_device/{volume_id}", 404),
+    ("GET", "/network/v2.0/extensions", 200),
+    ("GET", "/network/v2.0/extensions/{extension_alias}", 200),
+    ("GET", "/network/v2.0/networks", 200),
+    ("POST", "/network/v2.0/networks", 201),
+    ("GET", "/network/v2.0/networks/{network_id}", 404),
+    ("PUT", "/network/v2.0/networks/{network_id}", 404),
+    ("DELETE", "/network/v2.0/networks/{network_id}", 404),
+    ("GET", "/network/v2.0/subnets", 200),
+    ("POST", "/network/v2.0/subnets", 404),
+    ("GET", "/network/v2.0/subnets/{subnet_id}", 404),
+    ("PUT", "/network/v2.0/subnets/{subnet_id}", 404),
+    ("DELETE", "/network/v2.0/subnets/{subnet_id}", 404),
+    ("GET", "/network/v2.0/ports", 200),
+    ("POST", "/network/v2.0/ports", 404),
+    ("GET", "/network/v2.0/ports/{port_id}", 404),
+    ("PUT", "/network/v2.0/ports/{port_id}", 404),
+    ("DELETE", "/network/v2.0/ports/{port_id}", 404),
+    ("GET", "/network/v2.0/security-groups", 200),
+    ("POST", "/network/v2.0/security-groups", 201),
+    ("GET", "/network/v2.0/security-groups/{security_group_id}", 404),
+    ("PUT", "/network/v2.0/security-groups/{security_group_id}", 404),
+    ("DELETE", "/network/v2.0/security-groups/{security_group_id}", 404),
+    ("GET", "/network/v2.0/security-group-rules", 200),
+    ("POST", "/network/v2.0/security-group-rules", 404),
+    ("GET", "/network/v2.0/security-group-rules/{rule_id}", 404),
+    ("DELETE", "/network/v2.0/security-group-rules/{rule_id}", 404),
     ("GET", "/network/v2.0/quotas/{project_id}", 404),
     ("GET", "/network/v2.0/quotas/{project_id}/details.json", 404),
     ("PUT", "/network/v2.0/quotas/{project_id}", 404),
@@ -438,6 +464,21 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         ("PUT", "/v3.0/OS-CREDENTIAL/credentials/{access_key}") => Some(json!({"credential": {"status": "inactive"}})),
         ("PUT", "/compute/v2.1/os-quota-sets/{project_id}") => Some(json!({"quota_set": {"instances": 1000}})),
         ("PUT", "/network/v2.0/quotas/{project_id}") => Some(json!({"quota": {"network": 1000}})),
+        // The intruder's own network and group: allowed; the victim's: not found.
+        ("POST", "/network/v2.0/networks") => Some(json!({"network": {"name": "intruder-net"}})),
+        ("PUT", "/network/v2.0/networks/{network_id}") => Some(json!({"network": {"name": "evil"}})),
+        ("POST", "/network/v2.0/subnets") => {
+            Some(json!({"subnet": {"network_id": p["network_id"], "cidr": "10.66.0.0/24", "ip_version": 4}}))
+        }
+        ("PUT", "/network/v2.0/subnets/{subnet_id}") => Some(json!({"subnet": {"name": "evil"}})),
+        ("POST", "/network/v2.0/ports") => Some(json!({"port": {"network_id": p["network_id"]}})),
+        ("PUT", "/network/v2.0/ports/{port_id}") => Some(json!({"port": {"name": "evil"}})),
+        ("POST", "/network/v2.0/security-groups") => Some(json!({"security_group": {"name": "intruder-sg"}})),
+        ("PUT", "/network/v2.0/security-groups/{security_group_id}") => {
+            Some(json!({"security_group": {"name": "evil"}}))
+        }
+        ("POST", "/network/v2.0/security-group-rules") => Some(json!({"security_group_rule": {
+            "security_group_id": p["security_group_id"], "direction": "ingress"}})),
         ("POST", "/image/v2/images") => Some(json!({"name": "intruder-img"})),
         ("POST", "/compute/v2.1/flavors") => {
             Some(json!({"flavor": {"name": "evil", "vcpus": 1, "ram": 64, "disk": 0}}))
@@ -922,6 +963,43 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
     .await;
     assert_eq!(s, 202, "{gs}");
     let group_snapshot_id = gs["group_snapshot"]["id"].as_str().unwrap().to_string();
+    // The victim's network, subnet, port, security group and rule.
+    let (s, net) = region
+        .call("POST", "/network/v2.0/networks", Some(&token), Some(json!({"network": {"name": "victim-net"}})))
+        .await;
+    assert_eq!(s, 201, "{net}");
+    let network_id = net["network"]["id"].as_str().unwrap().to_string();
+    let (s, sub) = region
+        .call(
+            "POST",
+            "/network/v2.0/subnets",
+            Some(&token),
+            Some(json!({"subnet": {"network_id": network_id, "cidr": "10.9.0.0/24", "ip_version": 4, "name": "victim-sub"}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{sub}");
+    let subnet_id = sub["subnet"]["id"].as_str().unwrap().to_string();
+    let (s, port) = region
+        .call(
+            "POST",
+            "/network/v2.0/ports",
+            Some(&token),
+            Some(json!({"port": {"network_id": network_id, "name": "victim-port"}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{port}");
+    let port_id = port["port"]["id"].as_str().unwrap().to_string();
+    let (s, sg) = region
+        .call(
+            "POST",
+            "/network/v2.0/security-groups",
+            Some(&token),
+            Some(json!({"security_group": {"name": "victim-sg"}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{sg}");
+    let security_group_id = sg["security_group"]["id"].as_str().unwrap().to_string();
+    let rule_id = sg["security_group"]["security_group_rules"][0]["id"].as_str().unwrap().to_string();
     let (_, qos) = region.call("GET", &format!("/volume/v3/{project_id}/qos-specs"), Some(admin), None).await;
     let qos_id = qos["qos_specs"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
@@ -942,6 +1020,12 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("server_group_id", server_group_id),
         ("key", "k".to_string()),
         ("class", "default".to_string()),
+        ("extension_alias", "security-group".to_string()),
+        ("network_id", network_id),
+        ("subnet_id", subnet_id),
+        ("port_id", port_id),
+        ("security_group_id", security_group_id),
+        ("rule_id", rule_id),
         ("action", "disable".to_string()),
         ("host", "nimbus@local".to_string()),
         ("request_id", request_id),

@@ -4,6 +4,7 @@
 
 pub mod compute;
 pub mod image;
+mod network;
 mod quotas;
 mod volume;
 mod volume_backends;
@@ -70,7 +71,7 @@ pub fn volume_routes() -> Routes {
 
 /// The network (Neutron-style errors) routes.
 pub fn network_routes() -> Routes {
-    quotas::network_routes(Routes::default())
+    network::routes(quotas::network_routes(Routes::default()))
 }
 
 /// Highest compute microversion Nimbus understands.

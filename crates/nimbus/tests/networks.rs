@@ -1,0 +1,231 @@
+//! Virtual networking through the unmodified `openstack` CLI on both stores: a VPC's network
+//! and subnet (private ranges only, no overlap on one network, gateway and pools checked),
+//! ports with fixed IPs allocated in order and a taken address refused (409), a second
+//! address, security groups with rules (checked as Neutron does, duplicates refused), the
+//! project's default group made when first needed, a port in a group that cannot be deleted
+//! while used, another project's member seeing none of it (404), and the quotas.
+
+mod common;
+
+use common::{databases, Region, ADMIN_PASSWORD};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn networks_subnets_ports_and_security_groups_with_the_openstack_cli() {
+    for db in databases() {
+        let region = Region::start_with(&db, &[], None);
+        let net = region.openstack_json(&["network", "create", "vpc-a"]);
+        assert_eq!(net["status"], "ACTIVE", "{net}");
+        assert_eq!(net["mtu"], 1450, "{net}");
+        let sub = region.openstack_json(&[
+            "subnet",
+            "create",
+            "--network",
+            "vpc-a",
+            "--subnet-range",
+            "192.168.1.0/24",
+            "--dns-nameserver",
+            "192.168.1.2",
+            "web",
+        ]);
+        assert_eq!(sub["gateway_ip"], "192.168.1.1", "{sub}");
+        assert_eq!(sub["allocation_pools"], json!([{"start": "192.168.1.2", "end": "192.168.1.254"}]), "{sub}");
+
+        // Refused, nothing made: a public range, an overlap on the same network, a CIDR
+        // with host bits, a gateway outside the range, IPv6.
+        for (args, why) in [
+            (vec!["subnet", "create", "--network", "vpc-a", "--subnet-range", "8.8.8.0/24", "pub"], "private range"),
+            (vec!["subnet", "create", "--network", "vpc-a", "--subnet-range", "192.168.1.128/25", "ov"], "overlaps"),
+            (
+                vec!["subnet", "create", "--network", "vpc-a", "--subnet-range", "10.1.2.3/24", "host"],
+                "recommended CIDR",
+            ),
+            (
+                vec![
+                    "subnet",
+                    "create",
+                    "--network",
+                    "vpc-a",
+                    "--subnet-range",
+                    "10.2.0.0/24",
+                    "--gateway",
+                    "10.3.0.1",
+                    "gw",
+                ],
+                "Gateway is not valid",
+            ),
+            (
+                vec![
+                    "subnet",
+                    "create",
+                    "--network",
+                    "vpc-a",
+                    "--ip-version",
+                    "6",
+                    "--subnet-range",
+                    "fd00::/64",
+                    "v6",
+                ],
+                "IPv6",
+            ),
+        ] {
+            let (ok, _, err) = region.openstack(&args);
+            assert!(!ok && err.contains(why), "{args:?}: {err}");
+        }
+        let subnets = region.openstack_json(&["subnet", "list"]);
+        assert_eq!(subnets.as_array().unwrap().len(), 1, "{subnets}");
+        // The same range on another network is fine (each VPC plans its own addresses).
+        let (ok, _, err) = region.openstack(&["network", "create", "vpc-b"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) =
+            region.openstack(&["subnet", "create", "--network", "vpc-b", "--subnet-range", "192.168.1.0/24", "web-b"]);
+        assert!(ok, "{err}");
+
+        // Ports: addresses in order from the pool; a taken one is a 409.
+        let p1 = region.openstack_json(&["port", "create", "--network", "vpc-a", "p1"]);
+        assert_eq!(p1["fixed_ips"][0]["ip_address"], "192.168.1.2", "{p1}");
+        assert!(p1["mac_address"].as_str().unwrap().starts_with("fa:16:3e:"), "{p1}");
+        let p2 = region.openstack_json(&[
+            "port",
+            "create",
+            "--network",
+            "vpc-a",
+            "--fixed-ip",
+            "subnet=web,ip-address=192.168.1.50",
+            "p2",
+        ]);
+        assert_eq!(p2["fixed_ips"][0]["ip_address"], "192.168.1.50", "{p2}");
+        let (ok, _, err) = region.openstack(&[
+            "port",
+            "create",
+            "--network",
+            "vpc-a",
+            "--fixed-ip",
+            "subnet=web,ip-address=192.168.1.50",
+            "p3",
+        ]);
+        assert!(!ok && err.contains("already allocated"), "{err}");
+        let (ok, _, err) = region.openstack(&[
+            "port",
+            "create",
+            "--network",
+            "vpc-a",
+            "--fixed-ip",
+            "subnet=web,ip-address=192.168.1.1",
+            "p4",
+        ]);
+        assert!(!ok && err.contains("gateway"), "{err}");
+        let p5 = region.openstack_json(&["port", "create", "--network", "vpc-a", "p5"]);
+        assert_eq!(p5["fixed_ips"][0]["ip_address"], "192.168.1.3", "{p5}");
+        let ports = region.openstack_json(&["port", "list", "--network", "vpc-a"]);
+        assert_eq!(ports.as_array().unwrap().len(), 3, "{ports}");
+        // A subnet with addresses in use stays; a network with ports stays.
+        let (ok, _, err) = region.openstack(&["subnet", "delete", "web"]);
+        assert!(!ok && err.contains("IP allocation"), "{err}");
+        let (ok, _, err) = region.openstack(&["network", "delete", "vpc-a"]);
+        assert!(!ok && err.contains("ports still in use"), "{err}");
+
+        // Security groups: the default one, made when first needed, holds the ports.
+        assert_eq!(p1["security_group_ids"].as_array().map(Vec::len), Some(1), "{p1}");
+        let sg = region.openstack_json(&["security", "group", "create", "web-sg"]);
+        let rules = sg["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), 2, "the two egress rules: {sg}");
+        let rule = region.openstack_json(&[
+            "security",
+            "group",
+            "rule",
+            "create",
+            "--protocol",
+            "tcp",
+            "--dst-port",
+            "80",
+            "--remote-ip",
+            "192.168.1.0/24",
+            "web-sg",
+        ]);
+        assert_eq!((rule["port_range_min"].as_i64(), rule["port_range_max"].as_i64()), (Some(80), Some(80)), "{rule}");
+        assert_eq!(rule["remote_ip_prefix"], "192.168.1.0/24", "{rule}");
+        for (args, why) in [
+            (
+                vec![
+                    "security",
+                    "group",
+                    "rule",
+                    "create",
+                    "--protocol",
+                    "tcp",
+                    "--dst-port",
+                    "80",
+                    "--remote-ip",
+                    "192.168.1.0/24",
+                    "web-sg",
+                ],
+                "already exists",
+            ),
+            (vec!["security", "group", "rule", "create", "--protocol", "bogus", "web-sg"], "not supported"),
+            (
+                vec!["security", "group", "rule", "create", "--remote-ip", "10.0.0.0/33", "web-sg"],
+                "not a valid IPv4 CIDR",
+            ),
+        ] {
+            let (ok, _, err) = region.openstack(&args);
+            assert!(!ok && err.contains(why), "{args:?}: {err}");
+        }
+        // (The CLI checks a reversed range itself: through the API.)
+        let (token, _) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        let (s, e) = region
+            .call(
+                "POST",
+                "/network/v2.0/security-group-rules",
+                Some(&token),
+                Some(json!({"security_group_rule": {"security_group_id": sg["id"], "direction": "ingress",
+                    "protocol": "tcp", "port_range_min": 90, "port_range_max": 80}})),
+            )
+            .await;
+        assert_eq!(s, 400, "{e}");
+        assert!(
+            e["NeutronError"]["message"].as_str().unwrap().contains("port_range_min must be <= port_range_max"),
+            "{e}"
+        );
+        let after = region.openstack_json(&["security", "group", "show", "web-sg"]);
+        assert_eq!(after["rules"].as_array().unwrap().len(), 3, "nothing added: {after}");
+        let (ok, _, err) =
+            region.openstack(&["port", "set", "--no-security-group", "--security-group", "web-sg", "p1"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = region.openstack(&["security", "group", "delete", "web-sg"]);
+        assert!(!ok && err.contains("in use"), "{err}");
+
+        // Another project's member sees none of it.
+        let (admin, _) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        region.tenant(&admin, "net-other", "nick", "nick-pw-1", "member").await;
+        let nick = region.os_env("nick", "nick-pw-1", "net-other");
+        let (ok, out, _) = region.openstack_as(&nick, &["network", "list", "-f", "value", "-c", "Name"]);
+        assert!(ok && !out.contains("vpc-a"), "{out}");
+        let net_id = net["id"].as_str().unwrap();
+        let (ok, _, err) = region.openstack_as(&nick, &["network", "show", net_id]);
+        assert!(!ok && err.contains("No Network found"), "{err}");
+        let (ok, _, err) = region.openstack_as(&nick, &["port", "create", "--network", net_id, "sneak"]);
+        assert!(!ok && err.contains("404") || err.contains("not found") || err.contains("No Network found"), "{err}");
+
+        // Quotas: the project's network limit.
+        let (ok, _, err) = region.openstack(&["quota", "set", "--networks", "2", "admin"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = region.openstack(&["network", "create", "vpc-c"]);
+        assert!(!ok && err.contains("uota"), "{err}");
+        let (s, e) =
+            region.call("POST", "/network/v2.0/networks", Some(&token), Some(json!({"network": {"name": "c"}}))).await;
+        assert_eq!((s, e["NeutronError"]["type"].as_str()), (409, Some("OverQuota")), "{e}");
+
+        // Deleted in order: ports, then the network with its subnet.
+        for p in ["p1", "p2", "p5"] {
+            let (ok, _, err) = region.openstack(&["port", "delete", p]);
+            assert!(ok, "{err}");
+        }
+        let (ok, _, err) = region.openstack(&["network", "delete", "vpc-a"]);
+        assert!(ok, "{err}");
+        let (ok, _, _) = region.openstack(&["subnet", "show", "web"]);
+        assert!(!ok, "the subnet went with its network");
+        let (ok, _, err) = region.openstack(&["security", "group", "delete", "web-sg"]);
+        assert!(ok, "{err}");
+    }
+}
