@@ -2,12 +2,15 @@
 # Quick start, command 2: run every test. Installs what is missing (Debian packages, the
 # Python clients in .venv, a running PostgreSQL), then runs the Rust tests (unit, store on
 # SQLite and PostgreSQL, integration tests driving the real binary with the real clients)
-# and the Tempest identity, image and compute tests of the committed expected-pass lists
-# (tests/tempest/*-expected.txt).
+# and the Tempest identity, image, network, compute and volume tests of the committed
+# expected-pass lists (tests/tempest/*-expected.txt).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-ensure_debs ca-certificates pkg-config qemu-utils qemu-system-x86 genisoimage openssh-client
+# iproute2 and dnsmasq-base: the virtual networks' namespaces and DHCP; busybox-static: the
+# DHCP client the network plane's test runs in a namespace.
+ensure_debs ca-certificates pkg-config qemu-utils qemu-system-x86 genisoimage openssh-client iproute2 dnsmasq-base \
+  busybox-static
 ensure_venv
 ensure_postgres
 export NIMBUS_VENV="$VENV"

@@ -17,6 +17,9 @@ pid=$!
 # Guests outlive nimbus by design: stop any the tests left, then the region.
 cleanup() {
   for f in "$tmp"/data/instances/*/qemu.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+  # So do the virtual networks' DHCP servers and namespaces.
+  for f in "$tmp"/data/net/*/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+  for d in "$tmp"/data/net/nbn-*; do [ -d "$d" ] && ip netns del "$(basename "$d")" 2>/dev/null; done
   kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -42,6 +42,9 @@ pub struct Drivers {
     pub volumes: nimbus_drivers::volume_files::VolumeFiles,
     /// The hypervisor of this region's host.
     pub hypervisor: Arc<dyn nimbus_drivers::hypervisor::Hypervisor>,
+    /// The virtual networks' namespaces, bridges and DHCP servers under `DATA/net`; `None`
+    /// where this process cannot make namespaces (servers then keep user-mode networking).
+    pub network: Option<nimbus_drivers::netns::NetworkPlane>,
 }
 
 /// The control plane of one region.
@@ -52,6 +55,8 @@ pub struct Control {
     jobs: jobs::JobRegistry,
     /// Wakes the job runner when a job is queued.
     job_wakeup: tokio::sync::Notify,
+    /// Wakes the network reconciler when a network, subnet or port changes.
+    network_wakeup: tokio::sync::Notify,
     /// Object-storage request counts not yet written.
     request_meter: objects::RequestMeter,
     /// Access keys recently resolved for object storage.
@@ -77,6 +82,7 @@ impl Control {
             config,
             jobs: registry,
             job_wakeup: tokio::sync::Notify::new(),
+            network_wakeup: tokio::sync::Notify::new(),
             request_meter: Default::default(),
             s3_keys: Default::default(),
             server_steps: Default::default(),

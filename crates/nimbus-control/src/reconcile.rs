@@ -36,6 +36,7 @@ pub fn all() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(crate::objects::MeterFlush),
         Arc::new(crate::objects::lifecycle::LifecycleRunner::default()),
         Arc::new(crate::backups::schedule::PolicyRunner::default()),
+        Arc::new(crate::network::plane::NetworkPlaneReconciler),
     ]
 }
 

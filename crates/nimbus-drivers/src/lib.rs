@@ -7,6 +7,7 @@ pub mod config_drive;
 pub mod data_file;
 pub mod hypervisor;
 pub mod image_files;
+pub mod netns;
 pub mod object_crypt;
 pub mod object_files;
 pub mod qcow2_map;

@@ -150,7 +150,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .context("creating the object store")?;
     let volumes = nimbus_drivers::volume_files::VolumeFiles::new(data_dir.join("volumes"))
         .context("creating the volume store")?;
-    let control = Control::new(store, cfg.clone(), nimbus_control::Drivers { images, objects, volumes, hypervisor });
+    // Virtual networks live in namespaces this process makes; without them (not root, no
+    // dnsmasq) the networking API still answers and servers keep user-mode networking.
+    let network = if nimbus_drivers::netns::NetworkPlane::available().await {
+        Some(nimbus_drivers::netns::NetworkPlane::new(data_dir.join("net")).context("creating the network plane")?)
+    } else {
+        println!(
+            "  networking: no network namespaces here (needs root, iproute2 and dnsmasq): virtual networks are \
+             recorded but have no data plane, servers use user-mode networking"
+        );
+        None
+    };
+    let control =
+        Control::new(store, cfg.clone(), nimbus_control::Drivers { images, objects, volumes, hypervisor, network });
     if let Err(e) = control.check_region_key().await {
         // Leave no new key behind, or the next start would take it for the real one.
         let _ = std::fs::remove_file(data_dir.join("keys").join("obs-sse.key"));

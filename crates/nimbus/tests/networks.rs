@@ -3,12 +3,15 @@
 //! ports with fixed IPs allocated in order and a taken address refused (409), a second
 //! address, security groups with rules (checked as Neutron does, duplicates refused), the
 //! project's default group made when first needed, a port in a group that cannot be deleted
-//! while used, another project's member seeing none of it (404), and the quotas.
+//! while used, another project's member seeing none of it (404), and the quotas; and the
+//! data plane the reconciler builds: the network's namespace, the subnet's bridge holding
+//! its gateway, the DHCP server's hosts, all removed with the network.
 
 mod common;
 
 use common::{databases, Region, ADMIN_PASSWORD};
 use serde_json::json;
+use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn networks_subnets_ports_and_security_groups_with_the_openstack_cli() {
@@ -119,6 +122,26 @@ async fn networks_subnets_ports_and_security_groups_with_the_openstack_cli() {
         assert_eq!(p5["fixed_ips"][0]["ip_address"], "192.168.1.3", "{p5}");
         let ports = region.openstack_json(&["port", "list", "--network", "vpc-a"]);
         assert_eq!(ports.as_array().unwrap().len(), 3, "{ports}");
+
+        // The data plane: the network's namespace, the subnet's bridge holding the gateway,
+        // and a DHCP server told the ports' MAC/IP pairs (this machine runs tests as root).
+        let ns = format!("nbn-{}", &net["id"].as_str().unwrap().replace('-', "")[..8]);
+        let br = format!("br-{}", &sub["id"].as_str().unwrap().replace('-', "")[..8]);
+        let hosts_file = region.data_dir.join("net").join(&ns).join("dhcp.hosts");
+        let mac = p5["mac_address"].as_str().unwrap().to_string();
+        region
+            .wait_for(30, "the network plane", || async {
+                let hosts = std::fs::read_to_string(&hosts_file).unwrap_or_default();
+                hosts.contains(&format!("{mac},")).then_some(())
+            })
+            .await;
+        let hosts = std::fs::read_to_string(&hosts_file).unwrap();
+        assert!(
+            hosts.contains("192.168.1.2") && hosts.contains("192.168.1.50") && hosts.contains("192.168.1.3"),
+            "{hosts}"
+        );
+        let addr = Command::new("ip").args(["-n", &ns, "-o", "addr", "show", "dev", &br]).output().unwrap();
+        assert!(String::from_utf8_lossy(&addr.stdout).contains("192.168.1.1/24"), "{addr:?}");
         // A subnet with addresses in use stays; a network with ports stays.
         let (ok, _, err) = region.openstack(&["subnet", "delete", "web"]);
         assert!(!ok && err.contains("IP allocation"), "{err}");
@@ -225,6 +248,12 @@ async fn networks_subnets_ports_and_security_groups_with_the_openstack_cli() {
         assert!(ok, "{err}");
         let (ok, _, _) = region.openstack(&["subnet", "show", "web"]);
         assert!(!ok, "the subnet went with its network");
+        region
+            .wait_for(30, "the namespace removed", || async {
+                let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+                (!String::from_utf8_lossy(&list.stdout).contains(&ns)).then_some(())
+            })
+            .await;
         let (ok, _, err) = region.openstack(&["security", "group", "delete", "web-sg"]);
         assert!(ok, "{err}");
     }

@@ -9,6 +9,7 @@
 
 mod ipam;
 mod networks;
+pub mod plane;
 mod ports;
 mod security_groups;
 mod subnets;

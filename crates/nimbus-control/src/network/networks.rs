@@ -89,6 +89,7 @@ impl Control {
         )
         .await?;
         tx.commit().await?;
+        self.wake_network();
         Ok(n)
     }
 
@@ -156,6 +157,7 @@ impl Control {
         .await?;
         let n = repo::get_network(&mut tx, &n.id).await?.ok_or_else(|| Error::not_found("network", id))?;
         tx.commit().await?;
+        self.wake_network();
         Ok(n)
     }
 
@@ -181,6 +183,8 @@ impl Control {
             AuditEvent::new("VPC", "network", "deleteNetwork", 204).resource(&n.id, &n.name).in_project(&n.project_id),
         )
         .await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.wake_network();
+        Ok(())
     }
 }

@@ -333,6 +333,7 @@ impl Control {
         .await?;
         let view = self.port_view(&mut tx, p).await?;
         tx.commit().await?;
+        self.wake_network();
         Ok(view)
     }
 
@@ -468,6 +469,7 @@ impl Control {
         let p = repo::get_port(&mut tx, &p.id).await?.ok_or_else(|| Error::not_found("port", id))?;
         let view = self.port_view(&mut tx, p).await?;
         tx.commit().await?;
+        self.wake_network();
         Ok(view)
     }
 
@@ -483,6 +485,8 @@ impl Control {
             AuditEvent::new("VPC", "port", "deletePort", 204).resource(&p.id, &p.name).in_project(&p.project_id),
         )
         .await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.wake_network();
+        Ok(())
     }
 }

@@ -151,6 +151,7 @@ impl Control {
         )
         .await?;
         tx.commit().await?;
+        self.wake_network();
         Ok(s)
     }
 
@@ -253,6 +254,7 @@ impl Control {
         .await?;
         let s = repo::get_subnet(&mut tx, &s.id).await?.ok_or_else(|| Error::not_found("subnet", id))?;
         tx.commit().await?;
+        self.wake_network();
         Ok(s)
     }
 
@@ -274,6 +276,8 @@ impl Control {
             AuditEvent::new("VPC", "subnet", "deleteSubnet", 204).resource(&s.id, &s.name).in_project(&s.project_id),
         )
         .await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.wake_network();
+        Ok(())
     }
 }

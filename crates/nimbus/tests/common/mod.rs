@@ -361,5 +361,25 @@ impl Drop for Region {
         for pid in qemu_pids(&self.data_dir.join("instances")) {
             let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
         }
+        // So do the virtual networks' namespaces and DHCP servers.
+        remove_network_plane(&self.data_dir.join("net"));
+    }
+}
+
+/// Stops the DHCP servers and deletes the namespaces a region's network plane left under
+/// `dir` (`<namespace>/<bridge>.pid`).
+pub fn remove_network_plane(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for ns in entries.flatten() {
+        if let Ok(files) = std::fs::read_dir(ns.path()) {
+            for f in files.flatten() {
+                if f.file_name().to_string_lossy().ends_with(".pid") {
+                    if let Ok(pid) = std::fs::read_to_string(f.path()) {
+                        let _ = Command::new("kill").args(["-TERM", pid.trim()]).status();
+                    }
+                }
+            }
+        }
+        let _ = Command::new("ip").args(["netns", "del"]).arg(ns.file_name()).status();
     }
 }

@@ -1,0 +1,108 @@
+//! The network plane on this machine (as root, with `ip` and dnsmasq): a network's
+//! namespace, a subnet's bridge holding its gateway, and dnsmasq leasing a port's address to
+//! the port's MAC and to no other; a host added later is leased after a reload; removing
+//! the namespace leaves no namespace and no dnsmasq behind. A client namespace stands for a
+//! guest (a veth on the bridge, busybox `udhcpc` in it).
+
+use nimbus_drivers::netns::{bridge, namespace, NetworkPlane, SubnetSpec};
+use std::process::Command;
+
+fn sh(args: &[&str]) -> (bool, String) {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// Whether a process runs (a zombie does not: init may never reap a daemon here).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+}
+
+/// Asks for a lease from the client namespace; the address leased, if any.
+fn lease(client: &str, dev: &str) -> Option<String> {
+    let (_, out) = sh(&[
+        "ip",
+        "netns",
+        "exec",
+        client,
+        "busybox",
+        "udhcpc",
+        "-i",
+        dev,
+        "-n",
+        "-q",
+        "-s",
+        "/bin/true",
+        "-t",
+        "4",
+        "-T",
+        "1",
+    ]);
+    out.lines().find_map(|l| l.split("lease of ").nth(1)).and_then(|r| r.split_whitespace().next()).map(str::to_string)
+}
+
+#[tokio::test]
+async fn a_subnet_leases_its_ports_addresses_and_nothing_else() {
+    if !NetworkPlane::available().await {
+        eprintln!("skipped: this process cannot create network namespaces (not root, or no dnsmasq)");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let plane = NetworkPlane::new(root.path().join("net")).unwrap();
+    let network = format!("{:08x}-test", std::process::id());
+    let subnet = "5ab0c0de-0000-4000-8000-000000000001";
+    let ns = plane.ensure_network(&network).await.unwrap();
+    assert_eq!(ns, namespace(&network));
+    let mut spec = SubnetSpec {
+        id: subnet.into(),
+        cidr: "10.20.0.0/24".into(),
+        gateway: Some("10.20.0.1".into()),
+        dhcp: true,
+        dns_servers: vec!["10.20.0.1".into()],
+        routes: vec![],
+        hosts: vec![("fa:16:3e:00:00:05".into(), "10.20.0.5".into())],
+        mtu: 1450,
+    };
+    plane.ensure_subnet(&network, &spec).await.unwrap();
+    plane.ensure_dhcp(&network, std::slice::from_ref(&spec)).await.unwrap();
+    // Twice: nothing changes, nothing fails.
+    plane.ensure_subnet(&network, &spec).await.unwrap();
+    plane.ensure_dhcp(&network, std::slice::from_ref(&spec)).await.unwrap();
+    let br = bridge(subnet);
+    assert_eq!(plane.bridges(&network).await.unwrap(), vec![br.clone()]);
+    let (_, addr) = sh(&["ip", "-n", &ns, "-o", "addr", "show", "dev", &br]);
+    assert!(addr.contains("10.20.0.1/24"), "{addr}");
+
+    // A guest stand-in: a client namespace on a veth plugged into the bridge.
+    let client = format!("nbtest-{}", std::process::id());
+    assert!(sh(&["ip", "netns", "add", &client]).0);
+    let (ok, out) =
+        sh(&["ip", "-n", &ns, "link", "add", "vb-test", "type", "veth", "peer", "name", "vc-test", "netns", &client]);
+    assert!(ok, "{out}");
+    assert!(sh(&["ip", "-n", &ns, "link", "set", "vb-test", "master", &br, "up"]).0);
+    assert!(sh(&["ip", "-n", &client, "link", "set", "vc-test", "address", "fa:16:3e:00:00:05", "up"]).0);
+    assert_eq!(lease(&client, "vc-test").as_deref(), Some("10.20.0.5"), "the port's address, by its MAC");
+
+    // Another MAC gets nothing until the port exists.
+    assert!(sh(&["ip", "-n", &client, "link", "set", "vc-test", "address", "fa:16:3e:00:00:06"]).0);
+    assert_eq!(lease(&client, "vc-test"), None, "no lease for a MAC no port has");
+    spec.hosts.push(("fa:16:3e:00:00:06".into(), "10.20.0.6".into()));
+    plane.ensure_dhcp(&network, std::slice::from_ref(&spec)).await.unwrap();
+    let got = lease(&client, "vc-test");
+    if got.as_deref() != Some("10.20.0.6") {
+        let log = std::fs::read_to_string(root.path().join("net").join(&ns).join("dhcp.log")).unwrap_or_default();
+        let hosts = std::fs::read_to_string(root.path().join("net").join(&ns).join("dhcp.hosts")).unwrap_or_default();
+        panic!("not leased after the reload: {got:?}\nhosts:\n{hosts}\nlog:\n{log}");
+    }
+
+    let pid_file = root.path().join("net").join(&ns).join("dhcp.pid");
+    let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
+    assert!(running(&pid));
+    plane.remove_namespace(&ns).await.unwrap();
+    let (_, list) = sh(&["ip", "netns", "list"]);
+    assert!(!list.contains(&ns), "{list}");
+    assert!(!running(&pid), "dnsmasq stopped");
+    assert!(plane.namespaces().await.unwrap().is_empty());
+    sh(&["ip", "netns", "del", &client]);
+}
