@@ -57,6 +57,8 @@ pub struct Control {
     job_wakeup: tokio::sync::Notify,
     /// Wakes the network reconciler when a network, subnet or port changes.
     network_wakeup: tokio::sync::Notify,
+    /// Held by a pass of the network reconciler: passes never overlap.
+    network_pass: tokio::sync::Mutex<()>,
     /// Object-storage request counts not yet written.
     request_meter: objects::RequestMeter,
     /// Access keys recently resolved for object storage.
@@ -83,6 +85,7 @@ impl Control {
             jobs: registry,
             job_wakeup: tokio::sync::Notify::new(),
             network_wakeup: tokio::sync::Notify::new(),
+            network_pass: tokio::sync::Mutex::new(()),
             request_meter: Default::default(),
             s3_keys: Default::default(),
             server_steps: Default::default(),

@@ -14,6 +14,73 @@ use std::path::{Path, PathBuf};
 /// Prefix of the namespaces of a region's networks (`nbn-<8 hex of the network id>`).
 pub const NETNS_PREFIX: &str = "nbn-";
 
+/// A guest NIC: a TAP device in its network's namespace, plugged into its subnet's bridge,
+/// handed to the guest's QEMU as an open file descriptor (QEMU stays in the host's
+/// namespace, so a guest may have NICs in several networks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NicSpec {
+    /// The port id.
+    pub port_id: String,
+    pub mac: String,
+    pub namespace: String,
+    pub tap: String,
+    pub bridge: String,
+    pub mtu: i64,
+}
+
+/// The TAP device of a port.
+pub fn tap_name(port_id: &str) -> String {
+    format!("tap{}", short(port_id))
+}
+
+/// Opens the TAP device `tap` inside namespace `ns` (creating it: it lasts as long as a
+/// descriptor of it is open) and returns the descriptor. Blocking: a thread of its own
+/// enters the namespace, so the caller's stays where it is.
+pub fn open_tap(ns: &str, tap: &str) -> Result<std::os::fd::OwnedFd, Error> {
+    use std::os::fd::AsRawFd;
+    if tap.len() >= libc::IFNAMSIZ {
+        return Err(Error::Internal(format!("TAP name {tap} is too long")));
+    }
+    let ns_path = Path::new("/run/netns").join(ns);
+    let tap = tap.to_string();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || -> Result<std::os::fd::OwnedFd, Error> {
+                let ns_file =
+                    std::fs::File::open(&ns_path).map_err(|e| io(&format!("opening {}", ns_path.display()), e))?;
+                // SAFETY: setns(2) on a descriptor we own; it moves only this thread, which
+                // ends when this closure returns.
+                if unsafe { libc::setns(ns_file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(io("entering the network namespace", std::io::Error::last_os_error()));
+                }
+                let tun = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open("/dev/net/tun")
+                    .map_err(|e| io("opening /dev/net/tun", e))?;
+                // SAFETY: ifreq is plain data; zeroed is a valid value.
+                let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+                for (dst, src) in req.ifr_name.iter_mut().zip(tap.bytes()) {
+                    *dst = src as libc::c_char;
+                }
+                req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+                // SAFETY: TUNSETIFF reads the ifreq we pass, which outlives the call.
+                if unsafe { libc::ioctl(tun.as_raw_fd(), libc::TUNSETIFF, &req) } != 0 {
+                    return Err(io(&format!("creating TAP {tap}"), std::io::Error::last_os_error()));
+                }
+                Ok(tun.into())
+            })
+            .join()
+            .map_err(|_| Error::Internal("the TAP thread panicked".into()))?
+    })
+}
+
+/// Plugs a TAP into its bridge (up, at the network's MTU). Idempotent.
+pub async fn plug_tap(nic: &NicSpec) -> Result<(), Error> {
+    ip_in(&nic.namespace, &["link", "set", &nic.tap, "mtu", &nic.mtu.to_string(), "master", &nic.bridge, "up"]).await?;
+    Ok(())
+}
+
 /// A subnet as its namespace carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubnetSpec {

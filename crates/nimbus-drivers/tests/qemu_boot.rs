@@ -62,6 +62,7 @@ async fn the_default_image_boots_under_the_qemu_driver() {
             user_data: Some(b"#!/bin/sh\necho hello from user-data\n".to_vec()),
         },
         volumes: vec![],
+        nics: Vec::new(),
     };
     q.prepare(&spec).await.unwrap();
     q.prepare(&spec).await.unwrap(); // idempotent: the disk is kept, the config drive rewritten

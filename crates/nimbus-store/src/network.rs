@@ -204,13 +204,16 @@ pub struct Port {
     pub created_at: i64,
     pub updated_at: i64,
     pub revision_number: i64,
+    /// Made for its device (a server) and deleted with it.
+    #[sqlx(try_from = "crate::IntBool")]
+    pub delete_with_device: bool,
 }
 
 pub async fn insert_port(c: &mut AnyConnection, p: &Port) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO ports (id, project_id, network_id, name, description, mac_address, admin_state_up, status, \
          device_id, device_owner, port_security_enabled, allowed_address_pairs, created_at, updated_at, \
-         revision_number) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
+         revision_number, delete_with_device) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
     )
     .bind(&p.id)
     .bind(&p.project_id)
@@ -227,6 +230,7 @@ pub async fn insert_port(c: &mut AnyConnection, p: &Port) -> Result<(), Error> {
     .bind(p.created_at)
     .bind(p.updated_at)
     .bind(p.revision_number)
+    .bind(p.delete_with_device as i64)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -274,6 +278,15 @@ pub async fn delete_port(c: &mut AnyConnection, id: &str) -> Result<bool, Error>
 /// Every port, oldest first.
 pub async fn list_ports(c: &mut AnyConnection) -> Result<Vec<Port>, Error> {
     sqlx::query_as("SELECT * FROM ports ORDER BY created_at, id").fetch_all(c).await.map_err(db_error)
+}
+
+/// The ports of a device (a server), oldest first: its NICs in order.
+pub async fn device_ports(c: &mut AnyConnection, device_id: &str) -> Result<Vec<Port>, Error> {
+    sqlx::query_as("SELECT * FROM ports WHERE device_id = $1 ORDER BY created_at, id")
+        .bind(device_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
 }
 
 /// A network's ports.

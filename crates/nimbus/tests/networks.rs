@@ -258,3 +258,89 @@ async fn networks_subnets_ports_and_security_groups_with_the_openstack_cli() {
         assert!(ok, "{err}");
     }
 }
+
+/// Real guests on virtual networks, with the `openstack` CLI: two servers in one subnet get
+/// their addresses by DHCP (the ports' fixed IPs) and ping each other; a server of another
+/// network cannot reach them; servers show their addresses; deleting a server deletes the
+/// port made for it and unbinds the port it was given.
+#[tokio::test(flavor = "multi_thread")]
+async fn guests_on_one_subnet_reach_each_other_and_no_one_else() {
+    let Some(region) = common::compute_region(&[]) else { return };
+    if !std::path::Path::new("/run/netns").exists() && Command::new("ip").args(["netns", "list"]).status().is_err() {
+        return;
+    }
+    for args in [
+        vec!["network", "create", "vpc-a"],
+        vec!["subnet", "create", "--network", "vpc-a", "--subnet-range", "192.168.10.0/24", "sub-a"],
+        vec!["network", "create", "vpc-b"],
+        vec!["subnet", "create", "--network", "vpc-b", "--subnet-range", "192.168.20.0/24", "sub-b"],
+        vec!["port", "create", "--network", "vpc-a", "--fixed-ip", "subnet=sub-a,ip-address=192.168.10.11", "p1"],
+    ] {
+        let (ok, _, err) = region.openstack(&args);
+        assert!(ok, "{args:?}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let show = dir.path().join("show.sh");
+    std::fs::write(&show, "#!/bin/sh\necho ADDR $(ip -o -4 addr show dev eth0 | awk '{print $4}')\n").unwrap();
+    let pinger = dir.path().join("ping.sh");
+    std::fs::write(
+        &pinger,
+        "#!/bin/sh\necho ADDR $(ip -o -4 addr show dev eth0 | awk '{print $4}')\n\
+         if ping -c 3 -W 2 192.168.10.11 >/dev/null; then echo PING-REACHED; else echo PING-FAILED; fi\n",
+    )
+    .unwrap();
+    let (ok, _, err) = region.openstack(&[
+        "server",
+        "create",
+        "--flavor",
+        "s3.small.1",
+        "--image",
+        "nimbus-tiny",
+        "--nic",
+        "port-id=p1",
+        "--user-data",
+        show.to_str().unwrap(),
+        "vm1",
+    ]);
+    assert!(ok, "{err}");
+    let log1 = common::wait_console(&region, "vm1", common::READY, 1).await;
+    assert!(log1.contains("ADDR 192.168.10.11/24"), "vm1 got its port's address by DHCP: {log1}");
+    for (name, net) in [("vm2", "vpc-a"), ("vm3", "vpc-b")] {
+        let (ok, _, err) = region.openstack(&[
+            "server",
+            "create",
+            "--flavor",
+            "s3.small.1",
+            "--image",
+            "nimbus-tiny",
+            "--network",
+            net,
+            "--user-data",
+            pinger.to_str().unwrap(),
+            name,
+        ]);
+        assert!(ok, "{err}");
+    }
+    let log2 = common::wait_console(&region, "vm2", common::READY, 1).await;
+    assert!(log2.contains("ADDR 192.168.10.2/24"), "vm2: the first free address: {log2}");
+    assert!(log2.contains("PING-REACHED"), "vm2 reaches vm1 on their subnet: {log2}");
+    let log3 = common::wait_console(&region, "vm3", common::READY, 1).await;
+    assert!(log3.contains("ADDR 192.168.20.2/24"), "{log3}");
+    assert!(log3.contains("PING-FAILED"), "vm3, on another network, does not reach vm1: {log3}");
+
+    let vm2 = region.openstack_json(&["server", "show", "vm2"]);
+    assert!(vm2["addresses"].to_string().contains("192.168.10.2"), "{vm2}");
+    let p1 = region.openstack_json(&["port", "show", "p1"]);
+    assert_eq!(p1["device_id"], region.openstack_json(&["server", "show", "vm1"])["id"], "{p1}");
+    assert_eq!(p1["status"], "ACTIVE", "{p1}");
+
+    for vm in ["vm1", "vm2", "vm3"] {
+        let (ok, _, err) = region.openstack(&["server", "delete", "--wait", vm]);
+        assert!(ok, "{err}");
+    }
+    let ports = region.openstack_json(&["port", "list"]);
+    let names: Vec<&str> = ports.as_array().unwrap().iter().filter_map(|p| p["Name"].as_str()).collect();
+    assert_eq!(names, vec!["p1"], "the ports made for vm2 and vm3 went with them: {ports}");
+    let p1 = region.openstack_json(&["port", "show", "p1"]);
+    assert_eq!((p1["device_id"].as_str(), p1["status"].as_str()), (Some(""), Some("DOWN")), "{p1}");
+}

@@ -70,6 +70,10 @@ pub struct ServerCreate {
     /// Blank volumes made for each server and attached before it boots (ECS
     /// `data_volumes`), on `/dev/vdc` onwards.
     pub data_volumes: Vec<NewDataVolume>,
+    /// NICs on virtual networks, in order; none: user-mode networking.
+    pub nics: Vec<crate::network::NicRequest>,
+    /// The security groups of the NICs made (names or ids); none: the default group.
+    pub security_groups: Vec<String>,
 }
 
 /// A blank data volume made with a server.
@@ -180,6 +184,8 @@ impl ServerCreate {
             access: AccessUpdate::default(),
             boot: BootSource::Image,
             data_volumes: Vec::new(),
+            nics: Vec::new(),
+            security_groups: Vec::new(),
         }
     }
 }
@@ -203,6 +209,8 @@ pub struct ServerView {
     /// The image its boot volume was made from (a server booted from a volume has no
     /// image of its own; Huawei's API shows this one).
     pub boot_image_id: Option<String>,
+    /// Its fixed addresses on virtual networks: (network name, address, MAC).
+    pub addresses: Vec<(String, String, String)>,
 }
 
 /// An action on an existing server.
@@ -517,6 +525,11 @@ impl Control {
         if let Some(u) = &req.user_data {
             decode_user_data(u)?;
         }
+        if req.max_count > 1 && req.nics.iter().any(|n| n.port_id.is_some() || n.fixed_ip.is_some()) {
+            return Err(Error::bad_request(
+                "Unable to launch multiple instances with a single configured port or fixed IP.",
+            ));
+        }
         crate::tags::validate_string_tags(&req.tags)?;
         let access = req.access.checked()?;
         let zone = match &req.availability_zone {
@@ -731,6 +744,13 @@ impl Control {
                 }
             };
             repo::insert(&mut tx, &s).await?;
+            let nic_owner = crate::network::ServerNic {
+                id: &s.id,
+                project_id: &s.project_id,
+                availability_zone: &s.availability_zone,
+                mac: &s.mac,
+            };
+            self.bind_server_ports(&mut tx, ctx, &nic_owner, &req.nics, &req.security_groups).await?;
             self.add_boot_volume(&mut tx, ctx, &s, &req.boot, image.as_ref(), boot_volume.as_ref()).await?;
             self.add_data_volumes(&mut tx, ctx, &s, &req.data_volumes).await?;
             self.replace_string_tags(&mut tx, TAG_KIND, &s.id, &project, &req.tags).await?;
@@ -755,6 +775,7 @@ impl Control {
         }
         tx.commit().await?;
         self.wake_jobs();
+        self.wake_network();
         Ok(ServersCreated { servers, job_id, reservation_id })
     }
 
@@ -871,7 +892,14 @@ impl Control {
             .filter(|a| a.status != "attaching")
             .map(|a| (a.volume_id, a.delete_on_termination))
             .collect();
-        Ok(ServerView { server, tags, volumes, boot_image_id })
+        let mut addresses = Vec::new();
+        for p in nimbus_store::network::device_ports(c, &server.id).await? {
+            let name = nimbus_store::network::get_network(c, &p.network_id).await?.map(|n| n.name).unwrap_or_default();
+            for f in nimbus_store::network::port_fixed_ips(c, &p.id).await? {
+                addresses.push((name.clone(), f.ip_address, p.mac_address.clone()));
+            }
+        }
+        Ok(ServerView { server, tags, volumes, boot_image_id, addresses })
     }
 
     /// One server.

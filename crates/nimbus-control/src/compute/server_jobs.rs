@@ -150,6 +150,7 @@ impl Control {
             },
             root_volume,
             volumes,
+            nics: self.server_nics(&s.id).await?,
         })
     }
 }
@@ -483,6 +484,7 @@ impl JobHandler for ServerJob {
                     nimbus_store::tags::clear(&mut tx, super::server::TAG_KIND, &id).await?;
                     // Its volumes are free again (their data stays: volumes outlive servers),
                     // except a boot volume made to go with it.
+                    control.release_server_ports(&mut tx, &id).await?;
                     for a in nimbus_store::volumes::server_attachments(&mut tx, &id).await? {
                         control.end_attachment(&mut tx, &a).await?;
                         if a.delete_on_termination {
@@ -492,6 +494,7 @@ impl JobHandler for ServerJob {
                 }
                 tx.commit().await?;
                 control.wake_jobs();
+                control.wake_network();
                 Ok(Done)
             }
             (other, step) => Err(Error::Internal(format!("job type {other} has no step {step}"))),

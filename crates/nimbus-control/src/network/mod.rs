@@ -16,7 +16,7 @@ mod subnets;
 
 pub use ipam::HostRoute;
 pub use networks::{NetworkCreate, NetworkUpdate};
-pub use ports::{FixedIpRequest, PortCreate, PortUpdate, PortView};
+pub use ports::{FixedIpRequest, NicRequest, PortCreate, PortUpdate, PortView, ServerNic};
 pub use security_groups::{RuleCreate, SecurityGroupView};
 pub use subnets::{Gateway, SubnetCreate, SubnetUpdate};
 

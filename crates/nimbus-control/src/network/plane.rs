@@ -32,7 +32,17 @@ impl Reconciler for NetworkPlaneReconciler {
     }
 
     async fn reconcile(&self, control: &Arc<Control>) -> Result<(), Error> {
+        control.converge_network_plane().await
+    }
+}
+
+impl Control {
+    /// One pass of the network reconciler (also run before a guest's NICs are plugged, so
+    /// a network made a moment ago has its namespace and bridges). Passes do not overlap.
+    pub(crate) async fn converge_network_plane(&self) -> Result<(), Error> {
+        let control = self;
         let Some(plane) = &control.drivers().network else { return Ok(()) };
+        let _pass = control.network_pass.lock().await;
         let (networks, subnets, ports, fixed) = {
             let mut c = control.store().read().await?;
             (
@@ -88,9 +98,7 @@ impl Reconciler for NetworkPlaneReconciler {
         }
         Ok(())
     }
-}
 
-impl Control {
     /// Asks the network reconciler for a pass (a network, subnet or port changed).
     pub(crate) fn wake_network(&self) {
         self.network_wakeup.notify_one();

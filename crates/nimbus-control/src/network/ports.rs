@@ -265,9 +265,24 @@ impl Control {
 
     /// Creates a port on a network the caller may use (its own, or a shared one).
     pub async fn create_port(&self, ctx: &Ctx, req: PortCreate) -> Result<PortView, Error> {
-        check_name(&req.name)?;
         let mut tx = self.store().write().await?;
-        let network = self.load_network(&mut tx, ctx, &req.network_id, "network:get").await?;
+        let view = self.create_port_in(&mut tx, ctx, req, false).await?;
+        tx.commit().await?;
+        self.wake_network();
+        Ok(view)
+    }
+
+    /// [`create_port`](Self::create_port) in the caller's transaction (a server's NIC,
+    /// `for_device`: deleted with the server); the caller commits and wakes the network.
+    pub(crate) async fn create_port_in(
+        &self,
+        tx: &mut AnyConnection,
+        ctx: &Ctx,
+        req: PortCreate,
+        for_device: bool,
+    ) -> Result<PortView, Error> {
+        check_name(&req.name)?;
+        let network = self.load_network(&mut *tx, ctx, &req.network_id, "network:get").await?;
         let project = super::owner_project(ctx, req.project_id.as_deref())?;
         authorize("network:create", &ctx.principal, &Target { project_id: Some(&project), ..Default::default() })?;
         if network.project_id != project && !network.shared {
@@ -276,9 +291,9 @@ impl Control {
         }
         let port_security = req.port_security_enabled.unwrap_or(network.port_security_enabled);
         let groups = match &req.security_groups {
-            Some(g) => self.check_groups(&mut tx, ctx, &project, g).await?,
+            Some(g) => self.check_groups(&mut *tx, ctx, &project, g).await?,
             None if port_security && !req.device_owner.starts_with("network:") => {
-                vec![self.default_security_group_id(&mut tx, &project).await?]
+                vec![self.default_security_group_id(&mut *tx, &project).await?]
             }
             None => Vec::new(),
         };
@@ -297,7 +312,7 @@ impl Control {
             Some(m) => check_mac(m)?,
             None => random_mac(),
         };
-        self.charge_quota(&mut tx, &project, "port", 1).await?;
+        self.charge_quota(&mut *tx, &project, "port", 1).await?;
         let now = now_ms();
         let p = Port {
             id: uuid::Uuid::new_v4().to_string(),
@@ -315,26 +330,24 @@ impl Control {
             created_at: now,
             updated_at: now,
             revision_number: 1,
+            delete_with_device: for_device,
         };
-        repo::insert_port(&mut tx, &p).await.map_err(|e| match e {
+        repo::insert_port(&mut *tx, &p).await.map_err(|e| match e {
             Error::Conflict(_) => Error::Conflict(format!(
                 "Unable to complete operation for network {}. The mac address {mac} is in use.",
                 network.id
             )),
             other => other,
         })?;
-        self.allocate_fixed_ips(&mut tx, &network, &p.id, req.fixed_ips.as_deref()).await?;
-        repo::set_port_security_groups(&mut tx, &p.id, &groups).await?;
+        self.allocate_fixed_ips(&mut *tx, &network, &p.id, req.fixed_ips.as_deref()).await?;
+        repo::set_port_security_groups(&mut *tx, &p.id, &groups).await?;
         self.audit(
-            &mut tx,
+            &mut *tx,
             ctx,
             AuditEvent::new("VPC", "port", "createPort", 201).resource(&p.id, &p.name).in_project(&project),
         )
         .await?;
-        let view = self.port_view(&mut tx, p).await?;
-        tx.commit().await?;
-        self.wake_network();
-        Ok(view)
+        self.port_view(&mut *tx, p).await
     }
 
     async fn port_view(&self, c: &mut AnyConnection, port: Port) -> Result<PortView, Error> {
@@ -488,5 +501,159 @@ impl Control {
         tx.commit().await?;
         self.wake_network();
         Ok(())
+    }
+}
+
+/// A NIC asked for with a server: a network (optionally one of its addresses) or a port.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NicRequest {
+    pub network_id: Option<String>,
+    pub port_id: Option<String>,
+    pub fixed_ip: Option<String>,
+}
+
+/// What a NIC needs of its server.
+#[derive(Debug, Clone)]
+pub struct ServerNic<'a> {
+    pub id: &'a str,
+    pub project_id: &'a str,
+    pub availability_zone: &'a str,
+    pub mac: &'a str,
+}
+
+impl Control {
+    /// A project's security group by id or (unique) name; `default` is made if missing.
+    async fn project_group(&self, tx: &mut AnyConnection, project: &str, g: &str) -> Result<String, Error> {
+        if let Some(sg) = repo::get_security_group(tx, g).await?.filter(|sg| sg.project_id == project) {
+            return Ok(sg.id);
+        }
+        if g == "default" {
+            return self.default_security_group_id(tx, project).await;
+        }
+        let named: Vec<String> = repo::list_security_groups(tx)
+            .await?
+            .into_iter()
+            .filter(|sg| sg.project_id == project && sg.name == g)
+            .map(|sg| sg.id)
+            .collect();
+        match named.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(Error::bad_request(format!("Security group {g} not found for project {project}."))),
+            _ => Err(Error::Conflict(format!("Multiple security groups named {g}: use its id."))),
+        }
+    }
+
+    /// Gives a new server its NICs, in order, in the server's transaction: a port made on
+    /// each network asked for (the first with the server's MAC; in `security_groups`, names
+    /// or ids, or the project's default group), or a free port of the project handed over.
+    /// Ports made here go with the server; ports handed over are unbound when it goes.
+    pub(crate) async fn bind_server_ports(
+        &self,
+        tx: &mut AnyConnection,
+        ctx: &Ctx,
+        server: &ServerNic<'_>,
+        requests: &[NicRequest],
+        security_groups: &[String],
+    ) -> Result<(), Error> {
+        if requests.len() > nimbus_drivers::hypervisor::MAX_NICS {
+            return Err(Error::bad_request(format!(
+                "A server has at most {} NICs.",
+                nimbus_drivers::hypervisor::MAX_NICS
+            )));
+        }
+        let mut groups = Vec::new();
+        for g in security_groups {
+            let id = self.project_group(tx, server.project_id, g).await?;
+            if !groups.contains(&id) {
+                groups.push(id);
+            }
+        }
+        for (i, r) in requests.iter().enumerate() {
+            match (&r.port_id, &r.network_id) {
+                (Some(pid), _) => {
+                    let mut p = self.load_port(tx, ctx, pid, "network:update").await?;
+                    if p.project_id != server.project_id {
+                        return Err(Error::not_found("port", pid));
+                    }
+                    if !p.device_id.is_empty() {
+                        return Err(Error::Conflict(format!("Port {pid} is still in use.")));
+                    }
+                    p.device_id = server.id.into();
+                    p.device_owner = format!("compute:{}", server.availability_zone);
+                    p.status = "ACTIVE".into();
+                    p.updated_at = now_ms();
+                    repo::update_port(tx, &p).await?;
+                }
+                (None, Some(nid)) => {
+                    let req = PortCreate {
+                        network_id: nid.clone(),
+                        mac_address: (i == 0).then(|| server.mac.to_string()),
+                        fixed_ips: r
+                            .fixed_ip
+                            .as_ref()
+                            .map(|ip| vec![FixedIpRequest { subnet_id: None, ip_address: Some(ip.clone()) }]),
+                        device_id: server.id.into(),
+                        device_owner: format!("compute:{}", server.availability_zone),
+                        security_groups: (!groups.is_empty()).then(|| groups.clone()),
+                        project_id: Some(server.project_id.into()),
+                        ..Default::default()
+                    };
+                    let mut p = self.create_port_in(tx, ctx, req, true).await?.port;
+                    p.status = "ACTIVE".into();
+                    repo::update_port(tx, &p).await?;
+                }
+                (None, None) => return Err(Error::bad_request("A NIC names a network or a port.")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Frees a deleted server's ports (in its delete's transaction): those made for it go,
+    /// the others are unbound.
+    pub(crate) async fn release_server_ports(&self, tx: &mut AnyConnection, server_id: &str) -> Result<(), Error> {
+        for mut p in repo::device_ports(tx, server_id).await? {
+            if p.delete_with_device {
+                repo::delete_port(tx, &p.id).await?;
+                self.release_quota(tx, &p.project_id, "port", 1).await?;
+            } else {
+                p.device_id.clear();
+                p.device_owner.clear();
+                p.status = "DOWN".into();
+                p.updated_at = now_ms();
+                repo::update_port(tx, &p).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A server's NICs as the hypervisor plugs them: each port's TAP in its network's
+    /// namespace, on the bridge of its first address's subnet. None without a network plane
+    /// (the guest then has user-mode networking).
+    pub(crate) async fn server_nics(&self, server_id: &str) -> Result<Vec<nimbus_drivers::netns::NicSpec>, Error> {
+        if self.drivers().network.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut c = self.store().read().await?;
+        let ports = repo::device_ports(&mut c, server_id).await?;
+        if !ports.is_empty() {
+            // Their namespaces, bridges and DHCP hosts are there before the guest boots.
+            drop(c);
+            self.converge_network_plane().await?;
+            c = self.store().read().await?;
+        }
+        let mut out = Vec::new();
+        for p in ports {
+            let Some(n) = repo::get_network(&mut c, &p.network_id).await? else { continue };
+            let Some(f) = repo::port_fixed_ips(&mut c, &p.id).await?.into_iter().next() else { continue };
+            out.push(nimbus_drivers::netns::NicSpec {
+                port_id: p.id.clone(),
+                mac: p.mac_address.clone(),
+                namespace: nimbus_drivers::netns::namespace(&n.id),
+                tap: nimbus_drivers::netns::tap_name(&p.id),
+                bridge: nimbus_drivers::netns::bridge(&f.subnet_id),
+                mtu: n.mtu,
+            });
+        }
+        Ok(out)
     }
 }

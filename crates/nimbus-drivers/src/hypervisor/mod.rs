@@ -9,6 +9,9 @@ pub mod simulated;
 use nimbus_core::Error;
 use std::path::{Path, PathBuf};
 
+/// The most NICs a guest has (PCI slots left beside its disks).
+pub const MAX_NICS: usize = 4;
+
 /// Everything needed to prepare and start one guest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestSpec {
@@ -28,6 +31,9 @@ pub struct GuestSpec {
     pub config: ConfigData,
     /// Volumes attached to the guest, in attachment order (they keep their PCI slots).
     pub volumes: Vec<VolumeDisk>,
+    /// NICs on virtual networks (TAPs in their networks' namespaces), first one first, at
+    /// most [`MAX_NICS`]; none: one NIC on QEMU's user-mode network, with `mac`.
+    pub nics: Vec<crate::netns::NicSpec>,
 }
 
 /// A block volume as a guest sees it: a virtio disk whose serial is the start of the

@@ -113,6 +113,11 @@ fn qmp_error_is(e: &impl std::fmt::Display, needles: &[&str]) -> bool {
 
 /// The first PCI slot of volumes attached at boot (2: NIC, 3: boot disk, 4: config drive).
 const FIRST_VOLUME_SLOT: usize = 5;
+/// PCI slots of NICs after the first (which has 0x2): the volumes take 5 to 28, so a guest
+/// has at most 4 NICs (slots 0x1d-0x1f for the others).
+const FIRST_EXTRA_NIC_SLOT: usize = 0x1c;
+/// The descriptor number QEMU gets the first TAP as.
+const TAP_FD_BASE: i32 = 3;
 
 /// How guests are accelerated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,11 +415,25 @@ impl Qemu {
                 if disk.shared { ",share-rw=on" } else { "" }
             ));
         }
+        if spec.nics.is_empty() {
+            a.extend([
+                "-netdev".into(),
+                "user,id=net0".into(),
+                "-device".into(),
+                format!("virtio-net-pci,netdev=net0,mac={},addr=0x2", spec.mac),
+            ]);
+        }
+        for (i, nic) in spec.nics.iter().enumerate() {
+            // The TAPs' descriptors are handed over as 3, 4, ... (see `start`).
+            let slot = if i == 0 { 0x2 } else { FIRST_EXTRA_NIC_SLOT + i };
+            a.extend([
+                "-netdev".into(),
+                format!("tap,id=net{i},fd={}", TAP_FD_BASE + i as i32),
+                "-device".into(),
+                format!("virtio-net-pci,netdev=net{i},mac={},addr={slot:#x}", nic.mac),
+            ]);
+        }
         a.extend([
-            "-netdev".into(),
-            "user,id=net0".into(),
-            "-device".into(),
-            format!("virtio-net-pci,netdev=net0,mac={},addr=0x2", spec.mac),
             "-chardev".into(),
             format!("file,id=console,path={},append=on", dir.join("console.log").display()),
             "-serial".into(),
@@ -524,11 +543,36 @@ impl Hypervisor for Qemu {
         let dir = self.dir(&spec.id);
         tokio::fs::create_dir_all(&dir).await.map_err(|e| internal("creating the instance directory", e))?;
         let _ = tokio::fs::remove_file(dir.join("qmp.sock")).await;
-        let out = tokio::process::Command::new("qemu-system-x86_64")
-            .args(self.args(spec))
-            .output()
-            .await
-            .map_err(|e| internal("running qemu-system-x86_64", e))?;
+        // Each NIC's TAP, opened in its network's namespace and plugged into its bridge; QEMU
+        // gets the descriptors as 3, 4, ... and keeps them (the TAPs go when it exits).
+        let mut taps = Vec::new();
+        for nic in &spec.nics {
+            let (ns, tap) = (nic.namespace.clone(), nic.tap.clone());
+            let fd = tokio::task::spawn_blocking(move || crate::netns::open_tap(&ns, &tap))
+                .await
+                .map_err(|e| Error::Internal(format!("opening a TAP: {e}")))??;
+            crate::netns::plug_tap(nic).await?;
+            taps.push(fd);
+        }
+        let raw: Vec<i32> = taps.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
+        let mut cmd = tokio::process::Command::new("qemu-system-x86_64");
+        cmd.args(self.args(spec));
+        if !raw.is_empty() {
+            // SAFETY: between fork and exec only dup2(2), which is async-signal-safe; the
+            // descriptors stay open in this process until the command has run.
+            unsafe {
+                cmd.pre_exec(move || {
+                    for (i, fd) in raw.iter().enumerate() {
+                        if libc::dup2(*fd, TAP_FD_BASE + i as i32) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let out = cmd.output().await.map_err(|e| internal("running qemu-system-x86_64", e))?;
+        drop(taps);
         if !out.status.success() {
             return Err(Error::Internal(format!(
                 "QEMU did not start: {}",

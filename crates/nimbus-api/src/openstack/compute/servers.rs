@@ -14,6 +14,7 @@ use axum::Json;
 use nimbus_control::compute::{
     AccessUpdate, BootSource, Naming, NewDataVolume, ServerAction, ServerCreate, ServerQuery, ServerView,
 };
+use nimbus_control::network::NicRequest;
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
 use nimbus_core::time::{iso_time, usage_time};
@@ -149,6 +150,18 @@ pub fn render(s: &AppState, ctx: &Ctx, v: &ServerView, mv: Microversion, view: V
     d
 }
 
+/// Nova's `addresses`: per network name, its fixed addresses with their MACs.
+fn addresses_doc(addresses: &[(String, String, String)]) -> Value {
+    let mut by_net = Map::new();
+    for (net, ip, mac) in addresses {
+        let entry = by_net.entry(net.clone()).or_insert_with(|| json!([]));
+        if let Some(list) = entry.as_array_mut() {
+            list.push(json!({"version": 4, "addr": ip, "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": mac}));
+        }
+    }
+    Value::Object(by_net)
+}
+
 /// The full server document at microversion `mv`.
 fn server_doc(s: &AppState, ctx: &Ctx, v: &ServerView, mv: Microversion) -> Value {
     let srv = &v.server;
@@ -173,7 +186,7 @@ fn server_doc(s: &AppState, ctx: &Ctx, v: &ServerView, mv: Microversion) -> Valu
         },
         "flavor": flavor_doc,
         "created": iso_time(srv.created_at), "updated": iso_time(srv.updated_at),
-        "addresses": {}, "accessIPv4": srv.access_ipv4, "accessIPv6": srv.access_ipv6,
+        "addresses": addresses_doc(&v.addresses), "accessIPv4": srv.access_ipv4, "accessIPv6": srv.access_ipv6,
         "links": links(s, "servers", &srv.id),
         "OS-DCF:diskConfig": srv.disk_config,
         "OS-EXT-AZ:availability_zone": srv.availability_zone,
@@ -351,15 +364,19 @@ fn access_of(m: &Map<String, Value>) -> Result<AccessUpdate, Error> {
     })
 }
 
-/// Checks `networks` (a list of `{"uuid"|"port"|"fixed_ip"}`, or `auto`/`none` from 2.37)
-/// and `security_groups` (only the `default` group exists until the VPC service arrives).
-fn check_networking(m: &Map<String, Value>) -> Result<(), Error> {
+/// Reads `networks` (a list of `{"uuid"[, "fixed_ip"]}` or `{"port"}`, or `auto`/`none`
+/// from 2.37: user-mode networking) and `security_groups` (names or ids) into the NICs asked
+/// for and their groups.
+fn networking_of(m: &Map<String, Value>) -> Result<(Vec<NicRequest>, Vec<String>), Error> {
+    let mut nics = Vec::new();
     match m.get("networks") {
         None | Some(Value::Null) => {}
         Some(Value::String(v)) if v == "auto" || v == "none" => {}
         Some(Value::Array(items)) => {
             for n in items {
                 let uuid = n.get("uuid").and_then(Value::as_str);
+                let port = n.get("port").and_then(Value::as_str).filter(|p| !p.is_empty());
+                let fixed_ip = n.get("fixed_ip").and_then(Value::as_str).map(str::to_string);
                 if let Some(u) = uuid {
                     let hex: String = u.chars().filter(|c| *c != '-').collect();
                     if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -367,27 +384,41 @@ fn check_networking(m: &Map<String, Value>) -> Result<(), Error> {
                             "Bad networks format: network uuid {u} is not a UUID."
                         )));
                     }
-                    return Err(Error::bad_request(format!(
-                        "Network {u} could not be found: private networks arrive with the VPC service."
-                    )));
                 }
-                if n.get("port").is_some() {
-                    return Err(Error::bad_request("Ports arrive with the VPC service."));
+                if let Some(ip) = &fixed_ip {
+                    if ip.parse::<std::net::Ipv4Addr>().is_err() {
+                        return Err(Error::bad_request(format!("Invalid fixed IP address ({ip})")));
+                    }
+                }
+                match (uuid, port) {
+                    (_, Some(p)) => nics.push(NicRequest { port_id: Some(p.into()), ..Default::default() }),
+                    (Some(u), None) => {
+                        nics.push(NicRequest { network_id: Some(u.into()), fixed_ip, ..Default::default() })
+                    }
+                    (None, None) => {
+                        return Err(Error::bad_request("Bad networks format: each names a uuid or a port."))
+                    }
                 }
             }
         }
         Some(_) => return Err(Error::bad_request("'networks' must be a list, 'auto' or 'none'.")),
     }
-    if let Some(groups) = m.get("security_groups").filter(|v| !v.is_null()) {
-        let list = groups.as_array().ok_or_else(|| Error::bad_request("'security_groups' must be a list."))?;
+    let mut groups = Vec::new();
+    if let Some(list) = m.get("security_groups").filter(|v| !v.is_null()) {
+        let list = list.as_array().ok_or_else(|| Error::bad_request("'security_groups' must be a list."))?;
         for g in list {
             let name = g.get("name").and_then(Value::as_str).unwrap_or("");
-            if name != "default" {
+            if name.is_empty() {
+                return Err(Error::bad_request("Each security group is given by its name."));
+            }
+            if nics.is_empty() && name != "default" {
+                // Without a virtual network there is no port for the group to hold.
                 return Err(Error::bad_request(format!("Security group {name} not found for project.")));
             }
+            groups.push(name.to_string());
         }
     }
-    Ok(())
+    Ok((nics, groups))
 }
 
 /// What to boot: `imageRef`, or the boot entry (`boot_index` 0) of
@@ -520,7 +551,9 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, ra
     }
     req.naming = Naming::Nova;
     req.access = access_of(m)?;
-    check_networking(m)?;
+    let (nics, groups) = networking_of(m)?;
+    req.nics = nics;
+    req.security_groups = groups;
     let admin_pass = str_field(m, "adminPass")?.map(str::to_string);
     let return_reservation = m.get("return_reservation_id").and_then(Value::as_bool).unwrap_or(false);
     let created = s.control.create_servers(&ctx, req).await?;
@@ -919,9 +952,8 @@ async fn password_clear(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Pa
 }
 
 async fn ips_list(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {
-    // Addresses arrive with the VPC service; until then a server has none.
-    s.control.get_server(&ctx, &id).await?;
-    Ok(Json(json!({"addresses": {}})).into_response())
+    let v = s.control.get_server(&ctx, &id).await?;
+    Ok(Json(json!({"addresses": addresses_doc(&v.addresses)})).into_response())
 }
 
 async fn ips_show(
