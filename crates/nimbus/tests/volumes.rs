@@ -1395,7 +1395,9 @@ async fn a_crash_during_a_backup_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let random = dir.path().join("random.raw");
     let st = std::process::Command::new("dd")
-        .args(["if=/dev/urandom", "bs=1M", "count=256", "status=none"])
+        // 1 GiB: the backup takes seconds, so the kill lands in its middle even when the
+        // machine is busy and this poll is slow to run.
+        .args(["if=/dev/urandom", "bs=1M", "count=1024", "status=none"])
         .arg(format!("of={}", random.display()))
         .status()
         .unwrap();
@@ -1412,8 +1414,8 @@ async fn a_crash_during_a_backup_resumes() {
     let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
     let b = region.openstack_json(&["volume", "backup", "create", "--name", "kb", "big"]);
     let backup = format!("/volume/v3/{project}/backups/{}", b["id"].as_str().unwrap());
-    // Polled closely (the API, not the CLI): the first pack appears an eighth of the way
-    // through, and the rest takes well under a second in a release build.
+    // Polled closely (the API, not the CLI): the first pack appears a 32nd of the way
+    // through, and the rest takes a few seconds.
     let objects = region.data_dir.join("objects");
     let start = std::time::Instant::now();
     while walk(&objects).is_empty() {
