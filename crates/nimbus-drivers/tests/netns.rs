@@ -42,6 +42,20 @@ fn lease(client: &str, dev: &str) -> Option<String> {
     out.lines().find_map(|l| l.split("lease of ").nth(1)).and_then(|r| r.split_whitespace().next()).map(str::to_string)
 }
 
+/// Stops the test's DHCP server and deletes its namespaces however the test ends.
+struct Cleanup(Vec<String>, std::path::PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.1) {
+            let _ = Command::new("kill").arg(pid.trim()).output();
+        }
+        for ns in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_subnet_leases_its_ports_addresses_and_nothing_else() {
     if !NetworkPlane::available().await {
@@ -52,6 +66,9 @@ async fn a_subnet_leases_its_ports_addresses_and_nothing_else() {
     let plane = NetworkPlane::new(root.path().join("net")).unwrap();
     let network = format!("{:08x}-test", std::process::id());
     let subnet = "5ab0c0de-0000-4000-8000-000000000001";
+    let client = format!("nbtest-{}", std::process::id());
+    let pid_file = root.path().join("net").join(namespace(&network)).join("dhcp.pid");
+    let _cleanup = Cleanup(vec![namespace(&network), client.clone()], pid_file.clone());
     let ns = plane.ensure_network(&network).await.unwrap();
     assert_eq!(ns, namespace(&network));
     let mut spec = SubnetSpec {
@@ -75,7 +92,6 @@ async fn a_subnet_leases_its_ports_addresses_and_nothing_else() {
     assert!(addr.contains("10.20.0.1/24"), "{addr}");
 
     // A guest stand-in: a client namespace on a veth plugged into the bridge.
-    let client = format!("nbtest-{}", std::process::id());
     assert!(sh(&["ip", "netns", "add", &client]).0);
     let (ok, out) =
         sh(&["ip", "-n", &ns, "link", "add", "vb-test", "type", "veth", "peer", "name", "vc-test", "netns", &client]);
@@ -96,7 +112,6 @@ async fn a_subnet_leases_its_ports_addresses_and_nothing_else() {
         panic!("not leased after the reload: {got:?}\nhosts:\n{hosts}\nlog:\n{log}");
     }
 
-    let pid_file = root.path().join("net").join(&ns).join("dhcp.pid");
     let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
     assert!(running(&pid));
     plane.remove_namespace(&ns).await.unwrap();
@@ -104,5 +119,4 @@ async fn a_subnet_leases_its_ports_addresses_and_nothing_else() {
     assert!(!list.contains(&ns), "{list}");
     assert!(!running(&pid), "dnsmasq stopped");
     assert!(plane.namespaces().await.unwrap().is_empty());
-    sh(&["ip", "netns", "del", &client]);
 }

@@ -291,9 +291,8 @@ impl<'a> ChunkReader<'a> {
         Ok(())
     }
 
-    /// A chunk's stored form (compressed as kept in packs) and plaintext length, checked
-    /// against its hash: what a copy to another project's store writes unchanged.
-    pub(super) async fn read_stored(&mut self, hash: &str) -> Result<(Vec<u8>, u64), Error> {
+    /// A chunk's stored form (compressed, as kept in its pack) and plaintext length.
+    async fn stored(&mut self, hash: &str) -> Result<(Vec<u8>, u64), Error> {
         if !self.rows.contains_key(hash) {
             self.prefetch(&[hash.to_string()]).await?;
         }
@@ -313,8 +312,15 @@ impl<'a> ChunkReader<'a> {
         let o = &self.packs[&row.pack];
         let start = row.pack_offset as u64;
         let stored = self.control.read_system_object(o, start..start + row.stored_len as u64).await?;
-        open_chunk(&stored, hash, row.len as u64)?;
         Ok((stored, row.len as u64))
+    }
+
+    /// A chunk's stored form and plaintext length, checked against its hash: what a copy
+    /// to another project's store writes unchanged.
+    pub(super) async fn read_stored(&mut self, hash: &str) -> Result<(Vec<u8>, u64), Error> {
+        let (stored, len) = self.stored(hash).await?;
+        open_chunk(&stored, hash, len)?;
+        Ok((stored, len))
     }
 
     /// A chunk's data.
@@ -324,26 +330,8 @@ impl<'a> ChunkReader<'a> {
                 return Ok(data.clone());
             }
         }
-        if !self.rows.contains_key(hash) {
-            self.prefetch(&[hash.to_string()]).await?;
-        }
-        let row = self
-            .rows
-            .get(hash)
-            .cloned()
-            .ok_or_else(|| Error::Internal(format!("backup chunk {hash} is missing from the chunk store")))?;
-        if !self.packs.contains_key(&row.pack) {
-            let o = self
-                .control
-                .system_object(&self.bucket, &row.pack)
-                .await?
-                .ok_or_else(|| Error::Internal(format!("backup pack {} is missing", row.pack)))?;
-            self.packs.insert(row.pack.clone(), o);
-        }
-        let o = &self.packs[&row.pack];
-        let start = row.pack_offset as u64;
-        let stored = self.control.read_system_object(o, start..start + row.stored_len as u64).await?;
-        let data = std::sync::Arc::new(open_chunk(&stored, hash, row.len as u64)?);
+        let (stored, len) = self.stored(hash).await?;
+        let data = std::sync::Arc::new(open_chunk(&stored, hash, len)?);
         self.last = Some((hash.to_string(), data.clone()));
         Ok(data)
     }

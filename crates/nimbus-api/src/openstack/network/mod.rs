@@ -118,6 +118,36 @@ fn create_bodies(doc: &Value, one: &str, many: &str) -> Result<(Vec<Map<String, 
     Ok((vec![body_object(doc, one)?], false))
 }
 
+/// Makes every item of a create, or none: a failure undoes those already made (Neutron's
+/// bulk creates are all or nothing).
+async fn all_or_nothing<R, T, C, CF, U, UF>(reqs: Vec<R>, mut create: C, mut undo: U) -> Result<Vec<T>, Error>
+where
+    C: FnMut(R) -> CF,
+    CF: std::future::Future<Output = Result<T, Error>>,
+    U: FnMut(&T) -> UF,
+    UF: std::future::Future<Output = ()>,
+{
+    let mut made = Vec::new();
+    for req in reqs {
+        match create(req).await {
+            Ok(t) => made.push(t),
+            Err(e) => {
+                for t in &made {
+                    undo(t).await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(made)
+}
+
+/// The answer to a create: `{"<one>": view}` or, for a bulk create, `{"<many>": [views]}`.
+fn created(views: Vec<Value>, bulk: bool, one: &str, many: &str) -> axum::response::Response {
+    let body = if bulk { json!({ many: views }) } else { json!({ one: views.into_iter().next() }) };
+    (axum::http::StatusCode::CREATED, Json(body)).into_response()
+}
+
 /// Rejects attributes a resource does not have (Neutron's "Unrecognized attribute(s)").
 fn check_keys(m: &Map<String, Value>, allowed: &[&str]) -> Result<(), Error> {
     let unknown: Vec<&str> = m.keys().map(String::as_str).filter(|k| !allowed.contains(k)).collect();

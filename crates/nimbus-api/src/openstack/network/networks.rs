@@ -93,22 +93,19 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, body: Bytes) -> ApiR
     let doc: Value = parse_json(&body)?;
     let (items, bulk) = create_bodies(&doc, "network", "networks")?;
     let reqs = items.iter().map(create_request).collect::<Result<Vec<_>, _>>()?;
-    let mut made = Vec::new();
-    for req in reqs {
-        match s.control.create_network(&ctx, req).await {
-            Ok(n) => made.push(n),
-            Err(e) => {
-                // A bulk create is all or nothing.
-                for n in &made {
-                    let _ = s.control.delete_network(&ctx, &n.id).await;
-                }
-                return Err(e.into());
+    let made = super::all_or_nothing(
+        reqs,
+        |req| s.control.create_network(&ctx, req),
+        |n| {
+            let (s, ctx, id) = (&s, &ctx, n.id.clone());
+            async move {
+                let _ = s.control.delete_network(ctx, &id).await;
             }
-        }
-    }
+        },
+    )
+    .await?;
     let views: Vec<Value> = made.iter().map(|n| view_with(n, Vec::new())).collect();
-    let body = if bulk { json!({ "networks": views }) } else { json!({ "network": views[0] }) };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(super::created(views, bulk, "network", "networks"))
 }
 
 async fn show(

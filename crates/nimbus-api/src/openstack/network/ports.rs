@@ -138,21 +138,19 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, body: Bytes) -> ApiR
     let doc: Value = parse_json(&body)?;
     let (items, bulk) = create_bodies(&doc, "port", "ports")?;
     let reqs = items.iter().map(create_request).collect::<Result<Vec<_>, _>>()?;
-    let mut made = Vec::new();
-    for req in reqs {
-        match s.control.create_port(&ctx, req).await {
-            Ok(p) => made.push(p),
-            Err(e) => {
-                for p in &made {
-                    let _ = s.control.delete_port(&ctx, &p.port.id).await;
-                }
-                return Err(e.into());
+    let made = super::all_or_nothing(
+        reqs,
+        |req| s.control.create_port(&ctx, req),
+        |n| {
+            let (s, ctx, id) = (&s, &ctx, n.port.id.clone());
+            async move {
+                let _ = s.control.delete_port(ctx, &id).await;
             }
-        }
-    }
-    let views: Vec<Value> = made.iter().map(|p| view(&ctx, p)).collect();
-    let body = if bulk { json!({ "ports": views }) } else { json!({ "port": views[0] }) };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+        },
+    )
+    .await?;
+    let views: Vec<Value> = made.iter().map(|n| view(&ctx, n)).collect();
+    Ok(super::created(views, bulk, "port", "ports"))
 }
 
 async fn show(

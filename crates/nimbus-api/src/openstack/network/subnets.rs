@@ -130,21 +130,19 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, body: Bytes) -> ApiR
     let doc: Value = parse_json(&body)?;
     let (items, bulk) = create_bodies(&doc, "subnet", "subnets")?;
     let reqs = items.iter().map(create_request).collect::<Result<Vec<_>, _>>()?;
-    let mut made = Vec::new();
-    for req in reqs {
-        match s.control.create_subnet(&ctx, req).await {
-            Ok(x) => made.push(x),
-            Err(e) => {
-                for x in &made {
-                    let _ = s.control.delete_subnet(&ctx, &x.id).await;
-                }
-                return Err(e.into());
+    let made = super::all_or_nothing(
+        reqs,
+        |req| s.control.create_subnet(&ctx, req),
+        |n| {
+            let (s, ctx, id) = (&s, &ctx, n.id.clone());
+            async move {
+                let _ = s.control.delete_subnet(ctx, &id).await;
             }
-        }
-    }
+        },
+    )
+    .await?;
     let views: Vec<Value> = made.iter().map(view).collect();
-    let body = if bulk { json!({ "subnets": views }) } else { json!({ "subnet": views[0] }) };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(super::created(views, bulk, "subnet", "subnets"))
 }
 
 async fn show(
