@@ -344,3 +344,96 @@ async fn guests_on_one_subnet_reach_each_other_and_no_one_else() {
     let p1 = region.openstack_json(&["port", "show", "p1"]);
     assert_eq!((p1["device_id"].as_str(), p1["status"].as_str()), (Some(""), Some("DOWN")), "{p1}");
 }
+
+/// Security groups in the data plane, with real guests: a group opening TCP 80 from one CIDR
+/// lets a busybox HTTP server be reached from a guest inside that range and not from one
+/// outside it, on the same subnet.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_security_group_rule_opens_a_port_to_one_range_only() {
+    let Some(region) = common::compute_region(&[]) else { return };
+    for args in [
+        vec!["network", "create", "vpc-s"],
+        vec!["subnet", "create", "--network", "vpc-s", "--subnet-range", "192.168.30.0/24", "sub-s"],
+        vec!["security", "group", "create", "web-sg"],
+        vec![
+            "security",
+            "group",
+            "rule",
+            "create",
+            "--protocol",
+            "tcp",
+            "--dst-port",
+            "80",
+            "--remote-ip",
+            "192.168.30.32/28",
+            "web-sg",
+        ],
+        vec![
+            "port",
+            "create",
+            "--network",
+            "vpc-s",
+            "--security-group",
+            "web-sg",
+            "--fixed-ip",
+            "subnet=sub-s,ip-address=192.168.30.11",
+            "pweb",
+        ],
+        vec!["port", "create", "--network", "vpc-s", "--fixed-ip", "subnet=sub-s,ip-address=192.168.30.40", "pin"],
+        vec!["port", "create", "--network", "vpc-s", "--fixed-ip", "subnet=sub-s,ip-address=192.168.30.60", "pout"],
+    ] {
+        let (ok, _, err) = region.openstack(&args);
+        assert!(ok, "{args:?}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.sh");
+    std::fs::write(
+        &web,
+        "#!/bin/sh\nmkdir -p /www && echo hello-web >/www/index.html && httpd -p 80 -h /www && echo HTTPD-UP\n",
+    )
+    .unwrap();
+    let client = dir.path().join("client.sh");
+    std::fs::write(
+        &client,
+        // (busybox nc: the static busybox's wget crashes resolving.)
+        "#!/bin/sh\nif printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 192.168.30.11 80 | grep -q hello-web; \
+         then echo HTTP-REACHED; else echo HTTP-BLOCKED; fi\n",
+    )
+    .unwrap();
+    let create = |name: &str, port: &str, script: &std::path::Path| {
+        let nic = format!("port-id={port}");
+        let (ok, _, err) = region.openstack(&[
+            "server",
+            "create",
+            "--flavor",
+            "s3.small.1",
+            "--image",
+            "nimbus-tiny",
+            "--nic",
+            &nic,
+            "--user-data",
+            script.to_str().unwrap(),
+            name,
+        ]);
+        assert!(ok, "{err}");
+    };
+    create("web", "pweb", &web);
+    let log = common::wait_console(&region, "web", common::READY, 1).await;
+    assert!(log.contains("HTTPD-UP"), "{log}");
+    create("inside", "pin", &client);
+    create("outside", "pout", &client);
+    let inside = common::wait_console(&region, "inside", common::READY, 1).await;
+    if !inside.contains("HTTP-REACHED") {
+        let mut rules = String::new();
+        for e in std::fs::read_dir(region.data_dir.join("net")).unwrap().flatten() {
+            rules.push_str(&std::fs::read_to_string(e.path().join("firewall.nft")).unwrap_or_default());
+        }
+        panic!("a guest in 192.168.30.32/28 reaches port 80: {inside}\nrules:\n{rules}");
+    }
+    let outside = common::wait_console(&region, "outside", common::READY, 1).await;
+    assert!(outside.contains("HTTP-BLOCKED"), "a guest outside the range does not: {outside}");
+    for vm in ["web", "inside", "outside"] {
+        let (ok, _, err) = region.openstack(&["server", "delete", "--wait", vm]);
+        assert!(ok, "{err}");
+    }
+}

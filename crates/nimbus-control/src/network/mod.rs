@@ -7,6 +7,7 @@
 //! request against Neutron's rules and the seed's (private address ranges only), then the
 //! quotas, in the transaction that records the change and its audit trace.
 
+mod firewall;
 mod ipam;
 mod networks;
 pub mod plane;

@@ -1,6 +1,7 @@
 //! The network reconciler: makes the Linux network plane match the store. Each network has a
 //! namespace, each subnet a bridge holding its gateway and (with DHCP on) a DHCP server that
-//! answers exactly the ports' MAC/IP pairs; namespaces and bridges the store no longer names
+//! answers exactly the ports' MAC/IP pairs, and a packet filter holds the ports' security
+//! groups (`firewall.rs`); namespaces and bridges the store no longer names
 //! are removed. Runs at start (adopting what a previous run left), when a network, subnet
 //! or port changes, and periodically. Without namespaces (not root) there is no plane and
 //! servers keep user-mode networking.
@@ -43,15 +44,33 @@ impl Control {
         let control = self;
         let Some(plane) = &control.drivers().network else { return Ok(()) };
         let _pass = control.network_pass.lock().await;
-        let (networks, subnets, ports, fixed) = {
+        let (networks, subnets, ports, fixed, bindings, all_rules) = {
             let mut c = control.store().read().await?;
             (
                 repo::list_networks(&mut c).await?,
                 repo::list_subnets(&mut c).await?,
                 repo::list_ports(&mut c).await?,
                 repo::all_fixed_ips(&mut c).await?,
+                repo::all_port_security_groups(&mut c).await?,
+                repo::list_rules(&mut c).await?,
             )
         };
+        // Security groups: each group's rules, each port's groups and addresses, each
+        // group's member addresses (for rules naming a remote group).
+        let mut rules: HashMap<String, Vec<repo::SecurityGroupRule>> = HashMap::new();
+        for r in all_rules {
+            rules.entry(r.security_group_id.clone()).or_default().push(r);
+        }
+        let mut addresses: HashMap<&str, Vec<String>> = HashMap::new();
+        for f in &fixed {
+            addresses.entry(f.port_id.as_str()).or_default().push(f.ip_address.clone());
+        }
+        let mut groups_of: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut members: HashMap<String, Vec<String>> = HashMap::new();
+        for (port, group) in &bindings {
+            groups_of.entry(port.as_str()).or_default().push(group.clone());
+            members.entry(group.clone()).or_default().extend(addresses.get(port.as_str()).cloned().unwrap_or_default());
+        }
         let macs: HashMap<&str, &str> = ports.iter().map(|p| (p.id.as_str(), p.mac_address.as_str())).collect();
         let mut hosts: HashMap<&str, Vec<(String, String)>> = HashMap::new();
         for f in &fixed {
@@ -90,6 +109,16 @@ impl Control {
                 }
             }
             plane.ensure_dhcp(&n.id, &specs).await?;
+            let filtered: Vec<super::firewall::FilteredPort> = ports
+                .iter()
+                .filter(|p| p.network_id == n.id)
+                .map(|p| super::firewall::FilteredPort {
+                    port: p,
+                    addresses: addresses.get(p.id.as_str()).cloned().unwrap_or_default(),
+                    groups: groups_of.get(p.id.as_str()).cloned().unwrap_or_default(),
+                })
+                .collect();
+            plane.apply_firewall(&n.id, &super::firewall::ruleset(&filtered, &rules, &members)).await?;
         }
         for ns in plane.namespaces().await? {
             if !wanted_ns.contains(&ns) {

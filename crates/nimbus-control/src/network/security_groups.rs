@@ -193,7 +193,9 @@ impl Control {
         if repo::default_security_group(&mut tx, project).await?.is_none() {
             self.make_default_security_group(&mut tx, project).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        self.wake_network();
+        Ok(())
     }
 
     /// Creates a group that allows all egress, charging `security_group`.
@@ -241,6 +243,7 @@ impl Control {
         .await?;
         let rules = repo::group_rules(&mut tx, &g.id).await?;
         tx.commit().await?;
+        self.wake_network();
         Ok(SecurityGroupView { group: g, rules })
     }
 
@@ -323,6 +326,7 @@ impl Control {
             repo::get_security_group(&mut tx, &g.id).await?.ok_or_else(|| Error::not_found("security group", id))?;
         let rules = repo::group_rules(&mut tx, &g.id).await?;
         tx.commit().await?;
+        self.wake_network();
         Ok(SecurityGroupView { group: g, rules })
     }
 
@@ -356,7 +360,9 @@ impl Control {
                 .in_project(&g.project_id),
         )
         .await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.wake_network();
+        Ok(())
     }
 
     /// Adds a rule to a group the caller may change.
@@ -422,6 +428,7 @@ impl Control {
         )
         .await?;
         tx.commit().await?;
+        self.wake_network();
         Ok(r)
     }
 
@@ -472,7 +479,9 @@ impl Control {
                 .in_project(&r.project_id),
         )
         .await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.wake_network();
+        Ok(())
     }
 }
 
