@@ -29,7 +29,8 @@ fn ms(d: Duration) -> f64 {
 
 /// The live ruleset of a namespace.
 fn live_rules(ns: &str) -> String {
-    let out = Command::new("ip").args(["netns", "exec", ns, "nft", "list", "table", "inet", "nimbus"]).output().unwrap();
+    let out =
+        Command::new("ip").args(["netns", "exec", ns, "nft", "list", "table", "inet", "nimbus"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -55,9 +56,8 @@ async fn main() {
     .await;
     let sg = call("POST", "/network/v2.0/security-groups", json!({"security_group": {"name": "bench-sg"}})).await;
     let sg_id = sg["security_group"]["id"].as_str().unwrap().to_string();
-    let ports: Vec<serde_json::Value> = (0..PORTS)
-        .map(|_| json!({"network_id": net_id, "security_groups": [sg_id]}))
-        .collect();
+    let ports: Vec<serde_json::Value> =
+        (0..PORTS).map(|_| json!({"network_id": net_id, "security_groups": [sg_id]})).collect();
     call("POST", "/network/v2.0/ports", json!({"ports": ports})).await;
     let ns = format!("nbn-{}", &net_id.replace('-', "")[..8]);
     let start = Instant::now();
@@ -95,7 +95,8 @@ async fn main() {
     let mut bare = Vec::new();
     for _ in 0..RUNS {
         let t = Instant::now();
-        let ok = Command::new("ip").args(["netns", "exec", &bare_ns, "nft", "-f"]).arg(&file).status().unwrap().success();
+        let ok =
+            Command::new("ip").args(["netns", "exec", &bare_ns, "nft", "-f"]).arg(&file).status().unwrap().success();
         assert!(ok);
         bare.push(t.elapsed());
     }

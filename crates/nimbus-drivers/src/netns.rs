@@ -376,15 +376,6 @@ impl NetworkPlane {
         }
         Ok(())
     }
-
-    /// Stops every DHCP server and removes every namespace of this region (a region's
-    /// data removed for good).
-    pub async fn remove_all(&self) -> Result<(), Error> {
-        for ns in self.namespaces().await? {
-            self.remove_namespace(&ns).await?;
-        }
-        Ok(())
-    }
 }
 
 fn first_host(cidr: &str) -> Result<String, Error> {

@@ -167,6 +167,12 @@ impl Control {
             .collect())
     }
 
+    /// The subnets of a network the caller was shown (they are as visible as it is).
+    pub async fn network_subnets(&self, n: &nimbus_store::network::Network) -> Result<Vec<Subnet>, Error> {
+        let mut c = self.store().read().await?;
+        repo::network_subnets(&mut c, &n.id).await
+    }
+
     /// Loads a subnet the caller may see (404 otherwise), for `action` on its network.
     async fn load_subnet(
         &self,

@@ -12,7 +12,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use nimbus_control::network::{NetworkCreate, NetworkUpdate};
-use nimbus_control::Ctx;
 use nimbus_core::Error;
 use nimbus_store::network::Network;
 use serde_json::{json, Map, Value};
@@ -40,9 +39,8 @@ const CREATE_KEYS: &[&str] = &[
     "availability_zone_hints",
 ];
 
-async fn view(s: &AppState, ctx: &Ctx, n: &Network) -> Result<Value, Error> {
-    let subnets: Vec<String> =
-        s.control.list_subnets(ctx).await?.into_iter().filter(|x| x.network_id == n.id).map(|x| x.id).collect();
+async fn view(s: &AppState, n: &Network) -> Result<Value, Error> {
+    let subnets: Vec<String> = s.control.network_subnets(n).await?.into_iter().map(|x| x.id).collect();
     Ok(view_with(n, subnets))
 }
 
@@ -115,7 +113,7 @@ async fn show(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let n = s.control.get_network(&ctx, &id).await?;
-    let v = listing::project_fields(view(&s, &ctx, &n).await?, &pairs(raw.as_deref()));
+    let v = listing::project_fields(view(&s, &n).await?, &pairs(raw.as_deref()));
     Ok(Json(json!({ "network": v })).into_response())
 }
 
@@ -136,7 +134,7 @@ async fn update(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<Strin
         port_security_enabled: bool_of(&m, "port_security_enabled")?,
     };
     let n = s.control.update_network(&ctx, &id, u).await?;
-    Ok(Json(json!({ "network": view(&s, &ctx, &n).await? })).into_response())
+    Ok(Json(json!({ "network": view(&s, &n).await? })).into_response())
 }
 
 async fn delete(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {
