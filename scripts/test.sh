@@ -7,10 +7,10 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-# iproute2 and dnsmasq-base: the virtual networks' namespaces and DHCP; busybox-static: the
+# iproute2, dnsmasq-base and nftables: the virtual networks' namespaces, DHCP and filters; busybox-static: the
 # DHCP client the network plane's test runs in a namespace.
 ensure_debs ca-certificates pkg-config qemu-utils qemu-system-x86 genisoimage openssh-client iproute2 dnsmasq-base \
-  busybox-static
+  busybox-static nftables
 ensure_venv
 ensure_postgres
 export NIMBUS_VENV="$VENV"

@@ -19,7 +19,7 @@ cleanup() {
   for f in "$tmp"/data/instances/*/qemu.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
   # So do the virtual networks' DHCP servers and namespaces.
   for f in "$tmp"/data/net/*/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-  for d in "$tmp"/data/net/nbn-*; do [ -d "$d" ] && ip netns del "$(basename "$d")" 2>/dev/null; done
+  for d in "$tmp"/data/net/nbn-* "$tmp"/data/net/nbr-*; do [ -d "$d" ] && ip netns del "$(basename "$d")" 2>/dev/null; done
   kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -37,9 +37,11 @@ cat tests/tempest/identity-expected.txt > "$tmp/expected.txt"
 [ -f tests/tempest/image-expected.txt ] && cat tests/tempest/image-expected.txt >> "$tmp/expected.txt"
 [ -f tests/tempest/network-expected.txt ] && cat tests/tempest/network-expected.txt >> "$tmp/expected.txt"
 image_ref="" image_ref_alt=""
+venv=${VENV:-$repo/.venv}
+# The region's external network (floating IPs and router gateways come from it).
+public_net=$(. "$tmp/data/admin-openrc.sh" && "$venv/bin/openstack" network show admin_external_net -f value -c id)
 if [ -n "${NIMBUS_TINY_DIR:-}" ]; then
   # Compute tests need two bootable images: the default one and a copy.
-  venv=${VENV:-$repo/.venv}
   (
     . "$tmp/data/admin-openrc.sh"
     "$venv/bin/openstack" image create --public --disk-format qcow2 --container-format bare \
@@ -52,7 +54,7 @@ if [ -n "${NIMBUS_TINY_DIR:-}" ]; then
   # Block storage runs with compute (attach tests need guests; run.sh turns cinder on with it).
   [ -f tests/tempest/volume-expected.txt ] && cat tests/tempest/volume-expected.txt >> "$tmp/expected.txt"
 fi
-NIMBUS_MULTIATTACH_TYPE=${image_ref:+shareable} NIMBUS_URL=$url NIMBUS_ADMIN_PASSWORD=$pw NIMBUS_REGION=eu-west-0 TEMPEST_LIST="${TEMPEST_LIST:-$tmp/expected.txt}" \
+NIMBUS_PUBLIC_NETWORK_ID=$public_net NIMBUS_MULTIATTACH_TYPE=${image_ref:+shareable} NIMBUS_URL=$url NIMBUS_ADMIN_PASSWORD=$pw NIMBUS_REGION=eu-west-0 TEMPEST_LIST="${TEMPEST_LIST:-$tmp/expected.txt}" \
   NIMBUS_IMAGE_REF=$image_ref NIMBUS_IMAGE_REF_ALT=$image_ref_alt bash tests/tempest/run.sh || rc=$?
 if [ $rc -ne 0 ]; then
   echo "region.sh: last lines of the region's log:" >&2

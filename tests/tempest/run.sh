@@ -103,8 +103,8 @@ security_compliance = true
 cinder = ${compute_on}
 glance = true
 horizon = false
-# Networking (Neutron v2.0: networks, subnets, ports, security groups) is served; no test
-# project gets an isolated network (create_isolated_networks = false: no routers yet).
+# Networking (Neutron v2.0: networks, subnets, ports, security groups, routers, floating
+# IPs) is served; no test project gets an isolated network (create_isolated_networks = false).
 neutron = true
 nova = ${compute_on}
 swift = false
@@ -191,15 +191,16 @@ image_format_enforcement = false
 [network]
 project_network_cidr = 10.100.0.0/16
 project_network_mask_bits = 28
-# No external network in the test region yet: the floating IP and gateway tests skip.
-public_network_id =
+# The region's external network (admin_external_net): router gateways and floating IPs.
+public_network_id = ${NIMBUS_PUBLIC_NETWORK_ID:-}
+floating_network_name = admin_external_net
 shared_physical_network = false
 
 [network-feature-enabled]
 ipv6 = false
 ipv6_subnet_attributes = false
-floating_ips = false
-api_extensions = security-group,standard-attr-description,net-mtu,external-net,allowed-address-pairs
+floating_ips = true
+api_extensions = security-group,standard-attr-description,net-mtu,external-net,allowed-address-pairs,router,ext-gw-mode,extraroute
 
 [validation]
 run_validation = false

@@ -70,6 +70,13 @@ pub struct RegionConfig {
     pub lifecycle_day_secs: u64,
     /// How often lifecycle rules are applied.
     pub lifecycle_interval_secs: u64,
+    /// The region's external network, made at start (seed 6.3.2: EIPs come from it).
+    pub external_network_name: String,
+    /// Its address range: the "public" addresses of EIPs and router gateways, living only in
+    /// the namespace that stands for the internet on this machine.
+    pub external_network_cidr: String,
+    /// The bandwidth of a floating IP made through Neutron (which names none), in Mbit/s.
+    pub eip_default_bandwidth_mbit: i64,
 }
 
 impl Default for RegionConfig {
@@ -104,6 +111,10 @@ impl Default for RegionConfig {
             cbr_time_scale: 1,
             lifecycle_day_secs: 86_400,
             lifecycle_interval_secs: 3600,
+            external_network_name: "admin_external_net".into(),
+            // RFC 2544's benchmarking range: never routed on a real network.
+            external_network_cidr: "198.18.0.0/16".into(),
+            eip_default_bandwidth_mbit: 100,
         }
     }
 }

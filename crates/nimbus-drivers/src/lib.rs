@@ -8,6 +8,7 @@ pub mod data_file;
 pub mod hypervisor;
 pub mod image_files;
 pub mod netns;
+pub mod netns_l3;
 pub mod object_crypt;
 pub mod object_files;
 pub mod qcow2_map;

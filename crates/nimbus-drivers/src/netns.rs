@@ -97,7 +97,7 @@ pub struct SubnetSpec {
     pub mtu: i64,
 }
 
-fn io(what: &str, e: std::io::Error) -> Error {
+pub(crate) fn io(what: &str, e: std::io::Error) -> Error {
     Error::Internal(format!("{what}: {e}"))
 }
 
@@ -116,7 +116,7 @@ pub fn bridge(subnet_id: &str) -> String {
     format!("br-{}", short(subnet_id))
 }
 
-async fn run(program: &str, args: &[&str]) -> Result<String, Error> {
+pub(crate) async fn run(program: &str, args: &[&str]) -> Result<String, Error> {
     let out = tokio::process::Command::new(program)
         .args(args)
         .output()
@@ -133,7 +133,7 @@ async fn run(program: &str, args: &[&str]) -> Result<String, Error> {
 }
 
 /// `ip -n <ns> ...`.
-async fn ip_in(ns: &str, args: &[&str]) -> Result<String, Error> {
+pub(crate) async fn ip_in(ns: &str, args: &[&str]) -> Result<String, Error> {
     let mut all = vec!["-n", ns];
     all.extend_from_slice(args);
     run("ip", &all).await
@@ -142,7 +142,7 @@ async fn ip_in(ns: &str, args: &[&str]) -> Result<String, Error> {
 /// The virtual networks of one region.
 #[derive(Debug, Clone)]
 pub struct NetworkPlane {
-    root: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
 impl NetworkPlane {
@@ -164,7 +164,7 @@ impl NetworkPlane {
         tokio::fs::try_exists("/usr/sbin/dnsmasq").await.unwrap_or(false)
     }
 
-    fn dir(&self, ns: &str) -> PathBuf {
+    pub(crate) fn dir(&self, ns: &str) -> PathBuf {
         self.root.join(ns)
     }
 
@@ -391,7 +391,7 @@ fn mask_of(prefix: &str) -> Result<String, Error> {
 }
 
 /// Writes `text` unless the file already holds it; whether it wrote.
-async fn write_if_changed(path: &Path, text: &str) -> Result<bool, Error> {
+pub(crate) async fn write_if_changed(path: &Path, text: &str) -> Result<bool, Error> {
     if tokio::fs::read_to_string(path).await.is_ok_and(|old| old == text) {
         return Ok(false);
     }
@@ -424,7 +424,7 @@ fn running(pid: i32) -> bool {
     }
 }
 
-async fn stop_pid_file(pid_file: &Path) {
+pub(crate) async fn stop_pid_file(pid_file: &Path) {
     if let Some(pid) = live_pid(pid_file).await {
         unsafe_kill(pid, libc::SIGTERM);
         for _ in 0..50 {

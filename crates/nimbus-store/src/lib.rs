@@ -20,6 +20,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod images;
 pub mod jobs;
+pub mod l3;
 pub mod messages;
 pub mod network;
 pub mod objects;

@@ -200,6 +200,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         write_client_files(&data_dir, &cfg, c)?;
     }
 
+    let external =
+        control.ensure_external_network().await.map_err(|e| anyhow::anyhow!("making the external network: {e}"))?;
+
     if let Some(dir) = &args.default_image_dir {
         let qcow2 = dir.join("nimbus-tiny.qcow2");
         match control.ensure_default_image(&qcow2).await {
@@ -219,6 +222,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     println!("  store: {}", if url.starts_with("sqlite:") { "SQLite (embedded)" } else { "PostgreSQL" });
     println!("  credentials: . {}", data_dir.join("admin-openrc.sh").display());
     println!("  object storage (S3): http://{s3_addr}");
+    if control.drivers().network.is_some() {
+        // The external network's namespace stands for the internet: EIPs answer there.
+        println!(
+            "  external network: {} ({}), the internet's namespace: {}",
+            cfg.external_network_name,
+            cfg.external_network_cidr,
+            nimbus_drivers::netns::namespace(&external)
+        );
+    }
     println!("listening: http://{addr}");
     if cfg.hypervisor == "qemu" {
         // After the listening line: a KVM that hangs would otherwise delay start-up.

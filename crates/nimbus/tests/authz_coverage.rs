@@ -404,6 +404,18 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/network/v2.0/quotas/{project_id}", 404),
     ("GET", "/network/v2.0/quotas/{project_id}/details.json", 404),
     ("PUT", "/network/v2.0/quotas/{project_id}", 404),
+    ("GET", "/network/v2.0/routers", 200),
+    ("POST", "/network/v2.0/routers", 201),
+    ("GET", "/network/v2.0/routers/{router_id}", 404),
+    ("PUT", "/network/v2.0/routers/{router_id}", 404),
+    ("DELETE", "/network/v2.0/routers/{router_id}", 404),
+    ("PUT", "/network/v2.0/routers/{router_id}/add_router_interface", 404),
+    ("PUT", "/network/v2.0/routers/{router_id}/remove_router_interface", 404),
+    ("GET", "/network/v2.0/floatingips", 200),
+    ("POST", "/network/v2.0/floatingips", 201),
+    ("GET", "/network/v2.0/floatingips/{floatingip_id}", 404),
+    ("PUT", "/network/v2.0/floatingips/{floatingip_id}", 404),
+    ("DELETE", "/network/v2.0/floatingips/{floatingip_id}", 404),
 ];
 
 /// Whether a body is an error in one of the API families' formats.
@@ -479,6 +491,17 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         }
         ("POST", "/network/v2.0/security-group-rules") => Some(json!({"security_group_rule": {
             "security_group_id": p["security_group_id"], "direction": "ingress"}})),
+        // The intruder's own router and floating IP: allowed; the victim's: not found.
+        ("POST", "/network/v2.0/routers") => Some(json!({"router": {"name": "intruder-router"}})),
+        ("PUT", "/network/v2.0/routers/{router_id}") => Some(json!({"router": {"name": "evil"}})),
+        ("PUT", "/network/v2.0/routers/{router_id}/add_router_interface")
+        | ("PUT", "/network/v2.0/routers/{router_id}/remove_router_interface") => {
+            Some(json!({"subnet_id": p["subnet_id"]}))
+        }
+        ("POST", "/network/v2.0/floatingips") => {
+            Some(json!({"floatingip": {"floating_network_id": p["external_network_id"]}}))
+        }
+        ("PUT", "/network/v2.0/floatingips/{floatingip_id}") => Some(json!({"floatingip": {"port_id": p["port_id"]}})),
         ("POST", "/image/v2/images") => Some(json!({"name": "intruder-img"})),
         ("POST", "/compute/v2.1/flavors") => {
             Some(json!({"flavor": {"name": "evil", "vcpus": 1, "ram": 64, "disk": 0}}))
@@ -1000,6 +1023,38 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
     assert_eq!(s, 201, "{sg}");
     let security_group_id = sg["security_group"]["id"].as_str().unwrap().to_string();
     let rule_id = sg["security_group"]["security_group_rules"][0]["id"].as_str().unwrap().to_string();
+    // The victim's router (joining its subnet to the external network) and floating IP.
+    let (_, ext) = region.call("GET", "/network/v2.0/networks?router:external=true", Some(&token), None).await;
+    let external_network_id = ext["networks"][0]["id"].as_str().unwrap().to_string();
+    let (s, router) = region
+        .call(
+            "POST",
+            "/network/v2.0/routers",
+            Some(&token),
+            Some(json!({"router": {"name": "victim-router", "external_gateway_info": {"network_id": external_network_id}}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{router}");
+    let router_id = router["router"]["id"].as_str().unwrap().to_string();
+    let (s, i) = region
+        .call(
+            "PUT",
+            &format!("/network/v2.0/routers/{router_id}/add_router_interface"),
+            Some(&token),
+            Some(json!({"subnet_id": subnet_id})),
+        )
+        .await;
+    assert_eq!(s, 200, "{i}");
+    let (s, fip) = region
+        .call(
+            "POST",
+            "/network/v2.0/floatingips",
+            Some(&token),
+            Some(json!({"floatingip": {"floating_network_id": external_network_id, "port_id": port_id}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{fip}");
+    let floatingip_id = fip["floatingip"]["id"].as_str().unwrap().to_string();
     let (_, qos) = region.call("GET", &format!("/volume/v3/{project_id}/qos-specs"), Some(admin), None).await;
     let qos_id = qos["qos_specs"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
@@ -1026,6 +1081,9 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("port_id", port_id),
         ("security_group_id", security_group_id),
         ("rule_id", rule_id),
+        ("router_id", router_id),
+        ("floatingip_id", floatingip_id),
+        ("external_network_id", external_network_id),
         ("action", "disable".to_string()),
         ("host", "nimbus@local".to_string()),
         ("request_id", request_id),

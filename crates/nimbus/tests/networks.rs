@@ -10,7 +10,7 @@
 mod common;
 
 use common::{databases, Region, ADMIN_PASSWORD};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -433,4 +433,258 @@ async fn a_security_group_rule_opens_a_port_to_one_range_only() {
         let (ok, _, err) = region.openstack(&["server", "delete", "--wait", vm]);
         assert!(ok, "{err}");
     }
+}
+
+/// The namespace of a network, from its id.
+fn netns_of(id: &Value) -> String {
+    format!("nbn-{}", &id.as_str().unwrap().replace('-', "")[..8])
+}
+
+/// Output of a command run inside a namespace (stdout, or empty when it fails).
+fn in_netns(ns: &str, args: &[&str]) -> String {
+    let out = Command::new("ip").args(["netns", "exec", ns]).args(args).output().unwrap();
+    if out.status.success() {
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    } else {
+        String::new()
+    }
+}
+
+/// Routers and floating IPs through the `openstack` CLI on both stores: a router joins a
+/// subnet and reaches the external network `admin_external_net` (its gateway's address from
+/// there, SNAT on); a floating IP is allocated (DOWN), bound to a port (ACTIVE, carried by the
+/// router), and stays allocated when its port goes. Refused with nothing changed: a gateway
+/// on a network that is not external, a subnet overlapping one the router has, the same
+/// subnet twice, a floating IP from a private network or for a port no router joins to the
+/// outside, a second floating IP for one address, removing an interface or the gateway a
+/// floating IP needs, deleting a router with interfaces. Another project's member sees
+/// none of it. The router's namespace holds the gateway and floating addresses and goes with
+/// the router.
+#[tokio::test(flavor = "multi_thread")]
+async fn routers_and_floating_ips_with_the_openstack_cli() {
+    for db in databases() {
+        let region = Region::start_with(&db, &[], None);
+        let ext = region.openstack_json(&["network", "show", "admin_external_net"]);
+        assert_eq!((ext["router:external"].as_bool(), ext["shared"].as_bool()), (Some(true), Some(true)), "{ext}");
+        for args in [
+            vec!["network", "create", "vpc-a"],
+            vec!["subnet", "create", "--network", "vpc-a", "--subnet-range", "192.168.1.0/24", "web"],
+            vec!["network", "create", "vpc-b"],
+            vec!["subnet", "create", "--network", "vpc-b", "--subnet-range", "192.168.1.128/25", "web-b"],
+            vec!["subnet", "create", "--network", "vpc-b", "--subnet-range", "10.20.0.0/24", "db"],
+            vec!["network", "create", "lonely"],
+            vec!["subnet", "create", "--network", "lonely", "--subnet-range", "10.30.0.0/24", "lonely-sub"],
+            vec!["port", "create", "--network", "vpc-a", "p1"],
+            vec!["port", "create", "--network", "lonely", "p-lonely"],
+        ] {
+            let (ok, _, err) = region.openstack(&args);
+            assert!(ok, "{args:?}: {err}");
+        }
+        let r1 = region.openstack_json(&["router", "create", "r1"]);
+        assert_eq!((r1["status"].as_str(), &r1["external_gateway_info"]), (Some("ACTIVE"), &Value::Null), "{r1}");
+        let (ok, _, err) = region.openstack(&["router", "set", "--external-gateway", "vpc-a", "r1"]);
+        assert!(!ok && err.contains("not an external network"), "{err}");
+        let (ok, _, err) = region.openstack(&["router", "set", "--external-gateway", "admin_external_net", "r1"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = region.openstack(&["router", "add", "subnet", "r1", "web"]);
+        assert!(ok, "{err}");
+        for (args, why) in [
+            (vec!["router", "add", "subnet", "r1", "web-b"], "overlaps"),
+            (vec!["router", "add", "subnet", "r1", "web"], "already has a port"),
+        ] {
+            let (ok, _, err) = region.openstack(&args);
+            assert!(!ok && err.contains(why), "{args:?}: {err}");
+        }
+        let (ok, _, err) = region.openstack(&["router", "add", "subnet", "r1", "db"]);
+        assert!(ok, "{err}");
+        let r1 = region.openstack_json(&["router", "show", "r1"]);
+        let gw = &r1["external_gateway_info"];
+        assert_eq!((gw["network_id"].as_str(), gw["enable_snat"].as_bool()), (ext["id"].as_str(), Some(true)), "{r1}");
+        let gw_ip = gw["external_fixed_ips"][0]["ip_address"].as_str().unwrap().to_string();
+        assert!(gw_ip.starts_with("198.18."), "{r1}");
+        let ifaces =
+            region.openstack_json(&["port", "list", "--router", "r1", "--device-owner", "network:router_interface"]);
+        let ips = ifaces.to_string();
+        assert!(ips.contains("192.168.1.1") && ips.contains("10.20.0.1"), "the subnets' gateways: {ifaces}");
+        let (ok, _, err) = region.openstack(&["subnet", "delete", "web"]);
+        assert!(!ok && err.contains("IP allocation"), "{err}");
+
+        // Floating IPs.
+        let fip = region.openstack_json(&["floating", "ip", "create", "admin_external_net"]);
+        let address = fip["floating_ip_address"].as_str().unwrap().to_string();
+        assert_eq!(fip["status"], "DOWN", "{fip}");
+        let (ok, _, err) = region.openstack(&["floating", "ip", "create", "vpc-a"]);
+        assert!(!ok && err.contains("not a valid external network"), "{err}");
+        let (ok, _, err) = region.openstack(&["floating", "ip", "set", "--port", "p-lonely", &address]);
+        assert!(!ok && err.contains("external gateway reachable"), "{err}");
+        let (ok, _, err) = region.openstack(&["floating", "ip", "set", "--port", "p1", &address]);
+        assert!(ok, "{err}");
+        let bound = region.openstack_json(&["floating", "ip", "show", &address]);
+        assert_eq!(
+            (bound["status"].as_str(), bound["router_id"].as_str(), bound["fixed_ip_address"].as_str()),
+            (Some("ACTIVE"), r1["id"].as_str(), Some("192.168.1.2")),
+            "{bound}"
+        );
+        let second = region.openstack_json(&["floating", "ip", "create", "admin_external_net"]);
+        let second_ip = second["floating_ip_address"].as_str().unwrap().to_string();
+        let (ok, _, err) = region.openstack(&["floating", "ip", "set", "--port", "p1", &second_ip]);
+        assert!(!ok && err.contains("already has a floating IP"), "{err}");
+        for (args, why) in [
+            (vec!["router", "remove", "subnet", "r1", "web"], "required by one or more floating IPs"),
+            (vec!["router", "unset", "--external-gateway", "r1"], "required by floating IP"),
+            (vec!["router", "delete", "r1"], "still has ports"),
+        ] {
+            let (ok, _, err) = region.openstack(&args);
+            assert!(!ok && err.contains(why), "{args:?}: {err}");
+        }
+
+        // The data plane: the router's namespace holds the gateway and the floating IP, and
+        // translates the floating IP to its fixed address.
+        let rns = format!("nbr-{}", &r1["id"].as_str().unwrap().replace('-', "")[..8]);
+        let nat = region.data_dir.join("net").join(&rns).join("nat.nft");
+        region
+            .wait_for(30, "the router's NAT", || async {
+                let text = std::fs::read_to_string(&nat).unwrap_or_default();
+                text.contains(&format!("ip daddr {address} dnat to 192.168.1.2")).then_some(())
+            })
+            .await;
+        let addrs = Command::new("ip").args(["-n", &rns, "-o", "-4", "addr"]).output().unwrap();
+        let addrs = String::from_utf8_lossy(&addrs.stdout);
+        assert!(addrs.contains(&format!("{gw_ip}/16")) && addrs.contains(&format!("{address}/32")), "{addrs}");
+
+        // Another project's member sees none of it.
+        let (admin, _) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+        region.tenant(&admin, "l3-other", "lola", "lola-pw-1", "member").await;
+        let lola = region.os_env("lola", "lola-pw-1", "l3-other");
+        let (ok, out, _) = region.openstack_as(&lola, &["router", "list", "-f", "value", "-c", "Name"]);
+        assert!(ok && !out.contains("r1"), "{out}");
+        let (ok, _, err) = region.openstack_as(&lola, &["floating", "ip", "show", bound["id"].as_str().unwrap()]);
+        assert!(!ok && (err.contains("No FloatingIP found") || err.contains("Could not find")), "{err}");
+        let (ok, _, err) =
+            region.openstack_as(&lola, &["router", "add", "subnet", r1["id"].as_str().unwrap(), "whatever"]);
+        assert!(!ok, "{err}");
+
+        // A port that goes leaves its floating IP allocated, unbound.
+        let (ok, _, err) = region.openstack(&["port", "delete", "p1"]);
+        assert!(ok, "{err}");
+        let unbound = region.openstack_json(&["floating", "ip", "show", &address]);
+        assert_eq!((unbound["status"].as_str(), &unbound["port_id"]), (Some("DOWN"), &Value::Null), "{unbound}");
+
+        // Quota: the project's floating IPs.
+        let (ok, _, err) = region.openstack(&["quota", "set", "--floating-ips", "2", "admin"]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = region.openstack(&["floating", "ip", "create", "admin_external_net"]);
+        assert!(!ok && err.contains("uota"), "{err}");
+
+        // Everything goes, the router's namespace with it.
+        for args in [
+            vec!["floating", "ip", "delete", &address],
+            vec!["floating", "ip", "delete", &second_ip],
+            vec!["router", "remove", "subnet", "r1", "web"],
+            vec!["router", "remove", "subnet", "r1", "db"],
+            vec!["router", "delete", "r1"],
+        ] {
+            let (ok, _, err) = region.openstack(&args);
+            assert!(ok, "{args:?}: {err}");
+        }
+        let left = region.openstack_json(&["port", "list", "--network", "admin_external_net"]);
+        assert_eq!(left, json!([]), "no gateway or floating IP port is left: {left}");
+        region
+            .wait_for(30, "the router's namespace removed", || async {
+                let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+                (!String::from_utf8_lossy(&list.stdout).contains(&rns)).then_some(())
+            })
+            .await;
+    }
+}
+
+/// EIPs with real guests: a server on a subnet its router joins to the external network
+/// reaches the internet's namespace (source NAT); once a floating IP is bound to it, a busybox
+/// HTTP server in the guest answers on that address from the internet's namespace, shaped by
+/// its bandwidth; unbound, it no longer does; the deleted server leaves it allocated.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_eip_reaches_a_guest_from_the_internet_until_unbound() {
+    let Some(region) = common::compute_region(&[]) else { return };
+    for args in [
+        vec!["network", "create", "vpc-e"],
+        vec!["subnet", "create", "--network", "vpc-e", "--subnet-range", "192.168.40.0/24", "sub-e"],
+        vec!["router", "create", "--external-gateway", "admin_external_net", "r-e"],
+        vec!["router", "add", "subnet", "r-e", "sub-e"],
+        vec!["security", "group", "create", "pub"],
+        vec!["security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "80", "pub"],
+    ] {
+        let (ok, _, err) = region.openstack(&args);
+        assert!(ok, "{args:?}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.sh");
+    std::fs::write(
+        &web,
+        "#!/bin/sh\nif ping -c 3 -W 2 198.18.0.1 >/dev/null; then echo NET-REACHED; else echo NET-FAILED; fi\n\
+         mkdir -p /www && echo hello-eip >/www/index.html && httpd -p 80 -h /www && echo HTTPD-UP\n",
+    )
+    .unwrap();
+    let (ok, _, err) = region.openstack(&[
+        "server",
+        "create",
+        "--flavor",
+        "s3.small.1",
+        "--image",
+        "nimbus-tiny",
+        "--network",
+        "vpc-e",
+        "--security-group",
+        "pub",
+        "--user-data",
+        web.to_str().unwrap(),
+        "vm-e",
+    ]);
+    assert!(ok, "{err}");
+    let log = common::wait_console(&region, "vm-e", common::READY, 1).await;
+    assert!(log.contains("NET-REACHED"), "the guest reaches the internet through its router: {log}");
+    assert!(log.contains("HTTPD-UP"), "{log}");
+
+    let fip = region.openstack_json(&["floating", "ip", "create", "admin_external_net"]);
+    let address = fip["floating_ip_address"].as_str().unwrap().to_string();
+    let (ok, _, err) = region.openstack(&["server", "add", "floating", "ip", "vm-e", &address]);
+    assert!(ok, "{err}");
+    let vm = region.openstack_json(&["server", "show", "vm-e"]);
+    assert!(vm["addresses"].to_string().contains(&address), "{vm}");
+    let internet = netns_of(&region.openstack_json(&["network", "show", "admin_external_net"])["id"]);
+    let fetch = |address: String| {
+        let internet = internet.clone();
+        async move {
+            let cmd = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 {address} 80");
+            in_netns(&internet, &["sh", "-c", &cmd])
+        }
+    };
+    region
+        .wait_for(60, "the guest's web server on its EIP, from the internet", || {
+            let f = fetch(address.clone());
+            async move { f.await.contains("hello-eip").then_some(()) }
+        })
+        .await;
+    // Its bandwidth (Neutron's default: 100 Mbit/s) shapes what leaves through the EIP.
+    let r = region.openstack_json(&["router", "show", "r-e"]);
+    let rns = format!("nbr-{}", &r["id"].as_str().unwrap().replace('-', "")[..8]);
+    let gw_port =
+        region.openstack_json(&["port", "list", "--router", "r-e", "--device-owner", "network:router_gateway"]);
+    let qg = format!("qg-{}", &gw_port[0]["ID"].as_str().unwrap().replace('-', "")[..8]);
+    let classes = in_netns(&rns, &["tc", "class", "show", "dev", &qg]);
+    assert!(classes.contains("rate 100Mbit"), "{classes}");
+
+    let (ok, _, err) = region.openstack(&["server", "remove", "floating", "ip", "vm-e", &address]);
+    assert!(ok, "{err}");
+    region
+        .wait_for(60, "the EIP no longer reaching the guest", || {
+            let f = fetch(address.clone());
+            async move { (!f.await.contains("hello-eip")).then_some(()) }
+        })
+        .await;
+    let (ok, _, err) = region.openstack(&["server", "add", "floating", "ip", "vm-e", &address]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "vm-e"]);
+    assert!(ok, "{err}");
+    let left = region.openstack_json(&["floating", "ip", "show", &address]);
+    assert_eq!((left["status"].as_str(), &left["port_id"]), (Some("DOWN"), &Value::Null), "kept, unbound: {left}");
 }

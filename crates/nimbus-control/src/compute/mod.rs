@@ -12,5 +12,5 @@ pub use flavor::{FlavorCreate, BUILTIN_FLAVORS};
 pub use keypair::fingerprint;
 pub use server::{
     instance_action_name, volume_backed, AccessUpdate, ActionOutcome, BootSource, Naming, NewDataVolume, ServerAction,
-    ServerCreate, ServerQuery, ServerView, ServersCreated,
+    ServerAddress, ServerCreate, ServerQuery, ServerView, ServersCreated,
 };

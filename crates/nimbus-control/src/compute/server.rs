@@ -209,8 +209,19 @@ pub struct ServerView {
     /// The image its boot volume was made from (a server booted from a volume has no
     /// image of its own; Huawei's API shows this one).
     pub boot_image_id: Option<String>,
-    /// Its fixed addresses on virtual networks: (network name, address, MAC).
-    pub addresses: Vec<(String, String, String)>,
+    /// Its addresses on virtual networks: each port's fixed ones, each followed by the
+    /// floating IP bound to it.
+    pub addresses: Vec<ServerAddress>,
+}
+
+/// An address of a server, as Nova lists them per network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerAddress {
+    pub network: String,
+    pub address: String,
+    pub mac: String,
+    /// A floating IP (EIP) rather than a fixed address.
+    pub floating: bool,
 }
 
 /// An action on an existing server.
@@ -895,8 +906,23 @@ impl Control {
         let mut addresses = Vec::new();
         for p in nimbus_store::network::device_ports(c, &server.id).await? {
             let name = nimbus_store::network::get_network(c, &p.network_id).await?.map(|n| n.name).unwrap_or_default();
+            let floating = nimbus_store::l3::port_floating_ips(c, &p.id).await?;
             for f in nimbus_store::network::port_fixed_ips(c, &p.id).await? {
-                addresses.push((name.clone(), f.ip_address, p.mac_address.clone()));
+                let fip = floating.iter().find(|x| x.fixed_ip_address.as_deref() == Some(f.ip_address.as_str()));
+                addresses.push(ServerAddress {
+                    network: name.clone(),
+                    address: f.ip_address,
+                    mac: p.mac_address.clone(),
+                    floating: false,
+                });
+                if let Some(fip) = fip {
+                    addresses.push(ServerAddress {
+                        network: name.clone(),
+                        address: fip.floating_ip_address.clone(),
+                        mac: p.mac_address.clone(),
+                        floating: true,
+                    });
+                }
             }
         }
         Ok(ServerView { server, tags, volumes, boot_image_id, addresses })

@@ -8,16 +8,23 @@
 //! quotas, in the transaction that records the change and its audit trace.
 
 mod firewall;
+mod floating_ips;
 mod ipam;
 mod networks;
 pub mod plane;
 mod ports;
+mod routers;
 mod security_groups;
 mod subnets;
 
+pub use floating_ips::{BandwidthRequest, FloatingIpCreate, FloatingIpUpdate, FloatingIpView, BANDWIDTH_RANGE};
 pub use ipam::HostRoute;
 pub use networks::{NetworkCreate, NetworkUpdate};
-pub use ports::{FixedIpRequest, NicRequest, PortCreate, PortUpdate, PortView, ServerNic};
+pub use ports::{
+    FixedIpRequest, NicRequest, PortCreate, PortUpdate, PortView, ServerNic, OWNER_FLOATING_IP, OWNER_ROUTER_GATEWAY,
+    OWNER_ROUTER_INTERFACE,
+};
+pub use routers::{GatewayRequest, InterfaceInfo, InterfaceTarget, RouterCreate, RouterUpdate, RouterView};
 pub use security_groups::{RuleCreate, SecurityGroupView};
 pub use subnets::{Gateway, SubnetCreate, SubnetUpdate};
 

@@ -165,6 +165,16 @@ impl Control {
     pub async fn delete_network(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
         let mut tx = self.store().write().await?;
         let n = self.load_network(&mut tx, ctx, id, "network:delete").await?;
+        // The floating IPs of an external network go with it (as in Neutron); any other
+        // port keeps it.
+        let ports = repo::network_ports(&mut tx, &n.id).await?;
+        let (fip_ports, others): (Vec<_>, Vec<_>) =
+            ports.into_iter().partition(|p| p.device_owner == super::ports::OWNER_FLOATING_IP);
+        if others.is_empty() {
+            for p in fip_ports {
+                self.delete_floating_ip_in(&mut tx, ctx, &p.device_id).await?;
+            }
+        }
         if !repo::network_ports(&mut tx, &n.id).await?.is_empty() {
             return Err(Error::Conflict(format!(
                 "Unable to complete operation on network {}. There are one or more ports still in use on the network.",
@@ -186,5 +196,64 @@ impl Control {
         tx.commit().await?;
         self.wake_network();
         Ok(())
+    }
+}
+
+impl Control {
+    /// Makes the region's external network if it is missing (at start): the admin
+    /// project's, external and shared, with one subnet over the configured range (no DHCP:
+    /// its addresses are given to router gateways and floating IPs). Returns its id.
+    pub async fn ensure_external_network(&self) -> Result<String, Error> {
+        let cfg = self.config().clone();
+        let mut tx = self.store().write().await?;
+        if let Some(n) = repo::list_networks(&mut tx)
+            .await?
+            .into_iter()
+            .find(|n| n.router_external && n.name == cfg.external_network_name)
+        {
+            return Ok(n.id);
+        }
+        let admin = nimbus_store::identity::get_project_by_name(&mut tx, crate::identity::DEFAULT_DOMAIN_ID, "admin")
+            .await?
+            .ok_or_else(|| Error::Internal("the admin project is missing".into()))?;
+        let range = super::ipam::parse_cidr(&cfg.external_network_cidr)?;
+        let now = now_ms();
+        let n = Network {
+            id: uuid::Uuid::new_v4().to_string(),
+            project_id: admin.id.clone(),
+            name: cfg.external_network_name.clone(),
+            description: "The region's external network: EIPs and router gateways.".into(),
+            admin_state_up: true,
+            shared: true,
+            router_external: true,
+            mtu: PROJECT_MTU,
+            port_security_enabled: false,
+            created_at: now,
+            updated_at: now,
+            revision_number: 1,
+        };
+        repo::insert_network(&mut tx, &n).await?;
+        let gateway = super::ipam::default_gateway(&range);
+        let s = nimbus_store::network::Subnet {
+            id: uuid::Uuid::new_v4().to_string(),
+            project_id: admin.id.clone(),
+            network_id: n.id.clone(),
+            name: format!("{}_subnet", cfg.external_network_name),
+            description: String::new(),
+            ip_version: 4,
+            cidr: range.to_string(),
+            gateway_ip: Some(gateway.to_string()),
+            enable_dhcp: false,
+            dns_nameservers: "[]".into(),
+            host_routes: "[]".into(),
+            allocation_pools: serde_json::to_string(&super::ipam::default_pools(&range, Some(gateway)))?,
+            created_at: now,
+            updated_at: now,
+            revision_number: 1,
+        };
+        repo::insert_subnet(&mut tx, &s).await?;
+        tx.commit().await?;
+        self.wake_network();
+        Ok(n.id)
     }
 }

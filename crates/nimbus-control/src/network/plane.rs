@@ -10,7 +10,9 @@ use crate::reconcile::Reconciler;
 use crate::Control;
 use nimbus_core::Error;
 use nimbus_drivers::netns::{self, SubnetSpec};
-use nimbus_store::network as repo;
+use nimbus_drivers::netns_l3::{self, FloatingSpec, GatewaySpec, InterfaceSpec, RouterSpec};
+use nimbus_store::l3::{self as l3repo, Bandwidth, FloatingIp, Router};
+use nimbus_store::network::{self as repo, FixedIp, Port, Subnet};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +46,7 @@ impl Control {
         let control = self;
         let Some(plane) = &control.drivers().network else { return Ok(()) };
         let _pass = control.network_pass.lock().await;
-        let (networks, subnets, ports, fixed, bindings, all_rules) = {
+        let (networks, subnets, ports, fixed, bindings, all_rules, routers, fips, bandwidths) = {
             let mut c = control.store().read().await?;
             (
                 repo::list_networks(&mut c).await?,
@@ -53,6 +55,9 @@ impl Control {
                 repo::all_fixed_ips(&mut c).await?,
                 repo::all_port_security_groups(&mut c).await?,
                 repo::list_rules(&mut c).await?,
+                l3repo::list_routers(&mut c).await?,
+                l3repo::list_floating_ips(&mut c).await?,
+                l3repo::list_bandwidths(&mut c).await?,
             )
         };
         // Security groups: each group's rules, each port's groups and addresses, each
@@ -71,7 +76,13 @@ impl Control {
             groups_of.entry(port.as_str()).or_default().push(group.clone());
             members.entry(group.clone()).or_default().extend(addresses.get(port.as_str()).cloned().unwrap_or_default());
         }
-        let macs: HashMap<&str, &str> = ports.iter().map(|p| (p.id.as_str(), p.mac_address.as_str())).collect();
+        // DHCP answers guests, not the platform's own ports (a router interface holds the
+        // gateway address, which the bridge already answers for).
+        let macs: HashMap<&str, &str> = ports
+            .iter()
+            .filter(|p| !p.device_owner.starts_with("network:"))
+            .map(|p| (p.id.as_str(), p.mac_address.as_str()))
+            .collect();
         let mut hosts: HashMap<&str, Vec<(String, String)>> = HashMap::new();
         for f in &fixed {
             if let Some(mac) = macs.get(f.port_id.as_str()) {
@@ -120,6 +131,27 @@ impl Control {
                 .collect();
             plane.apply_firewall(&n.id, &super::firewall::ruleset(&filtered, &rules, &members)).await?;
         }
+        // Routers, once the namespaces of the networks they join are there.
+        let specs = router_specs(&routers, &ports, &fixed, &subnets, &fips, &bandwidths);
+        let mut wanted_routers = HashSet::new();
+        for spec in &specs {
+            plane.ensure_router(spec, super::PROJECT_MTU).await?;
+            wanted_routers.insert(netns_l3::router_namespace(&spec.id));
+        }
+        for ns in plane.router_namespaces().await? {
+            if !wanted_routers.contains(&ns) {
+                plane.remove_router(&ns).await?;
+            }
+        }
+        for n in networks.iter().filter(|n| !n.router_external) {
+            let links: Vec<(String, String)> = specs
+                .iter()
+                .flat_map(|r| r.interfaces.iter())
+                .filter(|i| i.network_id == n.id)
+                .map(|i| (i.cidr.clone(), i.port_id.clone()))
+                .collect();
+            plane.ensure_network_routing(&n.id, &links).await?;
+        }
         for ns in plane.namespaces().await? {
             if !wanted_ns.contains(&ns) {
                 plane.remove_namespace(&ns).await?;
@@ -132,4 +164,78 @@ impl Control {
     pub(crate) fn wake_network(&self) {
         self.network_wakeup.notify_one();
     }
+}
+
+/// What each router's namespace must hold, from the store's rows: its gateway (the first
+/// address of its gateway port), its interfaces (one per address of its interface ports),
+/// its extra routes, SNAT, and the floating IPs it carries with their bandwidths.
+fn router_specs(
+    routers: &[Router],
+    ports: &[Port],
+    fixed: &[FixedIp],
+    subnets: &[Subnet],
+    fips: &[FloatingIp],
+    bandwidths: &[Bandwidth],
+) -> Vec<RouterSpec> {
+    let subnet_of: HashMap<&str, &Subnet> = subnets.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mbit_of: HashMap<&str, i64> = bandwidths.iter().map(|b| (b.id.as_str(), b.size_mbit)).collect();
+    routers
+        .iter()
+        .map(|r| {
+            let mine: Vec<&Port> = ports.iter().filter(|p| p.device_id == r.id).collect();
+            let mut gateway = None;
+            let mut interfaces = Vec::new();
+            for p in mine {
+                let addresses = fixed.iter().filter(|f| f.port_id == p.id);
+                if p.device_owner == super::OWNER_ROUTER_GATEWAY {
+                    let first = addresses.filter_map(|f| subnet_of.get(f.subnet_id.as_str()).map(|s| (f, *s))).next();
+                    if let Some((f, s)) = first {
+                        gateway = Some(GatewaySpec {
+                            port_id: p.id.clone(),
+                            address: f.ip_address.clone(),
+                            prefix: s.cidr.split('/').nth(1).and_then(|x| x.parse().ok()).unwrap_or(24),
+                            next_hop: s.gateway_ip.clone(),
+                            external_network_id: s.network_id.clone(),
+                            bridge: netns::bridge(&s.id),
+                        });
+                    }
+                } else if p.device_owner == super::OWNER_ROUTER_INTERFACE {
+                    for f in addresses {
+                        if let Some(s) = subnet_of.get(f.subnet_id.as_str()) {
+                            interfaces.push(InterfaceSpec {
+                                port_id: p.id.clone(),
+                                network_id: p.network_id.clone(),
+                                cidr: s.cidr.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            let routes = serde_json::from_str::<Vec<super::HostRoute>>(&r.routes)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|h| (h.destination, h.nexthop))
+                .collect();
+            let floating = fips
+                .iter()
+                .filter(|f| f.router_id.as_deref() == Some(r.id.as_str()))
+                .filter_map(|f| {
+                    Some(FloatingSpec {
+                        address: f.floating_ip_address.clone(),
+                        fixed: f.fixed_ip_address.clone()?,
+                        mbit: mbit_of.get(f.bandwidth_id.as_str()).copied().unwrap_or(1000),
+                    })
+                })
+                .collect();
+            RouterSpec {
+                id: r.id.clone(),
+                snat: r.enable_snat && gateway.is_some(),
+                gateway,
+                interfaces,
+                routes,
+                floating,
+                ..Default::default()
+            }
+        })
+        .collect()
 }

@@ -17,6 +17,13 @@ use sqlx::AnyConnection;
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
+/// The device owner of a router's interface port.
+pub const OWNER_ROUTER_INTERFACE: &str = "network:router_interface";
+/// The device owner of a router's gateway port (on the external network).
+pub const OWNER_ROUTER_GATEWAY: &str = "network:router_gateway";
+/// The device owner of the port holding a floating IP's address.
+pub const OWNER_FLOATING_IP: &str = "network:floatingip";
+
 /// A fixed IP as asked: a subnet, an address, or both.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FixedIpRequest {
@@ -136,12 +143,13 @@ impl Control {
 
     /// Gives a port its fixed IPs: those asked for (each checked against its subnet, a
     /// taken address is a 409), or one from the first subnet with room.
-    async fn allocate_fixed_ips(
+    pub(super) async fn allocate_fixed_ips(
         &self,
         tx: &mut AnyConnection,
         network: &Network,
         port_id: &str,
         asked: Option<&[FixedIpRequest]>,
+        allow_gateway: bool,
     ) -> Result<(), Error> {
         let subnets = repo::network_subnets(tx, &network.id).await?;
         let by_id: HashMap<&str, &nimbus_store::network::Subnet> = subnets.iter().map(|s| (s.id.as_str(), s)).collect();
@@ -162,7 +170,7 @@ impl Control {
                             network.id
                         ))
                     })?;
-                    self.take_ip(tx, s, port_id, ipam::parse_ip(ip)?).await?;
+                    self.take_ip(tx, s, port_id, ipam::parse_ip(ip)?, allow_gateway).await?;
                 }
                 (None, Some(ip)) => {
                     let addr = ipam::parse_ip(ip)?;
@@ -175,7 +183,7 @@ impl Control {
                                 network.id
                             ))
                         })?;
-                    self.take_ip(tx, s, port_id, addr).await?;
+                    self.take_ip(tx, s, port_id, addr, allow_gateway).await?;
                 }
                 (Some(sid), None) => {
                     let s = by_id.get(sid.as_str()).ok_or_else(|| {
@@ -210,13 +218,15 @@ impl Control {
         Ok(())
     }
 
-    /// Records `ip` for the port: a host of the subnet, not its gateway, not taken.
+    /// Records `ip` for the port: a host of the subnet, not taken, not its gateway unless
+    /// `allow_gateway` (a router's interface holds it).
     async fn take_ip(
         &self,
         tx: &mut AnyConnection,
         s: &nimbus_store::network::Subnet,
         port_id: &str,
         ip: Ipv4Addr,
+        allow_gateway: bool,
     ) -> Result<(), Error> {
         let net = ipam::parse_cidr(&s.cidr)?;
         if !ipam::is_host(&net, ip) {
@@ -224,7 +234,7 @@ impl Control {
                 "Invalid input for operation: IP address {ip} is not a valid IP for the specified subnet."
             )));
         }
-        if s.gateway_ip.as_deref() == Some(ip.to_string().as_str()) {
+        if !allow_gateway && s.gateway_ip.as_deref() == Some(ip.to_string().as_str()) {
             return Err(Error::Conflict(format!(
                 "IP address {ip} is the gateway of subnet {}: it cannot be allocated.",
                 s.id
@@ -339,7 +349,7 @@ impl Control {
             )),
             other => other,
         })?;
-        self.allocate_fixed_ips(&mut *tx, &network, &p.id, req.fixed_ips.as_deref()).await?;
+        self.allocate_fixed_ips(&mut *tx, &network, &p.id, req.fixed_ips.as_deref(), false).await?;
         repo::set_port_security_groups(&mut *tx, &p.id, &groups).await?;
         self.audit(
             &mut *tx,
@@ -350,7 +360,58 @@ impl Control {
         self.port_view(&mut *tx, p).await
     }
 
-    async fn port_view(&self, c: &mut AnyConnection, port: Port) -> Result<PortView, Error> {
+    /// Makes a port the platform owns for a router (its gateway or an interface) or a
+    /// floating IP: no security groups, `project` empty for ports no tenant sees (gateways,
+    /// floating IPs; Neutron's convention), the port quota charged otherwise.
+    pub(super) async fn insert_l3_port(
+        &self,
+        tx: &mut AnyConnection,
+        network: &Network,
+        project: &str,
+        device_owner: &str,
+        device_id: &str,
+        fixed_ips: Option<&[FixedIpRequest]>,
+    ) -> Result<PortView, Error> {
+        if !project.is_empty() {
+            self.charge_quota(&mut *tx, project, "port", 1).await?;
+        }
+        let now = now_ms();
+        let p = Port {
+            id: uuid::Uuid::new_v4().to_string(),
+            project_id: project.to_string(),
+            network_id: network.id.clone(),
+            name: String::new(),
+            description: String::new(),
+            mac_address: random_mac(),
+            admin_state_up: true,
+            status: if device_owner == OWNER_FLOATING_IP { "N/A".into() } else { "ACTIVE".into() },
+            device_id: device_id.to_string(),
+            device_owner: device_owner.to_string(),
+            port_security_enabled: false,
+            allowed_address_pairs: "[]".into(),
+            created_at: now,
+            updated_at: now,
+            revision_number: 1,
+            delete_with_device: true,
+        };
+        repo::insert_port(&mut *tx, &p).await?;
+        self.allocate_fixed_ips(&mut *tx, network, &p.id, fixed_ips, device_owner == OWNER_ROUTER_INTERFACE).await?;
+        self.port_view(&mut *tx, p).await
+    }
+
+    /// Deletes a port the platform made for a router or a floating IP (releasing its
+    /// quota when a project was charged).
+    pub(super) async fn remove_l3_port(&self, tx: &mut AnyConnection, port_id: &str) -> Result<(), Error> {
+        if let Some(p) = repo::get_port(&mut *tx, port_id).await? {
+            repo::delete_port(&mut *tx, &p.id).await?;
+            if !p.project_id.is_empty() {
+                self.release_quota(&mut *tx, &p.project_id, "port", 1).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn port_view(&self, c: &mut AnyConnection, port: Port) -> Result<PortView, Error> {
         let fixed_ips = repo::port_fixed_ips(c, &port.id).await?;
         let security_groups = repo::port_security_groups(c, &port.id).await?;
         Ok(PortView { port, fixed_ips, security_groups })
@@ -379,7 +440,13 @@ impl Control {
             .collect())
     }
 
-    async fn load_port(&self, c: &mut AnyConnection, ctx: &Ctx, id: &str, action: &str) -> Result<Port, Error> {
+    pub(super) async fn load_port(
+        &self,
+        c: &mut AnyConnection,
+        ctx: &Ctx,
+        id: &str,
+        action: &str,
+    ) -> Result<Port, Error> {
         let p = repo::get_port(c, id).await?.ok_or_else(|| Error::not_found("port", id))?;
         if !super::may_read(ctx, &p.project_id) {
             return Err(Error::not_found("port", id));
@@ -465,7 +532,8 @@ impl Control {
                 })
                 .collect();
             repo::delete_fixed_ips(&mut tx, &p.id).await?;
-            self.allocate_fixed_ips(&mut tx, &network, &p.id, Some(&wanted)).await?;
+            let router_port = p.device_owner == OWNER_ROUTER_INTERFACE;
+            self.allocate_fixed_ips(&mut tx, &network, &p.id, Some(&wanted), router_port).await?;
         }
         repo::set_port_security_groups(&mut tx, &p.id, &groups).await?;
         p.updated_at = now_ms();
@@ -490,6 +558,13 @@ impl Control {
     pub async fn delete_port(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
         let mut tx = self.store().write().await?;
         let p = self.load_port(&mut tx, ctx, id, "network:delete").await?;
+        if [OWNER_ROUTER_INTERFACE, OWNER_ROUTER_GATEWAY, OWNER_FLOATING_IP].contains(&p.device_owner.as_str()) {
+            return Err(Error::Conflict(format!(
+                "Port {} cannot be deleted directly via the port API: has device owner {}.",
+                p.id, p.device_owner
+            )));
+        }
+        self.unbind_floating_ips(&mut tx, &p.id).await?;
         repo::delete_port(&mut tx, &p.id).await?;
         self.release_quota(&mut tx, &p.project_id, "port", 1).await?;
         self.audit(
@@ -612,6 +687,8 @@ impl Control {
     /// the others are unbound.
     pub(crate) async fn release_server_ports(&self, tx: &mut AnyConnection, server_id: &str) -> Result<(), Error> {
         for mut p in repo::device_ports(tx, server_id).await? {
+            // Its EIPs stay allocated to the project, unbound (seed 6.3.2).
+            self.unbind_floating_ips(tx, &p.id).await?;
             if p.delete_with_device {
                 repo::delete_port(tx, &p.id).await?;
                 self.release_quota(tx, &p.project_id, "port", 1).await?;

@@ -150,13 +150,16 @@ pub fn render(s: &AppState, ctx: &Ctx, v: &ServerView, mv: Microversion, view: V
     d
 }
 
-/// Nova's `addresses`: per network name, its fixed addresses with their MACs.
-fn addresses_doc(addresses: &[(String, String, String)]) -> Value {
+/// Nova's `addresses`: per network name, its fixed and floating addresses with their MACs.
+fn addresses_doc(addresses: &[nimbus_control::compute::ServerAddress]) -> Value {
     let mut by_net = Map::new();
-    for (net, ip, mac) in addresses {
-        let entry = by_net.entry(net.clone()).or_insert_with(|| json!([]));
+    for a in addresses {
+        let entry = by_net.entry(a.network.clone()).or_insert_with(|| json!([]));
         if let Some(list) = entry.as_array_mut() {
-            list.push(json!({"version": 4, "addr": ip, "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": mac}));
+            let kind = if a.floating { "floating" } else { "fixed" };
+            list.push(
+                json!({"version": 4, "addr": a.address, "OS-EXT-IPS:type": kind, "OS-EXT-IPS-MAC:mac_addr": a.mac}),
+            );
         }
     }
     Value::Object(by_net)

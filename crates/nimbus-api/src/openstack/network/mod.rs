@@ -3,9 +3,11 @@
 //! them. Every call goes to the networking service of `Control`; lists take Neutron's
 //! filters, fields, sorting and paging (`listing.rs`). Errors are `NeutronError` documents.
 
+mod floating_ips;
 mod listing;
 mod networks;
 mod ports;
+mod routers;
 mod security_groups;
 mod subnets;
 
@@ -47,6 +49,25 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
     ("fields", "fields", "Extension that indicates that the fields filter is supported."),
     ("stateful-security-group", "Stateful security group", "Indicates if the security group is stateful or not."),
+    (
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via \
+         a NAT gateway.",
+    ),
+    (
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for \
+     specifying whether SNAT should occur on the external gateway",
+    ),
+    ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
+    (
+        "floatingip-port-details",
+        "Floating IP Port Details Extension",
+        "Add port_details attribute to Floating IP \
+     resource",
+    ),
 ];
 
 pub fn routes(r: Routes) -> Routes {
@@ -57,7 +78,8 @@ pub fn routes(r: Routes) -> Routes {
         .add("GET", "/network/v2.0/", Access::Public, version)
         .add("GET", "/network/v2.0/extensions", Access::Authenticated, list_extensions)
         .add("GET", "/network/v2.0/extensions/{extension_alias}", Access::Authenticated, show_extension);
-    security_groups::routes(ports::routes(subnets::routes(networks::routes(r))))
+    let r = security_groups::routes(ports::routes(subnets::routes(networks::routes(r))));
+    floating_ips::routes(routers::routes(r))
 }
 
 fn base(s: &AppState) -> String {
@@ -71,13 +93,14 @@ async fn versions(State(s): State<AppState>) -> impl IntoResponse {
 
 async fn version(State(s): State<AppState>) -> impl IntoResponse {
     let url = format!("{}/network/v2.0/", base(&s));
-    let resources: Vec<Value> = ["subnet", "network", "port", "security_group", "security_group_rule"]
-        .iter()
-        .map(|r| {
-            let plural = format!("{r}s").replace('_', "-");
-            json!({"name": r, "collection": plural, "links": [{"rel": "self", "href": format!("{url}{plural}")}]})
-        })
-        .collect();
+    let resources: Vec<Value> =
+        ["subnet", "network", "port", "security_group", "security_group_rule", "router", "floatingip"]
+            .iter()
+            .map(|r| {
+                let plural = format!("{r}s").replace('_', "-");
+                json!({"name": r, "collection": plural, "links": [{"rel": "self", "href": format!("{url}{plural}")}]})
+            })
+            .collect();
     Json(json!({"resources": resources}))
 }
 

@@ -48,7 +48,7 @@ fn view(ctx: &Ctx, v: &PortView) -> Value {
     o
 }
 
-fn fixed_ips_of(m: &Map<String, Value>) -> Result<Option<Vec<FixedIpRequest>>, Error> {
+pub(super) fn fixed_ips_of(m: &Map<String, Value>) -> Result<Option<Vec<FixedIpRequest>>, Error> {
     match m.get("fixed_ips") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => a
