@@ -22,6 +22,10 @@ PY_CLIENTS=(
   "esdk-obs-python==3.*"
   "huaweicloudsdkevs==3.1.*"
   "huaweicloudsdkcbr==3.1.*"
+  "huaweicloudsdkvpc==3.1.*"
+  "huaweicloudsdkeip==3.1.*"
+  "huaweicloudsdknat==3.1.*"
+  "huaweicloudsdkdns==3.1.*"
 )
 
 as_root() {

@@ -416,6 +416,38 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/network/v2.0/floatingips/{floatingip_id}", 404),
     ("PUT", "/network/v2.0/floatingips/{floatingip_id}", 404),
     ("DELETE", "/network/v2.0/floatingips/{floatingip_id}", 404),
+    // The native VPC and EIP APIs, in the victim's project.
+    ("POST", "/v1/{project_id}/vpcs", 404),
+    ("GET", "/v1/{project_id}/vpcs", 404),
+    ("GET", "/v1/{project_id}/vpcs/{vpc_id}", 404),
+    ("PUT", "/v1/{project_id}/vpcs/{vpc_id}", 404),
+    ("DELETE", "/v1/{project_id}/vpcs/{vpc_id}", 404),
+    ("POST", "/v1/{project_id}/subnets", 404),
+    ("GET", "/v1/{project_id}/subnets", 404),
+    ("GET", "/v1/{project_id}/subnets/{subnet_id}", 404),
+    ("PUT", "/v1/{project_id}/vpcs/{vpc_id}/subnets/{subnet_id}", 404),
+    ("DELETE", "/v1/{project_id}/vpcs/{vpc_id}/subnets/{subnet_id}", 404),
+    ("POST", "/v1/{project_id}/security-groups", 404),
+    ("GET", "/v1/{project_id}/security-groups", 404),
+    ("GET", "/v1/{project_id}/security-groups/{security_group_id}", 404),
+    ("DELETE", "/v1/{project_id}/security-groups/{security_group_id}", 404),
+    ("POST", "/v1/{project_id}/security-group-rules", 404),
+    ("GET", "/v1/{project_id}/security-group-rules", 404),
+    ("GET", "/v1/{project_id}/security-group-rules/{rule_id}", 404),
+    ("DELETE", "/v1/{project_id}/security-group-rules/{rule_id}", 404),
+    ("POST", "/v1/{project_id}/ports", 404),
+    ("GET", "/v1/{project_id}/ports", 404),
+    ("GET", "/v1/{project_id}/ports/{port_id}", 404),
+    ("PUT", "/v1/{project_id}/ports/{port_id}", 404),
+    ("DELETE", "/v1/{project_id}/ports/{port_id}", 404),
+    ("POST", "/v1/{project_id}/publicips", 404),
+    ("GET", "/v1/{project_id}/publicips", 404),
+    ("GET", "/v1/{project_id}/publicips/{publicip_id}", 404),
+    ("PUT", "/v1/{project_id}/publicips/{publicip_id}", 404),
+    ("DELETE", "/v1/{project_id}/publicips/{publicip_id}", 404),
+    ("GET", "/v1/{project_id}/bandwidths", 404),
+    ("GET", "/v1/{project_id}/bandwidths/{bandwidth_id}", 404),
+    ("PUT", "/v1/{project_id}/bandwidths/{bandwidth_id}", 404),
 ];
 
 /// Whether a body is an error in one of the API families' formats.
@@ -502,6 +534,20 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
             Some(json!({"floatingip": {"floating_network_id": p["external_network_id"]}}))
         }
         ("PUT", "/network/v2.0/floatingips/{floatingip_id}") => Some(json!({"floatingip": {"port_id": p["port_id"]}})),
+        ("POST", "/v1/{project_id}/vpcs") => Some(json!({"vpc": {"name": "evil", "cidr": "10.0.0.0/16"}})),
+        ("PUT", "/v1/{project_id}/vpcs/{vpc_id}") => Some(json!({"vpc": {"name": "evil"}})),
+        ("POST", "/v1/{project_id}/subnets") => Some(json!({"subnet": {"name": "evil", "cidr": "10.0.1.0/24",
+            "gateway_ip": "10.0.1.1", "vpc_id": p["vpc_id"]}})),
+        ("PUT", "/v1/{project_id}/vpcs/{vpc_id}/subnets/{subnet_id}") => Some(json!({"subnet": {"name": "evil"}})),
+        ("POST", "/v1/{project_id}/security-groups") => Some(json!({"security_group": {"name": "evil"}})),
+        ("POST", "/v1/{project_id}/security-group-rules") => Some(json!({"security_group_rule": {
+            "security_group_id": p["security_group_id"], "direction": "ingress"}})),
+        ("POST", "/v1/{project_id}/ports") => Some(json!({"port": {"network_id": p["network_id"]}})),
+        ("PUT", "/v1/{project_id}/ports/{port_id}") => Some(json!({"port": {"name": "evil"}})),
+        ("POST", "/v1/{project_id}/publicips") => Some(json!({"publicip": {"type": "5_bgp"},
+            "bandwidth": {"name": "evil", "size": 5, "share_type": "PER"}})),
+        ("PUT", "/v1/{project_id}/publicips/{publicip_id}") => Some(json!({"publicip": {"port_id": p["port_id"]}})),
+        ("PUT", "/v1/{project_id}/bandwidths/{bandwidth_id}") => Some(json!({"bandwidth": {"size": 1000}})),
         ("POST", "/image/v2/images") => Some(json!({"name": "intruder-img"})),
         ("POST", "/compute/v2.1/flavors") => {
             Some(json!({"flavor": {"name": "evil", "vcpus": 1, "ram": 64, "disk": 0}}))
@@ -1055,6 +1101,9 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         .await;
     assert_eq!(s, 201, "{fip}");
     let floatingip_id = fip["floatingip"]["id"].as_str().unwrap().to_string();
+    let (s, eip) = region.call("GET", &format!("/v1/{project_id}/publicips/{floatingip_id}"), Some(&token), None).await;
+    assert_eq!(s, 200, "{eip}");
+    let bandwidth_id = eip["publicip"]["bandwidth_id"].as_str().unwrap().to_string();
     let (_, qos) = region.call("GET", &format!("/volume/v3/{project_id}/qos-specs"), Some(admin), None).await;
     let qos_id = qos["qos_specs"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
@@ -1081,6 +1130,9 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("port_id", port_id),
         ("security_group_id", security_group_id),
         ("rule_id", rule_id),
+        ("vpc_id", router_id.clone()),
+        ("publicip_id", floatingip_id.clone()),
+        ("bandwidth_id", bandwidth_id),
         ("router_id", router_id),
         ("floatingip_id", floatingip_id),
         ("external_network_id", external_network_id),

@@ -688,3 +688,15 @@ async fn an_eip_reaches_a_guest_from_the_internet_until_unbound() {
     let left = region.openstack_json(&["floating", "ip", "show", &address]);
     assert_eq!((left["status"].as_str(), &left["port_id"]), (Some("DOWN"), &Value::Null), "kept, unbound: {left}");
 }
+
+/// Huawei's VPC and EIP SDKs (`huaweicloudsdkvpc`, `huaweicloudsdkeip`), unmodified, through
+/// `tests/clients/huawei_vpc_check.py`: VPCs, their subnets (inside the VPC, no overlap),
+/// security groups and rules, ports, EIPs with their bandwidths bound, unbound and released,
+/// and the bad input of each refused with the API's error document; on both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn vpc_and_eip_with_the_huawei_sdks() {
+    for db in databases() {
+        let region = Region::start_with(&db, &[], None);
+        common::run_sdk_check(&region, &db, "huawei_vpc_check.py").await;
+    }
+}

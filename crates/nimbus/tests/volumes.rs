@@ -191,31 +191,11 @@ async fn a_crash_during_volume_creates_resumes() {
 /// zones and types, a create with `X-Client-Token` (a retry answers the same job and disk), the
 /// job, show, list with filters, rename, resize, the seed's limits, snapshots, delete; on both
 /// stores.
-/// Runs one of the Huawei SDK check scripts against the region; fails the test unless every
-/// check passed (the script's last line is `<name>: N passed, 0 failed`).
-async fn run_sdk_check(region: &Region, db: &common::Db, script: &str) {
-    let (_, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
-    let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
-    let (ak, sk) = region.admin_keys();
-    let out = std::process::Command::new(common::venv_bin("python"))
-        .arg(common::repo_root().join("tests/clients").join(script))
-        .env("NIMBUS_ENDPOINT", &region.url)
-        .env("NIMBUS_ACCESS_KEY", ak)
-        .env("NIMBUS_SECRET_KEY", sk)
-        .env("NIMBUS_PROJECT_ID", &project)
-        .env("NIMBUS_POLL_INTERVAL", "0.3")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && stdout.contains(" passed, 0 failed"), "{script} failed on {db:?}:\n{stdout}");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn evs_with_the_huawei_sdk() {
     for db in databases() {
         let region = Region::start_with(&db, &[], None);
-        run_sdk_check(&region, &db, "huawei_evs_check.py").await;
+        common::run_sdk_check(&region, &db, "huawei_evs_check.py").await;
     }
 }
 
@@ -226,7 +206,7 @@ async fn evs_with_the_huawei_sdk() {
 async fn cbr_with_the_huawei_sdk() {
     for db in databases() {
         let region = Region::start_with(&db, &[], None);
-        run_sdk_check(&region, &db, "huawei_cbr_check.py").await;
+        common::run_sdk_check(&region, &db, "huawei_cbr_check.py").await;
     }
 }
 

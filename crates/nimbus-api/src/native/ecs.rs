@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use nimbus_control::compute::{BootSource, Naming, NewDataVolume, ServerAction, ServerCreate, ServerQuery, ServerView};
+use nimbus_control::network::NicRequest;
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
 use nimbus_core::time::{iso_time, usage_time};
@@ -185,6 +186,36 @@ fn create_request(body: &Value) -> Result<ServerCreate, Error> {
             req.tags.push(format!("{k}={v}"));
         }
     }
+    // NICs: each on a VPC subnet (a subnet's id is its network's, as in the provider's API),
+    // optionally at a chosen address. `default` names the region's default networking:
+    // user-mode, without a VPC.
+    let vpc = str_of(m, "vpcid")?.filter(|v| !v.is_empty() && *v != "default");
+    if let Some(list) = m.get("nics").filter(|v| !v.is_null()) {
+        let list = list.as_array().ok_or_else(|| Error::bad_request("'nics' must be a list."))?;
+        for n in list {
+            let n = n.as_object().ok_or_else(|| Error::bad_request("Each NIC must be an object."))?;
+            let subnet = required(n, "subnet_id")?;
+            if subnet == "default" {
+                continue;
+            }
+            if vpc.is_none() {
+                return Err(Error::bad_request("'vpcid' names the VPC of the NICs' subnets."));
+            }
+            req.nics.push(NicRequest {
+                network_id: Some(subnet.to_string()),
+                port_id: None,
+                fixed_ip: str_of(n, "ip_address")?.filter(|a| !a.is_empty()).map(str::to_string),
+            });
+        }
+    }
+    if let Some(groups) = m.get("security_groups").filter(|v| !v.is_null()) {
+        let groups = groups.as_array().ok_or_else(|| Error::bad_request("'security_groups' must be a list."))?;
+        for g in groups {
+            let id = g["id"].as_str().ok_or_else(|| Error::bad_request("Each security group needs an 'id'."))?;
+            req.security_groups.push(id.to_string());
+        }
+    }
+    req.vpc_id = vpc.map(str::to_string);
     if let Some(hints) = m.get("os:scheduler_hints").and_then(Value::as_object) {
         req.server_group = str_of(hints, "group")?.map(str::to_string);
     }

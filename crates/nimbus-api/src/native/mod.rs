@@ -7,6 +7,7 @@
 mod cbr;
 mod cts;
 mod ecs;
+mod eip;
 mod evs;
 mod evs_snapshots;
 mod iam;
@@ -14,6 +15,7 @@ mod ims;
 mod jobs;
 mod metering;
 mod tms;
+mod vpc;
 
 use crate::auth::Auth;
 use crate::error::ApiResult;
@@ -44,6 +46,8 @@ pub fn routes() -> Routes {
     let r = evs::routes(r);
     let r = cbr::routes(r);
     let r = evs_snapshots::routes(r);
+    let r = vpc::routes(r);
+    let r = eip::routes(r);
     jobs::routes(r)
 }
 
@@ -101,6 +105,37 @@ pub fn routes() -> Routes {
         tms::batch_create,
         tms::batch_delete,
         tms::show_resource_tags,
+        vpc::create_vpc,
+        vpc::list_vpcs,
+        vpc::show_vpc,
+        vpc::update_vpc,
+        vpc::delete_vpc,
+        vpc::create_subnet,
+        vpc::list_subnets,
+        vpc::show_subnet,
+        vpc::update_subnet,
+        vpc::delete_subnet,
+        vpc::create_group,
+        vpc::list_groups,
+        vpc::show_group,
+        vpc::delete_group,
+        vpc::create_rule,
+        vpc::list_rules,
+        vpc::show_rule,
+        vpc::delete_rule,
+        vpc::create_port,
+        vpc::list_ports,
+        vpc::show_port,
+        vpc::update_port,
+        vpc::delete_port,
+        eip::create,
+        eip::list,
+        eip::show,
+        eip::update,
+        eip::delete,
+        eip::list_bandwidths,
+        eip::show_bandwidth,
+        eip::update_bandwidth,
     ),
     components(schemas(
         crate::native::ErrorBody,
@@ -111,7 +146,8 @@ pub fn routes() -> Routes {
         ecs::DeleteServersBody,
         ecs::AttachVolumeBody,
         ecs::BlockDevicesBody,
-        cbr::CbrDoc
+        cbr::CbrDoc,
+        NetDoc
     ))
 )]
 struct NativeApi;
@@ -191,4 +227,12 @@ async fn endpoints(State(s): State<AppState>, Auth(ctx): Auth) -> ApiResult {
         return Err(Error::Forbidden("Only administrators may list the endpoints.".into()).into());
     }
     Ok(Json(serde_json::json!({"endpoints": *s.endpoints})).into_response())
+}
+
+/// A VPC, subnet, security group, port, EIP or bandwidth document (see the provider's VPC and
+/// EIP APIs for their fields).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct NetDoc {
+    #[schema(value_type = Object)]
+    pub doc: serde_json::Value,
 }

@@ -74,6 +74,8 @@ pub struct ServerCreate {
     pub nics: Vec<crate::network::NicRequest>,
     /// The security groups of the NICs made (names or ids); none: the default group.
     pub security_groups: Vec<String>,
+    /// The VPC every NIC's network must be joined to (the native API names it).
+    pub vpc_id: Option<String>,
 }
 
 /// A blank data volume made with a server.
@@ -186,6 +188,7 @@ impl ServerCreate {
             data_volumes: Vec::new(),
             nics: Vec::new(),
             security_groups: Vec::new(),
+            vpc_id: None,
         }
     }
 }
@@ -761,6 +764,9 @@ impl Control {
                 availability_zone: &s.availability_zone,
                 mac: &s.mac,
             };
+            if let Some(vpc) = &req.vpc_id {
+                self.check_nics_in_vpc(&mut tx, ctx, vpc, &req.nics).await?;
+            }
             self.bind_server_ports(&mut tx, ctx, &nic_owner, &req.nics, &req.security_groups).await?;
             self.add_boot_volume(&mut tx, ctx, &s, &req.boot, image.as_ref(), boot_volume.as_ref()).await?;
             self.add_data_volumes(&mut tx, ctx, &s, &req.data_volumes).await?;

@@ -16,6 +16,7 @@ mod ports;
 mod routers;
 mod security_groups;
 mod subnets;
+mod vpcs;
 
 pub use floating_ips::{BandwidthRequest, FloatingIpCreate, FloatingIpUpdate, FloatingIpView, BANDWIDTH_RANGE};
 pub use ipam::HostRoute;
@@ -27,6 +28,7 @@ pub use ports::{
 pub use routers::{GatewayRequest, InterfaceInfo, InterfaceTarget, RouterCreate, RouterUpdate, RouterView};
 pub use security_groups::{RuleCreate, SecurityGroupView};
 pub use subnets::{Gateway, SubnetCreate, SubnetUpdate};
+pub use vpcs::{VpcCreate, VpcSubnetCreate, VpcSubnetUpdate, VpcSubnetView};
 
 use crate::authz::{authorize, Target};
 use crate::{Control, Ctx};

@@ -151,6 +151,22 @@ impl Control {
         Ok(())
     }
 
+    /// Gives a VPC's router its gateway on the external network, without source NAT (the
+    /// platform's choice for VPCs: their servers go out through EIPs or a NAT gateway).
+    pub(super) async fn attach_vpc_gateway(
+        &self,
+        tx: &mut AnyConnection,
+        r: &mut Router,
+        external: &str,
+    ) -> Result<(), Error> {
+        let net = repo::get_network(&mut *tx, external).await?.ok_or_else(|| Error::not_found("network", external))?;
+        self.insert_l3_port(tx, &net, "", OWNER_ROUTER_GATEWAY, &r.id, None).await?;
+        r.gateway_network_id = Some(net.id);
+        r.enable_snat = false;
+        r.updated_at = now_ms();
+        l3repo::update_router(&mut *tx, r).await
+    }
+
     /// Removes a router's gateway; refused while floating IPs reach their ports through it.
     async fn clear_gateway(&self, tx: &mut AnyConnection, r: &mut Router) -> Result<(), Error> {
         let Some(net) = r.gateway_network_id.clone() else { return Ok(()) };

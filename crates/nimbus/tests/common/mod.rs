@@ -383,3 +383,23 @@ pub fn remove_network_plane(dir: &Path) {
         let _ = Command::new("ip").args(["netns", "del"]).arg(ns.file_name()).status();
     }
 }
+
+/// Runs one of the Huawei SDK check scripts against the region; fails the test unless every
+/// check passed (the script's last line is `<name>: N passed, 0 failed`).
+pub async fn run_sdk_check(region: &Region, db: &Db, script: &str) {
+    let (_, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+    let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+    let (ak, sk) = region.admin_keys();
+    let out = std::process::Command::new(venv_bin("python"))
+        .arg(repo_root().join("tests/clients").join(script))
+        .env("NIMBUS_ENDPOINT", &region.url)
+        .env("NIMBUS_ACCESS_KEY", ak)
+        .env("NIMBUS_SECRET_KEY", sk)
+        .env("NIMBUS_PROJECT_ID", &project)
+        .env("NIMBUS_POLL_INTERVAL", "0.3")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.contains(" passed, 0 failed"), "{script} failed on {db:?}:\n{stdout}");
+}
