@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod compute;
 pub mod config;
 pub mod context;
+pub mod dns;
 pub mod idempotency;
 pub mod identity;
 pub mod images;

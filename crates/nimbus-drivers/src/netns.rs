@@ -1,7 +1,8 @@
 //! Linux networking of a region's virtual networks, inside network namespaces this process
 //! creates (nothing touches the machine's own networks): one namespace per network, a
-//! bridge per subnet holding its gateway address, and a DHCP server (dnsmasq from Debian)
-//! per network for its subnets with DHCP on, answering only the ports' own MAC/IP pairs.
+//! bridge per subnet holding its gateway address, and a DHCP and DNS server (dnsmasq from
+//! Debian) per network: DHCP for its subnets with DHCP on, answering only the ports' own
+//! MAC/IP pairs; DNS on the gateway addresses for the zones the network sees.
 //!
 //! Every call is idempotent: the network reconciler calls them with the store's desired
 //! state on every pass, and after a restart. Names are derived from ids, so the world can be
@@ -95,6 +96,58 @@ pub struct SubnetSpec {
     /// The ports' (MAC, IP) pairs on this subnet: the only hosts DHCP answers.
     pub hosts: Vec<(String, String)>,
     pub mtu: i64,
+}
+
+/// A DNS record as the network's DNS server answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsRecord {
+    /// Lower case, with the trailing dot.
+    pub name: String,
+    pub rtype: String,
+    pub values: Vec<String>,
+}
+
+/// The zones a network's DNS server is authoritative for, with their records.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DnsSpec {
+    /// Zone names (lower case, with the trailing dot).
+    pub zones: Vec<String>,
+    pub records: Vec<DnsRecord>,
+}
+
+impl DnsSpec {
+    /// The dnsmasq configuration answering these zones: names of a zone it has no record of
+    /// get NXDOMAIN (never forwarded). Types dnsmasq cannot hold (NS, SOA, CAA) are left out.
+    pub fn dnsmasq_conf(&self) -> String {
+        let bare = |n: &str| n.trim_end_matches('.').to_string();
+        let mut out = String::new();
+        for z in &self.zones {
+            out.push_str(&format!("local=/{}/\n", bare(z)));
+        }
+        for r in &self.records {
+            let name = bare(&r.name);
+            for v in &r.values {
+                let line = match r.rtype.as_str() {
+                    "A" | "AAAA" => format!("host-record={name},{v}"),
+                    "CNAME" => format!("cname={name},{}", bare(v)),
+                    "PTR" => format!("ptr-record={name},{}", bare(v)),
+                    "TXT" => format!("txt-record={name},{v}"),
+                    "MX" => match v.split_once(' ') {
+                        Some((pref, host)) => format!("mx-host={name},{},{pref}", bare(host)),
+                        None => continue,
+                    },
+                    "SRV" => match v.split_whitespace().collect::<Vec<_>>().as_slice() {
+                        [prio, weight, port, host] => format!("srv-host={name},{},{port},{prio},{weight}", bare(host)),
+                        _ => continue,
+                    },
+                    _ => continue,
+                };
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        out
+    }
 }
 
 pub(crate) fn io(what: &str, e: std::io::Error) -> Error {
@@ -248,15 +301,18 @@ impl NetworkPlane {
         Ok(())
     }
 
-    /// Runs (or tells) the network's DHCP server: one dnsmasq for the subnets with DHCP on,
-    /// each answering only its hosts' MAC/IP pairs with its own options; none when no subnet
-    /// has DHCP. Idempotent: a running server rereads its hosts and options.
-    pub async fn ensure_dhcp(&self, network_id: &str, subnets: &[SubnetSpec]) -> Result<(), Error> {
+    /// Runs (or restarts) the network's DHCP and DNS server: one dnsmasq, handing out the
+    /// addresses of the subnets with DHCP on (only their hosts' MAC/IP pairs, with each
+    /// subnet's options) and answering DNS on every subnet's gateway address for the zones in
+    /// `dns` (it is then the DNS server DHCP offers when a subnet names none). None runs when
+    /// no subnet has DHCP and there is nothing to answer. Idempotent: unchanged, it is left
+    /// alone.
+    pub async fn ensure_dhcp(&self, network_id: &str, subnets: &[SubnetSpec], dns: &DnsSpec) -> Result<(), Error> {
         let ns = namespace(network_id);
         let dir = self.dir(&ns);
         let pid_file = dir.join("dhcp.pid");
         let served: Vec<&SubnetSpec> = subnets.iter().filter(|s| s.dhcp).collect();
-        if served.is_empty() {
+        if served.is_empty() && dns.zones.is_empty() {
             stop_pid_file(&pid_file).await;
             return Ok(());
         }
@@ -285,7 +341,10 @@ impl NetworkPlane {
         }
         let hosts_file = dir.join("dhcp.hosts");
         let opts_file = dir.join("dhcp.opts");
-        let changed = write_if_changed(&hosts_file, &hosts).await? | write_if_changed(&opts_file, &opts).await?;
+        let dns_file = dir.join("dns.conf");
+        let changed = write_if_changed(&hosts_file, &hosts).await?
+            | write_if_changed(&opts_file, &opts).await?
+            | write_if_changed(&dns_file, &dns.dnsmasq_conf()).await?;
         let ranges: Vec<String> = served
             .iter()
             .map(|s| {
@@ -293,7 +352,8 @@ impl NetworkPlane {
                 Ok(format!("--dhcp-range=set:s{},{net},static,{},12h", short(&s.id), mask_of(prefix)?))
             })
             .collect::<Result<_, Error>>()?;
-        let interfaces: Vec<String> = served.iter().map(|s| format!("--interface={}", bridge(&s.id))).collect();
+        // DNS answers on every subnet's bridge; DHCP only where a range is set.
+        let interfaces: Vec<String> = subnets.iter().map(|s| format!("--interface={}", bridge(&s.id))).collect();
         let config = format!("{}\n{}", ranges.join(" "), interfaces.join(" "));
         let config_file = dir.join("dhcp.args");
         let same = tokio::fs::read_to_string(&config_file).await.is_ok_and(|c| c == config);
@@ -312,9 +372,9 @@ impl NetworkPlane {
             ns.clone(),
             "dnsmasq".into(),
             "--no-hosts".into(),
+            // No upstream: the zones here are all it answers (nothing leaves the machine).
             "--no-resolv".into(),
-            // DNS comes with the private zones (later); DHCP only for now.
-            "--port=0".into(),
+            format!("--conf-file={}", dns_file.display()),
             // Inside the namespace: no privilege to drop, and the files stay the region's.
             "--user=root".into(),
             "--bind-interfaces".into(),
@@ -346,14 +406,17 @@ impl NetworkPlane {
         Ok(())
     }
 
-    /// Replaces a network's packet filter (the security groups of its ports) with
-    /// `ruleset`, the body of nftables table `inet nimbus`, in one transaction; bridged
-    /// IPv4 traffic goes through it (br_netfilter on in the namespace). Unchanged rules are
-    /// not reloaded.
-    pub async fn apply_firewall(&self, network_id: &str, ruleset: &str) -> Result<(), Error> {
+    /// Replaces a network's packet filter with `ruleset` (the body of nftables table `inet
+    /// nimbus`: the ports' security groups) and `antispoof` (the body of table `bridge
+    /// nimbus_as`: what each port may send as), in one transaction; bridged IPv4 traffic goes
+    /// through the first (br_netfilter on in the namespace). Unchanged rules are not reloaded.
+    pub async fn apply_firewall(&self, network_id: &str, ruleset: &str, antispoof: &str) -> Result<(), Error> {
         let ns = namespace(network_id);
         let file = self.dir(&ns).join("firewall.nft");
-        let text = format!("add table inet nimbus\ndelete table inet nimbus\ntable inet nimbus {{\n{ruleset}}}\n");
+        let text = format!(
+            "add table inet nimbus\ndelete table inet nimbus\ntable inet nimbus {{\n{ruleset}}}\n\
+             add table bridge nimbus_as\ndelete table bridge nimbus_as\ntable bridge nimbus_as {{\n{antispoof}}}\n"
+        );
         if !write_if_changed(&file, &text).await? {
             return Ok(());
         }
@@ -453,5 +516,38 @@ mod tests {
         assert!(bridge("0123abcd-ffff").len() <= 15);
         assert_eq!(mask_of("24").unwrap(), "255.255.255.0");
         assert_eq!(first_host("10.0.0.0/28").unwrap(), "10.0.0.1");
+    }
+
+    #[test]
+    fn zones_become_dnsmasq_lines() {
+        let rec = |name: &str, rtype: &str, values: &[&str]| DnsRecord {
+            name: name.into(),
+            rtype: rtype.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        let spec = DnsSpec {
+            zones: vec!["internal.example.".into()],
+            records: vec![
+                rec("www.internal.example.", "A", &["192.168.1.5", "192.168.1.6"]),
+                rec("alias.internal.example.", "CNAME", &["www.internal.example."]),
+                rec("internal.example.", "MX", &["10 mail.internal.example."]),
+                rec("_sip._tcp.internal.example.", "SRV", &["1 5 5060 sip.internal.example."]),
+                rec("internal.example.", "TXT", &["\"hello\""]),
+                rec("internal.example.", "NS", &["ns1.nimbus."]),
+            ],
+        };
+        let conf = spec.dnsmasq_conf();
+        for line in [
+            "local=/internal.example/",
+            "host-record=www.internal.example,192.168.1.5",
+            "host-record=www.internal.example,192.168.1.6",
+            "cname=alias.internal.example,www.internal.example",
+            "mx-host=internal.example,mail.internal.example,10",
+            "srv-host=_sip._tcp.internal.example,sip.internal.example,5060,1,5",
+            "txt-record=internal.example,\"hello\"",
+        ] {
+            assert!(conf.lines().any(|l| l == line), "{line} in {conf}");
+        }
+        assert!(!conf.contains("ns1"), "NS records are not dnsmasq's: {conf}");
     }
 }

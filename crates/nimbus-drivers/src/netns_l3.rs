@@ -8,7 +8,8 @@
 //!   veth pair (`qn-<port>` there, `qr-<port>` in the router), by a policy rule (`from
 //!   <subnet> lookup <table of the interface>`); the router reaches the subnet back over the
 //!   same pair. Both ends use link-local addresses (169.254.0.2 network side, 169.254.0.1
-//!   router side) with on-link routes, so any number of such links can share them.
+//!   router side) with on-link routes, so any number of such links can share them. Before
+//!   those rules, destinations on the namespace's own bridges are routed by the main table.
 //! - The gateway is a veth pair from the router (`qg-<port>`, holding the gateway address and
 //!   the floating IPs as /32s) to the external subnet's bridge (`qx-<port>`); the router's
 //!   default route is the external subnet's gateway.
@@ -36,6 +37,8 @@ const ROUTER_LINK_IP: &str = "169.254.0.1";
 const NETWORK_LINK_IP: &str = "169.254.0.2";
 /// The priority of the policy rules that send a subnet's off-link traffic to its router.
 const RULE_PREF: &str = "1000";
+/// The priority of the rule that keeps on-link destinations in the main table.
+const MAIN_PREF: &str = "900";
 
 /// The namespace of a router.
 pub fn router_namespace(router_id: &str) -> String {
@@ -82,11 +85,14 @@ pub struct FloatingSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnatSpec {
     pub eip: String,
-    /// `tcp`, `udp` or `any` (every port: `external_port`/`internal_port` unused).
+    /// `tcp`, `udp` or `any` (the whole address: the ports are unused).
     pub protocol: String,
-    pub external_port: String,
+    /// The first port of the EIP forwarded, and how many follow it (1: one port); port
+    /// `external_port + i` goes to `internal_port + i`.
+    pub external_port: u32,
     pub internal_ip: String,
-    pub internal_port: String,
+    pub internal_port: u32,
+    pub count: u32,
 }
 
 /// Everything a router's namespace holds.
@@ -100,8 +106,9 @@ pub struct RouterSpec {
     /// Source NAT of its subnets to the gateway address.
     pub snat: bool,
     pub floating: Vec<FloatingSpec>,
-    /// NAT gateway SNAT rules: a source range leaves as an EIP.
-    pub snat_rules: Vec<(String, String)>,
+    /// NAT gateway SNAT rules: a source range leaves as one of its EIPs (a source keeps the
+    /// same one: they are picked by a hash of the source address).
+    pub snat_rules: Vec<(String, Vec<String>)>,
     pub dnat_rules: Vec<DnatSpec>,
     /// EIPs the NAT gateway uses (held on the gateway device), with their bandwidths.
     pub nat_eips: Vec<(String, i64)>,
@@ -124,11 +131,18 @@ pub fn nat_ruleset(spec: &RouterSpec) -> String {
     for d in &spec.dnat_rules {
         match d.protocol.as_str() {
             "tcp" | "udp" => {
-                let _ = writeln!(
-                    pre,
-                    "    ip daddr {} {} dport {} dnat to {}:{}",
-                    d.eip, d.protocol, d.external_port, d.internal_ip, d.internal_port
-                );
+                // One rule per port: nftables maps a range onto a range by picking, not 1:1.
+                for i in 0..d.count {
+                    let _ = writeln!(
+                        pre,
+                        "    ip daddr {} {} dport {} dnat to {}:{}",
+                        d.eip,
+                        d.protocol,
+                        d.external_port + i,
+                        d.internal_ip,
+                        d.internal_port + i
+                    );
+                }
             }
             _ => {
                 let _ = writeln!(pre, "    ip daddr {} dnat to {}", d.eip, d.internal_ip);
@@ -136,8 +150,22 @@ pub fn nat_ruleset(spec: &RouterSpec) -> String {
             }
         }
     }
-    for (cidr, eip) in &spec.snat_rules {
-        let _ = writeln!(post, "    oifname \"{dev}\" ip saddr {cidr} snat to {eip}");
+    for (cidr, eips) in &spec.snat_rules {
+        match eips.as_slice() {
+            [] => {}
+            [one] => {
+                let _ = writeln!(post, "    oifname \"{dev}\" ip saddr {cidr} snat to {one}");
+            }
+            many => {
+                let map: Vec<String> = many.iter().enumerate().map(|(i, e)| format!("{i} : {e}")).collect();
+                let _ = writeln!(
+                    post,
+                    "    oifname \"{dev}\" ip saddr {cidr} snat to jhash ip saddr mod {} map {{ {} }}",
+                    many.len(),
+                    map.join(", ")
+                );
+            }
+        }
     }
     if spec.snat && !spec.interfaces.is_empty() {
         let cidrs: Vec<&str> = spec.interfaces.iter().map(|i| i.cidr.as_str()).collect();
@@ -420,6 +448,15 @@ impl NetworkPlane {
         let wanted: Vec<(String, String)> =
             links.iter().map(|(cidr, port)| (cidr.clone(), interface_table(port).to_string())).collect();
         let rules = ip_in(&ns, &["-4", "rule", "show"]).await?;
+        // Destinations the namespace reaches itself (its subnets' bridges) are looked up in
+        // the main table first: only what would take a default route goes to a router. (Else
+        // the answers of its own DNS server, from a gateway address, would go to the router.)
+        let own_first = rules.lines().any(|l| l.starts_with(&format!("{MAIN_PREF}:")));
+        if !links.is_empty() && !own_first {
+            ip_in(&ns, &["rule", "add", "pref", MAIN_PREF, "lookup", "main", "suppress_prefixlength", "0"]).await?;
+        } else if links.is_empty() && own_first {
+            ip_in(&ns, &["rule", "del", "pref", MAIN_PREF]).await?;
+        }
         let mut present = Vec::new();
         for line in rules.lines() {
             let Some(rest) = line.strip_prefix(&format!("{RULE_PREF}:")) else { continue };
@@ -474,14 +511,18 @@ mod tests {
             routes: vec![],
             snat: true,
             floating: vec![FloatingSpec { address: "198.18.0.9".into(), fixed: "10.0.1.5".into(), mbit: 5 }],
-            snat_rules: vec![],
             dnat_rules: vec![DnatSpec {
                 eip: "198.18.0.10".into(),
                 protocol: "tcp".into(),
-                external_port: "8080".into(),
+                external_port: 8080,
                 internal_ip: "10.0.2.7".into(),
-                internal_port: "80".into(),
+                internal_port: 80,
+                count: 2,
             }],
+            snat_rules: vec![
+                ("10.0.2.0/24".into(), vec!["198.18.0.10".into()]),
+                ("10.0.1.0/25".into(), vec!["198.18.0.10".into(), "198.18.0.11".into()]),
+            ],
             nat_eips: vec![("198.18.0.10".into(), 10)],
         }
     }
@@ -495,6 +536,15 @@ mod tests {
         assert!(fip < snat, "{r}");
         assert!(r.contains("ip daddr 198.18.0.9 dnat to 10.0.1.5"), "{r}");
         assert!(r.contains("ip daddr 198.18.0.10 tcp dport 8080 dnat to 10.0.2.7:80"), "{r}");
+        assert!(r.contains("ip daddr 198.18.0.10 tcp dport 8081 dnat to 10.0.2.7:81"), "a range, port by port: {r}");
+        assert!(r.contains("ip saddr 10.0.2.0/24 snat to 198.18.0.10\n"), "{r}");
+        assert!(
+            r.contains("ip saddr 10.0.1.0/25 snat to jhash ip saddr mod 2 map { 0 : 198.18.0.10, 1 : 198.18.0.11 }"),
+            "{r}"
+        );
+        let nat_snat = r.find("ip saddr 10.0.2.0/24 snat").expect(&r);
+        let router_snat = r.find("snat to 198.18.0.2").expect(&r);
+        assert!(nat_snat < router_snat, "NAT gateway rules before the router's own SNAT: {r}");
         let mut no_snat = spec();
         no_snat.snat = false;
         assert!(!nat_ruleset(&no_snat).contains("198.18.0.2"), "SNAT off: only the floating IPs");

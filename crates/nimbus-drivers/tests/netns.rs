@@ -1,10 +1,11 @@
 //! The network plane on this machine (as root, with `ip` and dnsmasq): a network's
 //! namespace, a subnet's bridge holding its gateway, and dnsmasq leasing a port's address to
 //! the port's MAC and to no other; a host added later is leased after a reload; removing
-//! the namespace leaves no namespace and no dnsmasq behind. A client namespace stands for a
-//! guest (a veth on the bridge, busybox `udhcpc` in it).
+//! the namespace leaves no namespace and no dnsmasq behind; the same server answers DNS on the
+//! gateway for its zones, NXDOMAIN for other names of them. A client namespace stands for a
+//! guest (a veth on the bridge, busybox `udhcpc` and `nslookup` in it).
 
-use nimbus_drivers::netns::{bridge, namespace, NetworkPlane, SubnetSpec};
+use nimbus_drivers::netns::{bridge, namespace, DnsRecord, DnsSpec, NetworkPlane, SubnetSpec};
 use std::process::Command;
 
 fn sh(args: &[&str]) -> (bool, String) {
@@ -81,11 +82,12 @@ async fn a_subnet_leases_its_ports_addresses_and_nothing_else() {
         hosts: vec![("fa:16:3e:00:00:05".into(), "10.20.0.5".into())],
         mtu: 1450,
     };
+    let mut dns = DnsSpec::default();
     plane.ensure_subnet(&network, &spec).await.unwrap();
-    plane.ensure_dhcp(&network, std::slice::from_ref(&spec)).await.unwrap();
+    plane.ensure_dhcp(&network, std::slice::from_ref(&spec), &dns).await.unwrap();
     // Twice: nothing changes, nothing fails.
     plane.ensure_subnet(&network, &spec).await.unwrap();
-    plane.ensure_dhcp(&network, std::slice::from_ref(&spec)).await.unwrap();
+    plane.ensure_dhcp(&network, std::slice::from_ref(&spec), &dns).await.unwrap();
     let br = bridge(subnet);
     assert_eq!(plane.bridges(&network).await.unwrap(), vec![br.clone()]);
     let (_, addr) = sh(&["ip", "-n", &ns, "-o", "addr", "show", "dev", &br]);
@@ -104,13 +106,23 @@ async fn a_subnet_leases_its_ports_addresses_and_nothing_else() {
     assert!(sh(&["ip", "-n", &client, "link", "set", "vc-test", "address", "fa:16:3e:00:00:06"]).0);
     assert_eq!(lease(&client, "vc-test"), None, "no lease for a MAC no port has");
     spec.hosts.push(("fa:16:3e:00:00:06".into(), "10.20.0.6".into()));
-    plane.ensure_dhcp(&network, std::slice::from_ref(&spec)).await.unwrap();
+    plane.ensure_dhcp(&network, std::slice::from_ref(&spec), &dns).await.unwrap();
     let got = lease(&client, "vc-test");
     if got.as_deref() != Some("10.20.0.6") {
         let log = std::fs::read_to_string(root.path().join("net").join(&ns).join("dhcp.log")).unwrap_or_default();
         let hosts = std::fs::read_to_string(root.path().join("net").join(&ns).join("dhcp.hosts")).unwrap_or_default();
         panic!("not leased after the reload: {got:?}\nhosts:\n{hosts}\nlog:\n{log}");
     }
+
+    // DNS for a zone: its record, and NXDOMAIN (not a forward) for its other names.
+    dns.zones.push("t.example.".into());
+    dns.records.push(DnsRecord { name: "www.t.example.".into(), rtype: "A".into(), values: vec!["10.20.0.77".into()] });
+    plane.ensure_dhcp(&network, std::slice::from_ref(&spec), &dns).await.unwrap();
+    assert!(sh(&["ip", "-n", &client, "addr", "add", "10.20.0.6/24", "dev", "vc-test"]).0);
+    let (ok, answer) = sh(&["ip", "netns", "exec", &client, "busybox", "nslookup", "www.t.example", "10.20.0.1"]);
+    assert!(ok && answer.contains("10.20.0.77"), "{answer}");
+    let (ok, answer) = sh(&["ip", "netns", "exec", &client, "busybox", "nslookup", "nope.t.example", "10.20.0.1"]);
+    assert!(!ok && answer.contains("NXDOMAIN"), "{answer}");
 
     let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
     assert!(running(&pid));

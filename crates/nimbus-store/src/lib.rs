@@ -16,12 +16,14 @@
 pub mod audit;
 pub mod backups;
 pub mod compute;
+pub mod dns;
 pub mod idempotency;
 pub mod identity;
 pub mod images;
 pub mod jobs;
 pub mod l3;
 pub mod messages;
+pub mod nat;
 pub mod network;
 pub mod objects;
 pub mod query;

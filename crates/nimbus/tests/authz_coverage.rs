@@ -448,6 +448,32 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/v1/{project_id}/bandwidths", 404),
     ("GET", "/v1/{project_id}/bandwidths/{bandwidth_id}", 404),
     ("PUT", "/v1/{project_id}/bandwidths/{bandwidth_id}", 404),
+    // NAT gateways in the victim's project; DNS (the project is the caller's own).
+    ("POST", "/v2/{project_id}/nat_gateways", 404),
+    ("GET", "/v2/{project_id}/nat_gateways", 404),
+    ("GET", "/v2/{project_id}/nat_gateways/{nat_gateway_id}", 404),
+    ("PUT", "/v2/{project_id}/nat_gateways/{nat_gateway_id}", 404),
+    ("DELETE", "/v2/{project_id}/nat_gateways/{nat_gateway_id}", 404),
+    ("POST", "/v2/{project_id}/snat_rules", 404),
+    ("GET", "/v2/{project_id}/snat_rules", 404),
+    ("GET", "/v2/{project_id}/snat_rules/{snat_rule_id}", 404),
+    ("DELETE", "/v2/{project_id}/nat_gateways/{nat_gateway_id}/snat_rules/{snat_rule_id}", 404),
+    ("POST", "/v2/{project_id}/dnat_rules", 404),
+    ("GET", "/v2/{project_id}/dnat_rules", 404),
+    ("GET", "/v2/{project_id}/dnat_rules/{dnat_rule_id}", 404),
+    ("DELETE", "/v2/{project_id}/nat_gateways/{nat_gateway_id}/dnat_rules/{dnat_rule_id}", 404),
+    ("POST", "/v2/zones", 202),
+    ("GET", "/v2/zones", 200),
+    ("GET", "/v2/zones/{zone_id}", 404),
+    ("PATCH", "/v2/zones/{zone_id}", 404),
+    ("DELETE", "/v2/zones/{zone_id}", 404),
+    ("POST", "/v2/zones/{zone_id}/associaterouter", 404),
+    ("POST", "/v2/zones/{zone_id}/disassociaterouter", 404),
+    ("POST", "/v2/zones/{zone_id}/recordsets", 404),
+    ("GET", "/v2/zones/{zone_id}/recordsets", 404),
+    ("GET", "/v2/zones/{zone_id}/recordsets/{recordset_id}", 404),
+    ("PUT", "/v2/zones/{zone_id}/recordsets/{recordset_id}", 404),
+    ("DELETE", "/v2/zones/{zone_id}/recordsets/{recordset_id}", 404),
 ];
 
 /// Whether a body is an error in one of the API families' formats.
@@ -548,6 +574,24 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
             "bandwidth": {"name": "evil", "size": 5, "share_type": "PER"}})),
         ("PUT", "/v1/{project_id}/publicips/{publicip_id}") => Some(json!({"publicip": {"port_id": p["port_id"]}})),
         ("PUT", "/v1/{project_id}/bandwidths/{bandwidth_id}") => Some(json!({"bandwidth": {"size": 1000}})),
+        ("POST", "/v2/{project_id}/nat_gateways") => Some(json!({"nat_gateway": {"name": "evil", "spec": "1",
+            "router_id": p["router_id"], "internal_network_id": p["network_id"]}})),
+        ("PUT", "/v2/{project_id}/nat_gateways/{nat_gateway_id}") => Some(json!({"nat_gateway": {"name": "evil"}})),
+        ("POST", "/v2/{project_id}/snat_rules") => Some(json!({"snat_rule": {"nat_gateway_id": p["nat_gateway_id"],
+            "cidr": "10.9.0.0/25", "floating_ip_id": p["nat_eip_id"]}})),
+        ("POST", "/v2/{project_id}/dnat_rules") => Some(json!({"dnat_rule": {"nat_gateway_id": p["nat_gateway_id"],
+            "floating_ip_id": p["nat_eip_id"], "private_ip": "10.9.0.9", "protocol": "tcp",
+            "internal_service_port": 22, "external_service_port": 2222}})),
+        // The intruder's own public zone: allowed; the victim's zones: not found.
+        ("POST", "/v2/zones") => Some(json!({"name": "intruder.example.", "zone_type": "public"})),
+        ("PATCH", "/v2/zones/{zone_id}") => Some(json!({"description": "evil"})),
+        ("POST", "/v2/zones/{zone_id}/associaterouter") | ("POST", "/v2/zones/{zone_id}/disassociaterouter") => {
+            Some(json!({"router": {"router_id": p["router_id"]}}))
+        }
+        ("POST", "/v2/zones/{zone_id}/recordsets") => {
+            Some(json!({"name": "evil.victim.internal.", "type": "A", "records": ["10.9.0.66"]}))
+        }
+        ("PUT", "/v2/zones/{zone_id}/recordsets/{recordset_id}") => Some(json!({"records": ["10.9.0.66"]})),
         ("POST", "/image/v2/images") => Some(json!({"name": "intruder-img"})),
         ("POST", "/compute/v2.1/flavors") => {
             Some(json!({"flavor": {"name": "evil", "vcpus": 1, "ram": 64, "disk": 0}}))
@@ -1104,6 +1148,59 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
     let (s, eip) = region.call("GET", &format!("/v1/{project_id}/publicips/{floatingip_id}"), Some(&token), None).await;
     assert_eq!(s, 200, "{eip}");
     let bandwidth_id = eip["publicip"]["bandwidth_id"].as_str().unwrap().to_string();
+    // The victim's NAT gateway with a SNAT and a DNAT rule on a second EIP, and a private zone
+    // with a record.
+    let victim_call = |method: &'static str, path: String, body: Value| {
+        let token = token.clone();
+        async move {
+            let (s, v) = region.call(method, &path, Some(&token), Some(body)).await;
+            assert!(s < 300, "{method} {path}: {s} {v}");
+            v
+        }
+    };
+    let nat_eip = victim_call(
+        "POST",
+        format!("/v1/{project_id}/publicips"),
+        json!({"publicip": {"type": "5_bgp"}, "bandwidth": {"name": "victim-bw", "size": 5, "share_type": "PER"}}),
+    )
+    .await;
+    let nat_eip_id = nat_eip["publicip"]["id"].as_str().unwrap().to_string();
+    let gw = victim_call(
+        "POST",
+        format!("/v2/{project_id}/nat_gateways"),
+        json!({"nat_gateway": {"name": "victim-nat", "spec": "1", "router_id": router_id, "internal_network_id": network_id}}),
+    )
+    .await;
+    let nat_gateway_id = gw["nat_gateway"]["id"].as_str().unwrap().to_string();
+    let snat = victim_call(
+        "POST",
+        format!("/v2/{project_id}/snat_rules"),
+        json!({"snat_rule": {"nat_gateway_id": nat_gateway_id, "network_id": network_id, "floating_ip_id": nat_eip_id}}),
+    )
+    .await;
+    let snat_rule_id = snat["snat_rule"]["id"].as_str().unwrap().to_string();
+    let dnat = victim_call(
+        "POST",
+        format!("/v2/{project_id}/dnat_rules"),
+        json!({"dnat_rule": {"nat_gateway_id": nat_gateway_id, "floating_ip_id": nat_eip_id, "private_ip": "10.9.0.8",
+            "protocol": "tcp", "internal_service_port": 80, "external_service_port": 80}}),
+    )
+    .await;
+    let dnat_rule_id = dnat["dnat_rule"]["id"].as_str().unwrap().to_string();
+    let zone = victim_call(
+        "POST",
+        "/v2/zones".into(),
+        json!({"name": "victim.internal.", "zone_type": "private", "router": {"router_id": router_id}}),
+    )
+    .await;
+    let zone_id = zone["id"].as_str().unwrap().to_string();
+    let rs = victim_call(
+        "POST",
+        format!("/v2/zones/{zone_id}/recordsets"),
+        json!({"name": "db.victim.internal.", "type": "A", "records": ["10.9.0.7"]}),
+    )
+    .await;
+    let recordset_id = rs["id"].as_str().unwrap().to_string();
     let (_, qos) = region.call("GET", &format!("/volume/v3/{project_id}/qos-specs"), Some(admin), None).await;
     let qos_id = qos["qos_specs"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
@@ -1131,6 +1228,12 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("security_group_id", security_group_id),
         ("rule_id", rule_id),
         ("vpc_id", router_id.clone()),
+        ("nat_gateway_id", nat_gateway_id),
+        ("snat_rule_id", snat_rule_id),
+        ("dnat_rule_id", dnat_rule_id),
+        ("nat_eip_id", nat_eip_id),
+        ("zone_id", zone_id),
+        ("recordset_id", recordset_id),
         ("publicip_id", floatingip_id.clone()),
         ("bandwidth_id", bandwidth_id),
         ("router_id", router_id),

@@ -75,7 +75,7 @@ async fn networks_subnets_ports_and_security_groups_with_the_openstack_cli() {
             let (ok, _, err) = region.openstack(&args);
             assert!(!ok && err.contains(why), "{args:?}: {err}");
         }
-        let subnets = region.openstack_json(&["subnet", "list"]);
+        let subnets = region.openstack_json(&["subnet", "list", "--network", "vpc-a"]);
         assert_eq!(subnets.as_array().unwrap().len(), 1, "{subnets}");
         // The same range on another network is fine (each VPC plans its own addresses).
         let (ok, _, err) = region.openstack(&["network", "create", "vpc-b"]);
@@ -698,5 +698,282 @@ async fn vpc_and_eip_with_the_huawei_sdks() {
     for db in databases() {
         let region = Region::start_with(&db, &[], None);
         common::run_sdk_check(&region, &db, "huawei_vpc_check.py").await;
+    }
+}
+
+/// Huawei's NAT and DNS SDKs (`huaweicloudsdknat`, `huaweicloudsdkdns`), unmodified, through
+/// `tests/clients/huawei_nat_dns_check.py`: a VPC's NAT gateway with SNAT and DNAT rules (the
+/// EIPs they use kept from ports and from release), private and public zones with their
+/// record sets, and the bad input of each refused; on both stores.
+#[tokio::test(flavor = "multi_thread")]
+async fn nat_gateways_and_dns_with_the_huawei_sdks() {
+    for db in databases() {
+        let region = Region::start_with(&db, &[], None);
+        common::run_sdk_check(&region, &db, "huawei_nat_dns_check.py").await;
+    }
+}
+
+/// A VPC made with the native APIs, with real guests: its router has no source NAT, so a
+/// guest reaches the internet's namespace only through the VPC's NAT gateway (a SNAT rule
+/// for its subnet); a DNAT rule forwards port 8080 of an EIP to the guest's web server, which
+/// then answers from the internet's namespace. The guest got its address and its DNS server
+/// by DHCP and resolves a record of a private zone served in the VPC, and one of a public zone;
+/// the region's public DNS server, in the internet's namespace, answers the public zone only.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nat_gateway_and_private_dns_serve_a_vpc_with_real_guests() {
+    let Some(region) = common::compute_region(&[]) else { return };
+    let (token, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+    let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+    let call = |method: &'static str, path: String, body: Value| {
+        let (region, token) = (&region, token.clone());
+        async move {
+            let (code, v) = region.call(method, &path, Some(&token), Some(body)).await;
+            assert!(code < 300, "{method} {path}: {code} {v}");
+            v
+        }
+    };
+    let vpc =
+        call("POST", format!("/v1/{project}/vpcs"), json!({"vpc": {"name": "nat-vpc", "cidr": "192.168.0.0/16"}}))
+            .await;
+    let vpc_id = vpc["vpc"]["id"].as_str().unwrap().to_string();
+    let sub = call(
+        "POST",
+        format!("/v1/{project}/subnets"),
+        json!({"subnet": {"name": "nat-sub", "cidr": "192.168.60.0/24", "gateway_ip": "192.168.60.1", "vpc_id": vpc_id}}),
+    )
+    .await;
+    let subnet_id = sub["subnet"]["id"].as_str().unwrap().to_string();
+    let mut eips = Vec::new();
+    for name in ["out", "in"] {
+        let e = call(
+            "POST",
+            format!("/v1/{project}/publicips"),
+            json!({"publicip": {"type": "5_bgp"}, "bandwidth": {"name": name, "size": 50, "share_type": "PER"}}),
+        )
+        .await;
+        eips.push((
+            e["publicip"]["id"].as_str().unwrap().to_string(),
+            e["publicip"]["public_ip_address"].as_str().unwrap().to_string(),
+        ));
+    }
+    let gw = call(
+        "POST",
+        format!("/v2/{project}/nat_gateways"),
+        json!({"nat_gateway": {"name": "nat", "router_id": vpc_id, "internal_network_id": subnet_id, "spec": "1"}}),
+    )
+    .await;
+    let gw_id = gw["nat_gateway"]["id"].as_str().unwrap().to_string();
+    call(
+        "POST",
+        format!("/v2/{project}/snat_rules"),
+        json!({"snat_rule": {"nat_gateway_id": gw_id, "network_id": subnet_id, "floating_ip_id": eips[0].0}}),
+    )
+    .await;
+    let zone = call(
+        "POST",
+        "/v2/zones".into(),
+        json!({"name": "corp.internal.", "zone_type": "private", "router": {"router_id": vpc_id}}),
+    )
+    .await;
+    let zone_id = zone["id"].as_str().unwrap().to_string();
+    call(
+        "POST",
+        format!("/v2/zones/{zone_id}/recordsets"),
+        json!({"name": "db.corp.internal.", "type": "A", "records": ["192.168.60.77"]}),
+    )
+    .await;
+    let public = call("POST", "/v2/zones".into(), json!({"name": "example.org.", "zone_type": "public"})).await;
+    let public_id = public["id"].as_str().unwrap().to_string();
+    call(
+        "POST",
+        format!("/v2/zones/{public_id}/recordsets"),
+        json!({"name": "www.example.org.", "type": "A", "records": [eips[1].1]}),
+    )
+    .await;
+
+    // The guest: port 80 open to all, on the VPC subnet (its network's id).
+    for args in [
+        vec!["security", "group", "create", "nat-web"],
+        vec!["security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "80", "nat-web"],
+    ] {
+        let (ok, _, err) = region.openstack(&args);
+        assert!(ok, "{args:?}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("nat.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho ADDR $(ip -o -4 addr show dev eth0 | awk '{print $4}')\necho RESOLVER $(grep nameserver /etc/resolv.conf)\n\
+         echo PRIVATE $(nslookup db.corp.internal 2>/dev/null | grep -A1 'Name:' | grep Address | awk '{print $2}')\n\
+         echo PUBLIC $(nslookup www.example.org 2>/dev/null | grep -A1 'Name:' | grep Address | awk '{print $2}')\n\
+         if ping -c 3 -W 2 198.18.0.1 >/dev/null; then echo NET-REACHED; else echo NET-FAILED; fi\n\
+         mkdir -p /www && echo hello-dnat >/www/index.html && httpd -p 80 -h /www && echo HTTPD-UP\n",
+    )
+    .unwrap();
+    let (ok, _, err) = region.openstack(&[
+        "server",
+        "create",
+        "--flavor",
+        "s3.small.1",
+        "--image",
+        "nimbus-tiny",
+        "--network",
+        &subnet_id,
+        "--security-group",
+        "nat-web",
+        "--user-data",
+        script.to_str().unwrap(),
+        "vm-nat",
+    ]);
+    assert!(ok, "{err}");
+    let log = common::wait_console(&region, "vm-nat", common::READY, 1).await;
+    assert!(log.contains("ADDR 192.168.60.2/24"), "the address by DHCP: {log}");
+    assert!(log.contains("RESOLVER nameserver 192.168.60.1"), "the subnet's gateway answers DNS: {log}");
+    assert!(log.contains("PRIVATE 192.168.60.77"), "the private zone's record resolves in the VPC: {log}");
+    assert!(log.contains(&format!("PUBLIC {}", eips[1].1)), "and the public zone's: {log}");
+    assert!(log.contains("NET-REACHED"), "the guest reaches the internet through the NAT gateway: {log}");
+    assert!(log.contains("HTTPD-UP"), "{log}");
+
+    // DNAT: the EIP's port 8080 reaches the guest's port 80 from the internet.
+    let ports = call("GET", format!("/v1/{project}/ports?network_id={subnet_id}"), json!(null)).await;
+    let port_id = ports["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["device_owner"].as_str().is_some_and(|o| o.starts_with("compute:")))
+        .and_then(|p| p["id"].as_str())
+        .expect("the guest's port")
+        .to_string();
+    call(
+        "POST",
+        format!("/v2/{project}/dnat_rules"),
+        json!({"dnat_rule": {"nat_gateway_id": gw_id, "floating_ip_id": eips[1].0, "port_id": port_id,
+            "protocol": "tcp", "internal_service_port": 80, "external_service_port": 8080}}),
+    )
+    .await;
+    let internet = netns_of(&region.openstack_json(&["network", "show", "admin_external_net"])["id"]);
+    let target = eips[1].1.clone();
+    region
+        .wait_for(60, "the guest's web server on the EIP's port 8080", || {
+            let (internet, target) = (internet.clone(), target.clone());
+            async move {
+                let cmd = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 {target} 8080");
+                in_netns(&internet, &["sh", "-c", &cmd]).contains("hello-dnat").then_some(())
+            }
+        })
+        .await;
+    // The internet's DNS server knows the public zone, not the private one.
+    let public_answer = in_netns(&internet, &["busybox", "nslookup", "www.example.org", "198.18.0.1"]);
+    assert!(public_answer.contains(&eips[1].1), "{public_answer}");
+    let private_answer = in_netns(&internet, &["busybox", "nslookup", "db.corp.internal", "198.18.0.1"]);
+    assert!(!private_answer.contains("192.168.60.77"), "{private_answer}");
+    let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "vm-nat"]);
+    assert!(ok, "{err}");
+}
+
+/// Anti-spoofing with real guests: a web server's group admits TCP 80 from one address only;
+/// a guest that takes that address as its own is still refused (its port sends only as
+/// itself), while a guest whose port lists the address among its allowed address pairs is
+/// let through (so the refusal is the anti-spoofing's, not the group's).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_cannot_send_as_another_address() {
+    let Some(region) = common::compute_region(&[]) else { return };
+    for args in [
+        vec!["network", "create", "vpc-as"],
+        vec!["subnet", "create", "--network", "vpc-as", "--subnet-range", "192.168.70.0/24", "sub-as"],
+        vec!["security", "group", "create", "only-20"],
+        vec![
+            "security",
+            "group",
+            "rule",
+            "create",
+            "--protocol",
+            "tcp",
+            "--dst-port",
+            "80",
+            "--remote-ip",
+            "192.168.70.20/32",
+            "only-20",
+        ],
+        vec![
+            "port",
+            "create",
+            "--network",
+            "vpc-as",
+            "--security-group",
+            "only-20",
+            "--fixed-ip",
+            "subnet=sub-as,ip-address=192.168.70.11",
+            "p-web",
+        ],
+        vec![
+            "port",
+            "create",
+            "--network",
+            "vpc-as",
+            "--fixed-ip",
+            "subnet=sub-as,ip-address=192.168.70.12",
+            "p-spoof",
+        ],
+        vec![
+            "port",
+            "create",
+            "--network",
+            "vpc-as",
+            "--fixed-ip",
+            "subnet=sub-as,ip-address=192.168.70.13",
+            "--allowed-address",
+            "ip-address=192.168.70.20",
+            "p-pair",
+        ],
+    ] {
+        let (ok, _, err) = region.openstack(&args);
+        assert!(ok, "{args:?}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.sh");
+    std::fs::write(
+        &web,
+        "#!/bin/sh\nmkdir -p /www && echo hello-as >/www/index.html && httpd -p 80 -h /www && echo HTTPD-UP\n",
+    )
+    .unwrap();
+    // Takes 192.168.70.20 as its only address (its MAC unchanged), then asks the web server.
+    let client = dir.path().join("client.sh");
+    std::fs::write(
+        &client,
+        "#!/bin/sh\nip -4 addr flush dev eth0 && ip addr add 192.168.70.20/24 dev eth0\n\
+         for i in 1 2 3; do if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 192.168.70.11 80 | grep -q hello-as; \
+         then echo AS-REACHED; break; fi; sleep 2; done\necho AS-DONE\n",
+    )
+    .unwrap();
+    let create = |name: &str, port: &str, script: &std::path::Path| {
+        let nic = format!("port-id={port}");
+        let (ok, _, err) = region.openstack(&[
+            "server",
+            "create",
+            "--flavor",
+            "s3.small.1",
+            "--image",
+            "nimbus-tiny",
+            "--nic",
+            &nic,
+            "--user-data",
+            script.to_str().unwrap(),
+            name,
+        ]);
+        assert!(ok, "{err}");
+    };
+    create("as-web", "p-web", &web);
+    let log = common::wait_console(&region, "as-web", common::READY, 1).await;
+    assert!(log.contains("HTTPD-UP"), "{log}");
+    create("as-spoof", "p-spoof", &client);
+    create("as-pair", "p-pair", &client);
+    let pair = common::wait_console(&region, "as-pair", "AS-DONE", 1).await;
+    assert!(pair.contains("AS-REACHED"), "an allowed address pair may send as 192.168.70.20: {pair}");
+    let spoof = common::wait_console(&region, "as-spoof", "AS-DONE", 1).await;
+    assert!(!spoof.contains("AS-REACHED"), "a guest sending as another address is dropped: {spoof}");
+    for vm in ["as-web", "as-spoof", "as-pair"] {
+        let (ok, _, err) = region.openstack(&["server", "delete", "--wait", vm]);
+        assert!(ok, "{err}");
     }
 }

@@ -6,6 +6,7 @@
 
 mod cbr;
 mod cts;
+mod dns;
 mod ecs;
 mod eip;
 mod evs;
@@ -14,6 +15,7 @@ mod iam;
 mod ims;
 mod jobs;
 mod metering;
+mod nat;
 mod tms;
 mod vpc;
 
@@ -48,6 +50,8 @@ pub fn routes() -> Routes {
     let r = evs_snapshots::routes(r);
     let r = vpc::routes(r);
     let r = eip::routes(r);
+    let r = nat::routes(r);
+    let r = dns::routes(r);
     jobs::routes(r)
 }
 
@@ -136,6 +140,31 @@ pub fn routes() -> Routes {
         eip::list_bandwidths,
         eip::show_bandwidth,
         eip::update_bandwidth,
+        nat::create_gateway,
+        nat::list_gateways,
+        nat::show_gateway,
+        nat::update_gateway,
+        nat::delete_gateway,
+        nat::create_snat,
+        nat::list_snat,
+        nat::show_snat,
+        nat::delete_snat,
+        nat::create_dnat,
+        nat::list_dnat,
+        nat::show_dnat,
+        nat::delete_dnat,
+        dns::create_zone,
+        dns::list_zones,
+        dns::show_zone,
+        dns::update_zone,
+        dns::delete_zone,
+        dns::associate_router,
+        dns::disassociate_router,
+        dns::create_recordset,
+        dns::list_recordsets,
+        dns::show_recordset,
+        dns::update_recordset,
+        dns::delete_recordset,
     ),
     components(schemas(
         crate::native::ErrorBody,

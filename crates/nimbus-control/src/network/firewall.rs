@@ -7,6 +7,11 @@
 //! dropped), then traffic to a port through its ingress chain (allowed: accepted, else
 //! dropped). A port without port security, or in no group, is not filtered. Traffic to the
 //! namespace itself (the gateway, DHCP) is not forwarded, so it is not filtered here.
+//!
+//! Anti-spoofing (seed 6.4.1), in a bridge table of the same namespace: what a port's TAP
+//! sends must carry the port's MAC and one of its addresses (or of its allowed address pairs),
+//! ARP included; a DHCP request from 0.0.0.0 passes; IPv6 (not offered) does not. Without it
+//! a guest could send as another and pass both its own and the other's filter.
 
 use nimbus_store::network::{Port, SecurityGroupRule};
 use std::collections::HashMap;
@@ -121,6 +126,55 @@ pub fn ruleset(
     forward + &chains
 }
 
+/// The allowed address pairs of a port: (address or CIDR, MAC).
+fn address_pairs(p: &Port) -> Vec<(String, String)> {
+    serde_json::from_str::<Vec<serde_json::Value>>(&p.allowed_address_pairs)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| Some((v["ip_address"].as_str()?.to_string(), v["mac_address"].as_str()?.to_string())))
+        .collect()
+}
+
+/// The body of the bridge table `nimbus_as`: each port with port security only sends from
+/// its MAC and addresses (and its allowed address pairs').
+pub fn antispoof(ports: &[FilteredPort<'_>]) -> String {
+    let mut pre = String::from("  chain prerouting {\n    type filter hook prerouting priority -200; policy accept;\n");
+    let mut chains = String::new();
+    for p in ports.iter().filter(|p| p.port.port_security_enabled && !p.port.device_owner.starts_with("network:")) {
+        let tag = nimbus_drivers::netns::short(&p.port.id);
+        let tap = nimbus_drivers::netns::tap_name(&p.port.id);
+        let pairs = address_pairs(p.port);
+        let mut macs = vec![p.port.mac_address.clone()];
+        let mut ips = p.addresses.clone();
+        for (ip, mac) in pairs {
+            if !macs.contains(&mac) {
+                macs.push(mac);
+            }
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+        let _ = writeln!(pre, "    iifname \"{tap}\" jump as_{tag}");
+        let _ = writeln!(chains, "  chain as_{tag} {{");
+        let _ = writeln!(chains, "    ether saddr != {} drop", set_of(&macs));
+        let _ = writeln!(chains, "    ether type arp arp saddr ip 0.0.0.0 return");
+        if ips.is_empty() {
+            let _ = writeln!(chains, "    ether type arp drop");
+        } else {
+            let _ = writeln!(chains, "    ether type arp arp saddr ip != {} drop", set_of(&ips));
+        }
+        let _ = writeln!(chains, "    ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 return");
+        if ips.is_empty() {
+            let _ = writeln!(chains, "    ether type ip drop");
+        } else {
+            let _ = writeln!(chains, "    ether type ip ip saddr != {} drop", set_of(&ips));
+        }
+        let _ = writeln!(chains, "    ether type ip6 drop\n    return\n  }}");
+    }
+    pre.push_str("  }\n");
+    pre + &chains
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,5 +255,22 @@ mod tests {
         assert!(r.contains("chain in_bbbbbbbb {\n    drop"), "{r}");
         // A port without port security is not filtered.
         assert!(!r.contains("cccccccc"), "{r}");
+    }
+
+    #[test]
+    fn ports_send_only_as_themselves() {
+        let mut web = port("aaaaaaaa-1", true);
+        web.allowed_address_pairs = r#"[{"ip_address": "10.0.0.100", "mac_address": "fa:16:3e:00:00:99"}]"#.into();
+        let open = port("cccccccc-3", false);
+        let ports = vec![
+            FilteredPort { port: &web, addresses: vec!["10.0.0.11".into()], groups: vec![] },
+            FilteredPort { port: &open, addresses: vec!["10.0.0.13".into()], groups: vec![] },
+        ];
+        let r = antispoof(&ports);
+        assert!(r.contains("iifname \"tapaaaaaaaa\" jump as_aaaaaaaa"), "{r}");
+        assert!(r.contains("ether saddr != { fa:16:3e:00:00:01, fa:16:3e:00:00:99 } drop"), "{r}");
+        assert!(r.contains("ip saddr != { 10.0.0.11, 10.0.0.100 } drop"), "{r}");
+        assert!(r.contains("arp saddr ip != { 10.0.0.11, 10.0.0.100 } drop"), "{r}");
+        assert!(!r.contains("cccccccc"), "no port security, no anti-spoofing: {r}");
     }
 }

@@ -142,6 +142,12 @@ impl Control {
             .await?
             .filter(|p| p.project_id == f.project_id && may_read(ctx, &p.project_id))
             .ok_or_else(|| Error::not_found("port", port_id))?;
+        if self.nat_uses_eip(&mut *tx, &f.id).await? {
+            return Err(Error::Conflict(format!(
+                "EIP {} is used by a NAT gateway rule: it cannot be bound to a port.",
+                f.floating_ip_address
+            )));
+        }
         if port.device_owner.starts_with("network:") {
             return Err(Error::bad_request(format!(
                 "Bad floatingip request: Port {} has owner {} and therefore cannot be assigned a floating IP.",
@@ -389,6 +395,12 @@ impl Control {
     pub(super) async fn delete_floating_ip_in(&self, tx: &mut AnyConnection, ctx: &Ctx, id: &str) -> Result<(), Error> {
         let Some(f) = l3repo::get_floating_ip(&mut *tx, id).await? else { return Ok(()) };
         let tx = &mut *tx;
+        if self.nat_uses_eip(&mut *tx, &f.id).await? {
+            return Err(Error::Conflict(format!(
+                "EIP {} is used by a NAT gateway rule: delete the rule first.",
+                f.floating_ip_address
+            )));
+        }
         l3repo::delete_floating_ip(&mut *tx, &f.id).await?;
         self.remove_l3_port(&mut *tx, &f.floating_port_id).await?;
         if l3repo::bandwidth_floating_ips(&mut *tx, &f.bandwidth_id).await?.is_empty() {

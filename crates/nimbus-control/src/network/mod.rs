@@ -10,6 +10,7 @@
 mod firewall;
 mod floating_ips;
 mod ipam;
+mod nat;
 mod networks;
 pub mod plane;
 mod ports;
@@ -20,6 +21,7 @@ mod vpcs;
 
 pub use floating_ips::{BandwidthRequest, FloatingIpCreate, FloatingIpUpdate, FloatingIpView, BANDWIDTH_RANGE};
 pub use ipam::HostRoute;
+pub use nat::{parse_ports, DnatRuleCreate, NatGatewayCreate, SnatRuleCreate, MAX_DNAT_RANGE, NAT_SPECS};
 pub use networks::{NetworkCreate, NetworkUpdate};
 pub use ports::{
     FixedIpRequest, NicRequest, PortCreate, PortUpdate, PortView, ServerNic, OWNER_FLOATING_IP, OWNER_ROUTER_GATEWAY,

@@ -9,9 +9,11 @@
 use crate::reconcile::Reconciler;
 use crate::Control;
 use nimbus_core::Error;
-use nimbus_drivers::netns::{self, SubnetSpec};
-use nimbus_drivers::netns_l3::{self, FloatingSpec, GatewaySpec, InterfaceSpec, RouterSpec};
+use nimbus_drivers::netns::{self, DnsRecord, DnsSpec, SubnetSpec};
+use nimbus_drivers::netns_l3::{self, DnatSpec, FloatingSpec, GatewaySpec, InterfaceSpec, RouterSpec};
+use nimbus_store::dns as dnsrepo;
 use nimbus_store::l3::{self as l3repo, Bandwidth, FloatingIp, Router};
+use nimbus_store::nat::{self as natrepo, DnatRule, NatGateway, SnatRule};
 use nimbus_store::network::{self as repo, FixedIp, Port, Subnet};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -46,7 +48,7 @@ impl Control {
         let control = self;
         let Some(plane) = &control.drivers().network else { return Ok(()) };
         let _pass = control.network_pass.lock().await;
-        let (networks, subnets, ports, fixed, bindings, all_rules, routers, fips, bandwidths) = {
+        let (networks, subnets, ports, fixed, bindings, all_rules, l3, dns) = {
             let mut c = control.store().read().await?;
             (
                 repo::list_networks(&mut c).await?,
@@ -55,11 +57,23 @@ impl Control {
                 repo::all_fixed_ips(&mut c).await?,
                 repo::all_port_security_groups(&mut c).await?,
                 repo::list_rules(&mut c).await?,
-                l3repo::list_routers(&mut c).await?,
-                l3repo::list_floating_ips(&mut c).await?,
-                l3repo::list_bandwidths(&mut c).await?,
+                L3Rows {
+                    routers: l3repo::list_routers(&mut c).await?,
+                    fips: l3repo::list_floating_ips(&mut c).await?,
+                    bandwidths: l3repo::list_bandwidths(&mut c).await?,
+                    gateways: natrepo::list_gateways(&mut c).await?,
+                    snat: natrepo::list_snat(&mut c).await?,
+                    dnat: natrepo::list_dnat(&mut c).await?,
+                },
+                DnsRows {
+                    zones: dnsrepo::list_zones(&mut c).await?,
+                    routers: dnsrepo::all_zone_routers(&mut c).await?,
+                    recordsets: dnsrepo::list_recordsets(&mut c).await?,
+                },
             )
         };
+        // What each router holds (computed first: a network's DNS depends on its routers).
+        let routers = router_specs(&l3, &ports, &fixed, &subnets);
         // Security groups: each group's rules, each port's groups and addresses, each
         // group's member addresses (for rules naming a remote group).
         let mut rules: HashMap<String, Vec<repo::SecurityGroupRule>> = HashMap::new();
@@ -119,7 +133,12 @@ impl Control {
                     plane.remove_subnet(&n.id, &b).await?;
                 }
             }
-            plane.ensure_dhcp(&n.id, &specs).await?;
+            let joined: Vec<&str> = routers
+                .iter()
+                .filter(|r| r.interfaces.iter().any(|i| i.network_id == n.id))
+                .map(|r| r.id.as_str())
+                .collect();
+            plane.ensure_dhcp(&n.id, &specs, &dns.spec_for(n.router_external, &joined)).await?;
             let filtered: Vec<super::firewall::FilteredPort> = ports
                 .iter()
                 .filter(|p| p.network_id == n.id)
@@ -129,10 +148,11 @@ impl Control {
                     groups: groups_of.get(p.id.as_str()).cloned().unwrap_or_default(),
                 })
                 .collect();
-            plane.apply_firewall(&n.id, &super::firewall::ruleset(&filtered, &rules, &members)).await?;
+            let filter = super::firewall::ruleset(&filtered, &rules, &members);
+            plane.apply_firewall(&n.id, &filter, &super::firewall::antispoof(&filtered)).await?;
         }
         // Routers, once the namespaces of the networks they join are there.
-        let specs = router_specs(&routers, &ports, &fixed, &subnets, &fips, &bandwidths);
+        let specs = routers;
         let mut wanted_routers = HashSet::new();
         for spec in &specs {
             plane.ensure_router(spec, super::PROJECT_MTU).await?;
@@ -166,20 +186,58 @@ impl Control {
     }
 }
 
+/// The layer-3 rows a pass reads.
+struct L3Rows {
+    routers: Vec<Router>,
+    fips: Vec<FloatingIp>,
+    bandwidths: Vec<Bandwidth>,
+    gateways: Vec<NatGateway>,
+    snat: Vec<SnatRule>,
+    dnat: Vec<DnatRule>,
+}
+
+/// The DNS rows a pass reads.
+struct DnsRows {
+    zones: Vec<dnsrepo::Zone>,
+    /// (zone, router) associations of private zones.
+    routers: Vec<(String, String)>,
+    recordsets: Vec<dnsrepo::RecordSet>,
+}
+
+impl DnsRows {
+    /// What a network's DNS server answers: the public zones, and the private zones of the
+    /// VPCs (routers) it is joined to; the external network's (the internet's) only the
+    /// public ones.
+    fn spec_for(&self, external: bool, routers: &[&str]) -> DnsSpec {
+        let served: Vec<&dnsrepo::Zone> = self
+            .zones
+            .iter()
+            .filter(|z| {
+                z.zone_type == "public"
+                    || (!external
+                        && self.routers.iter().any(|(zone, r)| zone == &z.id && routers.contains(&r.as_str())))
+            })
+            .collect();
+        let records = self
+            .recordsets
+            .iter()
+            .filter(|r| r.status == "ACTIVE" && served.iter().any(|z| z.id == r.zone_id))
+            .map(|r| DnsRecord { name: r.name.clone(), rtype: r.rtype.clone(), values: r.values() })
+            .collect();
+        DnsSpec { zones: served.iter().map(|z| z.name.clone()).collect(), records }
+    }
+}
+
 /// What each router's namespace must hold, from the store's rows: its gateway (the first
 /// address of its gateway port), its interfaces (one per address of its interface ports),
-/// its extra routes, SNAT, and the floating IPs it carries with their bandwidths.
-fn router_specs(
-    routers: &[Router],
-    ports: &[Port],
-    fixed: &[FixedIp],
-    subnets: &[Subnet],
-    fips: &[FloatingIp],
-    bandwidths: &[Bandwidth],
-) -> Vec<RouterSpec> {
+/// its extra routes, SNAT, the floating IPs it carries with their bandwidths, and its NAT
+/// gateway's rules with the EIPs they use.
+fn router_specs(l3: &L3Rows, ports: &[Port], fixed: &[FixedIp], subnets: &[Subnet]) -> Vec<RouterSpec> {
     let subnet_of: HashMap<&str, &Subnet> = subnets.iter().map(|s| (s.id.as_str(), s)).collect();
-    let mbit_of: HashMap<&str, i64> = bandwidths.iter().map(|b| (b.id.as_str(), b.size_mbit)).collect();
-    routers
+    let mbit_of: HashMap<&str, i64> = l3.bandwidths.iter().map(|b| (b.id.as_str(), b.size_mbit)).collect();
+    let fip_of: HashMap<&str, &FloatingIp> = l3.fips.iter().map(|f| (f.id.as_str(), f)).collect();
+    let first_ip = |port: &str| fixed.iter().find(|f| f.port_id == port).map(|f| f.ip_address.clone());
+    l3.routers
         .iter()
         .map(|r| {
             let mine: Vec<&Port> = ports.iter().filter(|p| p.device_id == r.id).collect();
@@ -216,7 +274,8 @@ fn router_specs(
                 .into_iter()
                 .map(|h| (h.destination, h.nexthop))
                 .collect();
-            let floating = fips
+            let floating = l3
+                .fips
                 .iter()
                 .filter(|f| f.router_id.as_deref() == Some(r.id.as_str()))
                 .filter_map(|f| {
@@ -227,6 +286,52 @@ fn router_specs(
                     })
                 })
                 .collect();
+            // The NAT gateway's rules, with the EIPs they use (held on the gateway device).
+            let mut snat_rules = Vec::new();
+            let mut dnat_rules = Vec::new();
+            let mut nat_eips: Vec<(String, i64)> = Vec::new();
+            let mut use_eip = |id: &str| -> Option<String> {
+                let f = fip_of.get(id)?;
+                if !nat_eips.iter().any(|(a, _)| a == &f.floating_ip_address) {
+                    let mbit = mbit_of.get(f.bandwidth_id.as_str()).copied().unwrap_or(1000);
+                    nat_eips.push((f.floating_ip_address.clone(), mbit));
+                }
+                Some(f.floating_ip_address.clone())
+            };
+            for g in l3.gateways.iter().filter(|g| g.router_id == r.id) {
+                for rule in l3.snat.iter().filter(|x| x.nat_gateway_id == g.id) {
+                    let eips: Vec<String> = rule.eips().into_iter().filter_map(&mut use_eip).collect();
+                    let cidrs: Vec<String> = match (&rule.cidr, &rule.network_id) {
+                        (Some(c), _) => vec![c.clone()],
+                        (None, Some(n)) => {
+                            subnets.iter().filter(|s| &s.network_id == n).map(|s| s.cidr.clone()).collect()
+                        }
+                        (None, None) => Vec::new(),
+                    };
+                    for c in cidrs {
+                        snat_rules.push((c, eips.clone()));
+                    }
+                }
+                for rule in l3.dnat.iter().filter(|x| x.nat_gateway_id == g.id) {
+                    let Some(eip) = use_eip(&rule.floating_ip_id) else { continue };
+                    let internal = match (&rule.private_ip, &rule.port_id) {
+                        (Some(ip), _) => Some(ip.clone()),
+                        (None, Some(p)) => first_ip(p),
+                        (None, None) => None,
+                    };
+                    let Some(internal_ip) = internal else { continue };
+                    let (ia, _) = super::parse_ports(&rule.internal_port, "port").unwrap_or((0, 0));
+                    let (ea, eb) = super::parse_ports(&rule.external_port, "port").unwrap_or((0, 0));
+                    dnat_rules.push(DnatSpec {
+                        eip,
+                        protocol: rule.protocol.clone(),
+                        external_port: ea,
+                        internal_ip,
+                        internal_port: ia,
+                        count: eb - ea + 1,
+                    });
+                }
+            }
             RouterSpec {
                 id: r.id.clone(),
                 snat: r.enable_snat && gateway.is_some(),
@@ -234,7 +339,9 @@ fn router_specs(
                 interfaces,
                 routes,
                 floating,
-                ..Default::default()
+                snat_rules,
+                dnat_rules,
+                nat_eips,
             }
         })
         .collect()

@@ -94,7 +94,7 @@ pub(crate) fn check_vpc_cidr(cidr: &str) -> Result<String, Error> {
 
 impl Control {
     /// Loads a router the caller may see (404 otherwise) and may act on with `action`.
-    pub(super) async fn load_router(
+    pub(crate) async fn load_router(
         &self,
         c: &mut AnyConnection,
         ctx: &Ctx,
