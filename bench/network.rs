@@ -128,9 +128,11 @@ const TRANSFER_MIB: u64 = 128;
 const TRANSFERS: usize = 3;
 
 /// The receiver's user data: a TCP sink on port 5001, restarted after each connection (its
-/// stdin a FIFO held open, so busybox `nc` never sees an end of input and hangs up early).
-const RECEIVER: &str = "#!/bin/sh\nmkfifo /tmp/hold\nexec 3<>/tmp/hold\n\
-    (while true; do nc -l -p 5001 <&3 >/dev/null; done) &\necho SINK-UP\n";
+/// stdin a FIFO held open, so busybox `nc` never sees an end of input and hangs up early), in
+/// a session of its own so that it outlives the user data script.
+const RECEIVER: &str = "#!/bin/sh\nmkfifo /run/sink-hold\n\
+    setsid sh -c 'exec 3<>/run/sink-hold; while true; do nc -l -p 5001 <&3 >/dev/null; done' </dev/null >/dev/null 2>&1 &\n\
+    echo SINK-UP\n";
 
 /// The sender's user data: waits for the sink, then sends `TRANSFERS` times, each line
 /// `SENT <bytes> <uptime before> <uptime after>`.

@@ -147,6 +147,10 @@ pub fn default_quotas() -> BTreeMap<String, i64> {
         ("floatingip", 10),
         ("security_group", 10),
         ("security_group_rule", 100),
+        // NAT gateways (one per VPC), DNS zones and record sets.
+        ("nat_gateway", 10),
+        ("dns_zone", 50),
+        ("dns_recordset", 500),
         ("buckets", 100),
     ]
     .into_iter()

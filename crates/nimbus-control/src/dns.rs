@@ -209,6 +209,7 @@ impl Control {
             created_at: now,
             updated_at: now,
         };
+        self.charge_quota(&mut tx, &project, "dns_zone", 1).await?;
         repo::insert_zone(&mut tx, &z).await?;
         if let Some(r) = &router {
             repo::add_zone_router(&mut tx, &z.id, &r.id).await?;
@@ -305,7 +306,10 @@ impl Control {
         let mut tx = self.store().write().await?;
         let z = self.load_zone(&mut tx, ctx, id, "network:delete").await?;
         let view = self.zone_view(&mut tx, z).await?;
+        let own_sets = repo::zone_recordsets(&mut tx, &view.zone.id).await?.iter().filter(|r| !r.is_default).count();
         repo::delete_zone(&mut tx, &view.zone.id).await?;
+        self.release_quota(&mut tx, &view.zone.project_id, "dns_zone", 1).await?;
+        self.release_quota(&mut tx, &view.zone.project_id, "dns_recordset", own_sets as i64).await?;
         self.audit(
             &mut tx,
             ctx,
@@ -413,6 +417,8 @@ impl Control {
             updated_at: now,
         };
         self.check_recordset(&mut tx, &z, &rs).await?;
+        // The zone's own SOA and NS are not counted.
+        self.charge_quota(&mut tx, &z.project_id, "dns_recordset", 1).await?;
         repo::insert_recordset(&mut tx, &rs).await.map_err(|e| match e {
             Error::Conflict(_) => {
                 Error::Conflict(format!("Zone {} already has {} records for {}.", z.name, rs.rtype, rs.name))
@@ -525,6 +531,7 @@ impl Control {
             return Err(bad(format!("The zone's own {} record set cannot be deleted.", rs.rtype)));
         }
         repo::delete_recordset(&mut tx, &rs.id).await?;
+        self.release_quota(&mut tx, &z.project_id, "dns_recordset", 1).await?;
         self.audit(
             &mut tx,
             ctx,

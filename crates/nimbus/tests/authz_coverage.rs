@@ -592,6 +592,7 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
             Some(json!({"name": "evil.victim.internal.", "type": "A", "records": ["10.9.0.66"]}))
         }
         ("PUT", "/v2/zones/{zone_id}/recordsets/{recordset_id}") => Some(json!({"records": ["10.9.0.66"]})),
+        ("PUT", t) if t.starts_with("/network/v2.0/") && t.ends_with("/tags") => Some(json!({"tags": ["evil"]})),
         ("POST", "/image/v2/images") => Some(json!({"name": "intruder-img"})),
         ("POST", "/compute/v2.1/flavors") => {
             Some(json!({"flavor": {"name": "evil", "vcpus": 1, "ram": 64, "disk": 0}}))
@@ -1276,7 +1277,39 @@ fn params_for(path: &str, v: &Victim) -> HashMap<&'static str, String> {
     let actor = if path.contains("/groups/{actor_id}") { &v.params["group_id"] } else { &v.params["user_id"] };
     p.insert("target_id", target.clone());
     p.insert("actor_id", actor.clone());
+    // Neutron tag routes: the victim's resource of the path's collection.
+    for (collection, param) in TAGGED {
+        if path.starts_with(&format!("/network/v2.0/{collection}/{{resource_id}}/tags")) {
+            p.insert("resource_id", v.params[param].clone());
+            p.insert("tag", "victim-tag".to_string());
+        }
+    }
     p
+}
+
+/// The Neutron collections whose resources carry tags, with the victim's resource's parameter.
+const TAGGED: &[(&str, &str)] = &[
+    ("networks", "network_id"),
+    ("subnets", "subnet_id"),
+    ("ports", "port_id"),
+    ("routers", "router_id"),
+    ("floatingips", "floatingip_id"),
+    ("security-groups", "security_group_id"),
+];
+
+/// The expected answers: the table above and, for each tagged collection, its six tag routes
+/// (all the victim's: not found).
+fn expected_answers() -> HashMap<(String, String), u16> {
+    let mut table: HashMap<(String, String), u16> =
+        OTHER_TENANT.iter().map(|(m, p, s)| ((m.to_string(), p.to_string()), *s)).collect();
+    for (collection, _) in TAGGED {
+        for suffix in ["tags", "tags/{tag}"] {
+            for method in ["GET", "PUT", "DELETE"] {
+                table.insert((method.into(), format!("/network/v2.0/{collection}/{{resource_id}}/{suffix}")), 404);
+            }
+        }
+    }
+    table
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1301,7 +1334,7 @@ async fn no_endpoint_leaks_to_anonymous_callers_or_other_tenants() {
     assert_eq!(s, 200);
     let endpoints = listing["endpoints"].as_array().unwrap();
     assert!(endpoints.len() > 100, "{}", endpoints.len());
-    let table: HashMap<(&str, &str), u16> = OTHER_TENANT.iter().map(|(m, p, s)| ((*m, *p), *s)).collect();
+    let table = expected_answers();
 
     let mut problems = Vec::new();
     let mut checked = 0;
@@ -1320,7 +1353,7 @@ async fn no_endpoint_leaks_to_anonymous_callers_or_other_tenants() {
         if public {
             continue;
         }
-        let Some(expected) = table.get(&(method, bare)).copied() else {
+        let Some(expected) = table.get(&(method.to_string(), bare.to_string())).copied() else {
             problems.push(format!("{method} {path}: missing from the OTHER_TENANT table"));
             continue;
         };

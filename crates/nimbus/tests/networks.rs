@@ -261,8 +261,9 @@ async fn networks_subnets_ports_and_security_groups_with_the_openstack_cli() {
 
 /// Real guests on virtual networks, with the `openstack` CLI: two servers in one subnet get
 /// their addresses by DHCP (the ports' fixed IPs) and ping each other; a server of another
-/// network cannot reach them; servers show their addresses; deleting a server deletes the
-/// port made for it and unbinds the port it was given.
+/// VPC (another network behind another router, both routers on the external network) cannot
+/// reach them; servers show their addresses; deleting a server deletes the port made for it
+/// and unbinds the port it was given.
 #[tokio::test(flavor = "multi_thread")]
 async fn guests_on_one_subnet_reach_each_other_and_no_one_else() {
     let Some(region) = common::compute_region(&[]) else { return };
@@ -272,6 +273,10 @@ async fn guests_on_one_subnet_reach_each_other_and_no_one_else() {
         vec!["network", "create", "vpc-b"],
         vec!["subnet", "create", "--network", "vpc-b", "--subnet-range", "192.168.20.0/24", "sub-b"],
         vec!["port", "create", "--network", "vpc-a", "--fixed-ip", "subnet=sub-a,ip-address=192.168.10.11", "p1"],
+        vec!["router", "create", "--external-gateway", "admin_external_net", "r-a"],
+        vec!["router", "add", "subnet", "r-a", "sub-a"],
+        vec!["router", "create", "--external-gateway", "admin_external_net", "r-b"],
+        vec!["router", "add", "subnet", "r-b", "sub-b"],
     ] {
         let (ok, _, err) = region.openstack(&args);
         assert!(ok, "{args:?}: {err}");
@@ -333,6 +338,14 @@ async fn guests_on_one_subnet_reach_each_other_and_no_one_else() {
 
     for vm in ["vm1", "vm2", "vm3"] {
         let (ok, _, err) = region.openstack(&["server", "delete", "--wait", vm]);
+        assert!(ok, "{err}");
+    }
+    for args in [
+        vec!["router", "remove", "subnet", "r-a", "sub-a"],
+        vec!["router", "remove", "subnet", "r-b", "sub-b"],
+        vec!["router", "delete", "r-a", "r-b"],
+    ] {
+        let (ok, _, err) = region.openstack(&args);
         assert!(ok, "{err}");
     }
     let ports = region.openstack_json(&["port", "list"]);
@@ -497,6 +510,23 @@ async fn routers_and_floating_ips_with_the_openstack_cli() {
         }
         let (ok, _, err) = region.openstack(&["router", "add", "subnet", "r1", "db"]);
         assert!(ok, "{err}");
+        // Tags (standard-attr-tag): set, filtered on, shown, removed.
+        for args in [
+            vec!["router", "set", "--tag", "prod", "--tag", "eu", "r1"],
+            vec!["network", "set", "--tag", "prod", "vpc-a"],
+        ] {
+            let (ok, _, err) = region.openstack(&args);
+            assert!(ok, "{args:?}: {err}");
+        }
+        let tagged = region.openstack_json(&["network", "list", "--tags", "prod", "-c", "Name"]);
+        assert_eq!(tagged, json!([{"Name": "vpc-a"}]), "{tagged}");
+        let untagged = region.openstack_json(&["network", "list", "--not-tags", "prod", "-c", "Name"]);
+        assert!(!untagged.to_string().contains("vpc-a") && untagged.to_string().contains("vpc-b"), "{untagged}");
+        let r = region.openstack_json(&["router", "show", "r1"]);
+        assert_eq!(r["tags"], json!(["eu", "prod"]), "{r}");
+        let (ok, _, err) = region.openstack(&["router", "unset", "--tag", "eu", "r1"]);
+        assert!(ok, "{err}");
+        assert_eq!(region.openstack_json(&["router", "show", "r1"])["tags"], json!(["prod"]));
         let r1 = region.openstack_json(&["router", "show", "r1"]);
         let gw = &r1["external_gateway_info"];
         assert_eq!((gw["network_id"].as_str(), gw["enable_snat"].as_bool()), (ext["id"].as_str(), Some(true)), "{r1}");
@@ -976,4 +1006,68 @@ async fn a_guest_cannot_send_as_another_address() {
         let (ok, _, err) = region.openstack(&["server", "delete", "--wait", vm]);
         assert!(ok, "{err}");
     }
+}
+
+/// The NAT gateway and DNS quotas (configured low here): the gateway, zone or record set over
+/// the limit is refused with the quota's message, nothing made; deleting frees the quota.
+#[tokio::test(flavor = "multi_thread")]
+async fn nat_gateway_and_dns_quotas_hold() {
+    let region = Region::start_with(
+        &common::Db::Sqlite,
+        &[],
+        Some("[quotas]\nnat_gateway = 1\ndns_zone = 1\ndns_recordset = 1\n"),
+    );
+    let (token, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
+    let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+    let call = |method: &'static str, path: String, body: Value| {
+        let (region, token) = (&region, token.clone());
+        async move { region.call(method, &path, Some(&token), Some(body)).await }
+    };
+    let mut gateways = Vec::new();
+    for (i, cidr) in ["192.168.0.0/16", "10.1.0.0/16"].iter().enumerate() {
+        let (s, vpc) =
+            call("POST", format!("/v1/{project}/vpcs"), json!({"vpc": {"name": format!("q{i}"), "cidr": cidr}})).await;
+        assert_eq!(s, 200, "{vpc}");
+        let gw = cidr.replace(".0.0/16", ".1.1");
+        let sub_cidr = cidr.replace(".0.0/16", ".1.0/24");
+        let (s, sub) = call(
+            "POST",
+            format!("/v1/{project}/subnets"),
+            json!({"subnet": {"name": format!("q{i}"), "cidr": sub_cidr, "gateway_ip": gw, "vpc_id": vpc["vpc"]["id"]}}),
+        )
+        .await;
+        assert_eq!(s, 200, "{sub}");
+        gateways.push(
+            call(
+                "POST",
+                format!("/v2/{project}/nat_gateways"),
+                json!({"nat_gateway": {"name": format!("q{i}"), "spec": "1", "router_id": vpc["vpc"]["id"],
+                    "internal_network_id": sub["subnet"]["id"]}}),
+            )
+            .await,
+        );
+    }
+    assert!(gateways[0].0 < 300, "{:?}", gateways[0]);
+    assert_eq!(gateways[1].0, 403, "the second NAT gateway is over the quota: {:?}", gateways[1]);
+    assert!(gateways[1].1["error_msg"].as_str().unwrap().contains("nat_gateway"), "{:?}", gateways[1]);
+    let (s, nats) = call("GET", format!("/v2/{project}/nat_gateways"), json!(null)).await;
+    assert_eq!((s, nats["nat_gateways"].as_array().unwrap().len()), (200, 1), "{nats}");
+
+    let (s, z) = call("POST", "/v2/zones".into(), json!({"name": "one.example."})).await;
+    assert_eq!(s, 202, "{z}");
+    let (s, e) = call("POST", "/v2/zones".into(), json!({"name": "two.example."})).await;
+    assert_eq!(s, 403, "{e}");
+    let zone = z["id"].as_str().unwrap().to_string();
+    let record = |name: &str| json!({"name": name, "type": "A", "records": ["192.0.2.1"]});
+    let (s, r) = call("POST", format!("/v2/zones/{zone}/recordsets"), record("a.one.example.")).await;
+    assert_eq!(s, 202, "{r}");
+    let (s, e) = call("POST", format!("/v2/zones/{zone}/recordsets"), record("b.one.example.")).await;
+    assert_eq!(s, 403, "the zone's SOA and NS do not count, the second record set does: {e}");
+    let (s, _) = call("DELETE", format!("/v2/zones/{zone}"), json!(null)).await;
+    assert_eq!(s, 202);
+    let (s, z) = call("POST", "/v2/zones".into(), json!({"name": "two.example."})).await;
+    assert_eq!(s, 202, "the deleted zone freed its quota: {z}");
+    let (s, r) =
+        call("POST", format!("/v2/zones/{}/recordsets", z["id"].as_str().unwrap()), record("a.two.example.")).await;
+    assert_eq!(s, 202, "and its record sets': {r}");
 }

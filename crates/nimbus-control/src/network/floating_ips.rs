@@ -401,6 +401,7 @@ impl Control {
                 f.floating_ip_address
             )));
         }
+        nimbus_store::tags::clear(&mut *tx, "floatingips", &f.id).await?;
         l3repo::delete_floating_ip(&mut *tx, &f.id).await?;
         self.remove_l3_port(&mut *tx, &f.floating_port_id).await?;
         if l3repo::bandwidth_floating_ips(&mut *tx, &f.bandwidth_id).await?.is_empty() {

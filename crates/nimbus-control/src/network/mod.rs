@@ -17,6 +17,7 @@ mod ports;
 mod routers;
 mod security_groups;
 mod subnets;
+mod tags;
 mod vpcs;
 
 pub use floating_ips::{BandwidthRequest, FloatingIpCreate, FloatingIpUpdate, FloatingIpView, BANDWIDTH_RANGE};
@@ -30,6 +31,7 @@ pub use ports::{
 pub use routers::{GatewayRequest, InterfaceInfo, InterfaceTarget, RouterCreate, RouterUpdate, RouterView};
 pub use security_groups::{RuleCreate, SecurityGroupView};
 pub use subnets::{Gateway, SubnetCreate, SubnetUpdate};
+pub use tags::{TagChange, TAGGED_COLLECTIONS};
 pub use vpcs::{VpcCreate, VpcSubnetCreate, VpcSubnetUpdate, VpcSubnetView};
 
 use crate::authz::{authorize, Target};

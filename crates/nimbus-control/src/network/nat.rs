@@ -144,6 +144,7 @@ impl Control {
             created_at: now,
             updated_at: now,
         };
+        self.charge_quota(&mut tx, &project, "nat_gateway", 1).await?;
         repo::insert_gateway(&mut tx, &g).await.map_err(|e| match e {
             Error::Conflict(_) => Error::Conflict(format!("VPC {} already has a NAT gateway.", router.id)),
             other => other,
@@ -226,6 +227,7 @@ impl Control {
             return Err(Error::Conflict(format!("NAT gateway {} still has {rules} rule(s): delete them first.", g.id)));
         }
         repo::delete_gateway(&mut tx, &g.id).await?;
+        self.release_quota(&mut tx, &g.project_id, "nat_gateway", 1).await?;
         self.audit(
             &mut tx,
             ctx,

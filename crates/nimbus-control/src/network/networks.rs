@@ -182,9 +182,11 @@ impl Control {
             )));
         }
         for s in repo::network_subnets(&mut tx, &n.id).await? {
+            nimbus_store::tags::clear(&mut tx, "subnets", &s.id).await?;
             repo::delete_subnet(&mut tx, &s.id).await?;
             self.release_quota(&mut tx, &s.project_id, "subnet", 1).await?;
         }
+        nimbus_store::tags::clear(&mut tx, "networks", &n.id).await?;
         repo::delete_network(&mut tx, &n.id).await?;
         self.release_quota(&mut tx, &n.project_id, "network", 1).await?;
         self.audit(

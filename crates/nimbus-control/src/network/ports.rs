@@ -403,6 +403,7 @@ impl Control {
     /// quota when a project was charged).
     pub(super) async fn remove_l3_port(&self, tx: &mut AnyConnection, port_id: &str) -> Result<(), Error> {
         if let Some(p) = repo::get_port(&mut *tx, port_id).await? {
+            nimbus_store::tags::clear(&mut *tx, "ports", &p.id).await?;
             repo::delete_port(&mut *tx, &p.id).await?;
             if !p.project_id.is_empty() {
                 self.release_quota(&mut *tx, &p.project_id, "port", 1).await?;
@@ -565,6 +566,7 @@ impl Control {
             )));
         }
         self.unbind_floating_ips(&mut tx, &p.id).await?;
+        nimbus_store::tags::clear(&mut tx, "ports", &p.id).await?;
         repo::delete_port(&mut tx, &p.id).await?;
         self.release_quota(&mut tx, &p.project_id, "port", 1).await?;
         self.audit(
@@ -690,6 +692,7 @@ impl Control {
             // Its EIPs stay allocated to the project, unbound (seed 6.3.2).
             self.unbind_floating_ips(tx, &p.id).await?;
             if p.delete_with_device {
+                nimbus_store::tags::clear(tx, "ports", &p.id).await?;
                 repo::delete_port(tx, &p.id).await?;
                 self.release_quota(tx, &p.project_id, "port", 1).await?;
             } else {

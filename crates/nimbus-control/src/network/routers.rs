@@ -344,6 +344,7 @@ impl Control {
             return Err(Error::Conflict(format!("Router {} still has ports", r.id)));
         }
         self.clear_gateway(tx, r).await?;
+        nimbus_store::tags::clear(&mut *tx, "routers", &r.id).await?;
         l3repo::delete_router(&mut *tx, &r.id).await?;
         self.release_quota(&mut *tx, &r.project_id, "router", 1).await?;
         self.audit(

@@ -347,6 +347,7 @@ impl Control {
             )));
         }
         let rules = repo::group_rules(&mut tx, &g.id).await?.len() as i64;
+        nimbus_store::tags::clear(&mut tx, "security-groups", &g.id).await?;
         repo::delete_security_group(&mut tx, &g.id).await?;
         if g.name != "default" {
             self.release_quota(&mut tx, &g.project_id, "security_group", 1).await?;

@@ -274,6 +274,7 @@ impl Control {
                 s.id
             )));
         }
+        nimbus_store::tags::clear(&mut tx, "subnets", &s.id).await?;
         repo::delete_subnet(&mut tx, &s.id).await?;
         self.release_quota(&mut tx, &s.project_id, "subnet", 1).await?;
         self.audit(

@@ -816,7 +816,11 @@ pub async fn probe_kvm(kernel: &Path, timeout: Duration) -> bool {
     if std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_err() {
         return false;
     }
-    let child = tokio::process::Command::new("qemu-system-x86_64")
+    // `timeout` ends a hung probe guest (KVM can exist and hang, see the field notes), even
+    // when this process dies mid-probe (a kill -9): the probe never outlives its time.
+    let limit = format!("{}", timeout.as_secs().max(1));
+    let child = tokio::process::Command::new("timeout")
+        .args(["-s", "KILL", &limit, "qemu-system-x86_64"])
         .args([
             "-machine",
             "pc,accel=kvm",
@@ -837,7 +841,7 @@ pub async fn probe_kvm(kernel: &Path, timeout: Duration) -> bool {
         .kill_on_drop(true)
         .spawn();
     let Ok(child) = child else { return false };
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+    match tokio::time::timeout(timeout + Duration::from_secs(5), child.wait_with_output()).await {
         Ok(Ok(out)) => String::from_utf8_lossy(&out.stdout).contains("Kernel panic"),
         _ => false,
     }

@@ -49,6 +49,7 @@ fn view(v: &FloatingIpView) -> Value {
 async fn list(State(s): State<AppState>, Auth(ctx): Auth, RawQuery(raw): RawQuery) -> ApiResult {
     let q = pairs(raw.as_deref());
     let items: Vec<Value> = s.control.list_floating_ips(&ctx).await?.iter().map(view).collect();
+    let items = super::tags::with_tags(&s, "floatingips", items).await?;
     let url = format!("{}/network/v2.0/floatingips", super::base(&s));
     Ok(Json(listing::list(items, &q, "floatingips", &url)?).into_response())
 }
@@ -102,7 +103,8 @@ async fn show(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let f = s.control.get_floating_ip(&ctx, &id).await?;
-    let v = listing::project_fields(view(&f), &pairs(raw.as_deref()));
+    let v =
+        listing::project_fields(super::tags::with_tags_one(&s, "floatingips", view(&f)).await?, &pairs(raw.as_deref()));
     Ok(Json(json!({ "floatingip": v })).into_response())
 }
 

@@ -8,7 +8,38 @@ use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 
 /// Query keys that are not attribute filters.
-const RESERVED: &[&str] = &["fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse", "all_tenants"];
+const RESERVED: &[&str] = &[
+    "fields",
+    "sort_key",
+    "sort_dir",
+    "limit",
+    "marker",
+    "page_reverse",
+    "all_tenants",
+    "tags",
+    "tags-any",
+    "not-tags",
+    "not-tags-any",
+];
+
+/// Whether an item's tags pass Neutron's tag filters: `tags` (all of them), `tags-any` (one
+/// of them), `not-tags` (not all of them), `not-tags-any` (none of them); each value a
+/// comma-separated list, repeated keys adding up.
+fn tags_match(item: &Value, q: &[(String, String)]) -> bool {
+    let have: Vec<&str> = item
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let wanted = |key: &str| -> Vec<&str> {
+        values(q, key).iter().flat_map(|v| v.split(',')).filter(|t| !t.is_empty()).collect()
+    };
+    let (all, any, not_all, not_any) = (wanted("tags"), wanted("tags-any"), wanted("not-tags"), wanted("not-tags-any"));
+    (all.is_empty() || all.iter().all(|t| have.contains(t)))
+        && (any.is_empty() || any.iter().any(|t| have.contains(t)))
+        && (not_all.is_empty() || !not_all.iter().all(|t| have.contains(t)))
+        && (not_any.is_empty() || !not_any.iter().any(|t| have.contains(t)))
+}
 
 /// The query's pairs, in order, repeated keys kept.
 pub fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
@@ -67,6 +98,7 @@ pub fn list(items: Vec<Value>, q: &[(String, String)], collection: &str, url: &s
     }
     let mut rows: Vec<Value> = items
         .into_iter()
+        .filter(|item| tags_match(item, q))
         .filter(|item| {
             filters.iter().all(|(k, wanted)| match item.get(*k) {
                 Some(v) => wanted.iter().any(|w| matches(v, w)),

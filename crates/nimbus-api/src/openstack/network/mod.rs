@@ -10,6 +10,7 @@ mod ports;
 mod routers;
 mod security_groups;
 mod subnets;
+mod tags;
 
 use crate::auth::Auth;
 use crate::error::ApiResult;
@@ -79,7 +80,7 @@ pub fn routes(r: Routes) -> Routes {
         .add("GET", "/network/v2.0/extensions", Access::Authenticated, list_extensions)
         .add("GET", "/network/v2.0/extensions/{extension_alias}", Access::Authenticated, show_extension);
     let r = security_groups::routes(ports::routes(subnets::routes(networks::routes(r))));
-    floating_ips::routes(routers::routes(r))
+    tags::routes(floating_ips::routes(routers::routes(r)))
 }
 
 fn base(s: &AppState) -> String {

@@ -69,6 +69,7 @@ async fn list(State(s): State<AppState>, Auth(ctx): Auth, RawQuery(raw): RawQuer
         .iter()
         .map(|n| view_with(n, subnets.iter().filter(|x| x.network_id == n.id).map(|x| x.id.clone()).collect()))
         .collect();
+    let items = super::tags::with_tags(&s, "networks", items).await?;
     let url = format!("{}/network/v2.0/networks", super::base(&s));
     Ok(Json(listing::list(items, &q, "networks", &url)?).into_response())
 }
@@ -113,7 +114,8 @@ async fn show(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let n = s.control.get_network(&ctx, &id).await?;
-    let v = listing::project_fields(view(&s, &n).await?, &pairs(raw.as_deref()));
+    let v = super::tags::with_tags_one(&s, "networks", view(&s, &n).await?).await?;
+    let v = listing::project_fields(v, &pairs(raw.as_deref()));
     Ok(Json(json!({ "network": v })).into_response())
 }
 

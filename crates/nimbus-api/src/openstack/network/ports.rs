@@ -130,6 +130,7 @@ fn create_request(m: &Map<String, Value>) -> Result<PortCreate, Error> {
 async fn list(State(s): State<AppState>, Auth(ctx): Auth, RawQuery(raw): RawQuery) -> ApiResult {
     let q = pairs(raw.as_deref());
     let items: Vec<Value> = s.control.list_ports(&ctx).await?.iter().map(|p| view(&ctx, p)).collect();
+    let items = super::tags::with_tags(&s, "ports", items).await?;
     let url = format!("{}/network/v2.0/ports", super::base(&s));
     Ok(Json(listing::list(items, &q, "ports", &url)?).into_response())
 }
@@ -160,7 +161,8 @@ async fn show(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let p = s.control.get_port(&ctx, &id).await?;
-    Ok(Json(json!({ "port": listing::project_fields(view(&ctx, &p), &pairs(raw.as_deref())) })).into_response())
+    let v = super::tags::with_tags_one(&s, "ports", view(&ctx, &p)).await?;
+    Ok(Json(json!({ "port": listing::project_fields(v, &pairs(raw.as_deref())) })).into_response())
 }
 
 async fn update(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>, body: Bytes) -> ApiResult {

@@ -92,6 +92,7 @@ fn routes_of(m: &Map<String, Value>) -> Result<Option<Vec<HostRoute>>, Error> {
 async fn list(State(s): State<AppState>, Auth(ctx): Auth, RawQuery(raw): RawQuery) -> ApiResult {
     let q = pairs(raw.as_deref());
     let items: Vec<Value> = s.control.list_routers(&ctx).await?.iter().map(view).collect();
+    let items = super::tags::with_tags(&s, "routers", items).await?;
     let url = format!("{}/network/v2.0/routers", super::base(&s));
     Ok(Json(listing::list(items, &q, "routers", &url)?).into_response())
 }
@@ -140,7 +141,7 @@ async fn show(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let r = s.control.get_router(&ctx, &id).await?;
-    let v = listing::project_fields(view(&r), &pairs(raw.as_deref()));
+    let v = listing::project_fields(super::tags::with_tags_one(&s, "routers", view(&r)).await?, &pairs(raw.as_deref()));
     Ok(Json(json!({ "router": v })).into_response())
 }
 

@@ -57,6 +57,7 @@ fn group_view(v: &SecurityGroupView) -> Value {
 async fn list_groups(State(s): State<AppState>, Auth(ctx): Auth, RawQuery(raw): RawQuery) -> ApiResult {
     let q = pairs(raw.as_deref());
     let items: Vec<Value> = s.control.list_security_groups(&ctx).await?.iter().map(group_view).collect();
+    let items = super::tags::with_tags(&s, "security-groups", items).await?;
     let url = format!("{}/network/v2.0/security-groups", super::base(&s));
     Ok(Json(listing::list(items, &q, "security_groups", &url)?).into_response())
 }
@@ -80,7 +81,8 @@ async fn show_group(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let g = s.control.get_security_group(&ctx, &id).await?;
-    Ok(Json(json!({"security_group": listing::project_fields(group_view(&g), &pairs(raw.as_deref()))})).into_response())
+    let v = super::tags::with_tags_one(&s, "security-groups", group_view(&g)).await?;
+    Ok(Json(json!({"security_group": listing::project_fields(v, &pairs(raw.as_deref()))})).into_response())
 }
 
 async fn update_group(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>, body: Bytes) -> ApiResult {

@@ -122,6 +122,7 @@ fn create_request(m: &Map<String, Value>) -> Result<SubnetCreate, Error> {
 async fn list(State(s): State<AppState>, Auth(ctx): Auth, RawQuery(raw): RawQuery) -> ApiResult {
     let q = pairs(raw.as_deref());
     let items: Vec<Value> = s.control.list_subnets(&ctx).await?.iter().map(view).collect();
+    let items = super::tags::with_tags(&s, "subnets", items).await?;
     let url = format!("{}/network/v2.0/subnets", super::base(&s));
     Ok(Json(listing::list(items, &q, "subnets", &url)?).into_response())
 }
@@ -152,7 +153,8 @@ async fn show(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let x = s.control.get_subnet(&ctx, &id).await?;
-    Ok(Json(json!({ "subnet": listing::project_fields(view(&x), &pairs(raw.as_deref())) })).into_response())
+    let v = super::tags::with_tags_one(&s, "subnets", view(&x)).await?;
+    Ok(Json(json!({ "subnet": listing::project_fields(v, &pairs(raw.as_deref())) })).into_response())
 }
 
 async fn update(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>, body: Bytes) -> ApiResult {
