@@ -133,6 +133,10 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     // Quotas
     ("quota:get", &[Admin, SystemReader, ProjectRole(READERS)]),
     ("quota:update", &[Admin]),
+    // Support (the customer's account: the domain of its project; the provider: operators)
+    ("support:read", &[Admin, SystemReader, DomainRole(READERS)]),
+    ("support:manage", &[Admin, DomainRole(MEMBERS)]),
+    ("support:provide", &[Admin]),
     // Tags
     ("tags:read", &[Admin, SystemReader, ProjectRole(READERS), DomainScoped(MANAGERS)]),
     ("tags:write", &[Admin, ProjectRole(MEMBERS), DomainScoped(MANAGERS)]),

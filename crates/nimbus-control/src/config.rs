@@ -77,6 +77,9 @@ pub struct RegionConfig {
     pub external_network_cidr: String,
     /// The bandwidth of a floating IP made through Neutron (which names none), in Mbit/s.
     pub eip_default_bandwidth_mbit: i64,
+    /// How much faster than the wall clock the support clocks run (1: real time; tests speed
+    /// them up so that working days pass in seconds).
+    pub support_time_scale: i64,
 }
 
 impl Default for RegionConfig {
@@ -115,6 +118,7 @@ impl Default for RegionConfig {
             // RFC 2544's benchmarking range: never routed on a real network.
             external_network_cidr: "198.18.0.0/16".into(),
             eip_default_bandwidth_mbit: 100,
+            support_time_scale: 1,
         }
     }
 }

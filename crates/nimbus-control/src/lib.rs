@@ -23,6 +23,7 @@ pub mod objects;
 pub mod quota;
 pub mod reconcile;
 pub mod sdk_signature;
+pub mod support;
 pub mod tags;
 pub mod volumes;
 
@@ -60,6 +61,8 @@ pub struct Control {
     network_wakeup: tokio::sync::Notify,
     /// Held by a pass of the network reconciler: passes never overlap.
     network_pass: tokio::sync::Mutex<()>,
+    /// When this control plane started (the origin of the support clock's scale).
+    started_at: i64,
     /// Object-storage request counts not yet written.
     request_meter: objects::RequestMeter,
     /// Access keys recently resolved for object storage.
@@ -87,6 +90,7 @@ impl Control {
             job_wakeup: tokio::sync::Notify::new(),
             network_wakeup: tokio::sync::Notify::new(),
             network_pass: tokio::sync::Mutex::new(()),
+            started_at: nimbus_core::time::now_ms(),
             request_meter: Default::default(),
             s3_keys: Default::default(),
             server_steps: Default::default(),

@@ -194,8 +194,22 @@ impl Control {
         changes: &BTreeMap<String, i64>,
     ) -> Result<QuotaSet, Error> {
         let mut tx = self.store().write().await?;
-        self.check_project(&mut tx, ctx, project_id, "quota:update").await?;
-        let current = self.quota_set(&mut tx, project_id).await?;
+        let set = self.update_quotas_in(&mut tx, ctx, project_id, changes).await?;
+        tx.commit().await?;
+        Ok(set)
+    }
+
+    /// [`update_quotas`](Self::update_quotas) in the caller's transaction.
+    pub(crate) async fn update_quotas_in(
+        &self,
+        tx: &mut AnyConnection,
+        ctx: &Ctx,
+        project_id: &str,
+        changes: &BTreeMap<String, i64>,
+    ) -> Result<QuotaSet, Error> {
+        let tx = &mut *tx;
+        self.check_project(&mut *tx, ctx, project_id, "quota:update").await?;
+        let current = self.quota_set(&mut *tx, project_id).await?;
         for (resource, limit) in changes {
             if !current.limits.contains_key(resource) {
                 return Err(Error::bad_request(format!("Unknown quota resource {resource:?}.")));
@@ -209,17 +223,15 @@ impl Control {
                     "Quota limit {limit} for {resource} must be at least the {used} in use."
                 )));
             }
-            repo::set_limit(&mut tx, project_id, resource, *limit).await?;
+            repo::set_limit(&mut *tx, project_id, resource, *limit).await?;
         }
         self.audit(
-            &mut tx,
+            &mut *tx,
             ctx,
             AuditEvent::new("IAM", "quota", "updateQuota", 200).resource(project_id, "").in_project(project_id),
         )
         .await?;
-        let set = self.quota_set(&mut tx, project_id).await?;
-        tx.commit().await?;
-        Ok(set)
+        self.quota_set(&mut *tx, project_id).await
     }
 
     /// Returns a project to the default limits (admin only).

@@ -37,6 +37,7 @@ pub fn all() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(crate::objects::lifecycle::LifecycleRunner::default()),
         Arc::new(crate::backups::schedule::PolicyRunner::default()),
         Arc::new(crate::network::plane::NetworkPlaneReconciler),
+        Arc::new(crate::support::AutoCloseReconciler),
     ]
 }
 

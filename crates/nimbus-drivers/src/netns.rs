@@ -337,7 +337,6 @@ impl NetworkPlane {
                 }
                 opts.push_str(&format!("tag:{tag},option:classless-static-route,{}\n", classless.join(",")));
             }
-            opts.push_str(&format!("tag:{tag},option:mtu,{}\n", s.mtu));
         }
         let hosts_file = dir.join("dhcp.hosts");
         let opts_file = dir.join("dhcp.opts");
@@ -345,13 +344,19 @@ impl NetworkPlane {
         let changed = write_if_changed(&hosts_file, &hosts).await?
             | write_if_changed(&opts_file, &opts).await?
             | write_if_changed(&dns_file, &dns.dnsmasq_conf()).await?;
-        let ranges: Vec<String> = served
+        let mut ranges: Vec<String> = served
             .iter()
             .map(|s| {
                 let (net, prefix) = s.cidr.split_once('/').unwrap_or((s.cidr.as_str(), "24"));
                 Ok(format!("--dhcp-range=set:s{},{net},static,{},12h", short(&s.id), mask_of(prefix)?))
             })
             .collect::<Result<_, Error>>()?;
+        // The MTU is sent whether asked for or not: a client that does not ask (busybox
+        // udhcpc by default) would keep 1500 and its full-size frames would be lost on the
+        // bridge, so that small exchanges work and bulk transfers stall.
+        for s in &served {
+            ranges.push(format!("--dhcp-option-force=tag:s{},option:mtu,{}", short(&s.id), s.mtu));
+        }
         // DNS answers on every subnet's bridge; DHCP only where a range is set.
         let interfaces: Vec<String> = subnets.iter().map(|s| format!("--interface={}", bridge(&s.id))).collect();
         let config = format!("{}\n{}", ranges.join(" "), interfaces.join(" "));

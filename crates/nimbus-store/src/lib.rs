@@ -30,6 +30,7 @@ pub mod query;
 pub mod quota;
 pub mod region;
 pub mod servers;
+pub mod support;
 pub mod tags;
 pub mod volume_groups;
 pub mod volumes;

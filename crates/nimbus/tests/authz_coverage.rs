@@ -448,6 +448,20 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/v1/{project_id}/bandwidths", 404),
     ("GET", "/v1/{project_id}/bandwidths/{bandwidth_id}", 404),
     ("PUT", "/v1/{project_id}/bandwidths/{bandwidth_id}", 404),
+    // Support: the intruder's own account (Default) answers; the victim's contacts and tickets
+    // are not found; a victim's user is no user of the intruder's account; only named contacts
+    // open tickets.
+    ("GET", "/v1/support/plans", 200),
+    ("GET", "/v1/support/subscription", 200),
+    ("PUT", "/v1/support/subscription", 200),
+    ("GET", "/v1/support/contacts", 200),
+    ("POST", "/v1/support/contacts", 400),
+    ("DELETE", "/v1/support/contacts/{contact_id}", 404),
+    ("GET", "/v1/support/tickets", 200),
+    ("POST", "/v1/support/tickets", 403),
+    ("GET", "/v1/support/tickets/{ticket_id}", 404),
+    ("POST", "/v1/support/tickets/{ticket_id}/comments", 404),
+    ("POST", "/v1/support/tickets/{ticket_id}/actions", 404),
     // NAT gateways in the victim's project; DNS (the project is the caller's own).
     ("POST", "/v2/{project_id}/nat_gateways", 404),
     ("GET", "/v2/{project_id}/nat_gateways", 404),
@@ -484,6 +498,15 @@ fn is_error_document(text: &str) -> bool {
     }
     // Keystone {"error": {...}}, Nova {"unauthorized": {...}}, Neutron {"NeutronError": {...}}.
     v.len() == 1 && v.values().next().and_then(|inner| inner.get("message")).is_some()
+}
+
+/// A complete support ticket about a project.
+fn support_ticket(project: &str) -> Value {
+    json!({"project_id": project, "category": "incident", "perceived_criticality": "major", "subject": "victim's outage",
+        "resource_ids": ["i-1"], "report": {"company_name": "Victim Co", "reporter_name": "Vic", "reporter_position": "ops",
+        "reporter_email": "vic@example.com", "reporter_phone": "123", "user_name": "Vic", "user_email": "vic@example.com",
+        "service": "ecs", "component": "network", "description": "down", "occurred_at": "2026-12-05T10:00:00Z",
+        "api_login": "vic", "api_url": "http://x", "source_ip": "192.0.2.1"}})
 }
 
 /// The victim tenant's resources, by path parameter name.
@@ -593,6 +616,12 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         }
         ("PUT", "/v2/zones/{zone_id}/recordsets/{recordset_id}") => Some(json!({"records": ["10.9.0.66"]})),
         ("PUT", t) if t.starts_with("/network/v2.0/") && t.ends_with("/tags") => Some(json!({"tags": ["evil"]})),
+        ("PUT", "/v1/support/subscription") => Some(json!({"plan": "standard"})),
+        ("POST", "/v1/support/contacts") => Some(json!({"user_id": p["user_id"], "last_name": "Evil", "first_name": "E",
+            "position": "x", "email": "evil@example.com", "phone": "123", "availability": "always"})),
+        ("POST", "/v1/support/tickets") => Some(support_ticket(&p["project_id"])),
+        ("POST", "/v1/support/tickets/{ticket_id}/comments") => Some(json!({"text": "evil"})),
+        ("POST", "/v1/support/tickets/{ticket_id}/actions") => Some(json!({"action": "confirm"})),
         ("POST", "/image/v2/images") => Some(json!({"name": "intruder-img"})),
         ("POST", "/compute/v2.1/flavors") => {
             Some(json!({"flavor": {"name": "evil", "vcpus": 1, "ram": 64, "disk": 0}}))
@@ -1202,6 +1231,18 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
     )
     .await;
     let recordset_id = rs["id"].as_str().unwrap().to_string();
+    // The victim's support: a plan, a named contact (its user), a ticket.
+    victim_call("PUT", "/v1/support/subscription".into(), json!({"plan": "business"})).await;
+    let c = victim_call(
+        "POST",
+        "/v1/support/contacts".into(),
+        json!({"user_id": user_id, "last_name": "Victim", "first_name": "Vic", "position": "ops",
+            "email": "vic@example.com", "phone": "123", "availability": "always"}),
+    )
+    .await;
+    let contact_id = c["contact"]["id"].as_str().unwrap().to_string();
+    let t = victim_call("POST", "/v1/support/tickets".into(), support_ticket(&project_id)).await;
+    let ticket_id = t["ticket"]["id"].as_str().unwrap().to_string();
     let (_, qos) = region.call("GET", &format!("/volume/v3/{project_id}/qos-specs"), Some(admin), None).await;
     let qos_id = qos["qos_specs"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
@@ -1229,6 +1270,8 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("security_group_id", security_group_id),
         ("rule_id", rule_id),
         ("vpc_id", router_id.clone()),
+        ("contact_id", contact_id),
+        ("ticket_id", ticket_id),
         ("nat_gateway_id", nat_gateway_id),
         ("snat_rule_id", snat_rule_id),
         ("dnat_rule_id", dnat_rule_id),

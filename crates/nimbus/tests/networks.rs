@@ -283,12 +283,20 @@ async fn guests_on_one_subnet_reach_each_other_and_no_one_else() {
     }
     let dir = tempfile::tempdir().unwrap();
     let show = dir.path().join("show.sh");
-    std::fs::write(&show, "#!/bin/sh\necho ADDR $(ip -o -4 addr show dev eth0 | awk '{print $4}')\n").unwrap();
+    // vm1 also runs a TCP sink that reports how many bytes each connection brought.
+    std::fs::write(
+        &show,
+        "#!/bin/sh\necho ADDR $(ip -o -4 addr show dev eth0 | awk '{print $4}')\n\
+         printf '#!/bin/sh\\nn=$(wc -c)\\necho RECEIVED $n >/dev/console\\n' >/run/sink.sh && chmod +x /run/sink.sh\n\
+         setsid nc -ll -p 5001 -e /run/sink.sh </dev/null >/dev/null 2>&1 &\n",
+    )
+    .unwrap();
     let pinger = dir.path().join("ping.sh");
     std::fs::write(
         &pinger,
         "#!/bin/sh\necho ADDR $(ip -o -4 addr show dev eth0 | awk '{print $4}')\n\
-         if ping -c 3 -W 2 192.168.10.11 >/dev/null; then echo PING-REACHED; else echo PING-FAILED; fi\n",
+         if ping -c 3 -W 2 192.168.10.11 >/dev/null; then echo PING-REACHED; else echo PING-FAILED; fi\n\
+         dd if=/dev/zero bs=4096 count=1024 2>/dev/null | nc 192.168.10.11 5001 2>/dev/null\n",
     )
     .unwrap();
     let (ok, _, err) = region.openstack(&[
@@ -326,6 +334,9 @@ async fn guests_on_one_subnet_reach_each_other_and_no_one_else() {
     let log2 = common::wait_console(&region, "vm2", common::READY, 1).await;
     assert!(log2.contains("ADDR 192.168.10.2/24"), "vm2: the first free address: {log2}");
     assert!(log2.contains("PING-REACHED"), "vm2 reaches vm1 on their subnet: {log2}");
+    // A bulk transfer (full-size frames: the MTU came with the lease) arrives whole.
+    let sink = common::wait_console(&region, "vm1", "RECEIVED", 1).await;
+    assert!(sink.contains("RECEIVED 4194304"), "4 MiB from vm2: {sink}");
     let log3 = common::wait_console(&region, "vm3", common::READY, 1).await;
     assert!(log3.contains("ADDR 192.168.20.2/24"), "{log3}");
     assert!(log3.contains("PING-FAILED"), "vm3, on another network, does not reach vm1: {log3}");

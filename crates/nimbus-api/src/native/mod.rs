@@ -16,6 +16,7 @@ mod ims;
 mod jobs;
 mod metering;
 mod nat;
+mod support;
 mod tms;
 mod vpc;
 
@@ -52,6 +53,7 @@ pub fn routes() -> Routes {
     let r = eip::routes(r);
     let r = nat::routes(r);
     let r = dns::routes(r);
+    let r = support::routes(r);
     jobs::routes(r)
 }
 
@@ -140,6 +142,17 @@ pub fn routes() -> Routes {
         eip::list_bandwidths,
         eip::show_bandwidth,
         eip::update_bandwidth,
+        support::list_plans,
+        support::show_subscription,
+        support::change_subscription,
+        support::list_contacts,
+        support::add_contact,
+        support::remove_contact,
+        support::list_tickets,
+        support::open_ticket,
+        support::show_ticket,
+        support::comment_ticket,
+        support::act_on_ticket,
         nat::create_gateway,
         nat::list_gateways,
         nat::show_gateway,

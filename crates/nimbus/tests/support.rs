@@ -1,0 +1,305 @@
+//! Support through the customer space's API, on both stores: the plans, an account's plan
+//! change (in force next month; a downgrade within the minimum period refused), named
+//! contacts (only users of the account, as many as the plan allows), and tickets: only named
+//! contacts open them, with the reporting model's mandatory fields; the provider takes one,
+//! proposes another priority while the customer argues (on hold), decides, resolves; the
+//! customer reopens; unconfirmed, it closes itself after five working days. A quota change
+//! request approved by the provider changes the project's quota; an out-of-scope ticket is
+//! closed. Another account sees none of it. The support clock runs fast in this region
+//! (`support_time_scale`), so that months and working days pass in seconds.
+
+mod common;
+
+use common::{databases, Region};
+use serde_json::{json, Value};
+
+/// A user's token scoped to a project, both of a domain.
+async fn token(region: &Region, domain: &str, user: &str, project: &str) -> String {
+    let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "domain": {"id": domain}, "password": format!("{user}-pw-1")}}},
+        "scope": {"project": {"name": project, "domain": {"id": domain}}}}});
+    let r = region.http.post(format!("{}/identity/v3/auth/tokens", region.url)).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201, "token for {user}");
+    r.headers()["x-subject-token"].to_str().unwrap().to_string()
+}
+
+/// An account (domain) with a project and users holding roles on it; returns (domain id,
+/// project id, user ids by name).
+async fn account(region: &Region, admin: &str, name: &str, users: &[(&str, &str)]) -> (String, String, Vec<String>) {
+    let call = |m: &'static str, p: String, b: Option<Value>| async move { region.call(m, &p, Some(admin), b).await };
+    let (s, d) = call("POST", "/identity/v3/domains".into(), Some(json!({"domain": {"name": name}}))).await;
+    assert_eq!(s, 201, "{d}");
+    let domain = d["domain"]["id"].as_str().unwrap().to_string();
+    let (s, p) = call(
+        "POST",
+        "/identity/v3/projects".into(),
+        Some(json!({"project": {"name": format!("{name}-prod"), "domain_id": domain}})),
+    )
+    .await;
+    assert_eq!(s, 201, "{p}");
+    let project = p["project"]["id"].as_str().unwrap().to_string();
+    let mut ids = Vec::new();
+    for (user, role) in users {
+        let (s, u) = call(
+            "POST",
+            "/identity/v3/users".into(),
+            Some(json!({"user": {"name": user, "domain_id": domain, "password": format!("{user}-pw-1")}})),
+        )
+        .await;
+        assert_eq!(s, 201, "{u}");
+        let uid = u["user"]["id"].as_str().unwrap().to_string();
+        let (_, roles) = call("GET", format!("/identity/v3/roles?name={role}"), None).await;
+        let rid = roles["roles"][0]["id"].as_str().unwrap().to_string();
+        let (s, _) = call("PUT", format!("/identity/v3/projects/{project}/users/{uid}/roles/{rid}"), None).await;
+        assert_eq!(s, 204);
+        ids.push(uid);
+    }
+    (domain, project, ids)
+}
+
+fn contact(user_id: &str, last: &str) -> Value {
+    json!({"user_id": user_id, "last_name": last, "first_name": "Ann", "position": "SRE lead",
+        "email": format!("{}@example.com", last.to_lowercase()), "phone": "+33 1 23 45 67 89",
+        "availability": "Mon-Fri 08:00-18:00"})
+}
+
+/// A complete incident report (the reporting model's mandatory fields).
+fn incident(project: &str) -> Value {
+    json!({"project_id": project, "category": "incident", "perceived_criticality": "critical",
+        "subject": "Servers cannot be created", "resource_ids": ["i-0001"],
+        "report": {"company_name": "Acme", "reporter_name": "Ann Smith", "reporter_position": "SRE lead",
+            "reporter_email": "smith@example.com", "reporter_phone": "+33 1 23 45 67 89",
+            "user_name": "Ann Smith", "user_email": "smith@example.com", "service": "ECS",
+            "component": "authentication", "description": "POST /servers answers 500 since 10:00.",
+            "occurred_at": "2026-12-05T10:00:00Z", "api_login": "ann", "api_url": "https://ecs.example/v1",
+            "source_ip": "203.0.113.9", "error_code": "Ecs.0000"},
+        "attachments": [{"name": "trace.log", "content": "500 Internal Server Error"}]})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn support_plans_contacts_and_tickets_through_the_customer_space() {
+    for db in databases() {
+        // One real second is a bit more than a day on the support clock.
+        let region = Region::start_with(&db, &[], Some("support_time_scale = 100000\n"));
+        let admin = region.admin_token().await;
+        let (acme, prod, ids) = account(
+            &region,
+            &admin,
+            "acme",
+            &[("ann", "member"), ("bob", "member"), ("carol", "member"), ("dave", "reader")],
+        )
+        .await;
+        let (ann, carol, dave) = (
+            token(&region, &acme, "ann", "acme-prod").await,
+            token(&region, &acme, "carol", "acme-prod").await,
+            token(&region, &acme, "dave", "acme-prod").await,
+        );
+        let (tiny, _, tiny_ids) =
+            account(&region, &admin, "tiny", &[("tom", "member"), ("tim", "member"), ("tia", "member")]).await;
+        let tom = token(&region, &tiny, "tom", "tiny-prod").await;
+
+        // The plans as the seed's table gives them.
+        let (s, plans) = region.call("GET", "/v1/support/plans", Some(&ann), None).await;
+        assert_eq!(s, 200, "{plans}");
+        let business = plans["plans"].as_array().unwrap().iter().find(|p| p["name"] == "business").unwrap().clone();
+        assert_eq!(business["named_contacts"], 5, "{business}");
+        assert_eq!(business["response_objectives"]["P1"], json!({"minutes": 60, "hours": "24x7"}), "{business}");
+        assert_eq!(business["response_objectives"]["P3"]["hours"], "working_hours", "{business}");
+
+        // Subscriptions: Basic to start; Business ordered for next month; no downgrade before
+        // the minimum period ends; readers may not change it.
+        let (s, sub) = region.call("GET", "/v1/support/subscription", Some(&ann), None).await;
+        assert_eq!((s, sub["subscription"]["plan"].as_str()), (200, Some("basic")), "{sub}");
+        let (s, sub) =
+            region.call("PUT", "/v1/support/subscription", Some(&ann), Some(json!({"plan": "business"}))).await;
+        assert_eq!((s, sub["subscription"]["pending"]["plan"].as_str()), (200, Some("business")), "{sub}");
+        let (s, e) =
+            region.call("PUT", "/v1/support/subscription", Some(&ann), Some(json!({"plan": "standard"}))).await;
+        assert_eq!(s, 400, "{e}");
+        assert!(e["error_msg"].as_str().unwrap().contains("Downgrade refused"), "{e}");
+        let (s, e) = region.call("PUT", "/v1/support/subscription", Some(&ann), Some(json!({"plan": "gold"}))).await;
+        assert!(s == 400 && e["error_msg"].as_str().unwrap().contains("Unknown support plan"), "{e}");
+        let (s, e) =
+            region.call("PUT", "/v1/support/subscription", Some(&dave), Some(json!({"plan": "premium"}))).await;
+        assert_eq!(s, 403, "a reader cannot change the plan: {e}");
+
+        // Named contacts: users of the account, within the plan's limit (tiny is on Standard: 2).
+        for (who, last) in [(&ids[0], "Smith"), (&ids[1], "Jones")] {
+            let (s, c) = region.call("POST", "/v1/support/contacts", Some(&ann), Some(contact(who, last))).await;
+            assert_eq!(s, 201, "{c}");
+        }
+        let (s, e) =
+            region.call("POST", "/v1/support/contacts", Some(&ann), Some(contact(&tiny_ids[0], "Stranger"))).await;
+        assert!(s == 400 && e["error_msg"].as_str().unwrap().contains("not a user of this account"), "{e}");
+        let mut bad = contact(&ids[2], "Nomail");
+        bad["email"] = json!("no-at-sign");
+        let (s, e) = region.call("POST", "/v1/support/contacts", Some(&ann), Some(bad)).await;
+        assert_eq!(s, 400, "{e}");
+        let (s, _) =
+            region.call("PUT", "/v1/support/subscription", Some(&tom), Some(json!({"plan": "standard"}))).await;
+        assert_eq!(s, 200);
+        for (i, who) in tiny_ids.iter().enumerate() {
+            let (s, c) =
+                region.call("POST", "/v1/support/contacts", Some(&tom), Some(contact(who, &format!("Tiny{i}")))).await;
+            if i < 2 {
+                assert_eq!(s, 201, "{c}");
+            } else {
+                assert_eq!(s, 400, "a third contact is over Standard's two: {c}");
+                assert!(c["error_msg"].as_str().unwrap().contains("allows 2 named contact"), "{c}");
+            }
+        }
+
+        // Next month comes (on the fast clock): Business is in force.
+        region
+            .wait_for(120, "the Business plan in force", || async {
+                let (_, sub) = region.call("GET", "/v1/support/subscription", Some(&ann), None).await;
+                (sub["subscription"]["plan"] == "business").then_some(())
+            })
+            .await;
+
+        // Only named contacts open tickets, with every mandatory field.
+        let (s, e) = region.call("POST", "/v1/support/tickets", Some(&carol), Some(incident(&prod))).await;
+        assert!(s == 403 && e["error_msg"].as_str().unwrap().contains("named contacts"), "{e}");
+        for field in ["api_url", "description", "occurred_at"] {
+            let mut body = incident(&prod);
+            body["report"].as_object_mut().unwrap().remove(field);
+            let (s, e) = region.call("POST", "/v1/support/tickets", Some(&ann), Some(body)).await;
+            assert_eq!(s, 400, "{e}");
+            assert!(e["error_msg"].as_str().unwrap().contains(&format!("'{field}'")), "{e}");
+        }
+        let (s, e) = region
+            .call("POST", "/v1/support/tickets", Some(&ann), Some(json!({"category": "incident", "project_id": prod})))
+            .await;
+        assert_eq!(s, 400, "{e}");
+        let (s, t) = region.call("POST", "/v1/support/tickets", Some(&ann), Some(incident(&prod))).await;
+        assert_eq!(s, 201, "{t}");
+        let t = &t["ticket"];
+        let id = t["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            (t["status"].as_str(), t["priority"].as_str(), t["plan"].as_str()),
+            (Some("new"), Some("P1"), Some("business")),
+            "{t}"
+        );
+        assert!(t["clocks"]["response_due"].is_string() && t["clocks"]["repair_due"].is_string(), "{t}");
+        assert_eq!(t["timeline"].as_array().unwrap().len(), 2, "opened, and the attachment: {t}");
+
+        // Another account sees none of it; its member cannot act on it.
+        let (s, _) = region.call("GET", &format!("/v1/support/tickets/{id}"), Some(&tom), None).await;
+        assert_eq!(s, 404);
+        let (_, list) = region.call("GET", "/v1/support/tickets", Some(&tom), None).await;
+        assert_eq!(list["tickets"], json!([]), "{list}");
+        let (s, _) = region
+            .call("POST", &format!("/v1/support/tickets/{id}/actions"), Some(&tom), Some(json!({"action": "confirm"})))
+            .await;
+        assert_eq!(s, 404);
+
+        // The provider's side; customers cannot do it.
+        let act = |who: String, body: Value| {
+            let (region, id) = (&region, id.clone());
+            async move { region.call("POST", &format!("/v1/support/tickets/{id}/actions"), Some(&who), Some(body)).await }
+        };
+        let (s, e) = act(ann.clone(), json!({"action": "take"})).await;
+        assert_eq!(s, 403, "{e}");
+        let (s, t) = act(admin.clone(), json!({"action": "take", "priority": "P2"})).await;
+        assert_eq!(
+            (s, t["ticket"]["status"].as_str(), t["ticket"]["priority"].as_str()),
+            (200, Some("in_progress"), Some("P2")),
+            "{t}"
+        );
+        assert!(t["ticket"]["responded_at"].is_string(), "{t}");
+        let (s, t) = act(
+            admin.clone(),
+            json!({"action": "set_priority", "priority": "P3", "hold": true, "reason": "one VM only"}),
+        )
+        .await;
+        assert_eq!((s, t["ticket"]["status"].as_str()), (200, Some("on_hold")), "{t}");
+        let (s, t) = region
+            .call(
+                "POST",
+                &format!("/v1/support/tickets/{id}/comments"),
+                Some(&ann),
+                Some(json!({"text": "All of prod is down."})),
+            )
+            .await;
+        assert_eq!(s, 200, "{t}");
+        let (s, t) =
+            act(admin.clone(), json!({"action": "decide_priority", "priority": "P2", "reason": "argued"})).await;
+        assert_eq!(
+            (s, t["ticket"]["status"].as_str(), t["ticket"]["priority"].as_str()),
+            (200, Some("in_progress"), Some("P2")),
+            "{t}"
+        );
+        let (s, e) = act(admin.clone(), json!({"action": "resume"})).await;
+        assert_eq!(s, 409, "not on hold: {e}");
+        let (s, t) = act(admin.clone(), json!({"action": "resolve", "resolution": "hypervisor restarted"})).await;
+        assert_eq!((s, t["ticket"]["status"].as_str()), (200, Some("resolved")), "{t}");
+        assert!(t["ticket"]["clocks"]["auto_close_at"].is_string(), "{t}");
+        let (s, t) = act(ann.clone(), json!({"action": "reopen", "reason": "still failing"})).await;
+        assert_eq!((s, t["ticket"]["status"].as_str()), (200, Some("in_progress")), "{t}");
+        let (s, _) = act(admin.clone(), json!({"action": "resolve", "resolution": "fixed for good"})).await;
+        assert_eq!(s, 200);
+        // Unconfirmed, it closes itself five working days later.
+        let closed = region
+            .wait_for(120, "the resolved ticket to close itself", || async {
+                let (_, t) = region.call("GET", &format!("/v1/support/tickets/{id}"), Some(&ann), None).await;
+                (t["ticket"]["status"] == "closed").then_some(t)
+            })
+            .await;
+        assert_eq!(closed["ticket"]["closed_reason"], "auto_closed", "{closed}");
+        let kinds: Vec<&str> =
+            closed["ticket"]["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert!(kinds.contains(&"comment") && kinds.iter().filter(|k| **k == "priority").count() >= 2, "{kinds:?}");
+        let (s, e) = act(ann.clone(), json!({"action": "confirm"})).await;
+        assert_eq!(s, 409, "closed: {e}");
+        let (s, e) = act(admin.clone(), json!({"action": "explode"})).await;
+        assert_eq!(s, 400, "{e}");
+
+        // A quota change request: approved by the provider, it changes the quota.
+        let request = json!({"project_id": prod, "category": "request", "perceived_criticality": "minor",
+            "subject": "More instances", "request_type": "quota_change",
+            "request": {"project_id": prod, "resource": "instances", "limit": 50,
+                "justification": "Black Friday: 40 web servers expected"},
+            "report": {"company_name": "Acme", "reporter_name": "Ann Smith", "reporter_position": "SRE lead",
+                "reporter_email": "smith@example.com", "reporter_phone": "+33 1 23 45 67 89",
+                "user_name": "Ann Smith", "user_email": "smith@example.com", "service": "ECS",
+                "component": "quota", "description": "Raise the instances quota.",
+                "occurred_at": "2026-12-05T10:00:00Z"}});
+        let mut unjustified = request.clone();
+        unjustified["request"].as_object_mut().unwrap().remove("justification");
+        let (s, e) = region.call("POST", "/v1/support/tickets", Some(&ann), Some(unjustified)).await;
+        assert!(s == 400 && e["error_msg"].as_str().unwrap().contains("justification"), "{e}");
+        let (s, q) = region.call("POST", "/v1/support/tickets", Some(&ann), Some(request)).await;
+        assert_eq!(s, 201, "{q}");
+        assert!(q["ticket"]["clocks"]["request_due"].is_string(), "{q}");
+        let qid = q["ticket"]["id"].as_str().unwrap().to_string();
+        for body in [json!({"action": "take"}), json!({"action": "approve", "note": "granted"})] {
+            let (s, t) =
+                region.call("POST", &format!("/v1/support/tickets/{qid}/actions"), Some(&admin), Some(body)).await;
+            assert_eq!(s, 200, "{t}");
+        }
+        let (s, quota) = region.call("GET", &format!("/compute/v2.1/os-quota-sets/{prod}"), Some(&admin), None).await;
+        assert_eq!((s, quota["quota_set"]["instances"].as_i64()), (200, Some(50)), "{quota}");
+
+        // An out-of-scope ticket is closed by the provider.
+        let info = json!({"project_id": prod, "category": "information", "perceived_criticality": "minor",
+            "subject": "How do I write a Dockerfile?", "report": {"company_name": "Acme", "reporter_name": "Ann",
+            "reporter_position": "dev", "reporter_email": "smith@example.com", "reporter_phone": "+33 1",
+            "user_name": "Ann", "user_email": "smith@example.com", "service": "none", "component": "none",
+            "description": "Our own application question.", "occurred_at": "2026-12-05T10:00:00Z"}});
+        let (s, t) = region.call("POST", "/v1/support/tickets", Some(&ann), Some(info)).await;
+        assert_eq!((s, t["ticket"]["priority"].as_str()), (201, Some("P4")), "{t}");
+        let iid = t["ticket"]["id"].as_str().unwrap().to_string();
+        let (s, t) = region
+            .call(
+                "POST",
+                &format!("/v1/support/tickets/{iid}/actions"),
+                Some(&admin),
+                Some(json!({"action": "out_of_scope", "reason": "the customer's own application"})),
+            )
+            .await;
+        assert_eq!((s, t["ticket"]["closed_reason"].as_str()), (200, Some("out_of_scope")), "{t}");
+        // The provider sees every account's tickets.
+        let (_, all) = region.call("GET", "/v1/support/tickets", Some(&admin), None).await;
+        assert_eq!(all["tickets"].as_array().unwrap().len(), 3, "{all}");
+    }
+}
