@@ -38,6 +38,7 @@ pub fn all() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(crate::backups::schedule::PolicyRunner::default()),
         Arc::new(crate::network::plane::NetworkPlaneReconciler),
         Arc::new(crate::support::AutoCloseReconciler),
+        Arc::new(crate::support::InvitationReconciler),
     ]
 }
 

@@ -816,6 +816,17 @@ pub async fn revoke_user_tokens(c: &mut AnyConnection, user_id: &str) -> Result<
     Ok(())
 }
 
+/// Revokes a user's tokens scoped to one project (a role on it taken away).
+pub async fn revoke_user_project_tokens(c: &mut AnyConnection, user_id: &str, project_id: &str) -> Result<(), Error> {
+    sqlx::query("UPDATE tokens SET revoked = 1 WHERE user_id = $1 AND project_id = $2 AND revoked = 0")
+        .bind(user_id)
+        .bind(project_id)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
 /// Revokes every token scoped to a project or domain (disable, delete).
 pub async fn revoke_scope_tokens(c: &mut AnyConnection, scope_id: &str) -> Result<(), Error> {
     sqlx::query("UPDATE tokens SET revoked = 1 WHERE (project_id = $1 OR domain_id = $1) AND revoked = 0")

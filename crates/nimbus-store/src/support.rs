@@ -255,3 +255,101 @@ pub async fn ticket_events(c: &mut AnyConnection, ticket_id: &str) -> Result<Vec
         .await
         .map_err(db_error)
 }
+
+/// A support engineer's visit of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Invitation {
+    pub id: String,
+    pub domain_id: String,
+    pub project_id: String,
+    pub engineer_id: String,
+    pub role_id: String,
+    #[sqlx(try_from = "crate::IntBool")]
+    pub granted: bool,
+    pub invited_by: String,
+    pub ticket_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+pub async fn insert_invitation(c: &mut AnyConnection, i: &Invitation) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO support_invitations (id, domain_id, project_id, engineer_id, role_id, granted, invited_by, \
+         ticket_id, created_at, expires_at, ended_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+    )
+    .bind(&i.id)
+    .bind(&i.domain_id)
+    .bind(&i.project_id)
+    .bind(&i.engineer_id)
+    .bind(&i.role_id)
+    .bind(i.granted as i64)
+    .bind(&i.invited_by)
+    .bind(&i.ticket_id)
+    .bind(i.created_at)
+    .bind(i.expires_at)
+    .bind(i.ended_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Marks an invitation ended.
+pub async fn end_invitation(c: &mut AnyConnection, id: &str, at: i64) -> Result<(), Error> {
+    sqlx::query("UPDATE support_invitations SET ended_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(at)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Every invitation, newest first.
+pub async fn list_invitations(c: &mut AnyConnection) -> Result<Vec<Invitation>, Error> {
+    sqlx::query_as("SELECT * FROM support_invitations ORDER BY created_at DESC, id")
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
+}
+
+/// A change notice.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Notice {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    pub description: String,
+    /// JSON array.
+    pub services: String,
+    pub starts_at: i64,
+    pub interruption_minutes: i64,
+    pub published_by: String,
+    pub published_at: i64,
+}
+
+pub async fn insert_notice(c: &mut AnyConnection, n: &Notice) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO support_notices (id, kind, title, description, services, starts_at, interruption_minutes, \
+         published_by, published_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+    )
+    .bind(&n.id)
+    .bind(&n.kind)
+    .bind(&n.title)
+    .bind(&n.description)
+    .bind(&n.services)
+    .bind(n.starts_at)
+    .bind(n.interruption_minutes)
+    .bind(&n.published_by)
+    .bind(n.published_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Every notice, by start.
+pub async fn list_notices(c: &mut AnyConnection) -> Result<Vec<Notice>, Error> {
+    sqlx::query_as("SELECT * FROM support_notices ORDER BY starts_at, id").fetch_all(c).await.map_err(db_error)
+}

@@ -462,6 +462,11 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/v1/support/tickets/{ticket_id}", 404),
     ("POST", "/v1/support/tickets/{ticket_id}/comments", 404),
     ("POST", "/v1/support/tickets/{ticket_id}/actions", 404),
+    ("GET", "/v1/support/invitations", 200),
+    ("POST", "/v1/support/invitations", 404),
+    ("DELETE", "/v1/support/invitations/{invitation_id}", 404),
+    ("GET", "/v1/support/notices", 200),
+    ("POST", "/v1/support/notices", 403),
     // NAT gateways in the victim's project; DNS (the project is the caller's own).
     ("POST", "/v2/{project_id}/nat_gateways", 404),
     ("GET", "/v2/{project_id}/nat_gateways", 404),
@@ -617,11 +622,18 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         ("PUT", "/v2/zones/{zone_id}/recordsets/{recordset_id}") => Some(json!({"records": ["10.9.0.66"]})),
         ("PUT", t) if t.starts_with("/network/v2.0/") && t.ends_with("/tags") => Some(json!({"tags": ["evil"]})),
         ("PUT", "/v1/support/subscription") => Some(json!({"plan": "standard"})),
-        ("POST", "/v1/support/contacts") => Some(json!({"user_id": p["user_id"], "last_name": "Evil", "first_name": "E",
-            "position": "x", "email": "evil@example.com", "phone": "123", "availability": "always"})),
+        ("POST", "/v1/support/contacts") => {
+            Some(json!({"user_id": p["user_id"], "last_name": "Evil", "first_name": "E",
+            "position": "x", "email": "evil@example.com", "phone": "123", "availability": "always"}))
+        }
         ("POST", "/v1/support/tickets") => Some(support_ticket(&p["project_id"])),
         ("POST", "/v1/support/tickets/{ticket_id}/comments") => Some(json!({"text": "evil"})),
         ("POST", "/v1/support/tickets/{ticket_id}/actions") => Some(json!({"action": "confirm"})),
+        ("POST", "/v1/support/invitations") => {
+            Some(json!({"project_id": p["project_id"], "engineer_id": p["engineer_id"], "hours": 2}))
+        }
+        ("POST", "/v1/support/notices") => Some(json!({"kind": "urgent", "title": "evil", "services": ["ecs"],
+            "starts_at": "2030-01-01T00:00:00Z", "interruption_minutes": 1})),
         ("POST", "/image/v2/images") => Some(json!({"name": "intruder-img"})),
         ("POST", "/compute/v2.1/flavors") => {
             Some(json!({"flavor": {"name": "evil", "vcpus": 1, "ram": 64, "disk": 0}}))
@@ -1243,6 +1255,16 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
     let contact_id = c["contact"]["id"].as_str().unwrap().to_string();
     let t = victim_call("POST", "/v1/support/tickets".into(), support_ticket(&project_id)).await;
     let ticket_id = t["ticket"]["id"].as_str().unwrap().to_string();
+    // The victim invites the provider's engineer (the region's admin) into its project.
+    let (_, admins) = region.call("GET", "/identity/v3/users?name=admin", Some(admin), None).await;
+    let engineer_id = admins["users"][0]["id"].as_str().unwrap().to_string();
+    let inv = victim_call(
+        "POST",
+        "/v1/support/invitations".into(),
+        json!({"project_id": project_id, "engineer_id": engineer_id, "hours": 2}),
+    )
+    .await;
+    let invitation_id = inv["invitation"]["id"].as_str().unwrap().to_string();
     let (_, qos) = region.call("GET", &format!("/volume/v3/{project_id}/qos-specs"), Some(admin), None).await;
     let qos_id = qos["qos_specs"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
@@ -1272,6 +1294,8 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("vpc_id", router_id.clone()),
         ("contact_id", contact_id),
         ("ticket_id", ticket_id),
+        ("invitation_id", invitation_id),
+        ("engineer_id", engineer_id),
         ("nat_gateway_id", nat_gateway_id),
         ("snat_rule_id", snat_rule_id),
         ("dnat_rule_id", dnat_rule_id),

@@ -303,3 +303,134 @@ async fn support_plans_contacts_and_tickets_through_the_customer_space() {
         assert_eq!(all["tickets"].as_array().unwrap().len(), 3, "{all}");
     }
 }
+
+/// A token of a provider's user (Default domain) scoped to a project by id, if it may have one.
+async fn engineer_token(region: &Region, project: &str) -> Option<String> {
+    let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "eng", "domain": {"id": "default"}, "password": "eng-pw-1"}}},
+        "scope": {"project": {"id": project}}}});
+    let r = region.http.post(format!("{}/identity/v3/auth/tokens", region.url)).json(&body).send().await.unwrap();
+    (r.status() == 201).then(|| r.headers()["x-subject-token"].to_str().unwrap().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn support_engineer_invitations_and_change_notices() {
+    for db in databases() {
+        // One real second is about 17 minutes on the support clock.
+        let region = Region::start_with(&db, &[], Some("support_time_scale = 1000\n"));
+        let admin = region.admin_token().await;
+        let (acme, prod, _) = account(&region, &admin, "acme", &[("ann", "member"), ("dave", "reader")]).await;
+        let (ann, dave) =
+            (token(&region, &acme, "ann", "acme-prod").await, token(&region, &acme, "dave", "acme-prod").await);
+        let (tiny, tiny_prod, _) = account(&region, &admin, "tiny", &[("tom", "member")]).await;
+        let tom = token(&region, &tiny, "tom", "tiny-prod").await;
+        // The provider's engineer: a user of the provider's domain with no role of its own.
+        let (s, u) = region
+            .call(
+                "POST",
+                "/identity/v3/users",
+                Some(&admin),
+                Some(json!({"user": {"name": "eng", "password": "eng-pw-1"}})),
+            )
+            .await;
+        assert_eq!(s, 201, "{u}");
+        let eng_id = u["user"]["id"].as_str().unwrap().to_string();
+        assert!(engineer_token(&region, &prod).await.is_none(), "no access before the invitation");
+
+        // Readers may not invite; a customer's own user is no engineer; a project of another
+        // account is not found; a visit lasts at most 30 days.
+        let invite = |project: &str, engineer: &str, hours: i64| json!({"project_id": project, "engineer_id": engineer, "hours": hours});
+        let (s, e) = region.call("POST", "/v1/support/invitations", Some(&dave), Some(invite(&prod, &eng_id, 4))).await;
+        assert_eq!(s, 403, "{e}");
+        let (s, e) =
+            region.call("POST", "/v1/support/invitations", Some(&ann), Some(invite(&tiny_prod, &eng_id, 4))).await;
+        assert_eq!(s, 404, "{e}");
+        let (s, e) =
+            region.call("POST", "/v1/support/invitations", Some(&ann), Some(invite(&prod, &eng_id, 721))).await;
+        assert!(s == 400 && e["error_msg"].as_str().unwrap().contains("720"), "{e}");
+        let (s, e) =
+            region.call("POST", "/v1/support/invitations", Some(&tom), Some(invite(&tiny_prod, "nobody", 4))).await;
+        assert_eq!(s, 400, "{e}");
+
+        // Invited, the engineer works in the tenant with the customer's rights; ended, it is out
+        // at once, its tokens too.
+        let (s, inv) =
+            region.call("POST", "/v1/support/invitations", Some(&ann), Some(invite(&prod, &eng_id, 720))).await;
+        assert_eq!((s, inv["invitation"]["status"].as_str()), (201, Some("active")), "{inv}");
+        let inv_id = inv["invitation"]["id"].as_str().unwrap().to_string();
+        let eng = engineer_token(&region, &prod).await.expect("the invited engineer signs in to the tenant");
+        let (s, v) = region.call("GET", &format!("/v1/{prod}/vpcs"), Some(&eng), None).await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = region
+            .call("POST", &format!("/v1/{prod}/vpcs"), Some(&eng), Some(json!({"vpc": {"name": "fixed-by-support"}})))
+            .await;
+        assert_eq!(s, 200, "the engineer acts with the member's rights: {v}");
+        let (_, mine) = region.call("GET", "/v1/support/invitations", Some(&ann), None).await;
+        assert_eq!(mine["invitations"].as_array().unwrap().len(), 1, "{mine}");
+        let (_, theirs) = region.call("GET", "/v1/support/invitations", Some(&tom), None).await;
+        assert_eq!(theirs["invitations"].as_array().unwrap().len(), 0, "{theirs}");
+        let (s, e) = region.call("DELETE", &format!("/v1/support/invitations/{inv_id}"), Some(&tom), None).await;
+        assert_eq!(s, 404, "another account cannot end it: {e}");
+        let (s, _) = region.call("DELETE", &format!("/v1/support/invitations/{inv_id}"), Some(&ann), None).await;
+        assert_eq!(s, 204);
+        let (s, _) = region.call("GET", &format!("/v1/{prod}/vpcs"), Some(&eng), None).await;
+        assert_eq!(s, 401, "the engineer's token ends with the invitation");
+        assert!(engineer_token(&region, &prod).await.is_none(), "no access after the invitation");
+        let (s, e) = region.call("DELETE", &format!("/v1/support/invitations/{inv_id}"), Some(&ann), None).await;
+        assert_eq!(s, 409, "{e}");
+
+        // A one-hour visit ends by itself (a few real seconds here).
+        let (s, inv) =
+            region.call("POST", "/v1/support/invitations", Some(&ann), Some(invite(&prod, &eng_id, 1))).await;
+        assert_eq!(s, 201, "{inv}");
+        region
+            .wait_for(60, "the invitation's expiry", || async {
+                engineer_token(&region, &prod).await.is_none().then_some(())
+            })
+            .await;
+        let (_, mine) = region.call("GET", "/v1/support/invitations", Some(&ann), None).await;
+        assert!(mine["invitations"].as_array().unwrap().iter().all(|i| i["status"] == "ended"), "{mine}");
+
+        // Change notices: each kind with its notice period; urgent changes within 3 hours of
+        // interruption per service and month. Customers read them and may not publish.
+        let at = |hours: i64| (chrono::Utc::now() + chrono::Duration::hours(hours)).to_rfc3339();
+        let notice = |kind: &str, starts: String, minutes: i64, service: &str| {
+            json!({"kind": kind, "title": format!("{kind} of {service}"), "description": "planned",
+                "services": [service], "starts_at": starts, "interruption_minutes": minutes})
+        };
+        let publish = |body: Value| {
+            let admin = admin.clone();
+            let region = &region;
+            async move { region.call("POST", "/v1/support/notices", Some(&admin), Some(body)).await }
+        };
+        for (kind, too_soon, in_time) in [
+            ("minor_release", 6, 72),
+            ("maintenance", 6, 72),
+            ("major_release", 5 * 24, 20 * 24),
+            ("incompatible_api", 30 * 24, 62 * 24),
+        ] {
+            let (s, e) = publish(notice(kind, at(too_soon), 10, "ecs")).await;
+            assert!(s == 400 && e["error_msg"].as_str().unwrap().contains("at least"), "{kind}: {s} {e}");
+            let (s, n) = publish(notice(kind, at(in_time), 10, "ecs")).await;
+            assert_eq!(s, 201, "{kind}: {n}");
+        }
+        let (s, e) = publish(notice("whenever", at(72), 0, "ecs")).await;
+        assert_eq!(s, 400, "{e}");
+        let (s, e) =
+            publish(json!({"kind": "maintenance", "title": "x", "services": ["ecs"], "starts_at": "soon"})).await;
+        assert_eq!(s, 400, "{e}");
+        // Urgent: 120 + 60 minutes fit the month of one service; one more minute does not.
+        let urgent_at = at(20 * 24);
+        for (minutes, service, status) in
+            [(120, "evs", 201), (61, "evs", 400), (60, "evs", 201), (1, "evs", 400), (100, "vpc", 201)]
+        {
+            let (s, n) = publish(notice("urgent", urgent_at.clone(), minutes, service)).await;
+            assert_eq!(s, status, "urgent {minutes} min of {service}: {n}");
+        }
+        let (s, e) =
+            region.call("POST", "/v1/support/notices", Some(&ann), Some(notice("maintenance", at(72), 0, "ecs"))).await;
+        assert_eq!(s, 403, "{e}");
+        let (s, all) = region.call("GET", "/v1/support/notices", Some(&tom), None).await;
+        assert_eq!((s, all["notices"].as_array().map(Vec::len)), (200, Some(7)), "{all}");
+    }
+}

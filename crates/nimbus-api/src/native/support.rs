@@ -13,10 +13,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use nimbus_control::support::plans::{Objective, Plan, PLANS};
-use nimbus_control::support::{ContactCreate, SubscriptionView, TicketAction, TicketCreate, TicketView};
+use nimbus_control::support::{ContactCreate, NoticeCreate, SubscriptionView, TicketAction, TicketCreate, TicketView};
 use nimbus_core::time::iso_time;
 use nimbus_core::Error;
-use nimbus_store::support::Contact;
+use nimbus_store::support::{Contact, Invitation, Notice};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -34,6 +34,11 @@ pub fn routes(r: Routes) -> Routes {
         .add("GET", "/v1/support/tickets/{ticket_id}", A, show_ticket)
         .add("POST", "/v1/support/tickets/{ticket_id}/comments", A, comment_ticket)
         .add("POST", "/v1/support/tickets/{ticket_id}/actions", A, act_on_ticket)
+        .add("GET", "/v1/support/invitations", A, list_invitations)
+        .add("POST", "/v1/support/invitations", A, invite_engineer)
+        .add("DELETE", "/v1/support/invitations/{invitation_id}", A, revoke_invitation)
+        .add("GET", "/v1/support/notices", A, list_notices)
+        .add("POST", "/v1/support/notices", A, publish_notice)
 }
 
 /// The account an operator names (`?domain_id=`).
@@ -101,6 +106,24 @@ fn ticket_view(v: &TicketView) -> Value {
         },
         "timeline": v.events.iter().map(|e| json!({"at": iso_time(e.at), "actor": e.actor, "side": e.side,
             "kind": e.kind, "text": e.text})).collect::<Vec<_>>(),
+    })
+}
+
+fn invitation_view(i: &Invitation) -> Value {
+    json!({
+        "id": i.id, "domain_id": i.domain_id, "project_id": i.project_id, "engineer_id": i.engineer_id,
+        "invited_by": i.invited_by, "ticket_id": i.ticket_id, "created_at": iso_time(i.created_at),
+        "expires_at": iso_time(i.expires_at), "ended_at": i.ended_at.map(iso_time),
+        "status": if i.ended_at.is_some() { "ended" } else { "active" },
+    })
+}
+
+fn notice_view(n: &Notice) -> Value {
+    json!({
+        "id": n.id, "kind": n.kind, "title": n.title, "description": n.description,
+        "services": serde_json::from_str::<Value>(&n.services).unwrap_or(json!([])),
+        "starts_at": iso_time(n.starts_at), "interruption_minutes": n.interruption_minutes,
+        "published_at": iso_time(n.published_at),
     })
 }
 
@@ -326,4 +349,81 @@ pub async fn act_on_ticket(
     };
     let v = s.control.act_on_ticket(&ctx, &id, action).await?;
     Ok(Json(json!({"ticket": ticket_view(&v)})).into_response())
+}
+
+/// The account's engineer invitations (every account's for the provider).
+#[utoipa::path(get, path = "/v1/support/invitations", tag = "Support", responses((status = 200, body = super::NetDoc)))]
+pub async fn list_invitations(State(s): State<AppState>, Auth(ctx): Auth) -> ApiResult {
+    let list = s.control.list_invitations(&ctx).await?;
+    Ok(Json(json!({"invitations": list.iter().map(invitation_view).collect::<Vec<_>>()})).into_response())
+}
+
+/// Invites a provider support engineer into a tenant with the customer's rights:
+/// `{"project_id", "engineer_id", "hours": 1..720, "ticket_id"?}`.
+#[utoipa::path(post, path = "/v1/support/invitations", tag = "Support", request_body = super::NetDoc,
+    responses((status = 201, body = super::NetDoc), (status = 400, body = super::ErrorBody)))]
+pub async fn invite_engineer(State(s): State<AppState>, Auth(ctx): Auth, raw: Bytes) -> ApiResult {
+    let m = object(&raw)?;
+    let required = |k: &str| -> Result<String, Error> {
+        str_of(&m, k)?.filter(|v| !v.is_empty()).ok_or_else(|| Error::bad_request(format!("'{k}' is required.")))
+    };
+    let hours = match m.get("hours") {
+        None | Some(Value::Null) => 24,
+        Some(v) => v.as_i64().ok_or_else(|| Error::bad_request("'hours' is a whole number of hours."))?,
+    };
+    let inv = s
+        .control
+        .invite_engineer(&ctx, &required("project_id")?, &required("engineer_id")?, hours, str_of(&m, "ticket_id")?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"invitation": invitation_view(&inv)}))).into_response())
+}
+
+/// Ends an invitation: the engineer loses the access it gave at once.
+#[utoipa::path(delete, path = "/v1/support/invitations/{invitation_id}", tag = "Support",
+    params(("invitation_id" = String, Path)),
+    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+pub async fn revoke_invitation(State(s): State<AppState>, Auth(ctx): Auth, Path(id): Path<String>) -> ApiResult {
+    s.control.revoke_invitation(&ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The provider's change notices.
+#[utoipa::path(get, path = "/v1/support/notices", tag = "Support", responses((status = 200, body = super::NetDoc)))]
+pub async fn list_notices(State(s): State<AppState>, Auth(ctx): Auth) -> ApiResult {
+    let list = s.control.list_notices(&ctx).await?;
+    Ok(Json(json!({"notices": list.iter().map(notice_view).collect::<Vec<_>>()})).into_response())
+}
+
+/// Publishes a change notice (operators): `{"kind", "title", "description", "services": [...],
+/// "starts_at": RFC 3339, "interruption_minutes"}`, refused when it comes later than its notice
+/// period allows.
+#[utoipa::path(post, path = "/v1/support/notices", tag = "Support", request_body = super::NetDoc,
+    responses((status = 201, body = super::NetDoc), (status = 400, body = super::ErrorBody)))]
+pub async fn publish_notice(State(s): State<AppState>, Auth(ctx): Auth, raw: Bytes) -> ApiResult {
+    let m = object(&raw)?;
+    let starts = str_of(&m, "starts_at")?.ok_or_else(|| Error::bad_request("'starts_at' is required."))?;
+    let starts_at = chrono::DateTime::parse_from_rfc3339(&starts)
+        .map_err(|_| Error::bad_request(format!("Invalid 'starts_at' {starts:?}: an RFC 3339 time.")))?
+        .timestamp_millis();
+    let services = match m.get("services") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| Error::bad_request("'services' holds strings.")))
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => return Err(Error::bad_request("'services' is a list of service names.").into()),
+    };
+    let interruption_minutes = match m.get("interruption_minutes") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v.as_i64().ok_or_else(|| Error::bad_request("'interruption_minutes' is a whole number."))?,
+    };
+    let req = NoticeCreate {
+        kind: str_of(&m, "kind")?.unwrap_or_default(),
+        title: str_of(&m, "title")?.unwrap_or_default(),
+        description: str_of(&m, "description")?.unwrap_or_default(),
+        services,
+        starts_at,
+        interruption_minutes,
+    };
+    let n = s.control.publish_notice(&ctx, req).await?;
+    Ok((StatusCode::CREATED, Json(json!({"notice": notice_view(&n)}))).into_response())
 }

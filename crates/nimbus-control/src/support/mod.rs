@@ -17,8 +17,10 @@
 pub mod calendar;
 pub mod plans;
 mod tickets;
+mod visits;
 
 pub use tickets::{AutoCloseReconciler, TicketAction, TicketCreate, TicketView, REQUEST_TYPES};
+pub use visits::{InvitationReconciler, NoticeCreate, MAX_INVITATION_HOURS, URGENT_MINUTES_PER_MONTH};
 
 use crate::audit::AuditEvent;
 use crate::authz::{authorize, Target};
