@@ -353,3 +353,30 @@ pub async fn insert_notice(c: &mut AnyConnection, n: &Notice) -> Result<(), Erro
 pub async fn list_notices(c: &mut AnyConnection) -> Result<Vec<Notice>, Error> {
     sqlx::query_as("SELECT * FROM support_notices ORDER BY starts_at, id").fetch_all(c).await.map_err(db_error)
 }
+
+/// What a project still holds, by kind (only kinds with something left): an account deletion
+/// request waits until all of it is gone.
+pub async fn project_holdings(c: &mut AnyConnection, project_id: &str) -> Result<Vec<(&'static str, i64)>, Error> {
+    const KINDS: &[(&str, &str)] = &[
+        ("servers", "SELECT COUNT(*) FROM servers WHERE project_id = $1"),
+        ("volumes", "SELECT COUNT(*) FROM volumes WHERE project_id = $1"),
+        ("snapshots", "SELECT COUNT(*) FROM volume_snapshots WHERE project_id = $1"),
+        ("backups", "SELECT COUNT(*) FROM backups WHERE project_id = $1"),
+        ("backup vaults", "SELECT COUNT(*) FROM cbr_vaults WHERE project_id = $1"),
+        ("buckets", "SELECT COUNT(*) FROM buckets WHERE project_id = $1"),
+        ("images", "SELECT COUNT(*) FROM images WHERE owner = $1"),
+        ("networks", "SELECT COUNT(*) FROM networks WHERE project_id = $1"),
+        ("routers", "SELECT COUNT(*) FROM routers WHERE project_id = $1"),
+        ("floating IPs", "SELECT COUNT(*) FROM floating_ips WHERE project_id = $1"),
+        ("NAT gateways", "SELECT COUNT(*) FROM nat_gateways WHERE project_id = $1"),
+        ("DNS zones", "SELECT COUNT(*) FROM dns_zones WHERE project_id = $1"),
+    ];
+    let mut left = Vec::new();
+    for (kind, sql) in KINDS {
+        let n: i64 = sqlx::query_scalar(sql).bind(project_id).fetch_one(&mut *c).await.map_err(db_error)?;
+        if n > 0 {
+            left.push((*kind, n));
+        }
+    }
+    Ok(left)
+}

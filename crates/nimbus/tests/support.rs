@@ -268,7 +268,7 @@ async fn support_plans_contacts_and_tickets_through_the_customer_space() {
         unjustified["request"].as_object_mut().unwrap().remove("justification");
         let (s, e) = region.call("POST", "/v1/support/tickets", Some(&ann), Some(unjustified)).await;
         assert!(s == 400 && e["error_msg"].as_str().unwrap().contains("justification"), "{e}");
-        let (s, q) = region.call("POST", "/v1/support/tickets", Some(&ann), Some(request)).await;
+        let (s, q) = region.call("POST", "/v1/support/tickets", Some(&ann), Some(request.clone())).await;
         assert_eq!(s, 201, "{q}");
         assert!(q["ticket"]["clocks"]["request_due"].is_string(), "{q}");
         let qid = q["ticket"]["id"].as_str().unwrap().to_string();
@@ -279,6 +279,68 @@ async fn support_plans_contacts_and_tickets_through_the_customer_space() {
         }
         let (s, quota) = region.call("GET", &format!("/compute/v2.1/os-quota-sets/{prod}"), Some(&admin), None).await;
         assert_eq!((s, quota["quota_set"]["instances"].as_i64()), (200, Some(50)), "{quota}");
+
+        // Tenant creation and deletion requests: the provider's approval makes the tenant (the
+        // asking contact its member); a deletion waits until the tenant holds nothing.
+        let catalogue = |subject: &str, kind: &str, payload: Value| {
+            let mut r = request.clone();
+            r["subject"] = json!(subject);
+            r["request_type"] = json!(kind);
+            r["request"] = payload;
+            r
+        };
+        let approve = |id: String| {
+            let admin = admin.clone();
+            let region = &region;
+            async move {
+                let url = format!("/v1/support/tickets/{id}/actions");
+                let (s, t) = region.call("POST", &url, Some(&admin), Some(json!({"action": "take"}))).await;
+                assert!(s == 200 || s == 409, "{t}");
+                region.call("POST", &url, Some(&admin), Some(json!({"action": "approve", "note": "done"}))).await
+            }
+        };
+        let (s, e) = region
+            .call("POST", "/v1/support/tickets", Some(&ann), Some(catalogue("New", "account_creation", json!({}))))
+            .await;
+        assert!(s == 400 && e["error_msg"].as_str().unwrap().contains("names the new tenant"), "{e}");
+        let (s, t) = region
+            .call(
+                "POST",
+                "/v1/support/tickets",
+                Some(&ann),
+                Some(catalogue("Staging tenant", "account_creation", json!({"name": "acme-staging"}))),
+            )
+            .await;
+        assert_eq!(s, 201, "{t}");
+        let (s, t) = approve(t["ticket"]["id"].as_str().unwrap().to_string()).await;
+        assert_eq!((s, t["ticket"]["status"].as_str()), (200, Some("resolved")), "{t}");
+        let staging_token = token(&region, &acme, "ann", "acme-staging").await;
+        let (_, projects) = region.call("GET", "/identity/v3/projects?name=acme-staging", Some(&admin), None).await;
+        let staging = projects["projects"][0]["id"].as_str().unwrap().to_string();
+        let (s, net) = region
+            .call("POST", "/network/v2.0/networks", Some(&staging_token), Some(json!({"network": {"name": "stg"}})))
+            .await;
+        assert_eq!(s, 201, "{net}");
+        let (s, t) = region
+            .call(
+                "POST",
+                "/v1/support/tickets",
+                Some(&ann),
+                Some(catalogue("Drop staging", "account_deletion", json!({"project_id": staging}))),
+            )
+            .await;
+        assert_eq!(s, 201, "{t}");
+        let del_id = t["ticket"]["id"].as_str().unwrap().to_string();
+        let (s, e) = approve(del_id.clone()).await;
+        assert!(s == 409 && e["error_msg"].as_str().unwrap().contains("1 networks"), "{s} {e}");
+        let net_id = net["network"]["id"].as_str().unwrap();
+        let (s, _) =
+            region.call("DELETE", &format!("/network/v2.0/networks/{net_id}"), Some(&staging_token), None).await;
+        assert_eq!(s, 204);
+        let (s, t) = approve(del_id).await;
+        assert_eq!((s, t["ticket"]["status"].as_str()), (200, Some("resolved")), "{t}");
+        let (s, _) = region.call("GET", &format!("/identity/v3/projects/{staging}"), Some(&admin), None).await;
+        assert_eq!(s, 404, "the tenant is gone");
 
         // An out-of-scope ticket is closed by the provider.
         let info = json!({"project_id": prod, "category": "information", "perceived_criticality": "minor",
@@ -300,7 +362,7 @@ async fn support_plans_contacts_and_tickets_through_the_customer_space() {
         assert_eq!((s, t["ticket"]["closed_reason"].as_str()), (200, Some("out_of_scope")), "{t}");
         // The provider sees every account's tickets.
         let (_, all) = region.call("GET", "/v1/support/tickets", Some(&admin), None).await;
-        assert_eq!(all["tickets"].as_array().unwrap().len(), 3, "{all}");
+        assert_eq!(all["tickets"].as_array().unwrap().len(), 5, "{all}");
     }
 }
 

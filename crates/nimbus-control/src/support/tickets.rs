@@ -300,8 +300,18 @@ impl Control {
             .ok_or_else(|| {
                 Error::bad_request(format!("Tenant {} is not a project of this account.", req.project_id))
             })?;
-        if request_type.as_deref() == Some("quota_change") {
-            self.check_quota_request(&mut tx, &domain, &req.request).await?;
+        match request_type.as_deref() {
+            Some("quota_change") => self.check_quota_request(&mut tx, &domain, &req.request).await?,
+            Some("account_creation") => self.check_account_creation(&mut tx, &domain, &req.request).await?,
+            Some("account_deletion") => {
+                let target = text(&req.request, "project_id")
+                    .ok_or_else(|| Error::bad_request("An account deletion names the project_id to delete."))?;
+                nimbus_store::identity::get_project(&mut tx, target)
+                    .await?
+                    .filter(|p| p.domain_id == domain)
+                    .ok_or_else(|| Error::bad_request(format!("Project {target} is not a project of this account.")))?;
+            }
+            _ => {}
         }
         let plan = self.subscription_at(&mut tx, &domain, now).await?.plan;
         let mut report = req.fields.clone();
@@ -393,6 +403,23 @@ impl Control {
             return Err(Error::bad_request(
                 "A quota change needs a justification: the needs and the expected use (seed 7.7.6.1).",
             ));
+        }
+        Ok(())
+    }
+
+    /// A tenant creation request names a new project of the account.
+    async fn check_account_creation(
+        &self,
+        c: &mut sqlx::AnyConnection,
+        domain: &str,
+        r: &Map<String, Value>,
+    ) -> Result<(), Error> {
+        let name = text(r, "name").ok_or_else(|| Error::bad_request("An account creation names the new tenant."))?;
+        if name.len() > 64 || name.trim() != name {
+            return Err(Error::bad_request("A tenant name is 1 to 64 characters without surrounding spaces."));
+        }
+        if nimbus_store::identity::get_project_by_name(&mut *c, domain, name).await?.is_some() {
+            return Err(Error::Conflict(format!("The account already has a tenant named {name:?}.")));
         }
         Ok(())
     }
@@ -633,6 +660,66 @@ impl Control {
                 let change = std::collections::BTreeMap::from([(resource.clone(), limit)]);
                 self.update_quotas_in(tx, ctx, &project, &change).await?;
                 Ok(format!("quota {resource} of project {project} set to {limit}"))
+            }
+            Some("account_creation") => {
+                // The tenant is made in the account, the contact who asked for it its member.
+                let name = text(&r, "name").unwrap_or_default().to_string();
+                self.check_account_creation(&mut *tx, &t.domain_id, &r).await?;
+                let p = nimbus_store::identity::Project {
+                    id: nimbus_core::id::new_hex_id(),
+                    name: name.clone(),
+                    domain_id: t.domain_id.clone(),
+                    parent_id: None,
+                    description: format!("Created by support ticket #{}", t.number),
+                    enabled: true,
+                    extra: "{}".into(),
+                    created_at: nimbus_core::time::now_ms(),
+                };
+                nimbus_store::identity::insert_project(&mut *tx, &p).await?;
+                if let Some(role) = nimbus_store::identity::get_global_role_by_name(&mut *tx, "member").await? {
+                    let a = nimbus_store::identity::Assignment {
+                        actor_type: "user".into(),
+                        actor_id: t.opened_by.clone(),
+                        target_type: "project".into(),
+                        target_id: p.id.clone(),
+                        role_id: role.id,
+                        inherited: false,
+                    };
+                    nimbus_store::identity::grant(&mut *tx, &a).await?;
+                }
+                self.audit(
+                    &mut *tx,
+                    ctx,
+                    AuditEvent::new("IAM", "project", "createProject", 201).resource(&p.id, &p.name).in_project(&p.id),
+                )
+                .await?;
+                Ok(format!("tenant {name} created: {}", p.id))
+            }
+            Some("account_deletion") => {
+                // Only an empty tenant goes (seed 7.7.6.1: all data deleted, services stopped).
+                let target = text(&r, "project_id").unwrap_or_default().to_string();
+                let p = nimbus_store::identity::get_project(&mut *tx, &target)
+                    .await?
+                    .filter(|p| p.domain_id == t.domain_id)
+                    .ok_or_else(|| Error::not_found("project", &target))?;
+                let left = repo::project_holdings(&mut *tx, &p.id).await?;
+                if !left.is_empty() {
+                    let what: Vec<String> = left.iter().map(|(k, n)| format!("{n} {k}")).collect();
+                    return Err(Error::Conflict(format!(
+                        "Tenant {} still holds {}: an account is deleted once all its data is deleted and its \
+                         services stopped.",
+                        p.name,
+                        what.join(", ")
+                    )));
+                }
+                self.remove_project_rows(&mut *tx, ctx, &p).await?;
+                self.audit(
+                    &mut *tx,
+                    ctx,
+                    AuditEvent::new("IAM", "project", "deleteProject", 204).resource(&p.id, &p.name).in_project(&p.id),
+                )
+                .await?;
+                Ok(format!("tenant {} deleted", p.name))
             }
             Some(other) => Ok(format!("{other} done by the provider")),
             None => Ok(String::new()),
