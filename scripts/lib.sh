@@ -26,6 +26,7 @@ PY_CLIENTS=(
   "huaweicloudsdkeip==3.1.*"
   "huaweicloudsdknat==3.1.*"
   "huaweicloudsdkdns==3.1.*"
+  "huaweicloudsdkbss==3.1.*"
 )
 
 as_root() {

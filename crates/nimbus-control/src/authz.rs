@@ -137,6 +137,9 @@ pub const POLICY: &[(&str, &[Rule])] = &[
     ("support:read", &[Admin, SystemReader, DomainRole(READERS)]),
     ("support:manage", &[Admin, DomainRole(MEMBERS)]),
     ("support:provide", &[Admin]),
+    ("billing:read", &[Admin, SystemReader, DomainRole(READERS)]),
+    ("billing:manage", &[Admin, DomainRole(MEMBERS)]),
+    ("billing:provide", &[Admin]),
     // Tags
     ("tags:read", &[Admin, SystemReader, ProjectRole(READERS), DomainScoped(MANAGERS)]),
     ("tags:write", &[Admin, ProjectRole(MEMBERS), DomainScoped(MANAGERS)]),
@@ -182,6 +185,30 @@ pub fn allowed(action: &str, p: &Principal, target: &Target) -> bool {
             false
         }
     }
+}
+
+/// The customer account (domain) a call of the customer space acts on: the caller's (the
+/// domain of its scope), or for the provider's operators (`{family}:provide`) the one named;
+/// another account named by a customer is not found. Then `{family}:read` or `:manage`.
+pub fn account_of(p: &Principal, asked: Option<&str>, family: &str, write: bool) -> Result<String, Error> {
+    let own = p.scope_domain_id().map(str::to_string);
+    let domain = match (asked.filter(|a| !a.is_empty()), own) {
+        (Some(a), Some(o)) if a == o => o,
+        (Some(a), _) => {
+            authorize(&format!("{family}:provide"), p, &Target::default())
+                .map_err(|_| Error::not_found("account", a))?;
+            a.to_string()
+        }
+        (None, Some(o)) => o,
+        (None, None) => {
+            return Err(Error::Forbidden(format!(
+                "The {family} of the customer space belongs to accounts: scope the request to a project or domain."
+            )))
+        }
+    };
+    let action = format!("{family}:{}", if write { "manage" } else { "read" });
+    authorize(&action, p, &Target { domain_id: Some(&domain), ..Default::default() })?;
+    Ok(domain)
 }
 
 /// Fails with 403 unless `p` may perform `action` on `target`.

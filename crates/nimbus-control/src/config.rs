@@ -80,6 +80,12 @@ pub struct RegionConfig {
     /// How much faster than the wall clock the support clocks run (1: real time; tests speed
     /// them up so that working days pass in seconds).
     pub support_time_scale: i64,
+    /// A price list file (TOML, see `billing/prices.toml`); the shipped list when unset.
+    pub price_list: Option<String>,
+    /// How often invoices of past months are issued and budgets checked.
+    pub billing_interval_secs: u64,
+    /// How far ahead of the wall clock the billing clock runs (tests: to close a month).
+    pub billing_clock_offset_secs: i64,
 }
 
 impl Default for RegionConfig {
@@ -119,6 +125,9 @@ impl Default for RegionConfig {
             external_network_cidr: "198.18.0.0/16".into(),
             eip_default_bandwidth_mbit: 100,
             support_time_scale: 1,
+            price_list: None,
+            billing_interval_secs: 60,
+            billing_clock_offset_secs: 0,
         }
     }
 }

@@ -156,3 +156,18 @@ pub struct Ctx {
     pub principal: Principal,
     pub meta: Arc<RequestMeta>,
 }
+
+impl Ctx {
+    /// The region itself acting (a scheduler, a reconciler) with the operator's rights,
+    /// audited under `name`; `method` stands for the HTTP method in its traces.
+    pub fn region_actor(name: &str, method: &str) -> Ctx {
+        let mut p = Principal::anonymous();
+        p.user_id = name.into();
+        p.user_name = name.into();
+        p.scope = Scope::System;
+        p.roles = vec![RoleRef { id: "admin".into(), name: "admin".into() }];
+        let meta = RequestMeta::new(format!("req-{}", nimbus_core::id::new_hex_id()), None, method, "/");
+        meta.set_principal(&p);
+        Ctx { principal: p, meta }
+    }
+}

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod authz;
 pub mod backups;
+pub mod billing;
 pub mod catalog;
 pub mod compute;
 pub mod config;
@@ -70,6 +71,8 @@ pub struct Control {
     /// One lock per server: the steps of two jobs on one server (a build and the delete
     /// that interrupts it) never run at once, so neither pulls files from under the other.
     server_steps: nimbus_core::sync::KeyedLocks,
+    /// The price list in force.
+    prices: billing::Prices,
 }
 
 impl Control {
@@ -94,6 +97,7 @@ impl Control {
             request_meter: Default::default(),
             s3_keys: Default::default(),
             server_steps: Default::default(),
+            prices: Default::default(),
         })
     }
 

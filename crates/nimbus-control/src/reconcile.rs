@@ -39,6 +39,7 @@ pub fn all() -> Vec<Arc<dyn Reconciler>> {
         Arc::new(crate::network::plane::NetworkPlaneReconciler),
         Arc::new(crate::support::AutoCloseReconciler),
         Arc::new(crate::support::InvitationReconciler),
+        Arc::new(crate::billing::BillingReconciler::default()),
     ]
 }
 

@@ -195,6 +195,17 @@ pub async fn insert_project(c: &mut AnyConnection, p: &Project) -> Result<(), Er
     .bind(p.enabled as i64)
     .bind(&p.extra)
     .bind(p.created_at)
+    .execute(&mut *c)
+    .await
+    .map_err(db_error)?;
+    // The account a project bills to outlives it: its usage is invoiced after deletion.
+    sqlx::query(
+        "INSERT INTO project_accounts (project_id, domain_id, name) VALUES ($1,$2,$3) \
+         ON CONFLICT (project_id) DO NOTHING",
+    )
+    .bind(&p.id)
+    .bind(&p.domain_id)
+    .bind(&p.name)
     .execute(c)
     .await
     .map_err(db_error)?;

@@ -15,6 +15,7 @@
 
 pub mod audit;
 pub mod backups;
+pub mod billing;
 pub mod compute;
 pub mod dns;
 pub mod idempotency;

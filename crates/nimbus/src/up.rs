@@ -200,6 +200,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         write_client_files(&data_dir, &cfg, c)?;
     }
 
+    control.load_price_list().await.map_err(|e| anyhow::anyhow!("loading the price list: {e}"))?;
+
     let external =
         control.ensure_external_network().await.map_err(|e| anyhow::anyhow!("making the external network: {e}"))?;
 

@@ -467,6 +467,26 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("DELETE", "/v1/support/invitations/{invitation_id}", 404),
     ("GET", "/v1/support/notices", 200),
     ("POST", "/v1/support/notices", 403),
+    // Billing: the intruder's own account answers (its invoices, budgets, reservations); the
+    // victim's budget and reserved instance are not found; the BSS calls need their cycle.
+    ("GET", "/v1/billing/prices", 200),
+    ("GET", "/v1/billing/account", 200),
+    ("PUT", "/v1/billing/account", 200),
+    ("GET", "/v1/billing/invoices", 200),
+    ("GET", "/v1/billing/invoices/{month}", 200),
+    ("GET", "/v1/billing/budgets", 200),
+    ("POST", "/v1/billing/budgets", 201),
+    ("DELETE", "/v1/billing/budgets/{budget_id}", 404),
+    ("GET", "/v1/billing/budget-alerts", 200),
+    ("GET", "/v1/billing/reserved-instances", 200),
+    ("POST", "/v1/billing/reserved-instances", 201),
+    ("GET", "/v1/billing/reserved-instances/{reservation_id}", 404),
+    ("POST", "/v1/billing/reserved-instances/{reservation_id}/modify", 404),
+    ("POST", "/v1/billing/reserved-instances/{reservation_id}/cancel", 404),
+    ("GET", "/v2/bills/customer-bills/monthly-sum", 400),
+    ("GET", "/v2/bills/customer-bills/fee-records", 400),
+    ("GET", "/v2/bills/customer-bills/res-fee-records", 400),
+    ("POST", "/v2/bills/customer-bills/res-records/query", 400),
     // NAT gateways in the victim's project; DNS (the project is the caller's own).
     ("POST", "/v2/{project_id}/nat_gateways", 404),
     ("GET", "/v2/{project_id}/nat_gateways", 404),
@@ -632,6 +652,11 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         ("POST", "/v1/support/invitations") => {
             Some(json!({"project_id": p["project_id"], "engineer_id": p["engineer_id"], "hours": 2}))
         }
+        ("PUT", "/v1/billing/account") => Some(json!({"primary_region": "eu-west-0"})),
+        ("POST", "/v1/billing/budgets") => Some(json!({"name": "intruder", "amount": "10"})),
+        ("POST", "/v1/billing/reserved-instances") => Some(json!({"flavor": "s3.small.1", "term_years": 1})),
+        ("POST", "/v1/billing/reserved-instances/{reservation_id}/modify") => Some(json!({"flavor": "s3.medium.2"})),
+        ("POST", "/v2/bills/customer-bills/res-records/query") => Some(json!({"limit": 10})),
         ("POST", "/v1/support/notices") => Some(json!({"kind": "urgent", "title": "evil", "services": ["ecs"],
             "starts_at": "2030-01-01T00:00:00Z", "interruption_minutes": 1})),
         ("POST", "/image/v2/images") => Some(json!({"name": "intruder-img"})),
@@ -1265,6 +1290,18 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
     )
     .await;
     let invitation_id = inv["invitation"]["id"].as_str().unwrap().to_string();
+    // The victim's budget and (flexible) reserved instance.
+    let b = victim_call("POST", "/v1/billing/budgets".into(), json!({"name": "victim", "amount": "100"})).await;
+    let budget_id = b["budget"]["id"].as_str().unwrap().to_string();
+    let ri = victim_call(
+        "POST",
+        "/v1/billing/reserved-instances".into(),
+        json!({"flavor": "s3.small.1", "term_years": 1, "flexible": true}),
+    )
+    .await;
+    let reservation_id = ri["reserved_instance"]["id"].as_str().unwrap().to_string();
+    let (_, current) = region.call("GET", "/v1/billing/invoices/current", Some(&token), None).await;
+    let month = current["invoice"]["month"].as_str().unwrap().to_string();
     let (_, qos) = region.call("GET", &format!("/volume/v3/{project_id}/qos-specs"), Some(admin), None).await;
     let qos_id = qos["qos_specs"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
@@ -1295,6 +1332,9 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("contact_id", contact_id),
         ("ticket_id", ticket_id),
         ("invitation_id", invitation_id),
+        ("budget_id", budget_id),
+        ("reservation_id", reservation_id),
+        ("month", month),
         ("engineer_id", engineer_id),
         ("nat_gateway_id", nat_gateway_id),
         ("snat_rule_id", snat_rule_id),

@@ -13,50 +13,6 @@ mod common;
 use common::{databases, Region};
 use serde_json::{json, Value};
 
-/// A user's token scoped to a project, both of a domain.
-async fn token(region: &Region, domain: &str, user: &str, project: &str) -> String {
-    let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": user, "domain": {"id": domain}, "password": format!("{user}-pw-1")}}},
-        "scope": {"project": {"name": project, "domain": {"id": domain}}}}});
-    let r = region.http.post(format!("{}/identity/v3/auth/tokens", region.url)).json(&body).send().await.unwrap();
-    assert_eq!(r.status(), 201, "token for {user}");
-    r.headers()["x-subject-token"].to_str().unwrap().to_string()
-}
-
-/// An account (domain) with a project and users holding roles on it; returns (domain id,
-/// project id, user ids by name).
-async fn account(region: &Region, admin: &str, name: &str, users: &[(&str, &str)]) -> (String, String, Vec<String>) {
-    let call = |m: &'static str, p: String, b: Option<Value>| async move { region.call(m, &p, Some(admin), b).await };
-    let (s, d) = call("POST", "/identity/v3/domains".into(), Some(json!({"domain": {"name": name}}))).await;
-    assert_eq!(s, 201, "{d}");
-    let domain = d["domain"]["id"].as_str().unwrap().to_string();
-    let (s, p) = call(
-        "POST",
-        "/identity/v3/projects".into(),
-        Some(json!({"project": {"name": format!("{name}-prod"), "domain_id": domain}})),
-    )
-    .await;
-    assert_eq!(s, 201, "{p}");
-    let project = p["project"]["id"].as_str().unwrap().to_string();
-    let mut ids = Vec::new();
-    for (user, role) in users {
-        let (s, u) = call(
-            "POST",
-            "/identity/v3/users".into(),
-            Some(json!({"user": {"name": user, "domain_id": domain, "password": format!("{user}-pw-1")}})),
-        )
-        .await;
-        assert_eq!(s, 201, "{u}");
-        let uid = u["user"]["id"].as_str().unwrap().to_string();
-        let (_, roles) = call("GET", format!("/identity/v3/roles?name={role}"), None).await;
-        let rid = roles["roles"][0]["id"].as_str().unwrap().to_string();
-        let (s, _) = call("PUT", format!("/identity/v3/projects/{project}/users/{uid}/roles/{rid}"), None).await;
-        assert_eq!(s, 204);
-        ids.push(uid);
-    }
-    (domain, project, ids)
-}
-
 fn contact(user_id: &str, last: &str) -> Value {
     json!({"user_id": user_id, "last_name": last, "first_name": "Ann", "position": "SRE lead",
         "email": format!("{}@example.com", last.to_lowercase()), "phone": "+33 1 23 45 67 89",
@@ -82,21 +38,17 @@ async fn support_plans_contacts_and_tickets_through_the_customer_space() {
         // One real second is a bit more than a day on the support clock.
         let region = Region::start_with(&db, &[], Some("support_time_scale = 100000\n"));
         let admin = region.admin_token().await;
-        let (acme, prod, ids) = account(
-            &region,
-            &admin,
-            "acme",
-            &[("ann", "member"), ("bob", "member"), ("carol", "member"), ("dave", "reader")],
-        )
-        .await;
+        let (acme, prod, ids) = region
+            .account(&admin, "acme", &[("ann", "member"), ("bob", "member"), ("carol", "member"), ("dave", "reader")])
+            .await;
         let (ann, carol, dave) = (
-            token(&region, &acme, "ann", "acme-prod").await,
-            token(&region, &acme, "carol", "acme-prod").await,
-            token(&region, &acme, "dave", "acme-prod").await,
+            region.domain_token(&acme, "ann", "acme-prod").await,
+            region.domain_token(&acme, "carol", "acme-prod").await,
+            region.domain_token(&acme, "dave", "acme-prod").await,
         );
         let (tiny, _, tiny_ids) =
-            account(&region, &admin, "tiny", &[("tom", "member"), ("tim", "member"), ("tia", "member")]).await;
-        let tom = token(&region, &tiny, "tom", "tiny-prod").await;
+            region.account(&admin, "tiny", &[("tom", "member"), ("tim", "member"), ("tia", "member")]).await;
+        let tom = region.domain_token(&tiny, "tom", "tiny-prod").await;
 
         // The plans as the seed's table gives them.
         let (s, plans) = region.call("GET", "/v1/support/plans", Some(&ann), None).await;
@@ -314,7 +266,7 @@ async fn support_plans_contacts_and_tickets_through_the_customer_space() {
         assert_eq!(s, 201, "{t}");
         let (s, t) = approve(t["ticket"]["id"].as_str().unwrap().to_string()).await;
         assert_eq!((s, t["ticket"]["status"].as_str()), (200, Some("resolved")), "{t}");
-        let staging_token = token(&region, &acme, "ann", "acme-staging").await;
+        let staging_token = region.domain_token(&acme, "ann", "acme-staging").await;
         let (_, projects) = region.call("GET", "/identity/v3/projects?name=acme-staging", Some(&admin), None).await;
         let staging = projects["projects"][0]["id"].as_str().unwrap().to_string();
         let (s, net) = region
@@ -381,11 +333,13 @@ async fn support_engineer_invitations_and_change_notices() {
         // One real second is about 17 minutes on the support clock.
         let region = Region::start_with(&db, &[], Some("support_time_scale = 1000\n"));
         let admin = region.admin_token().await;
-        let (acme, prod, _) = account(&region, &admin, "acme", &[("ann", "member"), ("dave", "reader")]).await;
-        let (ann, dave) =
-            (token(&region, &acme, "ann", "acme-prod").await, token(&region, &acme, "dave", "acme-prod").await);
-        let (tiny, tiny_prod, _) = account(&region, &admin, "tiny", &[("tom", "member")]).await;
-        let tom = token(&region, &tiny, "tom", "tiny-prod").await;
+        let (acme, prod, _) = region.account(&admin, "acme", &[("ann", "member"), ("dave", "reader")]).await;
+        let (ann, dave) = (
+            region.domain_token(&acme, "ann", "acme-prod").await,
+            region.domain_token(&acme, "dave", "acme-prod").await,
+        );
+        let (tiny, tiny_prod, _) = region.account(&admin, "tiny", &[("tom", "member")]).await;
+        let tom = region.domain_token(&tiny, "tom", "tiny-prod").await;
         // The provider's engineer: a user of the provider's domain with no role of its own.
         let (s, u) = region
             .call(

@@ -4,6 +4,8 @@
 //! The response types derive `utoipa::ToSchema`, and `/openapi.json` is generated from the
 //! handlers' `#[utoipa::path]` annotations, so the document cannot drift from the code.
 
+mod billing;
+mod bss;
 mod cbr;
 mod cts;
 mod dns;
@@ -54,6 +56,8 @@ pub fn routes() -> Routes {
     let r = nat::routes(r);
     let r = dns::routes(r);
     let r = support::routes(r);
+    let r = billing::routes(r);
+    let r = bss::routes(r);
     jobs::routes(r)
 }
 
@@ -158,6 +162,24 @@ pub fn routes() -> Routes {
         support::revoke_invitation,
         support::list_notices,
         support::publish_notice,
+        billing::show_prices,
+        billing::show_account,
+        billing::update_account,
+        billing::list_invoices,
+        billing::show_invoice,
+        billing::list_budgets,
+        billing::create_budget,
+        billing::delete_budget,
+        billing::list_alerts,
+        billing::list_reservations,
+        billing::subscribe_reservation,
+        billing::show_reservation,
+        billing::modify_reservation,
+        billing::cancel_reservation,
+        bss::monthly_sum,
+        bss::fee_records,
+        bss::resource_fee_records,
+        bss::resource_records,
         nat::create_gateway,
         nat::list_gateways,
         nat::show_gateway,

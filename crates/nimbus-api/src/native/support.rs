@@ -127,7 +127,7 @@ fn notice_view(n: &Notice) -> Value {
     })
 }
 
-fn object(raw: &[u8]) -> Result<Map<String, Value>, Error> {
+pub(super) fn object(raw: &[u8]) -> Result<Map<String, Value>, Error> {
     match parse_json::<Value>(raw)? {
         Value::Object(m) => Ok(m),
         _ => Err(Error::bad_request("The body must be a JSON object.")),

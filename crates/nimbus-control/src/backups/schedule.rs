@@ -118,14 +118,7 @@ pub fn fires_between(rules: &[Rule], after: i64, upto: i64) -> bool {
 
 /// The region itself acting on a project's policies (audited under this name).
 fn scheduler_ctx() -> Ctx {
-    let mut p = crate::Principal::anonymous();
-    p.user_id = "nimbus-cbr-scheduler".into();
-    p.user_name = "nimbus-cbr-scheduler".into();
-    p.scope = crate::context::Scope::System;
-    p.roles = vec![crate::context::RoleRef { id: "admin".into(), name: "admin".into() }];
-    let meta = crate::RequestMeta::new(format!("req-{}", nimbus_core::id::new_hex_id()), None, "SCHEDULE", "/");
-    meta.set_principal(&p);
-    Ctx { principal: p, meta }
+    Ctx::region_actor("nimbus-cbr-scheduler", "SCHEDULE")
 }
 
 /// The reconciler that runs policies.

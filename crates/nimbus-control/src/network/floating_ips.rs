@@ -307,6 +307,8 @@ impl Control {
             self.bind_floating_ip(&mut tx, ctx, &mut f, p, req.fixed_ip_address.as_deref()).await?;
         }
         l3repo::insert_floating_ip(&mut tx, &f).await?;
+        self.eip_usage(&mut tx, &f, "created").await?;
+        self.bandwidth_usage(&mut tx, &b, "created").await?;
         self.audit(
             &mut tx,
             ctx,
@@ -319,6 +321,18 @@ impl Control {
         tx.commit().await?;
         self.wake_network();
         Ok(view)
+    }
+
+    /// Records an address allocated or released (metering prices EIP-hours).
+    async fn eip_usage(&self, tx: &mut AnyConnection, f: &FloatingIp, event: &str) -> Result<(), Error> {
+        let detail = serde_json::json!({"name": f.floating_ip_address, "bandwidth_id": f.bandwidth_id});
+        self.record_usage(tx, &f.project_id, "eip", &f.id, event, None, detail).await
+    }
+
+    /// Records a bandwidth's size or charge mode changing (metering prices Mbit/s-hours).
+    async fn bandwidth_usage(&self, tx: &mut AnyConnection, b: &Bandwidth, event: &str) -> Result<(), Error> {
+        let detail = serde_json::json!({"name": b.name, "size_mbit": b.size_mbit, "charge_mode": b.charge_mode});
+        self.record_usage(tx, &b.project_id, "bandwidth", &b.id, event, None, detail).await
     }
 
     /// Floating IPs the caller may see.
@@ -403,8 +417,12 @@ impl Control {
         }
         nimbus_store::tags::clear(&mut *tx, "floatingips", &f.id).await?;
         l3repo::delete_floating_ip(&mut *tx, &f.id).await?;
+        self.eip_usage(&mut *tx, &f, "deleted").await?;
         self.remove_l3_port(&mut *tx, &f.floating_port_id).await?;
         if l3repo::bandwidth_floating_ips(&mut *tx, &f.bandwidth_id).await?.is_empty() {
+            if let Some(b) = l3repo::get_bandwidth(&mut *tx, &f.bandwidth_id).await? {
+                self.bandwidth_usage(&mut *tx, &b, "deleted").await?;
+            }
             l3repo::delete_bandwidth(&mut *tx, &f.bandwidth_id).await?;
         }
         self.release_quota(&mut *tx, &f.project_id, "floatingip", 1).await?;
@@ -458,6 +476,7 @@ impl Control {
         check_bandwidth(b.size_mbit, &b.share_type, &b.charge_mode)?;
         b.updated_at = now_ms();
         l3repo::update_bandwidth(&mut tx, &b).await?;
+        self.bandwidth_usage(&mut tx, &b, "resized").await?;
         self.audit(
             &mut tx,
             ctx,

@@ -11,7 +11,6 @@
 
 use super::settings::{LifecycleRule, When};
 use super::*;
-use crate::context::{RoleRef, Scope};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -89,14 +88,7 @@ pub fn due(rule: &LifecycleRule, class: &str, written: i64, now: i64, day_ms: i6
 
 /// The region itself, acting on the owner's rules (audited under this name).
 fn lifecycle_ctx() -> Ctx {
-    let mut p = Principal::anonymous();
-    p.user_id = "nimbus-lifecycle".into();
-    p.user_name = "nimbus-lifecycle".into();
-    p.scope = Scope::System;
-    p.roles = vec![RoleRef { id: "admin".into(), name: "admin".into() }];
-    let meta = crate::RequestMeta::new(format!("req-{}", nimbus_core::id::new_hex_id()), None, "LIFECYCLE", "/");
-    meta.set_principal(&p);
-    Ctx { principal: p, meta }
+    Ctx::region_actor("nimbus-lifecycle", "LIFECYCLE")
 }
 
 impl Control {

@@ -23,7 +23,6 @@ pub use tickets::{AutoCloseReconciler, TicketAction, TicketCreate, TicketView, R
 pub use visits::{InvitationReconciler, NoticeCreate, MAX_INVITATION_HOURS, URGENT_MINUTES_PER_MONTH};
 
 use crate::audit::AuditEvent;
-use crate::authz::{authorize, Target};
 use crate::{Control, Ctx};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use nimbus_core::time::now_ms;
@@ -83,26 +82,11 @@ impl Control {
     /// The account a support call acts on: the caller's (the domain of its project), or for
     /// operators the one named.
     pub(crate) fn support_account(&self, ctx: &Ctx, asked: Option<&str>, write: bool) -> Result<String, Error> {
-        let own = ctx.principal.scope_domain_id().map(str::to_string);
-        let domain = match (asked.filter(|a| !a.is_empty()), own) {
-            (Some(a), Some(o)) if a == o => o,
-            (Some(a), _) => {
-                authorize("support:provide", &ctx.principal, &Target::default())
-                    .map_err(|_| Error::not_found("account", a))?;
-                a.to_string()
-            }
-            (None, Some(o)) => o,
-            (None, None) => {
-                return Err(Error::Forbidden("Support belongs to accounts: scope the request to a project.".into()))
-            }
-        };
-        let action = if write { "support:manage" } else { "support:read" };
-        authorize(action, &ctx.principal, &Target { domain_id: Some(&domain), ..Default::default() })?;
-        Ok(domain)
+        crate::authz::account_of(&ctx.principal, asked, "support", write)
     }
 
     /// An account's plan as it stands at `now`.
-    async fn subscription_at(
+    pub(crate) async fn subscription_at(
         &self,
         c: &mut sqlx::AnyConnection,
         domain: &str,

@@ -668,6 +668,7 @@ impl Control {
                 group_snapshot_id: Some(gs.id.clone()),
             };
             repo::insert_snapshot(&mut tx, &s).await?;
+            self.snapshot_usage(&mut tx, &s, "created").await?;
         }
         let params = serde_json::json!({"group_snapshot_id": gs.id});
         self.new_job_with(&mut tx, &gs.project_id, CREATE_GROUP_SNAPSHOT_JOB, params.clone(), None, params).await?;

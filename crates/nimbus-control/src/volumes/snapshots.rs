@@ -112,6 +112,7 @@ impl Control {
             group_snapshot_id: None,
         };
         repo::insert_snapshot(&mut tx, &s).await?;
+        self.snapshot_usage(&mut tx, &s, "created").await?;
         let params = serde_json::json!({"snapshot_id": s.id, "volume_id": v.id});
         let job = self.new_job_with(&mut tx, &v.project_id, CREATE_SNAPSHOT_JOB, params.clone(), None, params).await?;
         self.audit(
@@ -311,7 +312,14 @@ impl Control {
     /// with their volume when it is retyped; a volume already gone: the totals only).
     pub(super) async fn release_snapshot_space(&self, tx: &mut AnyConnection, s: &Snapshot) -> Result<(), Error> {
         let type_id = repo::get(tx, &s.volume_id).await?.map(|v| v.type_id).unwrap_or_default();
+        self.snapshot_usage(tx, s, "deleted").await?;
         self.release_space(tx, &s.project_id, &type_id, Space::snapshot(s.size_gb)).await
+    }
+
+    /// Records a snapshot's billable GB appearing or going (metering prices GB-hours).
+    pub(super) async fn snapshot_usage(&self, tx: &mut AnyConnection, s: &Snapshot, event: &str) -> Result<(), Error> {
+        let detail = serde_json::json!({"size_gb": s.size_gb, "volume_id": s.volume_id, "name": s.name});
+        self.record_usage(tx, &s.project_id, "snapshot", &s.id, event, None, detail).await
     }
 
     /// Moves a snapshot to `status` if it is still in `from`.

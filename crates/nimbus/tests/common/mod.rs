@@ -218,6 +218,11 @@ impl Region {
         self.child = Some(child);
     }
 
+    /// Replaces the config file the next launch reads.
+    pub fn rewrite_config(&self, body: &str) {
+        std::fs::write(self.config.as_ref().expect("a region started with a config file"), body).unwrap();
+    }
+
     /// `kill -9`, as a crash would.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -335,6 +340,51 @@ impl Region {
             self.call("PUT", &format!("/identity/v3/projects/{pid}/users/{uid}/roles/{rid}"), Some(admin), None).await;
         assert_eq!(s, 204);
         (pid, uid)
+    }
+
+    /// A token of a user of another domain (password `<user>-pw-1`, as [`Region::account`]
+    /// sets it) scoped to a project of that domain.
+    pub async fn domain_token(&self, domain: &str, user: &str, project: &str) -> String {
+        let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": user, "domain": {"id": domain}, "password": format!("{user}-pw-1")}}},
+            "scope": {"project": {"name": project, "domain": {"id": domain}}}}});
+        let r = self.http.post(format!("{}/identity/v3/auth/tokens", self.url)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "token for {user}");
+        r.headers()["x-subject-token"].to_str().unwrap().to_string()
+    }
+
+    /// A customer account: a domain `name` with a project `<name>-prod` and users holding
+    /// roles on it; returns (domain id, project id, user ids in order).
+    pub async fn account(&self, admin: &str, name: &str, users: &[(&str, &str)]) -> (String, String, Vec<String>) {
+        let call = |m: &'static str, p: String, b: Option<Value>| async move { self.call(m, &p, Some(admin), b).await };
+        let (s, d) = call("POST", "/identity/v3/domains".into(), Some(json!({"domain": {"name": name}}))).await;
+        assert_eq!(s, 201, "{d}");
+        let domain = d["domain"]["id"].as_str().unwrap().to_string();
+        let (s, p) = call(
+            "POST",
+            "/identity/v3/projects".into(),
+            Some(json!({"project": {"name": format!("{name}-prod"), "domain_id": domain}})),
+        )
+        .await;
+        assert_eq!(s, 201, "{p}");
+        let project = p["project"]["id"].as_str().unwrap().to_string();
+        let mut ids = Vec::new();
+        for (user, role) in users {
+            let (s, u) = call(
+                "POST",
+                "/identity/v3/users".into(),
+                Some(json!({"user": {"name": user, "domain_id": domain, "password": format!("{user}-pw-1")}})),
+            )
+            .await;
+            assert_eq!(s, 201, "{u}");
+            let uid = u["user"]["id"].as_str().unwrap().to_string();
+            let (_, roles) = call("GET", format!("/identity/v3/roles?name={role}"), None).await;
+            let rid = roles["roles"][0]["id"].as_str().unwrap().to_string();
+            let (s, _) = call("PUT", format!("/identity/v3/projects/{project}/users/{uid}/roles/{rid}"), None).await;
+            assert_eq!(s, 204);
+            ids.push(uid);
+        }
+        (domain, project, ids)
     }
 
     /// Polls until `f` returns Some, or panics after `secs`.
