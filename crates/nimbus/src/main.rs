@@ -3,8 +3,10 @@
 //! `nimbus up` turns this machine into a region: it opens the store (embedded SQLite in the
 //! data directory unless `--database-url` names PostgreSQL), bootstraps the region on first
 //! start, runs the reconcilers' start-up pass (adopting whatever a previous run left), and
-//! serves every API on one listener until SIGTERM.
+//! serves every API on one listener until SIGTERM. The other subcommands are a client of
+//! those APIs (`cli`).
 
+mod cli;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -14,12 +16,16 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    client: cli::ClientOpts,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run a region on this machine.
     Up(up::UpArgs),
+    #[command(flatten)]
+    Client(cli::ClientCmd),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,5 +42,12 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Up(args) => runtime.block_on(up::run(args)),
+        Command::Client(cmd) => {
+            if let Err(e) = runtime.block_on(cli::run(cli.client, cmd)) {
+                eprintln!("error: {e:#}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }

@@ -106,7 +106,7 @@ pub fn meter_events(events: &[UsageEvent], local_disk: &dyn Fn(&str) -> bool) ->
     }
     let mut out = Vec::new();
     for ((kind, _, _), mut evs) in by_resource {
-        evs.sort_by(|a, b| (a.at, rank(&a.event)).cmp(&(b.at, rank(&b.event))));
+        evs.sort_by_key(|a| (a.at, rank(&a.event)));
         match kind {
             "ecs" => meter_server(&evs, local_disk, &mut out),
             "evs" => meter_sized(&evs, "evs", |e| format!("evs:{}", e.flavor.as_deref().unwrap_or("*")), &mut out),

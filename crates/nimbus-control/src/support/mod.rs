@@ -93,15 +93,13 @@ impl Control {
         now: i64,
     ) -> Result<SubscriptionView, Error> {
         let history = repo::domain_subscriptions(c, domain).await?;
-        let current = history.iter().filter(|s| s.effective_from <= now).last();
+        let current = history.iter().rfind(|s| s.effective_from <= now);
         let (p, since, minimum_until) = match current {
             Some(s) => (plan(&s.plan).unwrap_or(&plans::PLANS[0]), s.effective_from, s.minimum_until),
             None => (plan(DEFAULT_PLAN).expect("the default plan"), 0, 0),
         };
         let pending = history
-            .iter()
-            .filter(|s| s.effective_from > now)
-            .last()
+            .iter().rfind(|s| s.effective_from > now)
             .and_then(|s| plan(&s.plan).map(|p| (p, s.effective_from)));
         Ok(SubscriptionView { domain_id: domain.to_string(), plan: p, since, minimum_until, pending, history })
     }

@@ -531,7 +531,7 @@ impl Control {
         let (kind, note): (&str, String) = match &action {
             TicketAction::Take { priority } => {
                 if status != "new" {
-                    return Err(wrong("new").into());
+                    return Err(wrong("new"));
                 }
                 if let Some(p) = priority {
                     t.priority = i64::from(check_priority(*p)?);
@@ -543,7 +543,7 @@ impl Control {
             }
             TicketAction::SetPriority { priority, reason, hold } => {
                 if !["new", "in_progress"].contains(&status.as_str()) {
-                    return Err(wrong("new or in progress").into());
+                    return Err(wrong("new or in progress"));
                 }
                 let p = check_priority(*priority)?;
                 if *hold {
@@ -560,7 +560,7 @@ impl Control {
             }
             TicketAction::Decide { priority, reason } => {
                 if status != "on_hold" {
-                    return Err(wrong("on hold").into());
+                    return Err(wrong("on hold"));
                 }
                 let p = check_priority(*priority)?;
                 let old = t.priority;
@@ -572,7 +572,7 @@ impl Control {
             }
             TicketAction::Hold { reason } => {
                 if status != "in_progress" {
-                    return Err(wrong("in progress").into());
+                    return Err(wrong("in progress"));
                 }
                 t.status = "on_hold".into();
                 t.held_since = Some(now);
@@ -580,7 +580,7 @@ impl Control {
             }
             TicketAction::Resume => {
                 if status != "on_hold" {
-                    return Err(wrong("on hold").into());
+                    return Err(wrong("on hold"));
                 }
                 end_hold(&mut t);
                 t.status = "in_progress".into();
@@ -588,7 +588,7 @@ impl Control {
             }
             TicketAction::Resolve { resolution } => {
                 if status != "in_progress" {
-                    return Err(wrong("in progress").into());
+                    return Err(wrong("in progress"));
                 }
                 t.status = "resolved".into();
                 t.resolved_at = Some(now);
@@ -596,7 +596,7 @@ impl Control {
             }
             TicketAction::Approve { note } => {
                 if status != "in_progress" || t.request_type.is_none() {
-                    return Err(wrong("an in-progress catalogue request").into());
+                    return Err(wrong("an in-progress catalogue request"));
                 }
                 let applied = self.carry_out_request(&mut tx, ctx, &t).await?;
                 t.status = "resolved".into();
@@ -605,7 +605,7 @@ impl Control {
             }
             TicketAction::Reject { reason } => {
                 if status != "in_progress" || t.request_type.is_none() {
-                    return Err(wrong("an in-progress catalogue request").into());
+                    return Err(wrong("an in-progress catalogue request"));
                 }
                 t.status = "resolved".into();
                 t.resolved_at = Some(now);
@@ -613,7 +613,7 @@ impl Control {
             }
             TicketAction::OutOfScope { reason } => {
                 if status == "closed" {
-                    return Err(wrong("open").into());
+                    return Err(wrong("open"));
                 }
                 end_hold(&mut t);
                 t.status = "closed".into();
@@ -623,7 +623,7 @@ impl Control {
             }
             TicketAction::Confirm => {
                 if status != "resolved" {
-                    return Err(wrong("resolved").into());
+                    return Err(wrong("resolved"));
                 }
                 t.status = "closed".into();
                 t.closed_at = Some(now);
@@ -632,7 +632,7 @@ impl Control {
             }
             TicketAction::Reopen { reason } => {
                 if status != "resolved" {
-                    return Err(wrong("resolved").into());
+                    return Err(wrong("resolved"));
                 }
                 t.status = "in_progress".into();
                 t.resolved_at = None;

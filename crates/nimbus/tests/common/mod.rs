@@ -218,6 +218,11 @@ impl Region {
         self.child = Some(child);
     }
 
+    /// The running `nimbus` process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// Replaces the config file the next launch reads.
     pub fn rewrite_config(&self, body: &str) {
         std::fs::write(self.config.as_ref().expect("a region started with a config file"), body).unwrap();
