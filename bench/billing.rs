@@ -50,9 +50,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    // The month rated: last month, with the billing clock at its last second.
+    // The month rated: last month, with the billing clock on its last day (the month is still
+    // open, and every server has stopped by then: the usage below ends two days earlier).
     let month = Month::of(nimbus_core::time::now_ms()).plus(-1);
-    let offset = (month.end() - 1000 - nimbus_core::time::now_ms()) / 1000;
+    let offset = (month.end() - 86_400_000 - nimbus_core::time::now_ms()).div_euclid(1000);
     let config = format!("billing_clock_offset_secs = {offset}\nbilling_interval_secs = 1000000000\n");
     let region = Region::start_with(&Db::Sqlite, &[], Some(&config));
     let admin = region.admin_token().await;
@@ -61,14 +62,16 @@ async fn main() {
     // 10,000 servers, ten runs each at random seconds of the month, written into the store.
     let store = Store::connect(&format!("sqlite://{}", region.data_dir.join("nimbus.db").display())).await.unwrap();
     let mut rng = Lcg(7);
-    let secs = (month.end() - month.start()) / 1000;
+    let secs = (month.end() - month.start()) / 1000 - 2 * 86_400;
     {
         let mut tx = store.write().await.unwrap();
         for i in 0..SERVERS {
             let id = format!("srv-{i:05}");
-            let mut times: Vec<i64> = (0..2 * CYCLES).map(|_| month.start() + rng.next(secs) * 1000).collect();
-            times.sort_unstable();
-            times.dedup();
+            // Distinct seconds, an even number of them: each start has its stop.
+            let mut times = std::collections::BTreeSet::new();
+            while times.len() < 2 * CYCLES {
+                times.insert(month.start() + rng.next(secs) * 1000);
+            }
             let detail = format!(r#"{{"vcpus":1,"ram_mb":1024,"disk_gb":0,"name":"{id}"}}"#);
             let mut events = vec![("created", month.start())];
             for (k, t) in times.iter().enumerate() {
@@ -110,7 +113,7 @@ async fn main() {
     }
     let sql_time = median(runs);
 
-    // Nimbus: the open invoice of that month (the billing clock is at its last second).
+    // Nimbus: the open invoice of that month (the billing clock is on its last day).
     let rss_before = region.pid().map(peak_rss_mb).unwrap_or(0.0);
     let mut runs = Vec::new();
     let mut api_total = 0i64;

@@ -98,9 +98,8 @@ impl Control {
             Some(s) => (plan(&s.plan).unwrap_or(&plans::PLANS[0]), s.effective_from, s.minimum_until),
             None => (plan(DEFAULT_PLAN).expect("the default plan"), 0, 0),
         };
-        let pending = history
-            .iter().rfind(|s| s.effective_from > now)
-            .and_then(|s| plan(&s.plan).map(|p| (p, s.effective_from)));
+        let pending =
+            history.iter().rfind(|s| s.effective_from > now).and_then(|s| plan(&s.plan).map(|p| (p, s.effective_from)));
         Ok(SubscriptionView { domain_id: domain.to_string(), plan: p, since, minimum_until, pending, history })
     }
 
