@@ -77,3 +77,11 @@ ensure_postgres() {
     || as_root su postgres -c "createuser -s $me"
   export NIMBUS_TEST_POSTGRES_URL="postgres:///postgres?host=/var/run/postgresql"
 }
+
+# ensure_node: Node.js and npm, which build the web console (crates/nimbus-api/build.rs runs
+# `npm ci` and `npm run build` in console/); Debian's packages when the machine has none.
+ensure_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    ensure_debs nodejs npm
+  fi
+}

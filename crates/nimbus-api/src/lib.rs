@@ -6,6 +6,7 @@
 //! - `native/`: the Huawei-style native APIs at the root (`/v3/{project_id}/traces`,
 //!   `/v1/{project_id}/jobs/{job_id}`, `/v3.0/OS-CREDENTIAL/credentials`...), described by the
 //!   OpenAPI document at `/openapi.json`.
+//! - `console`: the web console's files at `/console`.
 //!
 //! A front end parses and renders one family and calls one [`Control`] method; it holds no
 //! business rules. Errors are rendered once per family by that family's layer (see
@@ -14,6 +15,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod console;
 pub mod error;
 pub mod keystone;
 pub mod meta;
@@ -79,6 +81,7 @@ pub fn app(control: Arc<Control>) -> Router {
         .route("/image", axum::routing::get(openstack::image::versions))
         .route("/image/", axum::routing::get(openstack::image::versions))
         .merge(image_router)
+        .merge(console::routes())
         .fallback(error::fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), meta::request_meta))

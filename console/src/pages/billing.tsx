@@ -1,0 +1,218 @@
+// Billing: spending per service over the months (a chart from the invoices), the invoices
+// (the open one with its projection, issued ones), an invoice's lines, its CSV, and budgets.
+
+import { useState } from "react";
+import { call, type Session } from "../api";
+import { Alert, Page, Status, Table, useLoad, useSession, when } from "../ui";
+
+interface Summary {
+  id: string;
+  month: string;
+  status: string;
+  total: string;
+  currency: string;
+  issued_at: string | null;
+}
+interface Line {
+  project_name: string;
+  service: string;
+  resource_name: string;
+  resource_id: string;
+  item: string;
+  charge_mode: string;
+  quantity: string;
+  unit: string;
+  amount: string;
+}
+interface Invoice {
+  month: string;
+  status: string;
+  currency: string;
+  total: string;
+  projected_total: string | null;
+  as_of: string;
+  regions: { region: string; subtotal: string; lines: Line[] }[];
+}
+
+const COLOURS = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#4d7c0f", "#be185d"];
+
+/** Spending per service and month as stacked bars (SVG, with a table for screen readers). */
+function Chart(props: { invoices: Invoice[] }) {
+  const months = [...props.invoices].reverse();
+  const services = [...new Set(months.flatMap((i) => i.regions.flatMap((r) => r.lines.map((l) => l.service))))].sort();
+  const sums = months.map((i) => {
+    const m: Record<string, number> = {};
+    for (const r of i.regions) for (const l of r.lines) m[l.service] = (m[l.service] ?? 0) + Number(l.amount);
+    return m;
+  });
+  const max = Math.max(0.01, ...sums.map((m) => Object.values(m).reduce((a, b) => a + b, 0)));
+  const W = 560,
+    H = 200,
+    bar = Math.min(60, (W - 40) / Math.max(1, months.length) - 10);
+  return (
+    <figure className="chart">
+      <svg viewBox={`0 0 ${W} ${H + 30}`} role="img" aria-labelledby="chart-title">
+        <title id="chart-title">Spending per service and month</title>
+        {months.map((inv, i) => {
+          let y = H;
+          const x = 40 + i * (bar + 10);
+          return (
+            <g key={inv.month}>
+              {services.map((svc, k) => {
+                const h = ((sums[i][svc] ?? 0) / max) * (H - 10);
+                y -= h;
+                return h > 0 ? <rect key={svc} x={x} y={y} width={bar} height={h} fill={COLOURS[k % COLOURS.length]} /> : null;
+              })}
+              <text x={x + bar / 2} y={H + 18} textAnchor="middle" fontSize="11">
+                {inv.month}
+              </text>
+            </g>
+          );
+        })}
+        <line x1="36" y1={H} x2={W} y2={H} stroke="#888" />
+        <text x="2" y="12" fontSize="11">
+          {max.toFixed(2)}
+        </text>
+      </svg>
+      <figcaption>
+        <ul className="legend">
+          {services.map((svc, k) => (
+            <li key={svc}>
+              <span className="swatch" style={{ background: COLOURS[k % COLOURS.length] }} aria-hidden="true" />
+              {svc}
+            </li>
+          ))}
+        </ul>
+      </figcaption>
+      <table className="sr-only">
+        <caption>Spending per service and month</caption>
+        <thead>
+          <tr>
+            <th scope="col">Month</th>
+            {services.map((s) => (
+              <th key={s} scope="col">
+                {s}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {months.map((inv, i) => (
+            <tr key={inv.month}>
+              <th scope="row">{inv.month}</th>
+              {services.map((s) => (
+                <td key={s}>{(sums[i][s] ?? 0).toFixed(2)}</td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </figure>
+  );
+}
+
+async function downloadCsv(s: Session, month: string) {
+  const r = await fetch(`/v1/billing/invoices/${month}?format=csv`, { headers: { "X-Auth-Token": s.token } });
+  if (!r.ok) throw new Error(`The CSV could not be had (HTTP ${r.status}).`);
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = `invoice-${month}.csv`;
+  a.click();
+  URL.revokeObjectURL(url);
+}
+
+export function Billing() {
+  const s = useSession();
+  const [shown, setShown] = useState<string | null>(null);
+  const [csvError, setCsvError] = useState<string | null>(null);
+  const { data, error } = useLoad(async () => {
+    const list = (await call(s, "GET", "/v1/billing/invoices")).invoices as Summary[];
+    const recent = await Promise.all(list.slice(0, 6).map((i) => call(s, "GET", `/v1/billing/invoices/${i.month}`).then((r) => r.invoice as Invoice)));
+    type Budget = { id: string; name: string; amount: string; thresholds: number[] };
+    const budgets: Budget[] = await call(s, "GET", "/v1/billing/budgets").then((r) => r.budgets as Budget[]);
+    return { list, recent, budgets };
+  }, [s.projectId]);
+  const invoice = data?.recent.find((i) => i.month === (shown ?? data.list[0]?.month));
+  return (
+    <Page title="Billing">
+      {error && <Alert>{error}</Alert>}
+      {csvError && <Alert>{csvError}</Alert>}
+      {data && (
+        <>
+          <h2>Spending per service</h2>
+          <Chart invoices={data.recent} />
+          <h2>Invoices</h2>
+          <Table
+            caption="Invoices"
+            rows={data.list}
+            rowKey={(r) => r.id}
+            columns={[
+              { title: "Month", cell: (r) => r.month },
+              { title: "Status", cell: (r) => <Status value={r.status} /> },
+              { title: "Total", cell: (r) => `${r.total} ${r.currency}` },
+              { title: "Issued", cell: (r) => when(r.issued_at) },
+              {
+                title: "Actions",
+                cell: (r) => (
+                  <div className="row-actions">
+                    <button type="button" className="small" aria-label={`Show the invoice of ${r.month}`} onClick={() => setShown(r.month)}>
+                      Show
+                    </button>
+                    <button type="button" className="small" aria-label={`Download the CSV of ${r.month}`} onClick={() => downloadCsv(s, r.month).catch((e) => setCsvError(e.message))}>
+                      CSV
+                    </button>
+                  </div>
+                ),
+              },
+            ]}
+          />
+          {invoice && (
+            <>
+              <h2>
+                Invoice {invoice.month} ({invoice.status})
+              </h2>
+              <p>
+                Total {invoice.total} {invoice.currency}
+                {invoice.projected_total && `, projected to the month's end: ${invoice.projected_total} ${invoice.currency}`} (as of {when(invoice.as_of)})
+              </p>
+              {invoice.regions.map((r) => (
+                <div key={r.region}>
+                  <h3>
+                    {r.region}: {r.subtotal} {invoice.currency}
+                  </h3>
+                  <Table
+                    caption={`Lines of ${r.region}`}
+                    rows={r.lines}
+                    rowKey={(l) => `${l.resource_id}-${l.item}-${l.charge_mode}`}
+                    columns={[
+                      { title: "Project", cell: (l) => l.project_name },
+                      { title: "Service", cell: (l) => l.service },
+                      { title: "Resource", cell: (l) => l.resource_name || l.resource_id },
+                      { title: "Item", cell: (l) => l.item },
+                      { title: "Mode", cell: (l) => l.charge_mode },
+                      { title: "Quantity", cell: (l) => `${l.quantity} ${l.unit}` },
+                      { title: "Amount", cell: (l) => l.amount },
+                    ]}
+                  />
+                </div>
+              ))}
+            </>
+          )}
+          <h2>Budgets</h2>
+          <Table
+            caption="Budgets"
+            rows={data.budgets}
+            rowKey={(b) => b.id}
+            empty="No budgets (nimbus billing budget create)."
+            columns={[
+              { title: "Name", cell: (b) => b.name },
+              { title: "Amount", cell: (b) => b.amount },
+              { title: "Alert at", cell: (b) => (b.thresholds ?? []).map((t) => `${t}%`).join(", ") },
+            ]}
+          />
+        </>
+      )}
+    </Page>
+  );
+}
