@@ -9,6 +9,7 @@ import { Dashboard } from "./pages/dashboard";
 import { Servers } from "./pages/servers";
 import { Images } from "./pages/images";
 import { Volumes } from "./pages/volumes";
+import { Buckets } from "./pages/buckets";
 import { Networks } from "./pages/networks";
 import { Traces } from "./pages/traces";
 import { Billing } from "./pages/billing";
@@ -20,6 +21,7 @@ const ROUTES: { path: string; title: string; page: () => React.ReactElement }[] 
   { path: "servers", title: "Servers", page: () => <Servers /> },
   { path: "images", title: "Images", page: () => <Images /> },
   { path: "volumes", title: "Volumes", page: () => <Volumes /> },
+  { path: "buckets", title: "Buckets", page: () => <Buckets /> },
   { path: "networks", title: "Networks", page: () => <Networks /> },
   { path: "traces", title: "Cloud Trace", page: () => <Traces /> },
   { path: "billing", title: "Billing", page: () => <Billing /> },

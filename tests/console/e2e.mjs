@@ -5,11 +5,11 @@
 //   SHOTS        the folder for screenshots of the main pages
 // It signs in, launches a server and waits for it ACTIVE with its console log, creates a
 // volume (first with a size the API refuses: the message must show next to the field) and
-// attaches it, becomes a named contact and opens a ticket (first without a mandatory field),
+// attaches it, creates a bucket, uploads a file and downloads it again, becomes a named contact and opens a ticket (first without a mandatory field),
 // and looks at every page at 1280x800 and on a narrow screen. Exit code 0 only if all held.
 
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const { CONSOLE_URL, USER, PASSWORD, DOMAIN, SHOTS } = process.env;
@@ -107,6 +107,41 @@ try {
   await page.getByRole("row").filter({ hasText: "data1" }).locator(".status", { hasText: "in-use" }).waitFor({ timeout: 180_000 });
   check(true, "the volume is attached (in-use)");
   await shot("volumes");
+
+  // Buckets: a name the API refuses (shown next to the field), then a bucket, an upload
+  // with its progress bar, and a download that gives back the same bytes.
+  await page.getByRole("link", { name: "Buckets" }).click();
+  await heading("Buckets").waitFor();
+  await page.getByRole("button", { name: "Create bucket" }).first().click();
+  await page.getByLabel("Bucket name").fill("Bad_Name");
+  await page.getByRole("dialog").getByRole("button", { name: "Create bucket" }).click();
+  const nameField = page.locator(".field-invalid", { has: page.getByLabel("Bucket name") });
+  await nameField.waitFor();
+  check((await nameField.locator(".field-error").textContent()).length > 0, "a bad bucket name is refused next to the field");
+  await page.getByLabel("Bucket name").fill(`console-${Date.now()}`);
+  await page.getByLabel("Default storage class").selectOption("STANDARD");
+  await page.getByRole("dialog").getByRole("button", { name: "Create bucket" }).click();
+  await page.getByRole("dialog").waitFor({ state: "detached" });
+  await page.getByRole("link", { name: /^console-/ }).click();
+  await heading(/^Bucket console-/).waitFor();
+  const payload = Buffer.alloc(3 * 1024 * 1024 + 17);
+  for (let i = 0; i < payload.length; i++) payload[i] = (i * 31 + 7) % 251;
+  const local = join(SHOTS, "upload.bin");
+  writeFileSync(local, payload);
+  await page.getByLabel("File to upload").setInputFiles(local);
+  await page.getByLabel("Storage class").selectOption("WARM");
+  await page.getByRole("button", { name: "Upload", exact: true }).click();
+  await page.getByText("Uploaded").waitFor({ timeout: 60_000 });
+  const row = page.getByRole("row").filter({ hasText: "upload.bin" });
+  await row.waitFor();
+  check((await row.textContent()).includes("WARM"), "the object keeps the storage class chosen");
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download upload.bin" }).click()]);
+  const got = readFileSync(await dl.path());
+  check(got.equals(payload), `the download gives back the ${payload.length} bytes uploaded`);
+  await shot("bucket");
+  await page.getByRole("link", { name: "All buckets" }).click();
+  await page.getByRole("cell", { name: "1", exact: true }).waitFor();
+  await shot("buckets");
 
   // Support: become a named contact, then open a ticket; a missing mandatory field first.
   await page.getByRole("link", { name: "Support" }).click();

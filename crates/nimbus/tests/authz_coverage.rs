@@ -487,6 +487,14 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/v2/bills/customer-bills/fee-records", 400),
     ("GET", "/v2/bills/customer-bills/res-fee-records", 400),
     ("POST", "/v2/bills/customer-bills/res-records/query", 400),
+    // Object storage for token holders: the intruder's own buckets; the victim's: not found.
+    ("GET", "/v1/obs/buckets", 200),
+    ("POST", "/v1/obs/buckets", 201),
+    ("DELETE", "/v1/obs/buckets/{bucket}", 404),
+    ("GET", "/v1/obs/buckets/{bucket}/objects", 404),
+    ("PUT", "/v1/obs/buckets/{bucket}/object", 404),
+    ("GET", "/v1/obs/buckets/{bucket}/object", 404),
+    ("DELETE", "/v1/obs/buckets/{bucket}/object", 404),
     // NAT gateways in the victim's project; DNS (the project is the caller's own).
     ("POST", "/v2/{project_id}/nat_gateways", 404),
     ("GET", "/v2/{project_id}/nat_gateways", 404),
@@ -654,6 +662,7 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         }
         ("PUT", "/v1/billing/account") => Some(json!({"primary_region": "eu-west-0"})),
         ("POST", "/v1/billing/budgets") => Some(json!({"name": "intruder", "amount": "10"})),
+        ("POST", "/v1/obs/buckets") => Some(json!({"name": "intruder-bucket-1"})),
         ("POST", "/v1/billing/reserved-instances") => Some(json!({"flavor": "s3.small.1", "term_years": 1})),
         ("POST", "/v1/billing/reserved-instances/{reservation_id}/modify") => Some(json!({"flavor": "s3.medium.2"})),
         ("POST", "/v2/bills/customer-bills/res-records/query") => Some(json!({"limit": 10})),
@@ -1300,11 +1309,23 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
     )
     .await;
     let reservation_id = ri["reserved_instance"]["id"].as_str().unwrap().to_string();
+    // The victim's bucket (object storage for token holders), holding one object.
+    let bucket = format!("victim-{}", &project_id[..8]);
+    victim_call("POST", "/v1/obs/buckets".into(), json!({"name": bucket})).await;
+    let r = reqwest::Client::new()
+        .put(format!("{}/v1/obs/buckets/{bucket}/object?key=secret.txt", region.url))
+        .header("X-Auth-Token", &token)
+        .body("victim's secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     let (_, current) = region.call("GET", "/v1/billing/invoices/current", Some(&token), None).await;
     let month = current["invoice"]["month"].as_str().unwrap().to_string();
     let (_, qos) = region.call("GET", &format!("/volume/v3/{project_id}/qos-specs"), Some(admin), None).await;
     let qos_id = qos["qos_specs"][0]["id"].as_str().unwrap().to_string();
     let params = HashMap::from([
+        ("bucket", bucket),
         ("qos_id", qos_id),
         ("group_type_id", group_type_id),
         ("volume_group_id", volume_group_id),

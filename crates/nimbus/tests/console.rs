@@ -1,7 +1,8 @@
 //! The web console end to end: the real `nimbus` serves `/console` from its binary, and
 //! `tests/console/e2e.mjs` drives Debian's Chromium through it with playwright-core as a
 //! tenant's member would (sign in, launch a server and read its console log, create a volume
-//! after a refused size and attach it, become a named contact and open a ticket after a
+//! after a refused size and attach it, create a bucket after a refused name, upload a file
+//! and download the same bytes, become a named contact and open a ticket after a
 //! refused one, every page at 1280x800 and on a narrow screen). Screenshots land in
 //! `target/console-screenshots/`. Afterwards the region's APIs must show what the browser did,
 //! and nothing of the refused forms.
@@ -65,7 +66,19 @@ async fn the_console_launches_a_server_attaches_a_volume_and_opens_a_ticket() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the browser test failed:\n{stdout}\n{stderr}\n(screenshots in {})", shots.display());
     assert!(stdout.contains("console e2e: all checks passed"), "{stdout}");
-    for page in ["dashboard", "servers", "server", "volumes", "support", "ticket", "networks", "traces", "billing"] {
+    for page in [
+        "dashboard",
+        "servers",
+        "server",
+        "volumes",
+        "buckets",
+        "bucket",
+        "support",
+        "ticket",
+        "networks",
+        "traces",
+        "billing",
+    ] {
         assert!(shots.join(format!("{page}.png")).exists(), "no screenshot of {page}");
     }
 
@@ -79,6 +92,10 @@ async fn the_console_launches_a_server_attaches_a_volume_and_opens_a_ticket() {
     assert_eq!(vols.len(), 1, "the refused size made nothing: {vols:?}");
     assert_eq!((vols[0]["size"].as_i64(), vols[0]["status"].as_str()), (Some(10), Some("in-use")), "{vols:?}");
     assert_eq!(vols[0]["attachments"][0]["server_id"], servers[0]["id"]);
+    let (_, buckets) = region.call("GET", "/v1/obs/buckets", Some(&ann), None).await;
+    let buckets = buckets["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 1, "the refused name made nothing: {buckets:?}");
+    assert_eq!((buckets[0]["objects"].as_i64(), buckets[0]["bytes"].as_i64()), (Some(1), Some(3 * 1024 * 1024 + 17)));
     let (_, tickets) = region.call("GET", "/v1/support/tickets", Some(&ann), None).await;
     let tickets = tickets["tickets"].as_array().unwrap();
     assert_eq!(tickets.len(), 1, "the refused ticket made nothing: {tickets:?}");

@@ -362,3 +362,109 @@ async fn a_crash_during_a_put_loop_loses_nothing_acknowledged() {
     println!("{out}");
     assert!(check.status.success() && out.contains("ok:"), "{out}");
 }
+
+/// The token API for objects (`/v1/obs`, the console's): the same buckets and objects as the
+/// S3 listener's (an object put with a token is read back by boto3 and the reverse), bad input
+/// in the Huawei format, a COLD object refused until restored, another tenant's bucket a 404.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_object_api_shares_buckets_with_s3() {
+    let region = Region::start();
+    let admin = region.admin_token().await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", region.url);
+    let (s, b) = region.call("POST", "/v1/obs/buckets", Some(&admin), Some(json!({"name": "tok-bucket"}))).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, e) = region.call("POST", "/v1/obs/buckets", Some(&admin), Some(json!({"name": "Bad_Name"}))).await;
+    assert!(s == 400 && e["error_msg"].is_string(), "{s} {e}");
+    let (s, e) = region.call("POST", "/v1/obs/buckets", Some(&admin), Some(json!({"name": "tok-bucket"}))).await;
+    assert_eq!(s, 409, "{e}");
+    let (s, e) = region
+        .call("POST", "/v1/obs/buckets", Some(&admin), Some(json!({"name": "tok-2", "storage_class": "GOLD"})))
+        .await;
+    assert_eq!(s, 400, "{e}");
+
+    // Put with a token (a key with slashes and spaces), read with boto3.
+    let key = "dir/sub dir/report é.txt";
+    let r = http
+        .put(url(&format!("/v1/obs/buckets/tok-bucket/object?key={}", urlencode(key))))
+        .header("X-Auth-Token", &admin)
+        .header("Content-Type", "text/plain")
+        .body("written with a token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (ak, sk) = region.admin_keys();
+    let script = format!(
+        "import boto3\ns3 = boto3.client('s3', endpoint_url='{}', aws_access_key_id='{ak}', \
+         aws_secret_access_key='{sk}', region_name='eu-west-0')\n\
+         o = s3.get_object(Bucket='tok-bucket', Key={key:?})\n\
+         assert o['Body'].read() == b'written with a token', 'bytes'\n\
+         assert o['ContentType'] == 'text/plain', o['ContentType']\n\
+         s3.put_object(Bucket='tok-bucket', Key='from-s3', Body=b'written with boto3')\n\
+         s3.put_object(Bucket='tok-bucket', Key='cold', Body=b'frozen', StorageClass='GLACIER')\n",
+        region.s3_url
+    );
+    let out = std::process::Command::new(common::venv_bin("python")).arg("-c").arg(&script).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = http
+        .get(url("/v1/obs/buckets/tok-bucket/object?key=from-s3"))
+        .header("X-Auth-Token", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert_eq!(r.text().await.unwrap(), "written with boto3");
+    let (s, list) = region.call("GET", "/v1/obs/buckets/tok-bucket/objects?limit=2", Some(&admin), None).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["objects"].as_array().unwrap().len(), 2, "{list}");
+    let next = list["next_marker"].as_str().unwrap().to_string();
+    let (_, rest) = region
+        .call("GET", &format!("/v1/obs/buckets/tok-bucket/objects?marker={}", urlencode(&next)), Some(&admin), None)
+        .await;
+    assert_eq!(rest["objects"].as_array().unwrap().len(), 1, "{rest}");
+    assert!(rest["next_marker"].is_null(), "{rest}");
+    let (_, buckets) = region.call("GET", "/v1/obs/buckets", Some(&admin), None).await;
+    let b = buckets["buckets"].as_array().unwrap().iter().find(|b| b["name"] == "tok-bucket").unwrap().clone();
+    assert_eq!(b["objects"], 3, "{b}");
+
+    // A COLD object is refused until restored; bad input is a 400 in the Huawei format.
+    let (s, e) = region.call("GET", "/v1/obs/buckets/tok-bucket/object?key=cold", Some(&admin), None).await;
+    assert_eq!(s, 409, "{e}");
+    for bad in ["/v1/obs/buckets/tok-bucket/object", "/v1/obs/buckets/tok-bucket/objects?limit=0"] {
+        let (s, e) = region.call("GET", bad, Some(&admin), None).await;
+        assert!(s == 400 && e["error_code"].is_string(), "{bad}: {s} {e}");
+    }
+    let (s, e) = region.call("DELETE", "/v1/obs/buckets/tok-bucket", Some(&admin), None).await;
+    assert_eq!(s, 409, "a bucket with objects is not deleted: {e}");
+
+    // Another tenant sees nothing: 404 for the bucket and its objects, whatever it asks.
+    other_tenant(&region, &admin).await;
+    let (intruder, _) = region.token("bob", "bob-pw-1", "s3-other").await;
+    for (m, p) in [
+        ("GET", "/v1/obs/buckets/tok-bucket/objects"),
+        ("GET", "/v1/obs/buckets/tok-bucket/object?key=from-s3"),
+        ("DELETE", "/v1/obs/buckets/tok-bucket/object?key=from-s3"),
+        ("DELETE", "/v1/obs/buckets/tok-bucket"),
+    ] {
+        let (s, e) = region.call(m, p, Some(&intruder), None).await;
+        assert_eq!(s, 404, "{m} {p}: {e}");
+    }
+    let (_, theirs) = region.call("GET", "/v1/obs/buckets", Some(&intruder), None).await;
+    assert_eq!(theirs["buckets"], json!([]), "{theirs}");
+    let (s, _) = region.call("DELETE", "/v1/obs/buckets/tok-bucket/object?key=from-s3", Some(&admin), None).await;
+    assert_eq!(s, 204);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

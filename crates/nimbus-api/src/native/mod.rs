@@ -18,6 +18,7 @@ mod ims;
 mod jobs;
 mod metering;
 mod nat;
+mod obs;
 mod support;
 mod tms;
 mod vpc;
@@ -58,6 +59,7 @@ pub fn routes() -> Routes {
     let r = support::routes(r);
     let r = billing::routes(r);
     let r = bss::routes(r);
+    let r = obs::routes(r);
     jobs::routes(r)
 }
 
@@ -180,6 +182,13 @@ pub fn routes() -> Routes {
         bss::fee_records,
         bss::resource_fee_records,
         bss::resource_records,
+        obs::list_buckets,
+        obs::create_bucket,
+        obs::delete_bucket,
+        obs::list_objects,
+        obs::put_object,
+        obs::get_object,
+        obs::delete_object,
         nat::create_gateway,
         nat::list_gateways,
         nat::show_gateway,
