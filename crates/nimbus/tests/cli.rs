@@ -2,7 +2,7 @@
 //! of `admin-openrc.sh`: prices, reserved instances (a refusal printed with the API's message
 //! and exit status 1), a flexible change and a cancellation, the invoice as a table and as
 //! CSV, a budget, the support plan, a named contact and a ticket through its actions, and the
-//! traces of all that.
+//! traces of all that; then servers, volumes with backups and buckets with a real guest.
 
 mod common;
 
@@ -185,4 +185,90 @@ async fn the_nimbus_cli_drives_billing_and_support() {
     for op in ["subscribeReservedInstance", "cancelReservedInstance", "createBudget"] {
         assert!(names.contains(&op), "{op} not in {names:?}");
     }
+}
+
+/// The common flows: a real server launched with `--wait` and its console read, a volume
+/// created and backed up twice (full, then incremental), a file uploaded to a bucket and
+/// downloaded byte for byte, with the API's refusals printed and exit status 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_nimbus_cli_runs_servers_volumes_and_buckets() {
+    let Some(region) = common::compute_region(&[]) else { return };
+    let dir = tempfile::tempdir().unwrap();
+
+    let boot = dir.path().join("boot.sh");
+    std::fs::write(&boot, "#!/bin/sh\necho cli-user-data-ran\n").unwrap();
+    let s = json(
+        &region,
+        &[
+            "server",
+            "create",
+            "cli1",
+            "--flavor",
+            "s3.small.1",
+            "--image",
+            "nimbus-tiny",
+            "--user-data",
+            boot.to_str().unwrap(),
+            "--wait",
+        ],
+    );
+    assert_eq!((s["name"].as_str(), s["status"].as_str()), (Some("cli1"), Some("ACTIVE")), "{s}");
+    let log = region
+        .wait_for(300, "the user data on the console", || async {
+            let (ok, log, _) = nimbus(&region, &["server", "console", "cli1", "--lines", "200"]);
+            (ok && log.contains("cli-user-data-ran")).then_some(log)
+        })
+        .await;
+    assert!(log.contains(common::READY), "{log}");
+    let (ok, table, _) = nimbus(&region, &["server", "list"]);
+    assert!(ok && table.contains("cli1") && table.contains("ACTIVE"), "{table}");
+    let (ok, _, err) = nimbus(&region, &["server", "show", "no-such-server"]);
+    assert!(!ok && err.contains("No server named"), "{err}");
+
+    // Volumes: the size rule's message, then a volume and two backups.
+    let (ok, _, err) = nimbus(&region, &["volume", "create", "small", "--size", "5"]);
+    assert!(!ok && err.contains("10 to 32768") && err.contains("(400)"), "{err}");
+    let v = json(&region, &["volume", "create", "cli-data", "--size", "10", "--type", "SSD", "--wait"]);
+    assert_eq!(v["status"], "available", "{v}");
+    let b1 = json(&region, &["volume", "backup", "cli-data", "--wait"]);
+    assert_eq!((b1["status"].as_str(), b1["is_incremental"].as_bool()), (Some("available"), Some(false)), "{b1}");
+    let b2 = json(&region, &["volume", "backup", "cli-data", "--wait"]);
+    assert_eq!((b2["status"].as_str(), b2["is_incremental"].as_bool()), (Some("available"), Some(true)), "{b2}");
+    let r = json(&region, &["volume", "restore", b1["id"].as_str().unwrap(), "--wait"]);
+    let restored = r["volume_id"].as_str().unwrap().to_string();
+    let vols = json(&region, &["volume", "list"]);
+    assert!(
+        vols.as_array().unwrap().iter().any(|v| v["id"] == restored.as_str() && v["status"] == "available"),
+        "{vols}"
+    );
+
+    // Buckets: a 2 MiB file up and down, the same bytes; a missing object's message.
+    let data: Vec<u8> = (0..2 * 1024 * 1024 + 3).map(|i| (i * 7 % 253) as u8).collect();
+    let file = dir.path().join("blob.bin");
+    std::fs::write(&file, &data).unwrap();
+    json(&region, &["bucket", "create", "cli-bucket"]);
+    let o = json(
+        &region,
+        &["bucket", "put", file.to_str().unwrap(), "cli-bucket", "--key", "dir/blob.bin", "--class", "WARM"],
+    );
+    assert_eq!((o["size"].as_u64(), o["storage_class"].as_str()), (Some(data.len() as u64), Some("WARM")), "{o}");
+    let ls = json(&region, &["bucket", "ls", "cli-bucket", "--prefix", "dir/"]);
+    assert_eq!(ls.as_array().unwrap().len(), 1, "{ls}");
+    let back = dir.path().join("back.bin");
+    json(&region, &["bucket", "get", "cli-bucket", "dir/blob.bin", "-o", back.to_str().unwrap()]);
+    assert!(std::fs::read(&back).unwrap() == data, "the download differs from the upload");
+    let (ok, _, err) = nimbus(&region, &["bucket", "get", "cli-bucket", "missing", "-o", back.to_str().unwrap()]);
+    assert!(!ok && err.contains("(404)"), "{err}");
+    assert!(std::fs::read(&back).unwrap() == data, "a failed download leaves the earlier file alone");
+    let (ok, _, err) = nimbus(&region, &["bucket", "delete", "cli-bucket"]);
+    assert!(!ok && err.contains("(409)"), "a bucket with objects stays: {err}");
+    let (ok, _, _) = nimbus(&region, &["bucket", "rm", "cli-bucket", "dir/blob.bin"]);
+    assert!(ok);
+    let (ok, _, err) = nimbus(&region, &["bucket", "delete", "cli-bucket"]);
+    assert!(ok, "{err}");
+
+    let (ok, _, err) = nimbus(&region, &["server", "delete", "cli1", "--wait"]);
+    assert!(ok, "{err}");
+    let (ok, table, _) = nimbus(&region, &["server", "list"]);
+    assert!(ok && !table.contains("cli1"), "{table}");
 }

@@ -101,6 +101,76 @@ impl Client {
         Ok(text)
     }
 
+    /// Sends a body streamed from a file, reporting each chunk sent to `sent` (upload
+    /// progress); the JSON answer.
+    pub async fn put_file(
+        &self,
+        path: &str,
+        file: &std::path::Path,
+        content_type: &str,
+        sent: impl Fn(u64) + Send + Sync + 'static,
+    ) -> anyhow::Result<Value> {
+        use futures::StreamExt;
+        let f = tokio::fs::File::open(file).await.with_context(|| format!("opening {}", file.display()))?;
+        let len = f.metadata().await?.len();
+        let stream = tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).inspect(move |chunk| {
+            if let Ok(c) = chunk {
+                sent(c.len() as u64);
+            }
+        });
+        let r = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .header("X-Auth-Token", &self.token)
+            .header("Content-Type", content_type)
+            .header("Content-Length", len)
+            .body(reqwest::Body::wrap_stream(stream))
+            .send()
+            .await
+            .with_context(|| format!("PUT {path}"))?;
+        let status = r.status();
+        let text = r.text().await?;
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{} ({})", api_message(&v).unwrap_or(text), status.as_u16());
+        }
+        Ok(v)
+    }
+
+    /// Streams a GET's body into a file, reporting (received, total) as it goes.
+    pub async fn get_to_file(
+        &self,
+        path: &str,
+        file: &std::path::Path,
+        progress: impl Fn(u64, Option<u64>),
+    ) -> anyhow::Result<u64> {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let r = self.http.get(format!("{}{path}", self.base)).header("X-Auth-Token", &self.token).send().await?;
+        let status = r.status();
+        if !status.is_success() {
+            let text = r.text().await?;
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            bail!("{} ({})", api_message(&v).unwrap_or(text), status.as_u16());
+        }
+        let total = r.content_length();
+        // Written beside the target and renamed when complete: no half file under its name.
+        let partial = file.with_extension("nimbus-partial");
+        let mut out =
+            tokio::fs::File::create(&partial).await.with_context(|| format!("creating {}", partial.display()))?;
+        let mut got = 0u64;
+        let mut body = r.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            out.write_all(&chunk).await?;
+            got += chunk.len() as u64;
+            progress(got, total);
+        }
+        out.sync_all().await?;
+        tokio::fs::rename(&partial, file).await?;
+        Ok(got)
+    }
+
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
         self.call("GET", path, None).await
     }

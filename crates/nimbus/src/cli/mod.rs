@@ -1,11 +1,15 @@
 //! The `nimbus` command line as a client of the region's APIs, for what the `openstack` CLI
-//! does not cover: billing and reserved instances, support, Cloud Trace. It signs in with the
+//! does not cover (billing and reserved instances, support, Cloud Trace) and the common flows
+//! (servers, volumes and backups, buckets and objects) with progress while the region works
+//! or bytes move. It signs in with the
 //! `OS_*` settings of `admin-openrc.sh` and prints tables, or JSON with `-f json`; an API's
 //! refusal is printed with the API's message and the command exits with status 1.
 
 pub mod billing;
 pub mod client;
+pub mod compute;
 pub mod output;
+pub mod storage;
 pub mod support;
 
 use clap::Subcommand;
@@ -24,6 +28,15 @@ pub enum ClientCmd {
     /// Support plans, contacts, tickets, engineer invitations and change notices.
     #[command(subcommand)]
     Support(support::SupportCmd),
+    /// Servers: list, show, create (--wait), start, stop, delete, console.
+    #[command(subcommand)]
+    Server(compute::ServerCmd),
+    /// Volumes and their backups.
+    #[command(subcommand)]
+    Volume(compute::VolumeCmd),
+    /// Buckets and objects (uploads and downloads with a progress bar).
+    #[command(subcommand)]
+    Bucket(storage::BucketCmd),
     /// Cloud Trace: the project's audit traces, newest first.
     Traces {
         #[arg(long, default_value_t = 20)]
@@ -52,6 +65,9 @@ pub async fn run(opts: ClientOpts, cmd: ClientCmd) -> anyhow::Result<()> {
         ClientCmd::Billing(c) => billing::run(&client, &out, c).await,
         ClientCmd::Ri(c) => billing::run_ri(&client, &out, c).await,
         ClientCmd::Support(c) => support::run(&client, &out, c).await,
+        ClientCmd::Server(c) => compute::run_server(&client, &out, c).await,
+        ClientCmd::Volume(c) => compute::run_volume(&client, &out, c).await,
+        ClientCmd::Bucket(c) => storage::run(&client, &out, c).await,
         ClientCmd::Traces { limit, service } => {
             let mut path = format!("/v3/{}/traces?limit={limit}", client.project_id);
             if let Some(s) = service {
