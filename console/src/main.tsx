@@ -10,6 +10,8 @@ import { Servers } from "./pages/servers";
 import { Images } from "./pages/images";
 import { Volumes } from "./pages/volumes";
 import { Buckets } from "./pages/buckets";
+import { Cbr } from "./pages/cbr";
+import { Access } from "./pages/access";
 import { Networks } from "./pages/networks";
 import { Traces } from "./pages/traces";
 import { Billing } from "./pages/billing";
@@ -21,9 +23,11 @@ const ROUTES: { path: string; title: string; page: () => React.ReactElement }[] 
   { path: "servers", title: "Servers", page: () => <Servers /> },
   { path: "images", title: "Images", page: () => <Images /> },
   { path: "volumes", title: "Volumes", page: () => <Volumes /> },
+  { path: "cbr", title: "Backup vaults", page: () => <Cbr /> },
   { path: "buckets", title: "Buckets", page: () => <Buckets /> },
   { path: "networks", title: "Networks", page: () => <Networks /> },
   { path: "traces", title: "Cloud Trace", page: () => <Traces /> },
+  { path: "access", title: "Access keys", page: () => <Access /> },
   { path: "billing", title: "Billing", page: () => <Billing /> },
   { path: "support", title: "Support", page: () => <Support /> },
 ];

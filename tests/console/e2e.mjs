@@ -192,6 +192,39 @@ try {
   await page.getByRole("link", { name: /^#\d+$/ }).waitFor();
   await shot("support");
 
+  // Access: a key that is not one is refused next to the field; a real one is imported; an
+  // access key's secret is shown once.
+  await page.getByRole("link", { name: "Access keys" }).click();
+  await heading("Access").waitFor();
+  await page.getByRole("button", { name: "Import key pair" }).first().click();
+  await page.getByLabel("Key pair name").fill("console-key");
+  await page.getByLabel(/Public key/).fill("not-a-key");
+  await page.getByRole("dialog").getByRole("button", { name: "Import key pair" }).click();
+  const keyField = page.locator(".field-invalid", { has: page.getByLabel(/Public key/) });
+  await keyField.waitFor();
+  check(true, `a bad public key is refused next to the field: ${await keyField.locator(".field-error").textContent()}`);
+  await page.getByLabel(/Public key/).fill(process.env.PUBKEY);
+  await page.getByRole("dialog").getByRole("button", { name: "Import key pair" }).click();
+  await page.getByRole("cell", { name: "console-key", exact: true }).waitFor();
+  await page.getByRole("button", { name: "Create access key" }).click();
+  await page.getByText(/it is not shown again/).waitFor();
+  await shot("access");
+
+  // Backup vaults (CBR) and a reserved instance.
+  await page.getByRole("link", { name: "Backup vaults" }).click();
+  await page.getByRole("button", { name: "Create vault" }).first().click();
+  await page.getByLabel("Vault name").fill("console-vault");
+  await page.getByLabel("Capacity (GB)").fill("100");
+  await page.getByRole("dialog").getByRole("button", { name: "Create vault" }).click();
+  await page.getByRole("cell", { name: "console-vault", exact: true }).waitFor();
+  await shot("cbr");
+  await page.getByRole("link", { name: "Billing" }).click();
+  await page.getByRole("button", { name: "Reserve an instance" }).click();
+  await page.getByRole("dialog").getByLabel("Flavor", { exact: true }).selectOption("s3.small.1");
+  await page.getByRole("dialog").getByRole("button", { name: "Reserve" }).click();
+  await page.getByRole("row").filter({ hasText: "s3.small.1" }).filter({ hasText: "pending" }).waitFor();
+  check(true, "a reserved instance is pending until next month");
+
   // The other pages render their data.
   await page.getByRole("link", { name: "Networks" }).click();
   await page.getByRole("cell", { name: "admin_external_net" }).waitFor();

@@ -1,9 +1,90 @@
 // Billing: spending per service over the months (a chart from the invoices), the invoices
-// (the open one with its projection, issued ones), an invoice's lines, its CSV, and budgets.
+// (the open one with its projection, issued ones), an invoice's lines, its CSV, reserved
+// instances (reserve, cancel) and budgets.
 
 import { useState } from "react";
 import { call, type Session } from "../api";
-import { Alert, Page, Status, Table, useLoad, useSession, when } from "../ui";
+import { Alert, Dialog, Field, FormError, Page, Status, Table, errorField, useAction, useLoad, useSession, when, type FieldError } from "../ui";
+
+interface Reservation {
+  id: string;
+  flavor: string;
+  current_flavor: string;
+  term_years: number;
+  payment: string;
+  flexible: boolean;
+  status: string;
+  monthly_amount: string;
+  upfront_amount: string | null;
+  effective_from: string;
+  ends_at: string;
+  cancellation_fee: string | null;
+}
+
+function Subscribe(props: { onClose: () => void; onDone: () => void }) {
+  const s = useSession();
+  const [flavor, setFlavor] = useState("");
+  const [years, setYears] = useState("1");
+  const [payment, setPayment] = useState("no_upfront");
+  const [flexible, setFlexible] = useState(false);
+  const [error, setError] = useState<FieldError | null>(null);
+  const flavors = useLoad(async () => (await call(s, "GET", "/compute/v2.1/flavors")).flavors as { id: string; name: string }[], []);
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await call(s, "POST", "/v1/billing/reserved-instances", { flavor, term_years: Number(years), payment, flexible });
+      props.onDone();
+    } catch (err) {
+      setError(errorField(err, { flavor: ["flavor"], years: ["term", "year"], payment: ["payment", "upfront"] }));
+    }
+  };
+  return (
+    <Dialog title="Reserve an instance" onClose={props.onClose}>
+      <form onSubmit={submit}>
+        <Field label="Flavor" name="flavor" error={error}>
+          {(id, d) => (
+            <select id={id} aria-describedby={d} required value={flavor} onChange={(e) => setFlavor(e.target.value)}>
+              <option value="">Choose a flavor</option>
+              {(flavors.data ?? []).map((f) => (
+                <option key={f.id} value={f.name}>
+                  {f.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Term (years)" name="years" error={error}>
+          {(id, d) => (
+            <select id={id} aria-describedby={d} value={years} onChange={(e) => setYears(e.target.value)}>
+              {["1", "2", "3", "5"].map((y) => (
+                <option key={y}>{y}</option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Payment" name="payment" error={error}>
+          {(id, d) => (
+            <select id={id} aria-describedby={d} value={payment} onChange={(e) => setPayment(e.target.value)}>
+              <option value="no_upfront">No upfront (monthly)</option>
+              <option value="partial_upfront">Partial upfront (half now, the rest monthly)</option>
+            </select>
+          )}
+        </Field>
+        <div className="field">
+          <label>
+            <input type="checkbox" checked={flexible} onChange={(e) => setFlexible(e.target.checked)} /> Flexible (may move to another flavor of its family)
+          </label>
+        </div>
+        <p className="hint">In force from the first day of next month; the current month stays pay-per-use.</p>
+        <FormError error={error} />
+        <div className="buttons">
+          <button type="submit">Reserve</button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
 
 interface Summary {
   id: string;
@@ -126,13 +207,16 @@ export function Billing() {
   const s = useSession();
   const [shown, setShown] = useState<string | null>(null);
   const [csvError, setCsvError] = useState<string | null>(null);
-  const { data, error } = useLoad(async () => {
+  const { data, error, reload } = useLoad(async () => {
     const list = (await call(s, "GET", "/v1/billing/invoices")).invoices as Summary[];
     const recent = await Promise.all(list.slice(0, 6).map((i) => call(s, "GET", `/v1/billing/invoices/${i.month}`).then((r) => r.invoice as Invoice)));
     type Budget = { id: string; name: string; amount: string; thresholds: number[] };
     const budgets: Budget[] = await call(s, "GET", "/v1/billing/budgets").then((r) => r.budgets as Budget[]);
-    return { list, recent, budgets };
+    const reservations = (await call(s, "GET", "/v1/billing/reserved-instances")).reserved_instances as Reservation[];
+    return { list, recent, budgets, reservations };
   }, [s.projectId]);
+  const act = useAction();
+  const [subscribing, setSubscribing] = useState(false);
   const invoice = data?.recent.find((i) => i.month === (shown ?? data.list[0]?.month));
   return (
     <Page title="Billing">
@@ -199,6 +283,45 @@ export function Billing() {
               ))}
             </>
           )}
+          <h2>Reserved instances</h2>
+          {act.error && <Alert>{act.error}</Alert>}
+          <div className="buttons">
+            <button type="button" className="secondary" onClick={() => setSubscribing(true)}>
+              Reserve an instance
+            </button>
+          </div>
+          <Table
+            caption="Reserved instances"
+            rows={data.reservations}
+            rowKey={(r) => r.id}
+            empty="No reserved instances."
+            columns={[
+              { title: "Flavor", cell: (r) => r.current_flavor ?? r.flavor },
+              { title: "Status", cell: (r) => <Status value={r.status} /> },
+              { title: "Term", cell: (r) => `${r.term_years} y, ${r.payment.replace("_", " ")}${r.flexible ? ", flexible" : ""}` },
+              { title: "Monthly", cell: (r) => r.monthly_amount },
+              { title: "Upfront", cell: (r) => r.upfront_amount ?? "" },
+              { title: "From / to", cell: (r) => `${when(r.effective_from)} - ${when(r.ends_at)}` },
+              {
+                title: "Actions",
+                cell: (r) =>
+                  r.status !== "cancelled" &&
+                  r.status !== "ended" && (
+                    <button
+                      type="button"
+                      className="small danger"
+                      aria-label={`Cancel the reservation of ${r.flavor}`}
+                      onClick={() => {
+                        if (window.confirm("Cancel this reservation? A fee of 12% of the monthly amounts still due applies."))
+                          act.run(() => call(s, "POST", `/v1/billing/reserved-instances/${r.id}/cancel`, {})).then(reload);
+                      }}
+                    >
+                      Cancel
+                    </button>
+                  ),
+              },
+            ]}
+          />
           <h2>Budgets</h2>
           <Table
             caption="Budgets"
@@ -212,6 +335,15 @@ export function Billing() {
             ]}
           />
         </>
+      )}
+      {subscribing && (
+        <Subscribe
+          onClose={() => setSubscribing(false)}
+          onDone={() => {
+            setSubscribing(false);
+            reload();
+          }}
+        />
       )}
     </Page>
   );

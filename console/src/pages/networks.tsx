@@ -1,5 +1,5 @@
-// Networking (Neutron v2.0): networks (a VPC's subnets are networks), subnets, security
-// groups with their rules, and EIPs (floating IPs of the external network).
+// Networking: networks (a VPC's subnets are networks), subnets, security groups with their
+// rules, EIPs (floating IPs of the external network), routers (VPCs), NAT gateways, DNS zones.
 
 import { useState } from "react";
 import { call, paths } from "../api";
@@ -35,6 +35,27 @@ interface Group {
   name: string;
   description: string;
   security_group_rules: Rule[];
+}
+interface Router {
+  id: string;
+  name: string;
+  status: string;
+  external_gateway_info: { network_id: string; enable_snat: boolean } | null;
+  routes: { destination: string; nexthop: string }[];
+}
+interface Nat {
+  id: string;
+  name: string;
+  status: string;
+  spec: string;
+  router_id: string;
+}
+interface Zone {
+  id: string;
+  name: string;
+  zone_type: string;
+  status: string;
+  record_num: number;
 }
 interface Fip {
   id: string;
@@ -142,13 +163,25 @@ export function Networks() {
   const act = useAction();
   const [dialog, setDialog] = useState<{ kind: "net" } | { kind: "rule"; g: Group } | null>(null);
   const { data, error, reload } = useLoad(async () => {
-    const [n, sn, g, f] = await Promise.all([
+    const [n, sn, g, f, r, nat, pub, priv] = await Promise.all([
       call(s, "GET", `${paths.network}/networks`),
       call(s, "GET", `${paths.network}/subnets`),
       call(s, "GET", `${paths.network}/security-groups?project_id=${s.projectId}`),
       call(s, "GET", `${paths.network}/floatingips`),
+      call(s, "GET", `${paths.network}/routers`),
+      call(s, "GET", `/v2/${s.projectId}/nat_gateways`),
+      call(s, "GET", "/v2/zones?type=public"),
+      call(s, "GET", "/v2/zones?type=private"),
     ]);
-    return { networks: n.networks as Network[], subnets: sn.subnets as Subnet[], groups: g.security_groups as Group[], fips: f.floatingips as Fip[] };
+    return {
+      networks: n.networks as Network[],
+      subnets: sn.subnets as Subnet[],
+      groups: g.security_groups as Group[],
+      fips: f.floatingips as Fip[],
+      routers: r.routers as Router[],
+      nats: nat.nat_gateways as Nat[],
+      zones: [...pub.zones, ...priv.zones] as Zone[],
+    };
   }, [s.projectId]);
   const external = data?.networks.find((n) => n["router:external"]);
   const done = () => {
@@ -261,6 +294,45 @@ export function Networks() {
               </button>
             ),
           },
+        ]}
+      />
+      <h2>Routers and VPCs</h2>
+      <Table
+        caption="Routers"
+        rows={data?.routers ?? null}
+        rowKey={(r) => r.id}
+        empty="No routers."
+        columns={[
+          { title: "Name", cell: (r) => r.name },
+          { title: "Status", cell: (r) => <Status value={r.status} /> },
+          { title: "Gateway", cell: (r) => (r.external_gateway_info ? `external${r.external_gateway_info.enable_snat ? ", SNAT" : ""}` : "none") },
+          { title: "Routes", cell: (r) => r.routes.map((x) => `${x.destination} via ${x.nexthop}`).join(", ") },
+        ]}
+      />
+      <h2>NAT gateways</h2>
+      <Table
+        caption="NAT gateways"
+        rows={data?.nats ?? null}
+        rowKey={(r) => r.id}
+        empty="No NAT gateways."
+        columns={[
+          { title: "Name", cell: (r) => r.name },
+          { title: "Status", cell: (r) => <Status value={r.status} /> },
+          { title: "Size", cell: (r) => r.spec },
+          { title: "VPC (router)", cell: (r) => data?.routers.find((x) => x.id === r.router_id)?.name ?? r.router_id },
+        ]}
+      />
+      <h2>DNS zones</h2>
+      <Table
+        caption="DNS zones"
+        rows={data?.zones ?? null}
+        rowKey={(z) => z.id}
+        empty="No DNS zones."
+        columns={[
+          { title: "Zone", cell: (z) => z.name },
+          { title: "Type", cell: (z) => z.zone_type },
+          { title: "Status", cell: (z) => <Status value={z.status} /> },
+          { title: "Records", cell: (z) => z.record_num },
         ]}
       />
       {dialog?.kind === "net" && <CreateNetwork onClose={() => setDialog(null)} onDone={done} />}

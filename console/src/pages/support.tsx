@@ -1,5 +1,6 @@
-// Support: the account's plan beside the plans on offer, named contacts, and tickets (open one
-// with the reporting model's fields, follow its clocks and timeline, comment, confirm or reopen).
+// Support: the account's plan beside the plans on offer, named contacts, tickets (open one
+// with the reporting model's fields, follow its clocks and timeline, comment, confirm or
+// reopen), change notices, and the engineers invited into the account's projects.
 
 import { useState } from "react";
 import { call } from "../api";
@@ -266,13 +267,22 @@ function SupportList() {
   const act = useAction();
   const [dialog, setDialog] = useState<"ticket" | "contact" | null>(null);
   const { data, error, reload } = useLoad(async () => {
-    const [plans, sub, contacts, tickets] = await Promise.all([
+    const [plans, sub, contacts, tickets, notices, invitations] = await Promise.all([
       call(s, "GET", "/v1/support/plans"),
       call(s, "GET", "/v1/support/subscription"),
       call(s, "GET", "/v1/support/contacts"),
       call(s, "GET", "/v1/support/tickets"),
+      call(s, "GET", "/v1/support/notices"),
+      call(s, "GET", "/v1/support/invitations"),
     ]);
-    return { plans: plans.plans as Plan[], sub: sub.subscription, contacts: contacts.contacts as Contact[], tickets: tickets.tickets as Ticket[] };
+    return {
+      plans: plans.plans as Plan[],
+      sub: sub.subscription,
+      contacts: contacts.contacts as Contact[],
+      tickets: tickets.tickets as Ticket[],
+      notices: notices.notices as { id: string; kind: string; title: string; starts_at: string; interruption_minutes: number; services: string[] }[],
+      invitations: invitations.invitations as { id: string; engineer_id: string; project_id: string; expires_at: string; status: string }[],
+    };
   }, [s.projectId]);
   return (
     <Page
@@ -329,6 +339,46 @@ function SupportList() {
                       onClick={() => act.run(() => call(s, "PUT", "/v1/support/subscription", { plan: p.name })).then(reload)}
                     >
                       Subscribe
+                    </button>
+                  ),
+              },
+            ]}
+          />
+          <h2>Change notices</h2>
+          <Table
+            caption="Change notices"
+            rows={data.notices}
+            rowKey={(n) => n.id}
+            empty="No notices."
+            columns={[
+              { title: "Starts", cell: (n) => when(n.starts_at) },
+              { title: "Kind", cell: (n) => n.kind.replace(/_/g, " ") },
+              { title: "Title", cell: (n) => n.title },
+              { title: "Services", cell: (n) => n.services.join(", ") },
+              { title: "Interruption", cell: (n) => (n.interruption_minutes ? `${n.interruption_minutes} min` : "none") },
+            ]}
+          />
+          <h2>Engineers invited</h2>
+          <Table
+            caption="Engineer invitations"
+            rows={data.invitations}
+            rowKey={(i) => i.id}
+            empty="No engineer is invited into your projects (nimbus support engineer invite)."
+            columns={[
+              { title: "Engineer", cell: (i) => i.engineer_id },
+              { title: "Status", cell: (i) => <Status value={i.status} /> },
+              { title: "Until", cell: (i) => when(i.expires_at) },
+              {
+                title: "Actions",
+                cell: (i) =>
+                  i.status === "active" && (
+                    <button
+                      type="button"
+                      className="small danger"
+                      aria-label={`End the invitation of ${i.engineer_id}`}
+                      onClick={() => act.run(() => call(s, "DELETE", `/v1/support/invitations/${i.id}`)).then(reload)}
+                    >
+                      End now
                     </button>
                   ),
               },

@@ -52,6 +52,11 @@ async fn the_console_launches_a_server_attaches_a_volume_and_opens_a_ticket() {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(std::path::Path::new(&chromium).exists(), "{chromium} missing: scripts/test.sh installs Debian's chromium");
     let shots = repo_root().join("target/console-screenshots");
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("id");
+    let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap();
+    assert!(made.success());
+    let pubkey = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     let out = Command::new("node")
         .arg(dir.join("e2e.mjs"))
         .env("CONSOLE_URL", format!("{}/console/", region.url))
@@ -59,6 +64,7 @@ async fn the_console_launches_a_server_attaches_a_volume_and_opens_a_ticket() {
         .env("PASSWORD", "ann-pw-1")
         .env("DOMAIN", "acme")
         .env("SHOTS", &shots)
+        .env("PUBKEY", pubkey.trim())
         .env("CHROMIUM", &chromium)
         .output()
         .expect("node");
@@ -96,6 +102,10 @@ async fn the_console_launches_a_server_attaches_a_volume_and_opens_a_ticket() {
     let buckets = buckets["buckets"].as_array().unwrap();
     assert_eq!(buckets.len(), 1, "the refused name made nothing: {buckets:?}");
     assert_eq!((buckets[0]["objects"].as_i64(), buckets[0]["bytes"].as_i64()), (Some(1), Some(3 * 1024 * 1024 + 17)));
+    let (_, keypairs) = region.call("GET", "/compute/v2.1/os-keypairs", Some(&ann), None).await;
+    assert_eq!(keypairs["keypairs"].as_array().unwrap().len(), 1, "the refused key made nothing: {keypairs}");
+    let (_, ris) = region.call("GET", "/v1/billing/reserved-instances", Some(&ann), None).await;
+    assert_eq!(ris["reserved_instances"][0]["flavor"], "s3.small.1", "{ris}");
     let (_, tickets) = region.call("GET", "/v1/support/tickets", Some(&ann), None).await;
     let tickets = tickets["tickets"].as_array().unwrap();
     assert_eq!(tickets.len(), 1, "the refused ticket made nothing: {tickets:?}");
