@@ -224,6 +224,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     println!("  store: {}", if url.starts_with("sqlite:") { "SQLite (embedded)" } else { "PostgreSQL" });
     println!("  credentials: . {}", data_dir.join("admin-openrc.sh").display());
     println!("  object storage (S3): http://{s3_addr}");
+    println!("  web console: http://{addr}/console/");
     if control.drivers().network.is_some() {
         // The external network's namespace stands for the internet: EIPs answer there.
         println!(
