@@ -61,14 +61,38 @@ export function errorMessage(body: unknown, status: number): string {
   return `The request failed (HTTP ${status}).`;
 }
 
-async function parse(r: Response): Promise<unknown> {
-  const text = await r.text();
+/** A response body as JSON when it is JSON, else its text (null when empty). */
+function parseText(text: string): unknown {
   if (!text) return null;
   try {
     return JSON.parse(text);
   } catch {
     return text;
   }
+}
+
+async function parse(r: Response): Promise<unknown> {
+  return parseText(await r.text());
+}
+
+/** The ApiError of a refused request, from its status and body text. */
+export function refusal(status: number, text: string): ApiError {
+  return new ApiError(status, errorMessage(parseText(text), status));
+}
+
+/** GETs a file as the signed-in user and hands it to the browser as a download named `name`. */
+export async function downloadAs(session: Session, path: string, name: string): Promise<void> {
+  const r = await fetch(path, { headers: { "X-Auth-Token": session.token } });
+  if (!r.ok) throw refusal(r.status, await r.text());
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  // The browser reads the blob asynchronously after the click.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 /** One API call as the signed-in user; resolves with the JSON body, rejects with an ApiError. */

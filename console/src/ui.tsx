@@ -189,6 +189,14 @@ export function Dialog(props: { title: string; onClose: () => void; children: Re
   );
 }
 
+/** A byte count for people (B, KiB, MiB, GiB). */
+export function bytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GiB`;
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
 export function when(iso: string | null | undefined): string {
   if (!iso) return "";
   const d = new Date(iso);

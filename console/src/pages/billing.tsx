@@ -3,7 +3,7 @@
 // instances (reserve, cancel) and budgets.
 
 import { useState } from "react";
-import { call, type Session } from "../api";
+import { call, downloadAs, type Session } from "../api";
 import { Alert, Dialog, Field, FormError, Page, Status, Table, errorField, useAction, useLoad, useSession, when, type FieldError } from "../ui";
 
 interface Reservation {
@@ -192,15 +192,8 @@ function Chart(props: { invoices: Invoice[] }) {
   );
 }
 
-async function downloadCsv(s: Session, month: string) {
-  const r = await fetch(`/v1/billing/invoices/${month}?format=csv`, { headers: { "X-Auth-Token": s.token } });
-  if (!r.ok) throw new Error(`The CSV could not be had (HTTP ${r.status}).`);
-  const url = URL.createObjectURL(await r.blob());
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = `invoice-${month}.csv`;
-  a.click();
-  URL.revokeObjectURL(url);
+function downloadCsv(s: Session, month: string) {
+  return downloadAs(s, `/v1/billing/invoices/${month}?format=csv`, `invoice-${month}.csv`);
 }
 
 export function Billing() {

@@ -3,8 +3,8 @@
 // the token API at /v1/obs (the S3 listener is for signed clients).
 
 import { useRef, useState } from "react";
-import { ApiError, call, errorMessage, type Session } from "../api";
-import { Alert, Dialog, Field, FormError, Page, Table, errorField, useAction, useLoad, useSession, when, type FieldError } from "../ui";
+import { call, downloadAs, refusal, type Session } from "../api";
+import { Alert, Dialog, Field, FormError, Page, Table, bytes, errorField, useAction, useLoad, useSession, when, type FieldError } from "../ui";
 
 interface Bucket {
   name: string;
@@ -23,13 +23,6 @@ interface Obj {
 
 const CLASSES = ["STANDARD", "WARM", "COLD"];
 
-export function bytes(n: number): string {
-  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GiB`;
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
-  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
-  return `${n} B`;
-}
-
 function objectPath(bucket: string, key: string, extra = ""): string {
   return `/v1/obs/buckets/${encodeURIComponent(bucket)}/object?key=${encodeURIComponent(key)}${extra}`;
 }
@@ -42,41 +35,14 @@ function upload(s: Session, bucket: string, file: File, cls: string, onProgress:
     x.setRequestHeader("X-Auth-Token", s.token);
     x.setRequestHeader("Content-Type", file.type || "application/octet-stream");
     x.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-    x.onload = () => {
-      if (x.status >= 200 && x.status < 300) return resolve();
-      let body: unknown = x.responseText;
-      try {
-        body = JSON.parse(x.responseText);
-      } catch {
-        /* not JSON */
-      }
-      reject(new ApiError(x.status, errorMessage(body, x.status)));
-    };
+    x.onload = () => (x.status >= 200 && x.status < 300 ? resolve() : reject(refusal(x.status, x.responseText)));
     x.onerror = () => reject(new Error("The upload was interrupted."));
     x.send(file);
   });
 }
 
-async function download(s: Session, bucket: string, key: string) {
-  const r = await fetch(objectPath(bucket, key), { headers: { "X-Auth-Token": s.token } });
-  if (!r.ok) {
-    const text = await r.text();
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      /* not JSON */
-    }
-    throw new ApiError(r.status, errorMessage(body, r.status));
-  }
-  const url = URL.createObjectURL(await r.blob());
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = key.split("/").pop() || key;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+function download(s: Session, bucket: string, key: string) {
+  return downloadAs(s, objectPath(bucket, key), key.split("/").pop() || key);
 }
 
 function CreateBucket(props: { onClose: () => void; onDone: () => void }) {

@@ -1,7 +1,7 @@
 // Images (Glance v2): the images the project sees, public ones included.
 
 import { call, paths } from "../api";
-import { Alert, Page, Status, Table, isBusy, useLoad, useSession, when } from "../ui";
+import { Alert, Page, Status, Table, bytes, isBusy, useLoad, useSession, when } from "../ui";
 
 interface Image {
   id: string;
@@ -11,12 +11,6 @@ interface Image {
   disk_format: string;
   size: number | null;
   created_at: string;
-}
-
-function size(b: number | null): string {
-  if (b === null || b === undefined) return "";
-  if (b >= 1 << 30) return `${(b / (1 << 30)).toFixed(1)} GiB`;
-  return `${(b / (1 << 20)).toFixed(1)} MiB`;
 }
 
 export function Images() {
@@ -38,7 +32,7 @@ export function Images() {
           { title: "Status", cell: (r) => <Status value={r.status} /> },
           { title: "Visibility", cell: (r) => r.visibility },
           { title: "Format", cell: (r) => r.disk_format },
-          { title: "Size", cell: (r) => size(r.size) },
+          { title: "Size", cell: (r) => (r.size === null || r.size === undefined ? "" : bytes(r.size)) },
           { title: "Created", cell: (r) => when(r.created_at) },
         ]}
       />

@@ -44,6 +44,12 @@ pub fn api_message(v: &Value) -> Option<String> {
     v.as_object()?.values().find_map(|inner| inner["message"].as_str().map(str::to_string))
 }
 
+/// The error of a refused request: the API's message and the status.
+fn refusal(status: reqwest::StatusCode, text: String) -> anyhow::Error {
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    anyhow!("{} ({})", api_message(&v).unwrap_or(text), status.as_u16())
+}
+
 impl Client {
     /// Signs in.
     pub async fn login(c: &Credentials) -> anyhow::Result<Client> {
@@ -95,8 +101,7 @@ impl Client {
         let status = r.status();
         let text = r.text().await?;
         if !status.is_success() {
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            bail!("{} ({})", api_message(&v).unwrap_or(text), status.as_u16());
+            return Err(refusal(status, text));
         }
         Ok(text)
     }
@@ -130,11 +135,10 @@ impl Client {
             .with_context(|| format!("PUT {path}"))?;
         let status = r.status();
         let text = r.text().await?;
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if !status.is_success() {
-            bail!("{} ({})", api_message(&v).unwrap_or(text), status.as_u16());
+            return Err(refusal(status, text));
         }
-        Ok(v)
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// Streams a GET's body into a file, reporting (received, total) as it goes.
@@ -149,9 +153,7 @@ impl Client {
         let r = self.http.get(format!("{}{path}", self.base)).header("X-Auth-Token", &self.token).send().await?;
         let status = r.status();
         if !status.is_success() {
-            let text = r.text().await?;
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            bail!("{} ({})", api_message(&v).unwrap_or(text), status.as_u16());
+            return Err(refusal(status, r.text().await?));
         }
         let total = r.content_length();
         // Written beside the target and renamed when complete: no half file under its name.

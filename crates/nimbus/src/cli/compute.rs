@@ -124,16 +124,20 @@ where
     }
 }
 
-/// A server's id from its name or id.
-async fn server_id(c: &Client, s: &str) -> anyhow::Result<String> {
-    let list = c.get(&format!("{NOVA}/servers")).await?;
+/// The id of the one item of `list` (a JSON array of `{id, name}`) named or with id `wanted`.
+fn one_id(list: &Value, kind: &str, wanted: &str) -> anyhow::Result<String> {
     let matches: Vec<&Value> =
-        list["servers"].as_array().into_iter().flatten().filter(|v| v["id"] == s || v["name"] == s).collect();
+        list.as_array().into_iter().flatten().filter(|v| v["id"] == wanted || v["name"] == wanted).collect();
     match matches.as_slice() {
         [one] => Ok(one["id"].as_str().unwrap_or_default().to_string()),
-        [] => bail!("No server named or with id {s:?}."),
-        _ => bail!("Several servers are named {s:?}: use the id."),
+        [] => bail!("No {kind} named or with id {wanted:?}."),
+        _ => bail!("Several {kind}s are named {wanted:?}: use the id."),
     }
+}
+
+/// A server's id from its name or id.
+async fn server_id(c: &Client, s: &str) -> anyhow::Result<String> {
+    one_id(&c.get(&format!("{NOVA}/servers")).await?["servers"], "server", s)
 }
 
 async fn wait_server(c: &Client, id: &str, want: &str) -> anyhow::Result<()> {
@@ -172,15 +176,7 @@ pub async fn run_server(c: &Client, out: &Out, cmd: ServerCmd) -> anyhow::Result
         ServerCmd::Create { name, flavor, image, network, key_name, user_data, wait } => {
             let mut server = json!({"name": name, "flavorRef": flavor, "imageRef": image, "networks": "none"});
             if let Some(n) = network {
-                let nets = c.get("/network/v2.0/networks").await?;
-                let id = nets["networks"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|x| x["id"] == n.as_str() || x["name"] == n.as_str())
-                    .and_then(|x| x["id"].as_str())
-                    .ok_or_else(|| anyhow!("No network named or with id {n:?}."))?
-                    .to_string();
+                let id = one_id(&c.get("/network/v2.0/networks").await?["networks"], "network", &n)?;
                 server["networks"] = json!([{"uuid": id}]);
             }
             if let Some(k) = key_name {
@@ -238,14 +234,7 @@ pub async fn run_server(c: &Client, out: &Out, cmd: ServerCmd) -> anyhow::Result
 }
 
 async fn volume_id(c: &Client, v: &str) -> anyhow::Result<String> {
-    let list = c.get(&format!("/volume/v3/{}/volumes", c.project_id)).await?;
-    let matches: Vec<&Value> =
-        list["volumes"].as_array().into_iter().flatten().filter(|x| x["id"] == v || x["name"] == v).collect();
-    match matches.as_slice() {
-        [one] => Ok(one["id"].as_str().unwrap_or_default().to_string()),
-        [] => bail!("No volume named or with id {v:?}."),
-        _ => bail!("Several volumes are named {v:?}: use the id."),
-    }
+    one_id(&c.get(&format!("/volume/v3/{}/volumes", c.project_id)).await?["volumes"], "volume", v)
 }
 
 /// Waits until a volume or backup leaves its working states; fails on an error state.
