@@ -12,4 +12,5 @@ pub mod netns_l3;
 pub mod object_crypt;
 pub mod object_files;
 pub mod qcow2_map;
+pub mod volume_crypt;
 pub mod volume_files;

@@ -33,6 +33,13 @@ pub const SSE_PREFIX: &str = "AES256:";
 #[derive(Clone)]
 pub struct DataKey([u8; 32]);
 
+impl DataKey {
+    /// The key's bytes (an encrypted volume's passphrase is made of them).
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
 /// The region key that wraps data keys.
 pub struct RegionKey {
     cipher: LessSafeKey,

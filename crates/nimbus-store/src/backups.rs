@@ -46,6 +46,8 @@ pub struct Backup {
     pub server_id: Option<String>,
     /// The volume snapshot it was made from, if any.
     pub snapshot_id: Option<String>,
+    /// The copy of an encrypted volume's key its data opens with (`volume_keys`).
+    pub encryption_key_id: Option<String>,
 }
 
 pub async fn insert(c: &mut AnyConnection, b: &Backup) -> Result<(), Error> {
@@ -53,8 +55,8 @@ pub async fn insert(c: &mut AnyConnection, b: &Backup) -> Result<(), Error> {
         "INSERT INTO backups (id, project_id, user_id, volume_id, name, description, size_gb, status, fail_reason, \
          parent_id, availability_zone, container, object_count, stored_bytes, read_bytes, metadata, queued_at, \
          holds_slot, data_timestamp, created_at, updated_at, version, vault_id, checkpoint_id, auto_trigger, \
-         volume_metadata, server_id, snapshot_id) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28)",
+         volume_metadata, server_id, snapshot_id, encryption_key_id) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29)",
     )
     .bind(&b.id)
     .bind(&b.project_id)
@@ -84,6 +86,7 @@ pub async fn insert(c: &mut AnyConnection, b: &Backup) -> Result<(), Error> {
     .bind(&b.volume_metadata)
     .bind(&b.server_id)
     .bind(&b.snapshot_id)
+    .bind(&b.encryption_key_id)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -124,7 +127,13 @@ pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Backup>, Erro
     sqlx::query_as("SELECT * FROM backups WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
 }
 
+/// Deletes a backup's row and destroys its copy of an encrypted volume's key.
 pub async fn delete(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    sqlx::query("DELETE FROM volume_keys WHERE id = (SELECT encryption_key_id FROM backups WHERE id = $1)")
+        .bind(id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_error)?;
     let r = sqlx::query("DELETE FROM backups WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
     Ok(r.rows_affected() > 0)
 }

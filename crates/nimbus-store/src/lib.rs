@@ -120,6 +120,9 @@ impl Store {
                                 "PRAGMA journal_mode = WAL",
                                 "PRAGMA synchronous = FULL",
                                 "PRAGMA busy_timeout = 30000",
+                                // Deleted rows are overwritten, not left in free pages: a
+                                // destroyed volume key leaves nothing in the file.
+                                "PRAGMA secure_delete = ON",
                             ] {
                                 sqlx::query(pragma).execute(&mut *conn).await?;
                             }

@@ -342,6 +342,7 @@ async fn backup_chunk_index_and_sweep_guard_round_trip() {
             volume_metadata: "{}".into(),
             server_id: None,
             snapshot_id: None,
+            encryption_key_id: None,
         };
         let chunk = |hash: &str, pack: &str| ChunkRow {
             project_id: "p".into(),

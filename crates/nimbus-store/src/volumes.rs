@@ -66,11 +66,11 @@ pub async fn update_type(c: &mut AnyConnection, t: &VolumeType) -> Result<(), Er
 
 /// Removes a type and the projects it was shared with.
 pub async fn delete_type(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
-    sqlx::query("DELETE FROM volume_type_access WHERE type_id = $1")
-        .bind(id)
-        .execute(&mut *c)
-        .await
-        .map_err(db_error)?;
+    for sql in
+        ["DELETE FROM volume_type_access WHERE type_id = $1", "DELETE FROM volume_type_encryption WHERE type_id = $1"]
+    {
+        sqlx::query(sql).bind(id).execute(&mut *c).await.map_err(db_error)?;
+    }
     let r = sqlx::query("DELETE FROM volume_types WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
     Ok(r.rows_affected() > 0)
 }
@@ -244,9 +244,16 @@ pub struct Volume {
     pub version: i64,
     /// The generic group it belongs to (set and cleared by the group's calls).
     pub group_id: Option<String>,
+    /// An encrypted volume's key (`volume_keys`); none for a plaintext volume.
+    pub encryption_key_id: Option<String>,
 }
 
 impl Volume {
+    /// Whether its data is encrypted (a LUKS image opened with its own key).
+    pub fn encrypted(&self) -> bool {
+        self.encryption_key_id.is_some()
+    }
+
     /// Whether guests get it read-only (the `readonly` flag of its admin metadata).
     pub fn readonly(&self) -> bool {
         serde_json::from_str::<std::collections::BTreeMap<String, String>>(&self.admin_metadata)
@@ -258,8 +265,8 @@ pub async fn insert(c: &mut AnyConnection, v: &Volume) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO volumes (id, project_id, user_id, name, description, size_gb, type_id, availability_zone, \
          status, bootable, multiattach, image_id, snapshot_id, source_volid, backup_id, metadata, created_at, \
-         updated_at, version, admin_metadata, image_metadata, group_id) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)",
+         updated_at, version, admin_metadata, image_metadata, group_id, encryption_key_id) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)",
     )
     .bind(&v.id)
     .bind(&v.project_id)
@@ -283,6 +290,7 @@ pub async fn insert(c: &mut AnyConnection, v: &Volume) -> Result<(), Error> {
     .bind(&v.admin_metadata)
     .bind(&v.image_metadata)
     .bind(&v.group_id)
+    .bind(&v.encryption_key_id)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -293,8 +301,8 @@ pub async fn insert(c: &mut AnyConnection, v: &Volume) -> Result<(), Error> {
 pub async fn update(c: &mut AnyConnection, v: &Volume) -> Result<i64, Error> {
     let r = sqlx::query(
         "UPDATE volumes SET name=$3, description=$4, size_gb=$5, type_id=$6, status=$7, bootable=$8, metadata=$9, \
-         updated_at=$10, admin_metadata=$11, image_metadata=$12, multiattach=$13, version = version + 1 \
-         WHERE id=$1 AND version=$2",
+         updated_at=$10, admin_metadata=$11, image_metadata=$12, multiattach=$13, encryption_key_id=$14, \
+         version = version + 1 WHERE id=$1 AND version=$2",
     )
     .bind(&v.id)
     .bind(v.version)
@@ -309,6 +317,7 @@ pub async fn update(c: &mut AnyConnection, v: &Volume) -> Result<i64, Error> {
     .bind(&v.admin_metadata)
     .bind(&v.image_metadata)
     .bind(v.multiattach as i64)
+    .bind(&v.encryption_key_id)
     .execute(c)
     .await
     .map_err(db_error)?;
@@ -323,7 +332,13 @@ pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Volume>, Erro
     sqlx::query_as("SELECT * FROM volumes WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
 }
 
+/// Deletes a volume's row and destroys its key (an encrypted volume's own copy).
 pub async fn delete(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    sqlx::query("DELETE FROM volume_keys WHERE id = (SELECT encryption_key_id FROM volumes WHERE id = $1)")
+        .bind(id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_error)?;
     let r = sqlx::query("DELETE FROM volumes WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
     Ok(r.rows_affected() > 0)
 }
@@ -707,4 +722,86 @@ pub async fn move_volume(
         .map_err(db_error)?;
     }
     Ok(())
+}
+
+/// The encryption of a volume type (Cinder's encryption type).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TypeEncryption {
+    pub type_id: String,
+    pub encryption_id: String,
+    pub provider: String,
+    pub cipher: Option<String>,
+    pub key_size: Option<i64>,
+    pub control_location: String,
+    pub created_at: i64,
+    pub updated_at: Option<i64>,
+}
+
+pub async fn type_encryption(c: &mut AnyConnection, type_id: &str) -> Result<Option<TypeEncryption>, Error> {
+    sqlx::query_as("SELECT * FROM volume_type_encryption WHERE type_id = $1")
+        .bind(type_id)
+        .fetch_optional(c)
+        .await
+        .map_err(db_error)
+}
+
+/// Sets a type's encryption (replacing what it had).
+pub async fn put_type_encryption(c: &mut AnyConnection, e: &TypeEncryption) -> Result<(), Error> {
+    delete_type_encryption(&mut *c, &e.type_id).await?;
+    sqlx::query(
+        "INSERT INTO volume_type_encryption (type_id, encryption_id, provider, cipher, key_size, control_location, \
+         created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+    )
+    .bind(&e.type_id)
+    .bind(&e.encryption_id)
+    .bind(&e.provider)
+    .bind(&e.cipher)
+    .bind(e.key_size)
+    .bind(&e.control_location)
+    .bind(e.created_at)
+    .bind(e.updated_at)
+    .execute(c)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn delete_type_encryption(c: &mut AnyConnection, type_id: &str) -> Result<bool, Error> {
+    let r = sqlx::query("DELETE FROM volume_type_encryption WHERE type_id = $1")
+        .bind(type_id)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// An encrypted volume's or backup's key, wrapped by the region's volume key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VolumeKeyRow {
+    pub id: String,
+    pub wrapped: String,
+    pub aes_bits: i64,
+    pub created_at: i64,
+}
+
+pub async fn insert_key(c: &mut AnyConnection, k: &VolumeKeyRow) -> Result<(), Error> {
+    sqlx::query("INSERT INTO volume_keys (id, wrapped, aes_bits, created_at) VALUES ($1,$2,$3,$4)")
+        .bind(&k.id)
+        .bind(&k.wrapped)
+        .bind(k.aes_bits)
+        .bind(k.created_at)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn get_key(c: &mut AnyConnection, id: &str) -> Result<Option<VolumeKeyRow>, Error> {
+    sqlx::query_as("SELECT * FROM volume_keys WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
+}
+
+/// Destroys a key (nothing if it is gone).
+pub async fn delete_key(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
+    let r = sqlx::query("DELETE FROM volume_keys WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
+    Ok(r.rows_affected() > 0)
 }

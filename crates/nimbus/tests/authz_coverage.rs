@@ -244,6 +244,11 @@ const OTHER_TENANT: &[(&str, &str, u16)] = &[
     ("GET", "/volume/v3/{project_id}/qos-specs/{qos_id}/disassociate", 403),
     ("GET", "/volume/v3/{project_id}/qos-specs/{qos_id}/disassociate_all", 403),
     ("GET", "/volume/v3/{project_id}/types/{type_id}/os-volume-type-access", 403),
+    ("GET", "/volume/v3/{project_id}/types/{type_id}/encryption", 200),
+    ("POST", "/volume/v3/{project_id}/types/{type_id}/encryption", 403),
+    ("GET", "/volume/v3/{project_id}/types/{type_id}/encryption/{encryption_id}", 404),
+    ("PUT", "/volume/v3/{project_id}/types/{type_id}/encryption/{encryption_id}", 403),
+    ("DELETE", "/volume/v3/{project_id}/types/{type_id}/encryption/{encryption_id}", 403),
     ("POST", "/volume/v3/{project_id}/types/{type_id}/action", 403),
     ("GET", "/volume/v3/{project_id}/os-services", 403),
     ("PUT", "/volume/v3/{project_id}/os-services/{action}", 403),
@@ -804,6 +809,10 @@ fn body_for(method: &str, path: &str, v: &Victim) -> Option<Value> {
         ("PUT", "/volume/v3/{project_id}/qos-specs/{qos_id}/delete_keys") => Some(json!({"keys": ["total_iops_sec"]})),
         ("PUT", "/volume/v3/{project_id}/types/{type_id}") => Some(json!({"volume_type": {"name": "evil"}})),
         ("POST", "/volume/v3/{project_id}/types/{type_id}/extra_specs") => Some(json!({"extra_specs": {"k": "evil"}})),
+        ("POST", "/volume/v3/{project_id}/types/{type_id}/encryption")
+        | ("PUT", "/volume/v3/{project_id}/types/{type_id}/encryption/{encryption_id}") => {
+            Some(json!({"encryption": {"provider": "luks", "control_location": "front-end"}}))
+        }
         ("PUT", "/volume/v3/{project_id}/types/{type_id}/extra_specs/{key}") => Some(json!({"k": "evil"})),
         ("PUT", "/volume/v3/{project_id}/volumes/{volume_id}") => Some(json!({"volume": {"name": "evil"}})),
         ("POST", "/volume/v3/{project_id}/volumes/{volume_id}/action") => Some(json!({"os-extend": {"new_size": 20}})),

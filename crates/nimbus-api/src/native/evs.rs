@@ -56,7 +56,7 @@ async fn disk(s: &AppState, v: &Volume) -> Result<Value, Error> {
         "shareable": if v.multiattach { "true" } else { "false" }, "attachments": attachments,
         "created_at": usage_time(v.created_at), "updated_at": v.updated_at.map(usage_time),
         "os-vol-tenant-attr:tenant_id": v.project_id, "snapshot_id": v.snapshot_id, "source_volid": v.source_volid,
-        "user_id": v.user_id, "metadata": metadata, "encrypted": false, "service_type": "EVS",
+        "user_id": v.user_id, "metadata": metadata, "encrypted": v.encrypted(), "service_type": "EVS",
         "replication_status": "disabled", "consistencygroup_id": Value::Null,
         "volume_image_metadata": serde_json::from_str::<Value>(&v.image_metadata).ok().filter(|m| v.image_id.is_some() || m.as_object().is_some_and(|o| !o.is_empty())),
         "links": [{"rel": "self", "href": format!("{base}/v2/{}/cloudvolumes/{}", v.project_id, v.id)},

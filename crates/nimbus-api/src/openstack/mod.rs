@@ -9,6 +9,7 @@ mod quotas;
 mod volume;
 mod volume_backends;
 mod volume_backups;
+mod volume_encryption;
 mod volume_groups;
 mod volume_listing;
 mod volume_messages;
@@ -64,8 +65,8 @@ async fn compute_legacy_version(State(s): State<AppState>) -> impl IntoResponse 
 pub fn volume_routes() -> Routes {
     let r = volume_backends::routes(volume_region::routes(volume::routes(quotas::volume_routes(Routes::default()))));
     let r = volume_groups::routes(r);
-    volume_messages::routes(volume_qos::routes(volume_transfers::routes(volume_backups::routes(
-        volume_snapshots::routes(r),
+    volume_encryption::routes(volume_messages::routes(volume_qos::routes(volume_transfers::routes(
+        volume_backups::routes(volume_snapshots::routes(r)),
     ))))
 }
 

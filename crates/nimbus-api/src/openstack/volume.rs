@@ -292,7 +292,7 @@ async fn volume_view(s: &AppState, ctx: &Ctx, v: &Volume, mv: Microversion, view
         "snapshot_id": v.snapshot_id, "source_volid": v.source_volid, "metadata": metadata,
         "links": [{"rel": "self", "href": format!("{base}/volume/v3/{}/volumes/{}", v.project_id, v.id)},
                   {"rel": "bookmark", "href": format!("{base}/volume/{}/volumes/{}", v.project_id, v.id)}],
-        "user_id": v.user_id, "bootable": if v.bootable { "true" } else { "false" }, "encrypted": false,
+        "user_id": v.user_id, "bootable": if v.bootable { "true" } else { "false" }, "encrypted": v.encrypted(),
         "replication_status": Value::Null, "consistencygroup_id": Value::Null, "multiattach": v.multiattach,
     });
     if admin {
@@ -313,6 +313,10 @@ async fn volume_view(s: &AppState, ctx: &Ctx, v: &Volume, mv: Microversion, view
     }
     if mv.at_least(63) {
         o["volume_type_id"] = json!(vtype.id);
+    }
+    if mv.at_least(64) {
+        // The key's id (here the id of the volume's own wrapped key row, never the key).
+        o["encryption_key_id"] = json!(v.encryption_key_id);
     }
     if mv.at_least(65) {
         o["consumes_quota"] = json!(true);

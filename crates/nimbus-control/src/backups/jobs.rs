@@ -462,8 +462,10 @@ impl JobHandler for BackupJob {
                     .ok_or_else(|| Error::Conflict(format!("volume {vid} is no longer waiting for this restore")))?;
                 control.assemble_restore(&b, &v).await?;
                 let existing = !restores_to_new(job);
-                let format = VolumeFormat::for_volume(v.multiattach);
-                control.drivers().volumes.restore_from_scratch(&v.id, format, v.size_gb, existing).await?;
+                // An encrypted backup's bytes open with its key, which the volume took when the
+                // restore was asked for.
+                let layout = control.volume_layout(&v).await?;
+                control.drivers().volumes.restore_from_scratch(&v.id, &layout, v.size_gb, existing).await?;
                 Ok(Next)
             }
             (RESTORE_BACKUP_JOB, _) => {

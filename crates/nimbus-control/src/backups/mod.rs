@@ -202,10 +202,19 @@ impl Control {
             )));
         }
         let parent = if req.incremental {
-            let latest = existing.iter().rev().find(|b| b.status == "available").ok_or_else(|| {
+            // Its chunks join the parent's: an encrypted volume's parent must hold
+            // ciphertext under the volume's key (a restore from elsewhere may have changed it).
+            let mut latest = None;
+            for b in existing.iter().rev().filter(|b| b.status == "available") {
+                if self.same_volume_key(&mut tx, v.encryption_key_id.as_deref(), b.encryption_key_id.as_deref()).await?
+                {
+                    latest = Some(b.id.clone());
+                    break;
+                }
+            }
+            Some(latest.ok_or_else(|| {
                 Error::bad_request("Invalid backup: No backups available to do an incremental backup.")
-            })?;
-            Some(latest.id.clone())
+            })?)
         } else {
             None
         };
@@ -241,6 +250,8 @@ impl Control {
             volume_metadata: v.metadata.clone(),
             server_id: req.server_id.clone(),
             snapshot_id: snapshot.as_ref().map(|s| s.id.clone()),
+            // The backup's chunks are the volume's ciphertext: it keeps its own key copy.
+            encryption_key_id: self.copy_volume_key(&mut tx, v.encryption_key_id.as_deref()).await?,
         };
         repo::insert(&mut tx, &b).await?;
         if let Some(mut s) = snapshot {
@@ -279,12 +290,19 @@ impl Control {
                 b.status
             )));
         }
-        let record = serde_json::json!({
+        let mut record = serde_json::json!({
             "id": b.id, "source_backup_id": b.id, "project_id": b.project_id, "volume_id": b.volume_id,
             "name": b.name, "description": b.description, "size": b.size_gb,
             "availability_zone": b.availability_zone, "metadata": b.metadata, "volume_metadata": b.volume_metadata,
             "created_at": b.created_at, "data_timestamp": b.data_timestamp,
         });
+        if let Some(k) = &b.encryption_key_id {
+            // Wrapped by the region's volume key: the record opens nothing outside this region.
+            let row = volumes_repo::get_key(&mut c, k)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("the key of backup {} is gone", b.id)))?;
+            record["encryption_key"] = serde_json::json!({"wrapped": row.wrapped, "aes_bits": row.aes_bits});
+        }
         Ok((BACKUP_SERVICE.into(), base64::engine::general_purpose::STANDARD.encode(record.to_string())))
     }
 
@@ -362,6 +380,25 @@ impl Control {
             volume_metadata: text("volume_metadata").unwrap_or_else(|| "{}".into()),
             server_id: None,
             snapshot_id: None,
+            encryption_key_id: match r["encryption_key"]["wrapped"].as_str() {
+                // The record carries the key wrapped by this region's volume key: only this
+                // region opens it.
+                Some(wrapped) => {
+                    self.drivers().volumes.open_key(wrapped, 256).map_err(|_| bad())?;
+                    let row = volumes_repo::VolumeKeyRow {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        wrapped: wrapped.to_string(),
+                        aes_bits: r["encryption_key"]["aes_bits"]
+                            .as_i64()
+                            .filter(|b| [128, 256].contains(b))
+                            .ok_or_else(bad)?,
+                        created_at: now,
+                    };
+                    volumes_repo::insert_key(&mut tx, &row).await?;
+                    Some(row.id)
+                }
+                None => None,
+            },
         };
         repo::insert(&mut tx, &b).await?;
         let params = serde_json::json!({"backup_id": b.id, "volume_id": b.volume_id,
@@ -598,9 +635,13 @@ impl Control {
                         v.size_gb, b.size_gb
                     )));
                 }
+                let old_key = self.take_backup_key(&mut tx, &mut v, &b).await?;
                 v.status = "restoring-backup".into();
                 v.updated_at = Some(now_ms());
                 v.version = volumes_repo::update(&mut tx, &v).await?;
+                if let Some(k) = old_key {
+                    volumes_repo::delete_key(&mut tx, &k).await?;
+                }
                 v
             }
             (RestoreTarget::New { .. }, None) => {

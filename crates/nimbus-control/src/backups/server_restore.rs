@@ -17,7 +17,6 @@ use crate::volumes::messages::{MessageAction, MessageDetail, MessageResource};
 use crate::{Control, Ctx};
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
-use nimbus_drivers::volume_files::VolumeFormat;
 use nimbus_store::backups::{self as repo, BackupFilter};
 use nimbus_store::jobs::Job;
 use nimbus_store::volumes as volumes_repo;
@@ -136,9 +135,13 @@ impl Control {
         }
         let now = now_ms();
         for (mut b, mut v) in changes {
+            let old_key = self.take_backup_key(&mut tx, &mut v, &b).await?;
             v.status = "restoring-backup".into();
             v.updated_at = Some(now);
             volumes_repo::update(&mut tx, &v).await?;
+            if let Some(k) = old_key {
+                volumes_repo::delete_key(&mut tx, &k).await?;
+            }
             b.status = "restoring".into();
             b.updated_at = Some(now);
             repo::update(&mut tx, &b).await?;
@@ -188,8 +191,8 @@ impl JobHandler for RestoreServer {
                 .filter(|v| v.status == "restoring-backup")
                 .ok_or_else(|| Error::Conflict(format!("volume {vid} is no longer waiting for this restore")))?;
             control.assemble_restore(&b, &v).await?;
-            let format = VolumeFormat::for_volume(v.multiattach);
-            control.drivers().volumes.restore_from_scratch(&v.id, format, v.size_gb, true).await?;
+            let layout = control.volume_layout(&v).await?;
+            control.drivers().volumes.restore_from_scratch(&v.id, &layout, v.size_gb, true).await?;
             return Ok(StepOutcome::Next);
         }
         let mut tx = control.store().write().await?;

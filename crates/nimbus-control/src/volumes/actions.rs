@@ -227,6 +227,16 @@ impl Control {
         // Shareable volumes are raw files, others QCOW2: a change between them rewrites the
         // data, which only a detached volume without snapshots (they live in the QCOW2 file)
         // allows.
+        // Encryption is fixed for a volume's life (its data would need rewriting under a key):
+        // the type's encryption may not change (an EVS volume encrypted by its own flag
+        // stays encrypted under any plaintext type).
+        let (was, will) = (
+            self.type_encryption_bits(&mut tx, &v.type_id).await?.is_some(),
+            self.type_encryption_bits(&mut tx, &t.id).await?.is_some(),
+        );
+        if was != will {
+            return Err(Error::bad_request("Invalid input received: Retype cannot change encryption requirements."));
+        }
         let shareable = super::types::type_is_multiattach(&t);
         let convert = shareable != v.multiattach;
         if convert {

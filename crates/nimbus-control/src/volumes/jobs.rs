@@ -14,7 +14,7 @@ use crate::Control;
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
 use nimbus_drivers::hypervisor::{GuestState, VolumeDisk};
-use nimbus_drivers::volume_files::VolumeFormat;
+use nimbus_drivers::volume_files::{Layout, VolumeFormat};
 use nimbus_store::jobs::Job;
 use nimbus_store::volumes::{self as repo, Volume};
 use std::sync::Arc;
@@ -55,14 +55,15 @@ pub(super) async fn volume_disk(control: &Control, v: &Volume) -> Result<VolumeD
         let mut c = control.store().read().await?;
         control.type_qos(&mut c, &vtype).await?
     };
-    let format = format_of(v);
+    let layout = control.volume_layout(v).await?;
     Ok(VolumeDisk {
         id: v.id.clone(),
-        path: control.drivers().volumes.path(&v.id, format),
-        format: format.name().into(),
+        path: control.drivers().volumes.path(&v.id, layout.format),
+        format: layout.format.name().into(),
         shared: v.multiattach,
         read_only: v.readonly(),
         qos: super::disk_qos(qos.as_ref()),
+        key: layout.key,
     })
 }
 
@@ -123,6 +124,7 @@ impl JobHandler for CreateVolume {
             return Ok(StepOutcome::Done);
         }
         let files = &control.drivers().volumes;
+        let layout = control.volume_layout(&v).await?;
         let snapshot = match &v.snapshot_id {
             Some(sid) => {
                 let mut c = control.store().read().await?;
@@ -147,26 +149,26 @@ impl JobHandler for CreateVolume {
             if format_of(&src) == VolumeFormat::Qcow2 {
                 let name = format!("clone-{}", v.id);
                 control.internal_snapshot(&src, &name, true).await?;
-                files.create_from_snapshot(&v.id, format_of(&v), &src.id, &name, v.size_gb).await?;
+                files.create_from_snapshot(&v.id, &layout, &src.id, &name, v.size_gb).await?;
                 control.internal_snapshot(&src, &name, false).await?;
             } else {
                 let path = files.path(&src.id, format_of(&src));
-                files.create_from(&v.id, format_of(&v), &path, Some(format_of(&src).name()), v.size_gb).await?;
+                files.copy_stored(&v.id, &layout, &path, Some(format_of(&src).name()), v.size_gb).await?;
             }
         } else {
             match (&snapshot, &v.image_id) {
                 (Some(snap), _) => {
                     let name = super::snapshots::snapshot_name(&snap.id);
-                    files.create_from_snapshot(&v.id, format_of(&v), &snap.volume_id, &name, v.size_gb).await?;
+                    files.create_from_snapshot(&v.id, &layout, &snap.volume_id, &name, v.size_gb).await?;
                 }
                 (None, Some(image)) => {
                     let src = control.drivers().images.path(image);
-                    files.create_from(&v.id, format_of(&v), &src, None, v.size_gb).await?;
+                    files.create_from(&v.id, &layout, &src, None, v.size_gb).await?;
                 }
                 (None, None) if v.snapshot_id.is_some() => {
                     return Err(Error::Conflict(format!("the snapshot volume {} was made from is gone", v.id)))
                 }
-                (None, None) => files.create(&v.id, format_of(&v), v.size_gb).await?,
+                (None, None) => files.create(&v.id, &layout, v.size_gb).await?,
             }
         }
         let mut tx = control.store().write().await?;
@@ -233,7 +235,7 @@ impl JobHandler for ExtendVolume {
             }
         }
         if !grown_by_qemu {
-            control.drivers().volumes.grow(&v.id, format_of(&v), new_size).await?;
+            control.drivers().volumes.grow(&v.id, &control.volume_layout(&v).await?, new_size).await?;
         }
         let back_to = if p["from_status"] == "in-use" { "in-use" } else { "available" };
         let vtype = control.volume_type_of(&v).await?;
@@ -289,7 +291,8 @@ impl JobHandler for RetypeVolume {
         if let Some(shareable) = p["shareable"].as_bool() {
             // A detached volume changing format: its data is rewritten, then the row says so.
             let (from, to) = (VolumeFormat::for_volume(v.multiattach), VolumeFormat::for_volume(shareable));
-            control.drivers().volumes.convert(&v.id, from, to, v.size_gb).await?;
+            let to = Layout { format: to, key: control.volume_layout(&v).await?.key };
+            control.drivers().volumes.convert(&v.id, from, &to, v.size_gb).await?;
             let mut tx = control.store().write().await?;
             if let Some(mut now) = repo::get(&mut tx, &id).await?.filter(|v| v.status == "retyping") {
                 now.multiattach = shareable;
@@ -366,13 +369,15 @@ impl JobHandler for UploadVolume {
         if step == 0 {
             let out = control.drivers().images.path(&image_id).with_extension("export");
             let files = &control.drivers().volumes;
-            if format_of(&v) == VolumeFormat::Qcow2 {
+            // The image is what the guest sees: an encrypted volume's is decrypted.
+            let layout = control.volume_layout(&v).await?;
+            if layout.format == VolumeFormat::Qcow2 {
                 let name = format!("upload-{image_id}");
                 control.internal_snapshot(&v, &name, true).await?;
-                files.export(&v.id, VolumeFormat::Qcow2, Some(&name), &out, &disk_format).await?;
+                files.export(&v.id, &layout, Some(&name), &out, &disk_format).await?;
                 control.internal_snapshot(&v, &name, false).await?;
             } else {
-                files.export(&v.id, VolumeFormat::Raw, None, &out, &disk_format).await?;
+                files.export(&v.id, &layout, None, &out, &disk_format).await?;
             }
             return Ok(StepOutcome::Next);
         }

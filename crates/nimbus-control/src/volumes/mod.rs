@@ -9,6 +9,7 @@
 mod actions;
 mod attach;
 pub mod backends;
+pub(crate) mod encryption;
 mod groups;
 mod jobs;
 pub(crate) mod messages;
@@ -29,6 +30,7 @@ use std::collections::BTreeMap;
 pub use actions::VolumeUpload;
 pub(crate) use attach::data_device;
 pub use attach::{ATTACH_JOB, DETACH_JOB, MAX_VOLUMES_PER_SERVER};
+pub use encryption::EncryptionSpec;
 pub use groups::{GroupCreate, GroupSource, GroupUpdate, GROUP_RESET_STATUSES};
 pub use jobs::{register_jobs, CREATE_JOB, DELETE_JOB, EXTEND_JOB, RETYPE_JOB, UPLOAD_JOB};
 pub(crate) use snapshots::snapshot_name;
@@ -387,12 +389,17 @@ impl Control {
                 )));
             }
         }
-        // Seed 6.2.1: system disks 1 GB - 32 TB, data disks from the configured minimum.
-        let min = if image.is_some() { 1 } else { self.config().volume_min_gb };
+        // Seed 6.2.1: system disks 1 GB - 32 TB, data disks from the configured minimum. A
+        // copy of a system disk (a clone, a snapshot's or a backup's restore) is one too.
+        let system_copy =
+            snapshot.as_ref().and_then(|(_, v)| v.as_ref()).or(source.as_ref()).is_some_and(|v| v.bootable)
+                || restoring.is_some();
+        let system = image.is_some() || system_copy;
+        let min = if system { 1 } else { self.config().volume_min_gb };
         if !(min..=MAX_VOLUME_GB).contains(&size) {
             return Err(Error::bad_request(format!(
                 "Invalid input received: the size of a {} must be {min} to {MAX_VOLUME_GB} GB, not {size}.",
-                if image.is_some() { "system disk" } else { "data disk" }
+                if system { "system disk" } else { "data disk" }
             )));
         }
         if let Some(img) = &image {
@@ -426,6 +433,36 @@ impl Control {
         if let Some(g) = &req.group_id {
             self.check_new_member(&mut *tx, ctx, g, &vtype.id, &zone).await?;
         }
+        // Encryption: a copy is encrypted as its source (with its own copy of the key), a
+        // restore as its backup; otherwise the type (Cinder) or the EVS flag decides.
+        let evs_encrypted = encryption::evs_asks_encryption(&req.metadata)?;
+        let type_bits = self.type_encryption_bits(&mut *tx, &vtype.id).await?;
+        let inherited = match (copied_from, restoring) {
+            (Some(src), _) => Some((src.encryption_key_id.clone(), "its source volume")),
+            (None, Some(bid)) => {
+                let b =
+                    nimbus_store::backups::get(&mut *tx, bid).await?.ok_or_else(|| Error::not_found("backup", bid))?;
+                Some((b.encryption_key_id, "the backup"))
+            }
+            (None, None) => None,
+        };
+        let encryption_key_id = match inherited {
+            Some((key, what)) => {
+                if req.volume_type.is_some() && type_bits.is_some() != key.is_some() {
+                    return Err(Error::bad_request(format!(
+                        "Invalid input received: volume type {} is {}encrypted and {what} is {}: a copy keeps its                          source's encryption.",
+                        vtype.name,
+                        if type_bits.is_some() { "" } else { "not " },
+                        if key.is_some() { "encrypted" } else { "not" },
+                    )));
+                }
+                self.copy_volume_key(&mut *tx, key.as_deref()).await?
+            }
+            None => match type_bits.or(evs_encrypted.then_some(256)) {
+                Some(bits) => Some(self.new_volume_key(&mut *tx, bits).await?),
+                None => None,
+            },
+        };
         self.check_per_volume_quota(&mut *tx, &project, size).await?;
         self.charge_space(&mut *tx, &project, &vtype.id, Space::volume(size)).await?;
         let now = now_ms();
@@ -456,6 +493,7 @@ impl Control {
             updated_at: Some(now),
             version: 0,
             group_id: req.group_id.clone(),
+            encryption_key_id,
         };
         repo::insert(&mut *tx, &v).await?;
         let job = match restoring {

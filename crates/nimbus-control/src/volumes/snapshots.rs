@@ -416,7 +416,8 @@ impl JobHandler for RevertVolume {
     async fn run_step(&self, control: &Control, job: &Job, _step: i64) -> Result<StepOutcome, Error> {
         let (s, v) = load_pair(control, job).await?;
         let (Some(s), Some(v)) = (s, v.filter(|v| v.status == "reverting")) else { return Ok(StepOutcome::Done) };
-        control.drivers().volumes.revert(&v.id, &snapshot_name(&s.id), v.size_gb).await?;
+        let layout = control.volume_layout(&v).await?;
+        control.drivers().volumes.revert(&v.id, &snapshot_name(&s.id), &layout, v.size_gb).await?;
         control.snapshot_status(&s.id, "restoring", "available").await?;
         control.volume_status(&v.id, "reverting", "available").await?;
         Ok(StepOutcome::Done)

@@ -52,6 +52,9 @@ pub struct VolumeDisk {
     pub read_only: bool,
     /// I/O limits; zero is unlimited.
     pub qos: DiskQos,
+    /// The passphrase of an encrypted volume (the guest sees plaintext through QEMU's
+    /// `luks` driver).
+    pub key: Option<crate::volume_crypt::VolumeKey>,
 }
 
 /// A disk's I/O limits, 0 for none. A total limit and the read or write ones of the same

@@ -56,6 +56,8 @@ macro_rules! raw_qmp {
 }
 raw_qmp!(BlockdevAdd, "blockdev-add");
 raw_qmp!(BlockdevDel, "blockdev-del");
+raw_qmp!(ObjectAdd, "object-add");
+raw_qmp!(ObjectDel, "object-del");
 raw_qmp!(DeviceAdd, "device_add");
 raw_qmp!(DeviceDel, "device_del");
 raw_qmp!(QomList, "qom-list");
@@ -79,17 +81,42 @@ fn volume_device(volume_id: &str) -> String {
     format!("vol-{safe}")
 }
 
-/// The `blockdev-add` arguments of a volume.
+/// The QEMU object id of an encrypted volume's passphrase.
+fn volume_secret(volume_id: &str) -> String {
+    let hex: String = volume_id.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    format!("key-{hex}")
+}
+
+/// The `blockdev-add` arguments of a volume. An encrypted volume's root node is QEMU's
+/// `luks` driver over the container (named after the volume as any volume's root node is,
+/// so limits, resizes and snapshots reach it alike: QEMU passes internal snapshots down to
+/// the container), opened with the passphrase object [`volume_secret`].
 fn volume_blockdev(disk: &VolumeDisk) -> Value {
     let mut file = json!({"driver": "file", "filename": disk.path, "discard": "unmap"});
     if disk.shared {
         // Other guests have the file open too: QEMU's image locking would refuse them.
         file["locking"] = json!("off");
     }
-    json!({
-        "driver": disk.format, "node-name": volume_node(&disk.id), "discard": "unmap",
-        "read-only": disk.read_only, "cache": {"direct": false, "no-flush": false}, "file": file,
-    })
+    let cache = json!({"direct": false, "no-flush": false});
+    let container = json!({
+        "driver": disk.format, "discard": "unmap", "read-only": disk.read_only, "cache": cache, "file": file,
+    });
+    match &disk.key {
+        None => {
+            let mut node = container;
+            node["node-name"] = json!(volume_node(&disk.id));
+            node
+        }
+        Some(_) => {
+            let mut data = container;
+            // Node names are at most 31 characters: the container's differs by its prefix.
+            data["node-name"] = json!(format!("d{}", &volume_node(&disk.id)[1..]));
+            json!({
+                "driver": "luks", "node-name": volume_node(&disk.id), "key-secret": volume_secret(&disk.id),
+                "discard": "unmap", "read-only": disk.read_only, "cache": cache, "file": data,
+            })
+        }
+    }
 }
 
 /// The qdev id of the boot disk (a volume's too when the guest boots from one).
@@ -290,6 +317,17 @@ impl Qemu {
             .unwrap_or_default())
     }
 
+    /// Drops an encrypted volume's passphrase object once its disk is gone (nothing for a
+    /// volume without one); the detach is then complete.
+    async fn drop_volume_secret(qmp: &Qmp, volume_id: &str) -> Result<bool, Error> {
+        match qmp.execute(ObjectDel(json!({"id": volume_secret(volume_id)}))).await {
+            Err(e) if !qmp_error_is(&e, &["not found", "Cannot find", "No object"]) => {
+                Err(internal("QMP object-del", e))
+            }
+            _ => Ok(true),
+        }
+    }
+
     /// Whether the guest's QEMU has a block node of that name.
     async fn has_node(qmp: &Qmp, node: &str) -> Result<bool, Error> {
         let nodes = qmp
@@ -403,6 +441,15 @@ impl Qemu {
             "-device".into(),
             "virtio-blk-pci,id=config-drive,drive=config,addr=0x4".into(),
         ];
+        // Encrypted volumes' passphrases, read from the descriptors after the TAPs'.
+        for (i, disk) in spec.root_volume.iter().chain(&spec.volumes).filter(|d| d.key.is_some()).enumerate() {
+            a.push("-object".into());
+            a.push(format!(
+                "secret,id={},file=/dev/fd/{}",
+                volume_secret(&disk.id),
+                TAP_FD_BASE + spec.nics.len() as i32 + i as i32
+            ));
+        }
         for (slot, disk) in (FIRST_VOLUME_SLOT..).zip(&spec.volumes) {
             a.push("-blockdev".into());
             a.push(volume_blockdev(disk).to_string());
@@ -554,18 +601,30 @@ impl Hypervisor for Qemu {
             crate::netns::plug_tap(nic).await?;
             taps.push(fd);
         }
-        let raw: Vec<i32> = taps.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
+        // Then each encrypted volume's passphrase in a memory file, in the order `args` names
+        // them: never on the command line, which any local user may read.
+        let mut secrets = Vec::new();
+        for disk in spec.root_volume.iter().chain(&spec.volumes) {
+            if let Some(key) = &disk.key {
+                secrets.push(crate::volume_crypt::secret_fd(key.passphrase().as_bytes())?);
+            }
+        }
+        let raw: Vec<i32> = taps
+            .iter()
+            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .chain(secrets.iter().map(std::os::fd::AsRawFd::as_raw_fd))
+            .collect();
         let mut cmd = tokio::process::Command::new("qemu-system-x86_64");
         cmd.args(self.args(spec));
         if !raw.is_empty() {
-            // SAFETY: between fork and exec only dup2(2), which is async-signal-safe; the
-            // descriptors stay open in this process until the command has run.
+            // SAFETY: between fork and exec only dup2(2) and fcntl(2), which are
+            // async-signal-safe; the descriptors stay open here until the command has run.
+            // The source descriptors are above the targets' range in practice; one that is
+            // a target already is only made inheritable.
             unsafe {
                 cmd.pre_exec(move || {
                     for (i, fd) in raw.iter().enumerate() {
-                        if libc::dup2(*fd, TAP_FD_BASE + i as i32) < 0 {
-                            return Err(std::io::Error::last_os_error());
-                        }
+                        crate::volume_crypt::hand_over(*fd, TAP_FD_BASE + i as i32)?;
                     }
                     Ok(())
                 });
@@ -573,6 +632,7 @@ impl Hypervisor for Qemu {
         }
         let out = cmd.output().await.map_err(|e| internal("running qemu-system-x86_64", e))?;
         drop(taps);
+        drop(secrets);
         if !out.status.success() {
             return Err(Error::Internal(format!(
                 "QEMU did not start: {}",
@@ -670,6 +730,15 @@ impl Hypervisor for Qemu {
             let node = volume_node(&disk.id);
             // A retried step may find the node of an earlier attempt (added, not plugged).
             if !Self::has_node(&qmp, &node).await? {
+                if let Some(key) = &disk.key {
+                    // Over the monitor's socket: the passphrase is on no command line.
+                    let secret = json!({"qom-type": "secret", "id": volume_secret(&disk.id), "data": key.passphrase()});
+                    if let Err(e) = qmp.execute(ObjectAdd(secret)).await {
+                        if !qmp_error_is(&e, &["already exists", "Duplicate"]) {
+                            return Err(internal("QMP object-add", e));
+                        }
+                    }
+                }
                 qmp.execute(BlockdevAdd(volume_blockdev(disk))).await.map_err(|e| {
                     if qmp_error_is(&e, &["write\" lock", "Failed to get"]) {
                         Error::Conflict(format!("volume {} is in use by another guest", disk.id))
@@ -731,8 +800,10 @@ impl Hypervisor for Qemu {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             match qmp.execute(BlockdevDel(json!({"node-name": node.clone()}))).await {
-                Ok(_) => return Ok(true),
-                Err(e) if qmp_error_is(&e, &["Failed to find node", "Cannot find"]) => return Ok(true),
+                Ok(_) => return Self::drop_volume_secret(&qmp, volume_id).await,
+                Err(e) if qmp_error_is(&e, &["Failed to find node", "Cannot find"]) => {
+                    return Self::drop_volume_secret(&qmp, volume_id).await
+                }
                 Err(e) if qmp_error_is(&e, &["in use"]) && tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
