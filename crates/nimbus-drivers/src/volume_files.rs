@@ -65,6 +65,8 @@ pub struct VolumeFiles {
     root: PathBuf,
     /// Wraps the passphrases of encrypted volumes for the store.
     keys: RegionKey,
+    /// Whether that key was made at this start (see [`Self::key_created`]).
+    key_created: bool,
 }
 
 impl std::fmt::Debug for VolumeFiles {
@@ -96,8 +98,14 @@ impl VolumeFiles {
         let root = root.into();
         std::fs::create_dir_all(&root)?;
         let key_path = root.parent().unwrap_or(&root).join("keys").join("evs.key");
-        let (keys, _) = RegionKey::load_or_create(&key_path)?;
-        Ok(VolumeFiles { root, keys })
+        let (keys, key_created) = RegionKey::load_or_create(&key_path)?;
+        Ok(VolumeFiles { root, keys, key_created })
+    }
+
+    /// Whether the region's volume key was created at this start: encrypted volumes made
+    /// before would not open with it (the old key must come back from a backup).
+    pub fn key_created(&self) -> bool {
+        self.key_created
     }
 
     /// A new volume key for AES-`aes_bits` XTS, and its wrapped form for the store.

@@ -800,6 +800,11 @@ pub async fn get_key(c: &mut AnyConnection, id: &str) -> Result<Option<VolumeKey
     sqlx::query_as("SELECT * FROM volume_keys WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
 }
 
+/// How many keys exist (encrypted volumes and their backups).
+pub async fn count_keys(c: &mut AnyConnection) -> Result<i64, Error> {
+    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM volume_keys").fetch_one(c).await.map_err(db_error)
+}
+
 /// Destroys a key (nothing if it is gone).
 pub async fn delete_key(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
     let r = sqlx::query("DELETE FROM volume_keys WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;

@@ -168,6 +168,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(data_dir.join("keys").join("obs-sse.key"));
         bail!("{e}");
     }
+    if let Err(e) = control.check_volume_key().await {
+        let _ = std::fs::remove_file(data_dir.join("keys").join("evs.key"));
+        bail!("{e}");
+    }
     match control.sweep_object_partials().await {
         Ok(0) => {}
         Ok(n) => println!("  removed {n} partial object upload(s) a crash left"),

@@ -1351,6 +1351,8 @@ async fn setup_victim(region: &Region, admin: &str) -> Victim {
         ("server_id", server_id),
         ("server_group_id", server_group_id),
         ("key", "k".to_string()),
+        // The victim's type has no encryption: its fields are not found, changes forbidden.
+        ("encryption_id", "cipher".to_string()),
         ("class", "default".to_string()),
         ("extension_alias", "security-group".to_string()),
         ("network_id", network_id),

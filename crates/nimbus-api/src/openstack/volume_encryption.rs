@@ -41,6 +41,19 @@ fn view(e: &TypeEncryption) -> Value {
     })
 }
 
+/// What a create answers (Cinder's fields, without the record's times).
+fn created_view(e: &TypeEncryption) -> Value {
+    json!({
+        "volume_type_id": e.type_id, "encryption_id": e.encryption_id, "provider": e.provider,
+        "cipher": e.cipher, "key_size": e.key_size, "control_location": e.control_location,
+    })
+}
+
+/// What an update answers: the settings as they now are.
+fn updated_view(e: &TypeEncryption) -> Value {
+    json!({"provider": e.provider, "cipher": e.cipher, "key_size": e.key_size, "control_location": e.control_location})
+}
+
 /// The `encryption` object of a request body.
 fn spec_of(body: &Bytes) -> Result<EncryptionSpec, Error> {
     let doc: Value = parse_json(body)?;
@@ -95,7 +108,7 @@ async fn create(
 ) -> ApiResult {
     let spec = spec_of(&body)?;
     let e = s.control.create_type_encryption(&ctx, &type_id, spec).await?;
-    Ok(Json(json!({"encryption": view(&e)})).into_response())
+    Ok(Json(json!({"encryption": created_view(&e)})).into_response())
 }
 
 async fn update(
@@ -106,7 +119,7 @@ async fn update(
 ) -> ApiResult {
     let spec = spec_of(&body)?;
     let e = s.control.update_type_encryption(&ctx, &type_id, &encryption_id, spec).await?;
-    Ok(Json(json!({"encryption": view(&e)})).into_response())
+    Ok(Json(json!({"encryption": updated_view(&e)})).into_response())
 }
 
 async fn delete(

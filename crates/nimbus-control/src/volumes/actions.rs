@@ -230,10 +230,8 @@ impl Control {
         // Encryption is fixed for a volume's life (its data would need rewriting under a key):
         // the type's encryption may not change (an EVS volume encrypted by its own flag
         // stays encrypted under any plaintext type).
-        let (was, will) = (
-            self.type_encryption_bits(&mut tx, &v.type_id).await?.is_some(),
-            self.type_encryption_bits(&mut tx, &t.id).await?.is_some(),
-        );
+        let (was, will) =
+            (self.type_is_encrypted(&mut tx, &v.type_id).await?, self.type_is_encrypted(&mut tx, &t.id).await?);
         if was != will {
             return Err(Error::bad_request("Invalid input received: Retype cannot change encryption requirements."));
         }

@@ -87,6 +87,23 @@ impl Control {
         Ok(Layout { format, key: Some(key) })
     }
 
+    /// Refuses to serve when the region's volume key was just created but encrypted volumes
+    /// or backups exist: their keys are wrapped by the lost one (restore `DATA/keys/evs.key`
+    /// from a backup), and a new one would leave them unreadable for good.
+    pub async fn check_volume_key(&self) -> Result<(), Error> {
+        if !self.drivers().volumes.key_created() {
+            return Ok(());
+        }
+        let mut c = self.store().read().await?;
+        match repo::count_keys(&mut c).await? {
+            0 => Ok(()),
+            n => Err(Error::Internal(format!(
+                "the volume encryption key (keys/evs.key) is missing but {n} encrypted volume(s) or backup(s) \
+                 exist: restore the key from a backup"
+            ))),
+        }
+    }
+
     /// A new key row for a volume of a type encrypted as `encryption` says; its id.
     pub(crate) async fn new_volume_key(&self, c: &mut AnyConnection, aes: u16) -> Result<String, Error> {
         let (_, wrapped) = self.drivers().volumes.new_key(aes);
@@ -156,13 +173,22 @@ impl Control {
         Ok(vk)
     }
 
-    /// The AES key bits a type's new volumes get, if the type is encrypted.
+    /// Whether a type is encrypted.
+    pub(crate) async fn type_is_encrypted(&self, c: &mut AnyConnection, type_id: &str) -> Result<bool, Error> {
+        Ok(repo::type_encryption(c, type_id).await?.is_some())
+    }
+
+    /// The AES key bits a type's new volumes get, if the type is encrypted; a 400 naming
+    /// the type when its encryption is one this region cannot do.
     pub(crate) async fn type_encryption_bits(
         &self,
         c: &mut AnyConnection,
-        type_id: &str,
+        t: &nimbus_store::volumes::VolumeType,
     ) -> Result<Option<u16>, Error> {
-        Ok(repo::type_encryption(c, type_id).await?.map(|e| aes_bits(e.key_size)))
+        match repo::type_encryption(c, &t.id).await? {
+            None => Ok(None),
+            Some(e) => usable_bits(&t.name, &e).map(Some),
+        }
     }
 
     /// A type's encryption (`None`: the type is not encrypted), for anyone who may use it.
@@ -269,38 +295,35 @@ impl Control {
     }
 }
 
-/// Checks a request's fields and sets them on `e`.
+/// Checks a request's fields and sets them on `e`. As Cinder, any provider and cipher name
+/// is kept (the volume service judges them when a volume of the type is made); the key
+/// size is a whole number of bits and the location one of Cinder's two.
 fn apply_spec(e: &mut TypeEncryption, spec: EncryptionSpec) -> Result<(), Error> {
     if let Some(p) = spec.provider {
         let p = p.trim().to_string();
-        if !LUKS_PROVIDERS.contains(&p.as_str()) {
-            return Err(Error::bad_request(format!(
-                "Invalid input received: the encryption provider '{p}' is not supported here: use 'luks'."
-            )));
+        if p.is_empty() || p.len() > 255 {
+            return Err(Error::bad_request("Invalid input received: provider must be 1 to 255 characters."));
         }
         e.provider = p;
     }
     if let Some(c) = spec.cipher {
-        if c != CIPHER {
-            return Err(Error::bad_request(format!(
-                "Invalid input received: the cipher '{c}' is not supported here: use '{CIPHER}'."
-            )));
+        if c.len() > 255 {
+            return Err(Error::bad_request("Invalid input received: cipher is at most 255 characters."));
         }
         e.cipher = Some(c);
     }
     if let Some(k) = spec.key_size {
         let size = match &k {
-            serde_json::Value::Null => None,
             serde_json::Value::Number(n) => n.as_i64(),
             serde_json::Value::String(s) => s.trim().parse::<i64>().ok(),
             _ => None,
         };
         match (size, k.is_null()) {
             (_, true) => e.key_size = None,
-            (Some(s @ (256 | 512)), _) => e.key_size = Some(s),
+            (Some(s), _) if (0..=1 << 16).contains(&s) => e.key_size = Some(s),
             _ => {
                 return Err(Error::bad_request(format!(
-                    "Invalid input received: key_size is 256 (AES-128-XTS) or 512 (AES-256-XTS) bits, not {k}."
+                    "Invalid input received: key_size must be a whole number of bits of at least 0, not {k}."
                 )))
             }
         }
@@ -314,4 +337,21 @@ fn apply_spec(e: &mut TypeEncryption, spec: EncryptionSpec) -> Result<(), Error>
         e.control_location = l;
     }
     Ok(())
+}
+
+/// The AES key bits of a type's encryption, or why this region cannot encrypt that way.
+fn usable_bits(type_name: &str, e: &TypeEncryption) -> Result<u16, Error> {
+    let provider_ok = LUKS_PROVIDERS.contains(&e.provider.as_str());
+    let cipher_ok = e.cipher.as_deref().is_none_or(|c| c == CIPHER);
+    let size_ok = matches!(e.key_size, None | Some(256) | Some(512));
+    if provider_ok && cipher_ok && size_ok {
+        return Ok(aes_bits(e.key_size));
+    }
+    Err(Error::bad_request(format!(
+        "Invalid input received: volume type {type_name} asks for encryption this region cannot do (provider '{}', \
+         cipher '{}', key size {}): its volumes are LUKS ('luks'), '{CIPHER}', 256 or 512 bits.",
+        e.provider,
+        e.cipher.as_deref().unwrap_or("default"),
+        e.key_size.map(|k| k.to_string()).unwrap_or_else(|| "default".into()),
+    )))
 }

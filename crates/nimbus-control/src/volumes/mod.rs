@@ -436,7 +436,7 @@ impl Control {
         // Encryption: a copy is encrypted as its source (with its own copy of the key), a
         // restore as its backup; otherwise the type (Cinder) or the EVS flag decides.
         let evs_encrypted = encryption::evs_asks_encryption(&req.metadata)?;
-        let type_bits = self.type_encryption_bits(&mut *tx, &vtype.id).await?;
+        let type_bits = self.type_encryption_bits(&mut *tx, &vtype).await?;
         let inherited = match (copied_from, restoring) {
             (Some(src), _) => Some((src.encryption_key_id.clone(), "its source volume")),
             (None, Some(bid)) => {
