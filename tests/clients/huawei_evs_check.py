@@ -31,6 +31,11 @@ The checks (SDK operation names):
      by volume_id, UpdateSnapshot renames; a disk with a snapshot cannot be deleted (400);
      RollbackSnapshot puts the disk back; CreateVolume from the snapshot; DeleteSnapshot, then 404.
   h. DeleteVolume: a deleteVolume job SUCCESS, then 404 and not listed.
+  i. Tags: the disk is created with tag ``team=storage``; BatchCreateVolumeTags adds two (one
+     replacing team's value), ShowVolumeTags and ShowVolume show three, ListVolumeTags gives each
+     key's values, ListVolumesByTags (filter and count) finds the disk by tag and name and not by a
+     value it lacks, BatchDeleteVolumeTags removes one; refused: an 11th tag, a key with a space,
+     deleting a tag the disk lacks.
 
 Prints ``ok: ...`` or ``FAIL: ...`` per check, then ``evs: N passed, M failed``; exits 1 if
 anything failed.
@@ -49,6 +54,18 @@ from huaweicloudsdkcore.exceptions.exceptions import (
     ServiceResponseException,
 )
 from huaweicloudsdkevs.v2 import (
+    BatchCreateVolumeTagsRequest,
+    BatchCreateVolumeTagsRequestBody,
+    BatchDeleteVolumeTagsRequest,
+    BatchDeleteVolumeTagsRequestBody,
+    DeleteTagsOption,
+    ListVolumeTagsRequest,
+    ListVolumesByTagsRequest,
+    ListVolumesByTagsRequestBody,
+    Match,
+    ShowVolumeTagsRequest,
+    Tag,
+    TagsForListVolumes,
     BssParamForCreateVolume,
     CinderListAvailabilityZonesRequest,
     CinderListVolumeTypesRequest,
@@ -213,7 +230,7 @@ def status_of(resp):
 
 
 def create_volume_request(size=10, volume_type=VOLUME_TYPE, name=NAME, az="", client_token=None,
-                          backup_id=None, snapshot_id=None):
+                          backup_id=None, snapshot_id=None, tags=None):
     """CreateVolume (v2.1). `create_for_volume_id=true` asks Huawei to answer the new ids in
     `volume_ids` (without it only the job id comes back)."""
     volume = CreateVolumeOption(
@@ -227,6 +244,7 @@ def create_volume_request(size=10, volume_type=VOLUME_TYPE, name=NAME, az="", cl
         count=1,
         backup_id=backup_id,
         snapshot_id=snapshot_id,
+        tags=tags,
     )
     body = CreateVolumeRequestBody(volume=volume, bss_param=BssParamForCreateVolume(charging_mode="postPaid"))
     return CreateVolumeRequest(x_client_token=client_token, body=body)
@@ -473,7 +491,7 @@ def run_evs(evs, state):
     if az is None:
         R.skip("EVS the rest of the checks", "no availability zone")
         return None
-    create = create_volume_request(az=az, client_token=str(uuid.uuid4()))
+    create = create_volume_request(az=az, client_token=str(uuid.uuid4()), tags={"team": "storage"})
     first = R.run(f"EVS CreateVolume (POST /v2.1/{{project_id}}/cloudvolumes) 10 GB {VOLUME_TYPE} answers "
                   "job_id and volume_ids", check_create, evs, create)
     if first is None:
@@ -498,6 +516,8 @@ def run_evs(evs, state):
     R.run("EVS ResizeVolume (POST /v2.1/.../cloudvolumes/{id}/action os-extend) 10 -> 20 GB through a job",
           check_resize, evs, vol, 20)
 
+    run_tags(evs, vol)
+
     R.run("EVS CreateVolume of 5 GB (data disks are 10-32768 GB) -> 400", check_create_refused, evs,
           create_volume_request(size=5, az=az), state["volumes"])
     R.run("EVS CreateVolume of 32769 GB -> 400", check_create_refused, evs,
@@ -511,6 +531,87 @@ def run_evs(evs, state):
     R.run("EVS ShowVolume of an unknown disk id -> 404", refused,
           lambda: evs.show_volume(ShowVolumeRequest(volume_id=str(uuid.uuid4()))), (404,))
     return az, vol
+
+
+def tag_action(evs, volume_id, add, tags):
+    if add:
+        body = BatchCreateVolumeTagsRequestBody(action="create", tags=[Tag(key=k, value=v) for k, v in tags.items()])
+        return evs.batch_create_volume_tags(BatchCreateVolumeTagsRequest(volume_id=volume_id, body=body))
+    body = BatchDeleteVolumeTagsRequestBody(action="delete", tags=[DeleteTagsOption(key=k) for k in tags])
+    return evs.batch_delete_volume_tags(BatchDeleteVolumeTagsRequest(volume_id=volume_id, body=body))
+
+
+def volume_tags(evs, volume_id):
+    resp = evs.show_volume_tags(ShowVolumeTagsRequest(volume_id=volume_id))
+    ok_status(resp, "ShowVolumeTags")
+    return {t.key: t.value for t in (resp.tags or [])}
+
+
+def check_tags_added(evs, vol):
+    expect(volume_tags(evs, vol) == {"team": "storage"}, f"created with team=storage: {volume_tags(evs, vol)}")
+    resp = tag_action(evs, vol, True, {"team": "blocks", "env": "test"})
+    ok_status(resp, "BatchCreateVolumeTags", (204,))
+    want = {"team": "blocks", "env": "test"}
+    got = volume_tags(evs, vol)
+    expect(got == want, f"ShowVolumeTags: {got}, expected {want}")
+    shown = show_volume(evs, vol)
+    expect(shown.tags == want, f"ShowVolume tags: {shown.tags}, expected {want}")
+
+
+def check_project_tags(evs):
+    resp = evs.list_volume_tags(ListVolumeTagsRequest())
+    ok_status(resp, "ListVolumeTags")
+    expect(resp.tags.get("team") == ["blocks"] and resp.tags.get("env") == ["test"], f"ListVolumeTags: {resp.tags}")
+
+
+def by_tags(evs, action, tags, name=None):
+    body = ListVolumesByTagsRequestBody(
+        action=action,
+        tags=[TagsForListVolumes(key=k, values=v) for k, v in tags.items()],
+        matches=[Match(key="resource_name", value=name)] if name else None,
+        limit=10 if action == "filter" else None,
+        offset=0 if action == "filter" else None,
+    )
+    resp = evs.list_volumes_by_tags(ListVolumesByTagsRequest(body=body))
+    ok_status(resp, "ListVolumesByTags")
+    return resp
+
+
+def check_by_tags(evs, vol):
+    found = by_tags(evs, "filter", {"team": ["blocks", "other"], "env": []}, name=RENAMED)
+    ids = [r.resource_id for r in (found.resources or [])]
+    expect(ids == [vol] and found.total_count == 1, f"filter by tags and name: {ids}, total {found.total_count}")
+    expect(found.resources[0].resource_detail.id == vol, "resource_detail is the disk")
+    none = by_tags(evs, "count", {"team": ["other"]})
+    expect(none.total_count == 0, f"count of team=other: {none.total_count}")
+
+
+def check_no_tags(evs):
+    resp = evs.list_volume_tags(ListVolumeTagsRequest())
+    ok_status(resp, "ListVolumeTags")
+    expect(not resp.tags, f"tags left: {resp.tags}")
+
+
+def check_tag_deleted(evs, vol):
+    ok_status(tag_action(evs, vol, False, {"env": ""}), "BatchDeleteVolumeTags", (204,))
+    got = volume_tags(evs, vol)
+    expect(got == {"team": "blocks"}, f"after the delete: {got}")
+
+
+def run_tags(evs, vol):
+    R.run("EVS tags: created with one; BatchCreateVolumeTags (POST .../cloudvolumes/{id}/tags/action) adds and "
+          "replaces; ShowVolumeTags and ShowVolume show them", check_tags_added, evs, vol)
+    R.run("EVS ListVolumeTags (GET /v2/{project_id}/cloudvolumes/tags) gives each key's values",
+          check_project_tags, evs)
+    R.run("EVS ListVolumesByTags (POST .../cloudvolumes/resource_instances/action) filter and count",
+          check_by_tags, evs, vol)
+    R.run("EVS BatchCreateVolumeTags beyond 10 tags -> 400", refused,
+          lambda: tag_action(evs, vol, True, {f"k{i}": "v" for i in range(10)}))
+    R.run("EVS BatchCreateVolumeTags with the key 'bad key' -> 400", refused,
+          lambda: tag_action(evs, vol, True, {"bad key": "v"}))
+    R.run("EVS BatchDeleteVolumeTags of a tag the disk lacks -> 4xx", refused,
+          lambda: tag_action(evs, vol, False, {"nosuch": ""}), (400, 404))
+    R.run("EVS BatchDeleteVolumeTags removes one", check_tag_deleted, evs, vol)
 
 
 def snapshot_request(volume_id):
@@ -633,6 +734,7 @@ def main():
                 if R.run(f"EVS DeleteVolume {v} (DELETE /v2/{{project_id}}/cloudvolumes/{{id}}) -> deleteVolume job "
                          "SUCCESS, then 404 and not listed", check_delete_volume, evs, v) is not None:
                     state["volumes"].remove(v)
+            R.run("EVS ListVolumeTags after the deletes: the disks' tags went with them", check_no_tags, evs)
     finally:
         cleanup(evs, state)
     print(f"evs: {R.passed} passed, {R.failed} failed")

@@ -104,6 +104,13 @@ impl Control {
                     nimbus_store::identity::get_project(c, id).await?.ok_or_else(|| Error::not_found("project", id))?;
                 Ok((p.id, p.domain_id))
             }
+            nimbus_store::volumes::VOLUME_TAG_KIND => {
+                let v = nimbus_store::volumes::get(c, id).await?.ok_or_else(|| Error::not_found("disk", id))?;
+                let p = nimbus_store::identity::get_project(c, &v.project_id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("disk", id))?;
+                Ok((p.id, p.domain_id))
+            }
             other => Err(Error::bad_request(format!("Resource type {other:?} cannot be tagged in this region."))),
         }
     }

@@ -96,3 +96,30 @@ pub async fn delete_project_tags(c: &mut AnyConnection, project_id: &str) -> Res
         sqlx::query("DELETE FROM tags WHERE project_id = $1").bind(project_id).execute(c).await.map_err(db_error)?;
     Ok(r.rows_affected())
 }
+
+/// Every tag of a project's resources of a type, by resource then key.
+pub async fn project_tags(c: &mut AnyConnection, resource_type: &str, project_id: &str) -> Result<Vec<Tag>, Error> {
+    sqlx::query_as("SELECT * FROM tags WHERE resource_type = $1 AND project_id = $2 ORDER BY resource_id, tag_key")
+        .bind(resource_type)
+        .bind(project_id)
+        .fetch_all(c)
+        .await
+        .map_err(db_error)
+}
+
+/// Gives a resource's tags to another project (the resource was transferred).
+pub async fn move_resource(
+    c: &mut AnyConnection,
+    resource_type: &str,
+    resource_id: &str,
+    project_id: &str,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE tags SET project_id = $3 WHERE resource_type = $1 AND resource_id = $2")
+        .bind(resource_type)
+        .bind(resource_id)
+        .bind(project_id)
+        .execute(c)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}

@@ -332,13 +332,17 @@ pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Volume>, Erro
     sqlx::query_as("SELECT * FROM volumes WHERE id = $1").bind(id).fetch_optional(c).await.map_err(db_error)
 }
 
-/// Deletes a volume's row and destroys its key (an encrypted volume's own copy).
+/// The resource type of volumes' tags (as TMS names EVS disks).
+pub const VOLUME_TAG_KIND: &str = "disk";
+
+/// Deletes a volume's row and its tags, and destroys its key (an encrypted volume's own copy).
 pub async fn delete(c: &mut AnyConnection, id: &str) -> Result<bool, Error> {
     sqlx::query("DELETE FROM volume_keys WHERE id = (SELECT encryption_key_id FROM volumes WHERE id = $1)")
         .bind(id)
         .execute(&mut *c)
         .await
         .map_err(db_error)?;
+    crate::tags::clear(&mut *c, VOLUME_TAG_KIND, id).await?;
     let r = sqlx::query("DELETE FROM volumes WHERE id = $1").bind(id).execute(c).await.map_err(db_error)?;
     Ok(r.rows_affected() > 0)
 }
@@ -710,6 +714,7 @@ pub async fn move_volume(
         .execute(&mut *c)
         .await
         .map_err(db_error)?;
+    crate::tags::move_resource(&mut *c, VOLUME_TAG_KIND, volume_id, project_id).await?;
     if with_snapshots {
         sqlx::query(
             "UPDATE volume_snapshots SET project_id = $2, user_id = $3, version = version + 1 WHERE volume_id = $1",

@@ -32,10 +32,15 @@ pub fn routes(r: Routes) -> Routes {
         .add("POST", "/v2.1/{project_id}/cloudvolumes/{volume_id}/action", A, action)
         .add("GET", "/v2/{project_id}/types", A, types)
         .add("GET", "/v2/{project_id}/os-availability-zone", A, zones)
+        .add("GET", "/v2/{project_id}/cloudvolumes/{volume_id}/tags", A, show_tags)
+        .add("POST", "/v2/{project_id}/cloudvolumes/{volume_id}/tags/action", A, tags_action)
+        .add("GET", "/v2/{project_id}/cloudvolumes/tags", A, project_tags)
+        .add("POST", "/v2/{project_id}/cloudvolumes/resource_instances/action", A, by_tags)
 }
 
 async fn disk(s: &AppState, v: &Volume) -> Result<Value, Error> {
     let vtype = s.control.volume_type_of(v).await?;
+    let tags = s.control.tags_of_volumes(std::slice::from_ref(v)).await?.remove(&v.id).unwrap_or_default();
     let base = s.control.config().public_url.trim_end_matches('/').to_string();
     let attachments: Vec<Value> = s
         .control
@@ -57,7 +62,7 @@ async fn disk(s: &AppState, v: &Volume) -> Result<Value, Error> {
         "created_at": usage_time(v.created_at), "updated_at": v.updated_at.map(usage_time),
         "os-vol-tenant-attr:tenant_id": v.project_id, "snapshot_id": v.snapshot_id, "source_volid": v.source_volid,
         "user_id": v.user_id, "metadata": metadata, "encrypted": v.encrypted(), "service_type": "EVS",
-        "replication_status": "disabled", "consistencygroup_id": Value::Null,
+        "replication_status": "disabled", "consistencygroup_id": Value::Null, "tags": tags,
         "volume_image_metadata": serde_json::from_str::<Value>(&v.image_metadata).ok().filter(|m| v.image_id.is_some() || m.as_object().is_some_and(|o| !o.is_empty())),
         "links": [{"rel": "self", "href": format!("{base}/v2/{}/cloudvolumes/{}", v.project_id, v.id)},
                   {"rel": "bookmark", "href": format!("{base}/v2/{}/cloudvolumes/{}", v.project_id, v.id)}],
@@ -120,6 +125,19 @@ fn create_request(body: &Value) -> Result<VolumeCreate, Error> {
         backup_id: str_of(m, "backup_id")?,
         multiattach: m.get("multiattach").and_then(Value::as_bool).unwrap_or(false),
         group_id: None,
+        tags: match m.get("tags") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Object(o)) => o
+                .iter()
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        v.as_str().ok_or_else(|| Error::bad_request("Tag values are strings."))?.to_string(),
+                    ))
+                })
+                .collect::<Result<_, Error>>()?,
+            Some(_) => return Err(Error::bad_request("'tags' must be an object of key: value.")),
+        },
     })
 }
 
@@ -266,4 +284,111 @@ async fn zones(State(s): State<AppState>, Auth(ctx): Auth, Path(project_id): Pat
         .map(|z| json!({"zoneName": z, "zoneState": {"available": true}}))
         .collect();
     Ok(Json(json!({"availabilityZoneInfo": list})).into_response())
+}
+
+/// `{"tags": [{"key": k, "value": v}]}`: a disk's tags.
+async fn show_tags(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project_id, volume_id)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project_id, false)?;
+    let tags = s.control.volume_tags(&ctx, &volume_id).await?;
+    let list: Vec<Value> = tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+    Ok(Json(json!({"tags": list})).into_response())
+}
+
+/// `{"action": "create" | "delete", "tags": [{"key": k, "value": v}]}`: 204.
+async fn tags_action(
+    State(s): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project_id, volume_id)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    check_project(&ctx, &project_id, false)?;
+    let body: Value = parse_json(&raw)?;
+    let add = match body.get("action").and_then(Value::as_str) {
+        Some("create") => true,
+        Some("delete") => false,
+        _ => return Err(Error::bad_request("'action' is create or delete.").into()),
+    };
+    let list = body
+        .get("tags")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::bad_request("'tags' must be a list of {\"key\", \"value\"}."))?;
+    let mut tags = BTreeMap::new();
+    for t in list {
+        let key = t.get("key").and_then(Value::as_str).ok_or_else(|| Error::bad_request("Every tag has a 'key'."))?;
+        let value = match t.get("value") {
+            None | Some(Value::Null) if !add => "",
+            Some(Value::String(v)) => v.as_str(),
+            _ => return Err(Error::bad_request(format!("Tag {key:?} needs a string 'value'.")).into()),
+        };
+        if tags.insert(key.to_string(), value.to_string()).is_some() {
+            return Err(Error::bad_request(format!("Tag {key:?} is given twice.")).into());
+        }
+    }
+    s.control.change_volume_tags(&ctx, &volume_id, add, tags).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `{"tags": {key: [values]}}`: every tag of the project's disks.
+async fn project_tags(State(s): State<AppState>, Auth(ctx): Auth, Path(project_id): Path<String>) -> ApiResult {
+    check_project(&ctx, &project_id, false)?;
+    let tags = s.control.project_volume_tags(&ctx).await?;
+    Ok(Json(json!({"tags": tags})).into_response())
+}
+
+/// The project's disks by tags: `{"action": "filter" | "count", "tags": [{"key", "values"}],
+/// "matches": [{"key": "resource_name", "value"}], "limit", "offset"}`.
+async fn by_tags(State(s): State<AppState>, Auth(ctx): Auth, Path(project_id): Path<String>, raw: Bytes) -> ApiResult {
+    check_project(&ctx, &project_id, false)?;
+    let body: Value = parse_json(&raw)?;
+    let count_only = match body.get("action").and_then(Value::as_str) {
+        Some("filter") => false,
+        Some("count") => true,
+        _ => return Err(Error::bad_request("'action' is filter or count.").into()),
+    };
+    let mut q = nimbus_control::volumes::TagQuery::default();
+    for t in body.get("tags").and_then(Value::as_array).into_iter().flatten() {
+        let key = t.get("key").and_then(Value::as_str).ok_or_else(|| Error::bad_request("Every tag has a 'key'."))?;
+        let values: Vec<String> = t
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
+        q.tags.push((key.to_string(), values));
+    }
+    for m in body.get("matches").and_then(Value::as_array).into_iter().flatten() {
+        match (m.get("key").and_then(Value::as_str), m.get("value").and_then(Value::as_str)) {
+            (Some("resource_name"), Some(v)) => q.name = Some(v.to_string()),
+            _ => return Err(Error::bad_request("'matches' takes {\"key\": \"resource_name\", \"value\": ...}.").into()),
+        }
+    }
+    let number = |k: &str, max: i64| -> Result<Option<usize>, Error> {
+        match body.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.as_i64() {
+                Some(n) if (0..=max).contains(&n) => Ok(Some(n as usize)),
+                _ => Err(Error::bad_request(format!("'{k}' must be a whole number from 0 to {max}."))),
+            },
+        }
+    };
+    q.limit = number("limit", 1000)?;
+    q.offset = number("offset", i64::MAX)?.unwrap_or(0);
+    let (volumes, total) = s.control.volumes_by_tags(&ctx, &q).await?;
+    if count_only {
+        return Ok(Json(json!({"total_count": total})).into_response());
+    }
+    let tags = s.control.tags_of_volumes(&volumes).await?;
+    let mut resources = Vec::new();
+    for v in &volumes {
+        let list: Vec<Value> =
+            tags.get(&v.id).into_iter().flatten().map(|(k, val)| json!({"key": k, "value": val})).collect();
+        resources.push(json!({"resource_id": v.id, "resource_name": v.name.clone().unwrap_or_default(),
+            "resource_detail": disk(&s, v).await?, "tags": list}));
+    }
+    Ok(Json(json!({"resources": resources, "total_count": total})).into_response())
 }

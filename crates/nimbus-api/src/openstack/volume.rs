@@ -399,6 +399,8 @@ async fn create(State(s): State<AppState>, Auth(ctx): Auth, mv: Microversion, bo
         multiattach: m.get("multiattach").and_then(Value::as_bool).unwrap_or(false),
         // Groups arrive with 3.13; before, the key means nothing.
         group_id: if mv.at_least(13) { str_field(m, "group_id")? } else { None },
+        // Cinder has no key/value tags (EVS and TMS set them).
+        tags: Default::default(),
     };
     let (v, _job) = s.control.create_volume(&ctx, req).await?;
     let view = volume_view(&s, &ctx, &v, mv, View::Summary).await?;

@@ -14,6 +14,7 @@ mod groups;
 mod jobs;
 pub(crate) mod messages;
 mod snapshots;
+mod tags;
 mod transfers;
 mod types;
 
@@ -35,6 +36,7 @@ pub use groups::{GroupCreate, GroupSource, GroupUpdate, GROUP_RESET_STATUSES};
 pub use jobs::{register_jobs, CREATE_JOB, DELETE_JOB, EXTEND_JOB, RETYPE_JOB, UPLOAD_JOB};
 pub(crate) use snapshots::snapshot_name;
 pub use snapshots::{SnapshotCreate, CREATE_SNAPSHOT_JOB, DELETE_SNAPSHOT_JOB, REVERT_JOB};
+pub use tags::TagQuery;
 pub use transfers::TransferCreate;
 pub use types::{disk_qos, BUILTIN_TYPES, QOS_CONSUMERS, QOS_LIMIT_KEYS};
 
@@ -63,6 +65,8 @@ pub struct VolumeCreate {
     pub multiattach: bool,
     /// The generic group it is made in.
     pub group_id: Option<String>,
+    /// EVS tags (key: value) it is made with.
+    pub tags: BTreeMap<String, String>,
 }
 
 /// How a volume is deleted.
@@ -320,6 +324,7 @@ impl Control {
             .to_string();
         authorize("volume:create", &ctx.principal, &Target { project_id: Some(&project), ..Default::default() })?;
         validate_metadata(&req.metadata)?;
+        tags::validate_volume_tags(&req.tags, req.tags.len())?;
         // The snapshot a volume is made from: available, and it gives the default size and type.
         let snapshot = match &req.snapshot_id {
             Some(id) => {
@@ -496,6 +501,7 @@ impl Control {
             encryption_key_id,
         };
         repo::insert(&mut *tx, &v).await?;
+        self.set_volume_tags_in(&mut *tx, &v, &req.tags).await?;
         let job = match restoring {
             Some(_) => None,
             None => {
