@@ -82,21 +82,15 @@ impl Control {
         Ok(self.resource_tags(&mut c, VOLUME_TAG_KIND, &v.id).await?.into_iter().collect())
     }
 
-    /// The tags of many volumes at once (a listing's).
+    /// The tags of several volumes (a listing's, a search's), by volume id.
     pub async fn tags_of_volumes(
         &self,
         volumes: &[Volume],
     ) -> Result<BTreeMap<String, BTreeMap<String, String>>, Error> {
-        let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut c = self.store().read().await?;
-        let projects: BTreeSet<&str> = volumes.iter().map(|v| v.project_id.as_str()).collect();
-        let wanted: BTreeSet<&str> = volumes.iter().map(|v| v.id.as_str()).collect();
-        for p in projects {
-            for t in tag_repo::project_tags(&mut c, VOLUME_TAG_KIND, p).await? {
-                if wanted.contains(t.resource_id.as_str()) {
-                    out.entry(t.resource_id).or_default().insert(t.tag_key, t.tag_value);
-                }
-            }
+        let mut out = BTreeMap::new();
+        for v in volumes {
+            out.insert(v.id.clone(), self.resource_tags(&mut c, VOLUME_TAG_KIND, &v.id).await?.into_iter().collect());
         }
         Ok(out)
     }
