@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{compute_region, databases, wait_console, Region, ADMIN_PASSWORD, READY};
+use common::{compute_region, databases, serial, wait_console, Region, ADMIN_PASSWORD, READY};
 use serde_json::{json, Value};
 
 async fn wait_volume(region: &Region, name: &str, status: &str) -> Value {
@@ -286,40 +286,14 @@ async fn encrypted_volume_types_with_the_openstack_cli() {
     }
 }
 
-/// Watches the guest's data disks: prints each new disk's first 35 bytes once (a marker's
-/// length: what follows it on a LUKS disk never written is noise), then writes a marker
-/// naming its serial to it, and prints the disks with their sizes when they change.
-const DISK_WATCH: &str = r#"#!/bin/sh
-(
-last=""
-while :; do
-  now=""
-  for d in /sys/block/vd[c-z]; do
-    [ -e "$d" ] || continue
-    n=${d##*/}; serial=$(cat $d/serial)
-    now="$now $n:$serial:$(cat $d/size)"
-    if [ ! -e /run/seen-$n-$serial ]; then
-      echo "head $n: $(head -c 35 /dev/$n | tr -dc 'a-z0-9-')."
-      echo "nimbus-pattern-$serial" | dd of=/dev/$n conv=fsync 2>/dev/null && echo "wrote $n"
-      touch /run/seen-$n-$serial
-    fi
-  done
-  if [ "$now" != "$last" ]; then echo "disks:$now."; last="$now"; fi
-  sleep 1
-done
-) &
-"#;
-
-fn serial(volume_id: &str) -> &str {
-    &volume_id[..20]
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn encrypted_volumes_in_real_guests() {
     let Some(region) = compute_region(&[]) else { return };
     let dir = tempfile::tempdir().unwrap();
     let watch = dir.path().join("watch.sh");
-    std::fs::write(&watch, DISK_WATCH).unwrap();
+    // The first 35 bytes: a marker's length (what follows it on a LUKS disk never written is
+    // noise), letters, digits and dashes only.
+    std::fs::write(&watch, common::disk_watch("head -c 35 /dev/$n | tr -dc 'a-z0-9-'")).unwrap();
     let (ok, _, err) = region.openstack(&[
         "volume",
         "type",

@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{compute_region, databases, wait_console, Region, ADMIN_PASSWORD, READY};
+use common::{compute_region, databases, serial, wait_console, Region, ADMIN_PASSWORD, READY};
 use serde_json::{json, Value};
 
 /// Waits until `openstack volume show` reports `status`; returns the volume.
@@ -521,30 +521,6 @@ async fn operators_see_the_block_storage_services() {
     }
 }
 
-/// Guest user data: reports the data disks it sees (`disks: vdc:<serial>:<sectors>.`) each
-/// time they change; on each new one it prints what the disk starts with (`head vdc: ...`),
-/// then writes `nimbus-pattern-<serial>` there.
-const DISK_WATCH: &str = r#"#!/bin/sh
-(
-last=""
-while :; do
-  now=""
-  for d in /sys/block/vd[c-z]; do
-    [ -e "$d" ] || continue
-    n=${d##*/}; serial=$(cat $d/serial)
-    now="$now $n:$serial:$(cat $d/size)"
-    if [ ! -e /run/seen-$n-$serial ]; then
-      echo "head $n: $(head -c 40 /dev/$n | tr -d '\000\n')."
-      echo "nimbus-pattern-$serial" | dd of=/dev/$n conv=fsync 2>/dev/null && echo "wrote $n"
-      touch /run/seen-$n-$serial
-    fi
-  done
-  if [ "$now" != "$last" ]; then echo "disks:$now."; last="$now"; fi
-  sleep 1
-done
-) &
-"#;
-
 /// The first bytes of a volume's data, read on the host.
 fn volume_head(path: &std::path::Path, format: &str) -> String {
     let out = tempfile::NamedTempFile::new().unwrap();
@@ -579,16 +555,12 @@ for b in cmd("query-block")["return"]:
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
-fn serial(volume_id: &str) -> &str {
-    &volume_id[..20]
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn volumes_in_real_guests() {
     let Some(region) = compute_region(&[]) else { return };
     let dir = tempfile::tempdir().unwrap();
     let watch = dir.path().join("watch.sh");
-    std::fs::write(&watch, DISK_WATCH).unwrap();
+    std::fs::write(&watch, common::disk_watch(r"head -c 40 /dev/$n | tr -d '\000\n'")).unwrap();
     let vols = region.data_dir.join("volumes");
     for name in ["vm1", "vm2"] {
         let (ok, _, err) = region.openstack(&[

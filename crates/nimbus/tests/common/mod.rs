@@ -458,3 +458,36 @@ pub async fn run_sdk_check(region: &Region, db: &Db, script: &str) {
     println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && stdout.contains(" passed, 0 failed"), "{script} failed on {db:?}:\n{stdout}");
 }
+
+/// A guest's user data that watches its data disks (`/dev/vd[c-z]`): for each new disk it
+/// prints `head N: ...` (the disk's first bytes as `head_of_disk`, a pipeline reading
+/// `/dev/$n`, renders them), then writes `nimbus-pattern-SERIAL` to it and prints `wrote N`;
+/// whenever the disks or their sizes change it prints `disks: N:SERIAL:SECTORS ...`.
+pub fn disk_watch(head_of_disk: &str) -> String {
+    r#"#!/bin/sh
+(
+last=""
+while :; do
+  now=""
+  for d in /sys/block/vd[c-z]; do
+    [ -e "$d" ] || continue
+    n=${d##*/}; serial=$(cat $d/serial)
+    now="$now $n:$serial:$(cat $d/size)"
+    if [ ! -e /run/seen-$n-$serial ]; then
+      echo "head $n: $({HEAD})."
+      echo "nimbus-pattern-$serial" | dd of=/dev/$n conv=fsync 2>/dev/null && echo "wrote $n"
+      touch /run/seen-$n-$serial
+    fi
+  done
+  if [ "$now" != "$last" ]; then echo "disks:$now."; last="$now"; fi
+  sleep 1
+done
+) &
+"#
+    .replace("{HEAD}", head_of_disk)
+}
+
+/// The serial a guest sees for a volume (its id's first 20 characters).
+pub fn serial(volume_id: &str) -> &str {
+    &volume_id[..20]
+}
