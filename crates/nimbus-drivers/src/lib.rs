@@ -7,6 +7,7 @@ pub mod config_drive;
 pub mod data_file;
 pub mod hypervisor;
 pub mod image_files;
+pub mod luks1;
 pub mod netns;
 pub mod netns_l3;
 pub mod object_crypt;

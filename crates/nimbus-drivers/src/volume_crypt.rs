@@ -15,6 +15,8 @@
 //! own copy of the passphrase, and deleting a volume or a backup destroys its copy, after
 //! which its bytes (the file's, a backup's chunks) are ciphertext nobody can open.
 //!
+//! Headers are written by [`crate::luks1`], not by `qemu-img create`.
+//!
 //! Passphrases reach QEMU through an inherited memory file (`memfd`), never on a command
 //! line or on disk.
 
@@ -52,15 +54,6 @@ impl VolumeKey {
     /// The passphrase as QEMU's `secret` object takes it.
     pub fn passphrase(&self) -> &str {
         &self.passphrase
-    }
-
-    /// QEMU's name of the cipher (`aes-256`).
-    fn cipher_alg(&self) -> &'static str {
-        if self.aes_bits == 128 {
-            "aes-128"
-        } else {
-            "aes-256"
-        }
     }
 }
 
@@ -135,15 +128,6 @@ impl QemuImg {
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, items: I) -> Self {
         self.args.extend(items.into_iter().map(|a| a.as_ref().to_owned()));
         self
-    }
-
-    /// `-o` options creating a LUKS header with this run's key. The passphrase is 256 random
-    /// bits, which no guessing reaches: its PBKDF2 stretching is kept to 10 ms instead of
-    /// QEMU's 2 s, which every open of the volume would pay again.
-    pub fn luks_create_options(self) -> Self {
-        let alg = self.key.as_ref().map(VolumeKey::cipher_alg).unwrap_or("aes-256");
-        self.arg("-o")
-            .arg(format!("key-secret={SECRET_ID},cipher-alg={alg},cipher-mode=xts,ivgen-alg=plain64,iter-time=10"))
     }
 
     /// Runs it; its standard output on success.

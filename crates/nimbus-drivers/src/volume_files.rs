@@ -12,6 +12,7 @@
 //! restores of backed-up bytes) never need its key; those that size it or read and write
 //! what the guest sees open it through QEMU's `luks` driver with the key.
 
+use crate::luks1;
 use crate::object_crypt::RegionKey;
 use crate::volume_crypt::{luks_view, QemuImg, VolumeKey};
 use nimbus_core::Error;
@@ -170,25 +171,19 @@ impl VolumeFiles {
                     .await
             }
             (Some(key), VolumeFormat::Raw) => {
-                QemuImg::new("create", Some(key))
-                    .args(["-q", "-f", "luks"])
-                    .luks_create_options()
-                    .arg(at)
-                    .arg(size_arg(size_gb))
-                    .run()
+                // A raw LUKS image is the header, then the payload the resize adds.
+                tokio::fs::write(at, luks1::new_header(key.passphrase().as_bytes(), key.aes_bits)?)
                     .await
+                    .map_err(io)?;
+                self.resize_at(at, layout, size_gb).await
             }
             (Some(key), VolumeFormat::Qcow2) => {
-                // QEMU makes LUKS images as files: the header is made alone, copied into a
-                // new QCOW2 container, which then grows to the size the guest sees.
+                // The header is copied into a new QCOW2 container, which then grows to the
+                // size the guest sees.
                 let header = at.with_extension("luks-header");
-                QemuImg::new("create", Some(key))
-                    .args(["-q", "-f", "luks"])
-                    .luks_create_options()
-                    .arg(&header)
-                    .arg("0")
-                    .run()
-                    .await?;
+                tokio::fs::write(&header, luks1::new_header(key.passphrase().as_bytes(), key.aes_bits)?)
+                    .await
+                    .map_err(io)?;
                 let copied = QemuImg::new("convert", None)
                     .args(["-q", "-f", "raw", "-O", "qcow2"])
                     .arg(&header)
