@@ -167,7 +167,12 @@ mod tests {
             let path = dir.path().join(format!("v{bits}.luks"));
             let header = new_header(b"right passphrase", bits).unwrap();
             std::fs::write(&path, &header).unwrap();
-            std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(header.len() as u64 + (1 << 20)).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(header.len() as u64 + (1 << 20))
+                .unwrap();
             let qemu = |program: &str, passphrase: &str, args: &[&str]| {
                 std::process::Command::new(program)
                     .args(args)

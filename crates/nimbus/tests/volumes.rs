@@ -1626,9 +1626,11 @@ fn counter_of(head: &str) -> u64 {
 
 /// CSBS through CBR: a server vault, a checkpoint of a running server whose guest keeps
 /// writing to its two volumes: both disks are backed up at one instant (the counters in
-/// the restored volumes are consistent with the guest's write order), listed as the
-/// server's backups, restorable to new volumes, and the whole server restored in place
-/// (stopped, both disks rewritten to the checkpoint, started again by its user).
+/// the restored volumes are consistent with the guest's write order), listed as one server
+/// backup whose children are the disks' backups, renamed as a whole, each child restorable
+/// to a new volume, the whole server restored in place (stopped, both disks rewritten to
+/// the checkpoint, started again by its user), and the server backup deleted with its
+/// children.
 #[tokio::test(flavor = "multi_thread")]
 async fn server_backups_take_every_disk_at_one_instant() {
     let Some(region) = compute_region(&[]) else { return };
@@ -1677,28 +1679,38 @@ async fn server_backups_take_every_disk_at_one_instant() {
     let (code, c) = region.call("POST", &format!("/v3/{project}/checkpoints"), Some(&token), Some(k)).await;
     assert_eq!(code, 200, "{c}");
     let checkpoint = c["checkpoint"]["id"].as_str().unwrap().to_string();
-    let backups = region
-        .wait_for(300, "the server's backups", || async {
+    // One server backup in the checkpoint, its disks' backups as its children.
+    let server_backup = region
+        .wait_for(300, "the server's backup", || async {
             let (_, l) = region
                 .call("GET", &format!("/v3/{project}/backups?checkpoint_id={checkpoint}"), Some(&token), None)
                 .await;
             let list = l["backups"].as_array().cloned().unwrap_or_default();
-            assert!(list.iter().all(|b| b["status"] != "error"), "{l}");
-            (list.len() == 2 && list.iter().all(|b| b["status"] == "available")).then_some(list)
+            assert_eq!(list.len(), 1, "{l}");
+            assert_ne!(list[0]["status"], "error", "{l}");
+            (list[0]["status"] == "available").then(|| list[0].clone())
         })
         .await;
+    assert_eq!(server_backup["resource_type"], "OS::Nova::Server", "{server_backup}");
+    assert_eq!(server_backup["resource_id"], server.as_str(), "{server_backup}");
+    assert_eq!(server_backup["resource_name"], "vm1", "{server_backup}");
+    assert_eq!(server_backup["resource_size"], 20, "{server_backup}");
+    let sb_id = server_backup["id"].as_str().unwrap().to_string();
+    let sb_url = format!("/v3/{project}/backups/{sb_id}");
+    let (code, shown) = region.call("GET", &sb_url, Some(&token), None).await;
+    assert_eq!(code, 200, "{shown}");
+    let backups = shown["backup"]["children"].as_array().cloned().unwrap_or_default();
+    assert_eq!(backups.len(), 2, "{shown}");
     for b in &backups {
         assert_eq!(b["extend_info"]["server_id"], server.as_str(), "{b}");
+        assert_eq!(b["resource_type"], "OS::Cinder::Volume", "{b}");
+        assert_eq!(b["status"], "available", "{b}");
     }
-    let (_, mine) = region
-        .call(
-            "GET",
-            &format!("/v3/{project}/backups?resource_type=OS::Nova::Server&resource_id={server}"),
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(mine["count"], 2, "{mine}");
+    // Listed, shown, renamed and refused as a disk restore through Huawei's CBR SDK.
+    let d2 = region.openstack_json(&["volume", "show", "d2"])["id"].as_str().unwrap().to_string();
+    let disks = format!("{d1},{d2}");
+    let env = [("NIMBUS_SERVER_ID", server.as_str()), ("NIMBUS_VOLUME_IDS", disks.as_str())];
+    common::run_sdk_check_with(&region, &common::Db::Sqlite, "huawei_cbr_server_check.py", &env).await;
 
     // Restored to new volumes: the first disk holds the second's count or the next one.
     let mut counters = std::collections::HashMap::new();
@@ -1712,14 +1724,13 @@ async fn server_backups_take_every_disk_at_one_instant() {
         let head = volume_head(&volume_file(&region, restored["id"].as_str().unwrap()), "qcow2");
         counters.insert(source, counter_of(&head));
     }
-    let d2 = region.openstack_json(&["volume", "show", "d2"])["id"].as_str().unwrap().to_string();
     let (a, b) = (counters[&d1], counters[&d2]);
     assert!(a == b || a == b + 1, "disks backed up at one instant: vdc has {a}, vdd has {b}");
     assert!(b > 0);
 
     // The whole server restored in place. Refused first, nothing changed: another server,
     // a volume the server does not have.
-    let restore_url = format!("/v3/{project}/backups/{}/restore", backups[0]["id"].as_str().unwrap());
+    let restore_url = format!("{sb_url}/restore");
     let other = json!({"restore": {"server_id": uuid_like(), "power_on": false}});
     let (code, e) = region.call("POST", &restore_url, Some(&token), Some(other)).await;
     assert_eq!(code, 400, "{e}");
@@ -1754,6 +1765,18 @@ async fn server_backups_take_every_disk_at_one_instant() {
     let (ok, _, err) = region.openstack(&["server", "start", "vm1"]);
     assert!(ok, "{err}");
     wait_console(&region, "vm1", "counting on vdc and vdd.", 2).await;
+    // Deleted as a whole: both disks' backups go.
+    let (code, e) = region.call("DELETE", &sb_url, Some(&token), None).await;
+    assert_eq!(code, 204, "{e}");
+    region
+        .wait_for(120, "the server backup's children deleted", || async {
+            let left = region.openstack_json(&["volume", "backup", "list"]);
+            let left = left.as_array().cloned().unwrap_or_default();
+            backups.iter().all(|b| !left.iter().any(|l| l["ID"] == b["id"])).then_some(())
+        })
+        .await;
+    let (code, _) = region.call("GET", &sb_url, Some(&token), None).await;
+    assert_eq!(code, 404);
     let (ok, _, err) = region.openstack(&["server", "delete", "--wait", "vm1"]);
     assert!(ok, "{err}");
 }

@@ -1,7 +1,9 @@
 //! Cloud Backup and Recovery v3 (`/v3/{project_id}/vaults|policies|checkpoints|backups`), as
-//! `huaweicloudsdkcbr` calls it, for disk vaults: vaults with their disks, policies bound to
-//! vaults, checkpoints ("back up now"), backups listed, shown, renamed, deleted and restored
-//! into a disk. Backups are the same backups Cinder's API shows.
+//! `huaweicloudsdkcbr` calls it: disk and server vaults with their resources, policies bound
+//! to vaults, checkpoints ("back up now"), backups listed, shown, renamed, deleted and
+//! restored. A disk backup is the same backup Cinder's API shows; a server backup is one
+//! server's disks backed up together in a checkpoint, its disks' backups as its children,
+//! restored into the server's disks together.
 
 use super::ecs::check_project;
 use crate::auth::Auth;
@@ -14,8 +16,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use nimbus_control::backups::{
-    CheckpointParams, CheckpointView, PolicyChange, RestoreTarget, ServerRestore, VaultCreate, VaultUpdate, VaultView,
-    DISK_TYPE, SERVER_TYPE,
+    CheckpointParams, CheckpointView, PolicyChange, RestoreTarget, ServerBackup, ServerRestore, VaultCreate,
+    VaultUpdate, VaultView, DISK_TYPE, SERVER_TYPE,
 };
 use nimbus_control::Ctx;
 use nimbus_core::page::PageRequest;
@@ -31,6 +33,8 @@ use Access::Authenticated as A;
 
 /// Huawei's provider id of disk backups.
 const DISK_PROVIDER: &str = "d1603440-187d-4516-af25-121250c7cc97";
+/// Huawei's provider id of server backups.
+const SERVER_PROVIDER: &str = "0daac4c5-6707-4851-97ba-169e36266b66";
 
 /// A CBR request or answer document (see Huawei's CBR API for its fields).
 #[derive(Serialize, ToSchema)]
@@ -127,8 +131,9 @@ fn policy_doc(p: &Policy, vaults: &[String]) -> Value {
     })
 }
 
-fn backup_status(b: &Backup) -> &str {
-    match b.status.as_str() {
+/// CBR's word for a backup status (Cinder's `creating` is CBR's `protecting`).
+fn cbr_status(status: &str) -> &str {
+    match status {
         "creating" => "protecting",
         "error_deleting" | "error_restoring" => "error",
         other => other,
@@ -141,27 +146,65 @@ fn backup_doc(b: &Backup) -> Value {
         "name": b.name, "description": b.description, "resource_id": b.volume_id, "resource_name": b.volume_id,
         "resource_az": b.availability_zone, "resource_type": DISK_TYPE, "resource_size": b.size_gb,
         "parent_id": b.parent_id, "enterprise_project_id": "0", "scheduled_operation_id": null,
-        "status": backup_status(b), "image_type": "backup", "provider_id": DISK_PROVIDER,
+        "status": cbr_status(&b.status), "image_type": "backup", "provider_id": DISK_PROVIDER,
         "created_at": usage_time(b.created_at), "updated_at": b.updated_at.map(usage_time),
         "protected_at": usage_time(b.data_timestamp), "expired_at": null,
         "extend_info": {"auto_trigger": b.auto_trigger, "bootable": false, "snapshot_id": null, "support_lld": false,
                         "supported_restore_mode": "backup", "os_images_data": [], "contain_system_disk": false,
-                        "encrypted": true, "system_disk": false, "is_multi_az": false,
+                        // An encrypted disk's backup (all backups are sealed at rest).
+                        "encrypted": b.encryption_key_id.is_some(), "system_disk": false, "is_multi_az": false,
                         // The server whose disks were backed up together with this one.
                         "server_id": b.server_id},
         "children": [], "replication_records": [], "incremental": b.parent_id.is_some(), "version": 1,
     })
 }
 
+/// A server backup; its disks' backups as `children` when shown alone (lists leave them
+/// out, as Huawei's do).
+fn server_backup_doc(sb: &ServerBackup, with_children: bool) -> Value {
+    let children: Vec<Value> = if with_children { sb.children.iter().map(backup_doc).collect() } else { Vec::new() };
+    json!({
+        "id": sb.id, "checkpoint_id": sb.checkpoint_id, "vault_id": sb.vault_id(), "project_id": sb.project_id(),
+        "name": sb.name(), "description": sb.description(), "resource_id": sb.server_id,
+        "resource_name": sb.server_name, "resource_az": sb.availability_zone(), "resource_type": SERVER_TYPE,
+        "resource_size": sb.size_gb(), "parent_id": null, "enterprise_project_id": "0",
+        "scheduled_operation_id": null, "status": cbr_status(sb.status()), "image_type": "backup",
+        "provider_id": SERVER_PROVIDER, "created_at": usage_time(sb.created_at()),
+        "updated_at": sb.updated_at().map(usage_time), "protected_at": usage_time(sb.data_timestamp()),
+        "expired_at": null,
+        "extend_info": {"auto_trigger": sb.auto_trigger(), "bootable": false, "snapshot_id": null,
+                        "support_lld": false, "supported_restore_mode": "backup", "os_images_data": [],
+                        "contain_system_disk": false, "encrypted": sb.encrypted(), "system_disk": false,
+                        "is_multi_az": false},
+        "children": children, "replication_records": [], "incremental": sb.incremental(), "version": 1,
+    })
+}
+
 fn checkpoint_doc(k: &CheckpointView) -> Value {
     let skipped: Value = serde_json::from_str(&k.checkpoint.skipped).unwrap_or(json!([]));
-    let resources: Vec<Value> = k
-        .backups
+    // A server checkpoint's resources are its servers, each with its disks' backups.
+    // (id, type, GB, stored bytes, backups)
+    let mut resources: Vec<(String, &str, i64, i64, usize)> = Vec::new();
+    for b in &k.backups {
+        let (id, kind) = match &b.server_id {
+            Some(server) => (server.clone(), SERVER_TYPE),
+            None => (b.volume_id.clone(), DISK_TYPE),
+        };
+        match resources.iter_mut().find(|r| r.0 == id) {
+            Some(r) => {
+                r.2 += b.size_gb;
+                r.3 += b.stored_bytes;
+                r.4 += 1;
+            }
+            None => resources.push((id, kind, b.size_gb, b.stored_bytes, 1)),
+        }
+    }
+    let resources: Vec<Value> = resources
         .iter()
-        .map(|b| {
-            json!({"id": b.volume_id, "name": b.volume_id, "type": DISK_TYPE, "protect_status": "available",
-                   "resource_size": b.size_gb.to_string(), "backup_size": (b.stored_bytes >> 20).to_string(),
-                   "backup_count": "1", "extra_info": null})
+        .map(|(id, kind, size_gb, stored, count)| {
+            json!({"id": id, "name": id, "type": kind, "protect_status": "available",
+                   "resource_size": size_gb.to_string(), "backup_size": (stored >> 20).to_string(),
+                   "backup_count": count.to_string(), "extra_info": null})
         })
         .collect();
     json!({
@@ -511,29 +554,43 @@ pub async fn list_backups(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
     check_project(&ctx, &p, false)?;
-    // A server's backups are the backups of its disks made together with it.
-    let server = q.get("resource_type").is_some_and(|t| t == SERVER_TYPE);
-    if q.get("resource_type").is_some_and(|t| t != DISK_TYPE && t != SERVER_TYPE) {
+    let kind = q.get("resource_type").map(String::as_str);
+    if kind.is_some_and(|t| t != DISK_TYPE && t != SERVER_TYPE) {
         return Ok(Json(json!({"backups": [], "count": 0, "offset": 0, "limit": 1000})).into_response());
     }
     let filter = BackupFilter {
         vault_id: q.get("vault_id").cloned(),
         checkpoint_id: q.get("checkpoint_id").cloned(),
-        volume_id: q.get("resource_id").filter(|_| !server).cloned(),
         name: q.get("name").cloned(),
         ..Default::default()
     };
-    let everything = PageRequest::largest();
-    let all = s.control.list_backups(&ctx, filter, false, &everything).await?;
-    let matching: Vec<&Backup> = all
-        .iter()
-        .filter(|b| q.get("status").is_none_or(|st| backup_status(b) == st))
-        .filter(|b| !server || q.get("resource_id").is_none_or(|r| b.server_id.as_ref() == Some(r)))
-        .filter(|b| !server || b.server_id.is_some())
+    let resource = q.get("resource_id");
+    // (created, document): disk backups of their own, and server backups (whose disks'
+    // backups are their children, not listed apart).
+    let mut entries: Vec<(i64, Value)> = Vec::new();
+    if kind != Some(SERVER_TYPE) {
+        let disks = BackupFilter { volume_id: resource.cloned(), ..filter.clone() };
+        let all = s.control.list_backups(&ctx, disks, false, &PageRequest::largest()).await?;
+        entries.extend(all.iter().filter(|b| b.server_id.is_none()).map(|b| (b.created_at, backup_doc(b))));
+    }
+    if kind != Some(DISK_TYPE) {
+        let servers = s.control.list_server_backups(&ctx, filter).await?;
+        entries.extend(
+            servers
+                .iter()
+                .filter(|sb| resource.is_none_or(|r| *r == sb.server_id))
+                .map(|sb| (sb.created_at(), server_backup_doc(sb, false))),
+        );
+    }
+    entries.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
+    let matching: Vec<Value> = entries
+        .into_iter()
+        .map(|(_, doc)| doc)
+        .filter(|doc| q.get("status").is_none_or(|st| doc["status"] == st.as_str()))
         .collect();
     let offset = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0usize);
     let limit = q.get("limit").and_then(|o| o.parse().ok()).unwrap_or(1000usize);
-    let page: Vec<Value> = matching.iter().skip(offset).take(limit).map(|b| backup_doc(b)).collect();
+    let page: Vec<&Value> = matching.iter().skip(offset).take(limit).collect();
     Ok(Json(json!({"backups": page, "count": matching.len(), "offset": offset, "limit": limit})).into_response())
 }
 
@@ -547,6 +604,9 @@ pub async fn show_backup(
     Path((p, id)): Path<(String, String)>,
 ) -> ApiResult {
     check_project(&ctx, &p, false).map_err(|_| Error::not_found("backup", &id))?;
+    if let Some(sb) = s.control.find_server_backup(&ctx, &id).await? {
+        return Ok(Json(json!({"backup": server_backup_doc(&sb, true)})).into_response());
+    }
     Ok(Json(json!({"backup": backup_doc(&s.control.get_backup(&ctx, &id).await?)})).into_response())
 }
 
@@ -563,7 +623,12 @@ pub async fn update_backup(
     check_project(&ctx, &p, true).map_err(|_| Error::not_found("backup", &id))?;
     let body: Value = parse_json(&raw)?;
     let b = obj(&body, "backup")?;
-    let updated = s.control.update_backup(&ctx, &id, text(b, "name")?, text(b, "description")?).await?;
+    let (name, description) = (text(b, "name")?, text(b, "description")?);
+    if let Some(sb) = s.control.find_server_backup(&ctx, &id).await? {
+        let updated = s.control.update_server_backup(&ctx, &sb, name, description).await?;
+        return Ok(Json(json!({"backup": server_backup_doc(&updated, true)})).into_response());
+    }
+    let updated = s.control.update_backup(&ctx, &id, name, description).await?;
     Ok(Json(json!({"backup": backup_doc(&updated)})).into_response())
 }
 
@@ -577,7 +642,12 @@ pub async fn delete_backup(
     Path((p, id)): Path<(String, String)>,
 ) -> ApiResult {
     check_project(&ctx, &p, true).map_err(|_| Error::not_found("backup", &id))?;
-    s.control.delete_backup(&ctx, &id).await?;
+    match s.control.find_server_backup(&ctx, &id).await? {
+        Some(sb) => s.control.delete_server_backup(&ctx, &sb).await?,
+        None => {
+            s.control.delete_backup(&ctx, &id).await?;
+        }
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -596,7 +666,9 @@ pub async fn restore_backup(
     check_project(&ctx, &p, true).map_err(|_| Error::not_found("backup", &id))?;
     let body: Value = parse_json(&raw)?;
     let r = obj(&body, "restore")?;
-    // A server backup restores the server's disks together, in place.
+    let server_backup = s.control.find_server_backup(&ctx, &id).await?;
+    // A server backup (or one of its disks' backups) restores the server's disks together,
+    // in place.
     if let Some(server_id) = text(r, "server_id")? {
         let mut mappings = Vec::new();
         match r.get("mappings") {
@@ -618,8 +690,16 @@ pub async fn restore_backup(
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(Error::bad_request("'power_on' is a boolean.").into()),
         };
-        let job = s.control.restore_server(&ctx, &id, ServerRestore { server_id, mappings, power_on }).await?;
+        let via = server_backup.map(|sb| sb.children[0].id.clone()).unwrap_or(id);
+        let job = s.control.restore_server(&ctx, &via, ServerRestore { server_id, mappings, power_on }).await?;
         return Ok((StatusCode::ACCEPTED, Json(json!({"job_id": job}))).into_response());
+    }
+    if let Some(sb) = server_backup {
+        return Err(Error::bad_request(format!(
+            "BackupService.6116: backup {} is a server backup: restore it to its server ('server_id' {}).",
+            sb.id, sb.server_id
+        ))
+        .into());
     }
     let volume =
         text(r, "volume_id")?.ok_or_else(|| Error::bad_request("'volume_id' is required for a disk restore."))?;

@@ -15,6 +15,7 @@
 mod chunks;
 mod jobs;
 pub mod schedule;
+mod server_backups;
 mod server_restore;
 pub mod vaults;
 
@@ -33,6 +34,7 @@ use std::collections::BTreeMap;
 
 pub(crate) use jobs::restore_job;
 pub use jobs::{register_jobs, CREATE_BACKUP_JOB, DELETE_BACKUP_JOB, IMPORT_BACKUP_JOB, RESTORE_BACKUP_JOB};
+pub use server_backups::{server_backup_id, ServerBackup};
 pub use server_restore::{ServerRestore, RESTORE_SERVER_JOB};
 pub use vaults::{
     CheckpointParams, CheckpointView, PolicyChange, VaultCreate, VaultUpdate, VaultView, DISK_TYPE, SERVER_TYPE,
@@ -450,11 +452,25 @@ impl Control {
         name: Option<String>,
         description: Option<String>,
     ) -> Result<Backup, Error> {
+        let mut tx = self.store().write().await?;
+        let b = self.update_backup_in(&mut tx, ctx, id, name, description).await?;
+        tx.commit().await?;
+        Ok(b)
+    }
+
+    /// Renames or re-describes a backup within `tx`.
+    pub(crate) async fn update_backup_in(
+        &self,
+        tx: &mut AnyConnection,
+        ctx: &Ctx,
+        id: &str,
+        name: Option<String>,
+        description: Option<String>,
+    ) -> Result<Backup, Error> {
         if name.as_ref().is_some_and(|n| n.len() > 255) {
             return Err(Error::bad_request("Invalid input received: names are at most 255 characters."));
         }
-        let mut tx = self.store().write().await?;
-        let mut b = self.load_backup(&mut tx, ctx, id, "backup:update").await?;
+        let mut b = self.load_backup(tx, ctx, id, "backup:update").await?;
         authorize("backup:update", &ctx.principal, &Target { project_id: Some(&b.project_id), ..Default::default() })?;
         if name.is_some() {
             b.name = name;
@@ -463,23 +479,30 @@ impl Control {
             b.description = description;
         }
         b.updated_at = Some(now_ms());
-        b.version = repo::update(&mut tx, &b).await?;
+        b.version = repo::update(tx, &b).await?;
         self.audit(
-            &mut tx,
+            tx,
             ctx,
             AuditEvent::new("VBS", "backup", "updateBackup", 200)
                 .resource(&b.id, b.name.as_deref().unwrap_or(""))
                 .in_project(&b.project_id),
         )
         .await?;
-        tx.commit().await?;
         Ok(b)
     }
 
     /// Deletes a backup (available or failed); a job releases its chunks.
     pub async fn delete_backup(&self, ctx: &Ctx, id: &str) -> Result<String, Error> {
         let mut tx = self.store().write().await?;
-        let mut b = self.load_backup(&mut tx, ctx, id, "backup:delete").await?;
+        let job = self.delete_backup_in(&mut tx, ctx, id).await?;
+        tx.commit().await?;
+        self.wake_jobs();
+        Ok(job)
+    }
+
+    /// Starts a backup's deletion within `tx`; the job runs once `tx` commits.
+    pub(crate) async fn delete_backup_in(&self, tx: &mut AnyConnection, ctx: &Ctx, id: &str) -> Result<String, Error> {
+        let mut b = self.load_backup(tx, ctx, id, "backup:delete").await?;
         authorize("backup:delete", &ctx.principal, &Target { project_id: Some(&b.project_id), ..Default::default() })?;
         if !matches!(b.status.as_str(), "available" | "error" | "error_deleting" | "error_restoring") {
             return Err(Error::bad_request(format!(
@@ -490,19 +513,17 @@ impl Control {
         b.status = "deleting".into();
         b.queued_at = Some(now_ms());
         b.updated_at = Some(now_ms());
-        repo::update(&mut tx, &b).await?;
+        repo::update(tx, &b).await?;
         let params = serde_json::json!({"backup_id": b.id, "volume_id": b.volume_id});
-        let job = self.new_job_with(&mut tx, &b.project_id, DELETE_BACKUP_JOB, params.clone(), None, params).await?;
+        let job = self.new_job_with(tx, &b.project_id, DELETE_BACKUP_JOB, params.clone(), None, params).await?;
         self.audit(
-            &mut tx,
+            tx,
             ctx,
             AuditEvent::new("VBS", "backup", "deleteBackup", 202)
                 .resource(&b.id, b.name.as_deref().unwrap_or(""))
                 .in_project(&b.project_id),
         )
         .await?;
-        tx.commit().await?;
-        self.wake_jobs();
         Ok(job)
     }
 

@@ -217,14 +217,33 @@ impl Control {
             let page = nimbus_core::page::PageRequest::largest();
             repo::list(&mut c, &filter, &page).await?
         };
-        let mut per_resource: std::collections::BTreeMap<String, usize> = Default::default();
+        // The points in time of each protected resource, newest first: a disk's backup, or
+        // a server's checkpoint (all its disks' backups of one checkpoint go together).
+        let mut points: Vec<(&str, &str, Vec<&repo::Backup>)> = Vec::new();
         for b in backups.iter().filter(|b| b.auto_trigger && b.status == "available") {
-            let seen = per_resource.entry(b.volume_id.clone()).or_default();
-            *seen += 1;
-            let too_many = max.is_some_and(|m| *seen as i64 > m);
-            let too_old = days.is_some_and(|d| (now - b.created_at).saturating_mul(scale) > d * 86_400_000);
+            let (resource, point) = match (&b.server_id, &b.checkpoint_id) {
+                (Some(server), Some(checkpoint)) => (server.as_str(), checkpoint.as_str()),
+                _ => (b.volume_id.as_str(), b.id.as_str()),
+            };
+            match points.iter_mut().find(|p| p.0 == resource && p.1 == point) {
+                Some(p) => p.2.push(b),
+                None => points.push((resource, point, vec![b])),
+            }
+        }
+        let mut seen: std::collections::BTreeMap<&str, i64> = Default::default();
+        for (resource, _, members) in &points {
+            let rank = seen.entry(resource).or_default();
+            *rank += 1;
+            let too_many = max.is_some_and(|m| *rank > m);
+            let taken = members.iter().map(|b| b.created_at).min().unwrap_or(now);
+            let too_old = days.is_some_and(|d| (now - taken).saturating_mul(scale) > d * 86_400_000);
             if too_many || too_old {
-                self.delete_backup(ctx, &b.id).await?;
+                let mut tx = self.store().write().await?;
+                for b in members {
+                    self.delete_backup_in(&mut tx, ctx, &b.id).await?;
+                }
+                tx.commit().await?;
+                self.wake_jobs();
             }
         }
         Ok(())

@@ -57,7 +57,7 @@ fn params(job: &Job) -> Result<ServerRestore, Error> {
 
 impl Control {
     /// Restores a server's disks from the server backup `backup_id` belongs to (any of its
-    /// disk backups names it); returns the job.
+    /// disks' backups names it); returns the job.
     pub async fn restore_server(&self, ctx: &Ctx, backup_id: &str, req: ServerRestore) -> Result<String, Error> {
         let mut tx = self.store().write().await?;
         let first = self.load_backup(&mut tx, ctx, backup_id, "backup:restore").await?;
@@ -87,7 +87,13 @@ impl Control {
             )));
         }
         let filter = BackupFilter { checkpoint_id: Some(checkpoint.clone()), ..Default::default() };
-        let siblings = repo::list(&mut tx, &filter, &Default::default()).await?;
+        // The checkpoint's backups of this server's disks (a checkpoint may hold several
+        // servers).
+        let siblings: Vec<_> = repo::list(&mut tx, &filter, &Default::default())
+            .await?
+            .into_iter()
+            .filter(|b| b.server_id.as_deref() == Some(made_of.as_str()))
+            .collect();
         let mappings = if req.mappings.is_empty() {
             siblings.iter().map(|b| (b.id.clone(), b.volume_id.clone())).collect()
         } else {
@@ -98,7 +104,8 @@ impl Control {
         for (bid, vid) in &mappings {
             let b = siblings.iter().find(|b| b.id == *bid).ok_or_else(|| {
                 Error::bad_request(format!(
-                    "BackupService.6118: backup {bid} is not part of server backup {checkpoint}."
+                    "BackupService.6118: backup {bid} is not part of server backup {}.",
+                    super::server_backup_id(&checkpoint, &made_of)
                 ))
             })?;
             if b.status != "available" {

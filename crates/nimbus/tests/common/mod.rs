@@ -442,6 +442,11 @@ pub fn remove_network_plane(dir: &Path) {
 /// Runs one of the Huawei SDK check scripts against the region; fails the test unless every
 /// check passed (the script's last line is `<name>: N passed, 0 failed`).
 pub async fn run_sdk_check(region: &Region, db: &Db, script: &str) {
+    run_sdk_check_with(region, db, script, &[]).await
+}
+
+/// [`run_sdk_check`] with more environment for the script (the resources it checks).
+pub async fn run_sdk_check_with(region: &Region, db: &Db, script: &str, env: &[(&str, &str)]) {
     let (_, body) = region.token("admin", ADMIN_PASSWORD, "admin").await;
     let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
     let (ak, sk) = region.admin_keys();
@@ -452,6 +457,7 @@ pub async fn run_sdk_check(region: &Region, db: &Db, script: &str) {
         .env("NIMBUS_SECRET_KEY", sk)
         .env("NIMBUS_PROJECT_ID", &project)
         .env("NIMBUS_POLL_INTERVAL", "0.3")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
