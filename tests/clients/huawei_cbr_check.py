@@ -14,6 +14,9 @@ The checks (SDK operation names):
      and ListPolicies(vault_id) show the binding. ShowBackup of an unknown id -> 404.
   e. CreateCheckpoint backs the disk up now; ListBackups(checkpoint_id) until available;
      ShowBackup, ShowCheckpoint, ListBackups(vault_id), ListBackups(resource_id).
+     ListBackups filters and order: resource_az, resource_name, image_type, incremental,
+     start_time/end_time around now (and an hour ahead: nothing), sort, marker; a sort key
+     CBR lacks, a time that is not one and limit 0 -> 400.
   f. EVS CreateVolume with backup_id restores to a new disk; RestoreBackup restores in place.
   g. DeleteBackup, DisassociateVaultPolicy, RemoveVaultResource, DeletePolicy, DeleteVault,
      each followed by 404 where the resource goes; the disks deleted.
@@ -306,6 +309,28 @@ def check_backup_views(cbr, vault_id, checkpoint_id, backup_id, volume_id):
     return f"count={listed.count}"
 
 
+def check_backup_filters(cbr, backup_id, volume_id, az):
+    def ids(**query):
+        resp = cbr.list_backups(ListBackupsRequest(**query))
+        ok_status(resp, "ListBackups")
+        return [b.id for b in resp.backups or []]
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    hour = datetime.timedelta(hours=1)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    expect(backup_id in ids(resource_az=az, resource_name=volume_id, image_type="backup", incremental=False,
+                            start_time=(now - hour).strftime(stamp), end_time=(now + hour).strftime(stamp),
+                            sort="name:asc,created_at"),
+           "ListBackups with matching filters does not list the backup")
+    for what, query in [("incremental", {"incremental": True}), ("replication", {"image_type": "replication"}),
+                        ("another zone", {"resource_az": "nowhere"}),
+                        ("an hour ahead", {"start_time": (now + hour).strftime(stamp)}),
+                        ("after itself", {"marker": backup_id, "sort": "id:asc"})]:
+        expect(backup_id not in ids(**query), f"ListBackups({what}) lists the backup")
+    for query in [{"sort": "size:asc"}, {"start_time": "yesterday"}, {"limit": 0}]:
+        refused(lambda: cbr.list_backups(ListBackupsRequest(**query)))
+
+
 def check_restore_new(evs, az, backup_id, created):
     resp = evs.create_volume(create_volume_request(size=20, name=RESTORED_NAME, az=az, backup_id=backup_id))
     ok_status(resp, "CreateVolume from backup", (200, 202))
@@ -411,6 +436,8 @@ def run(evs, cbr, state):
     state["backups"].append(backup)
     R.run("CBR ShowBackup, ShowCheckpoint, ListBackups(vault_id), ListBackups(resource_id)",
           check_backup_views, cbr, vault, cp, backup, vol)
+    R.run("CBR ListBackups filters (zone, resource name, type, incremental, period), sort and marker; bad ones -> 400",
+          check_backup_filters, cbr, backup, vol, az)
     R.run("EVS CreateVolume with backup_id restores the backup to a new disk",
           check_restore_new, evs, az, backup, state["volumes"])
     R.run("CBR RestoreBackup (POST /v3/{project_id}/backups/{id}/restore) onto the detached disk",

@@ -12,6 +12,7 @@ interface Volume {
   status: string;
   volume_type: string;
   bootable: string;
+  encrypted: boolean;
   attachments: { server_id: string; device: string }[];
   created_at: string;
 }
@@ -219,7 +220,7 @@ export function Volumes() {
           { title: "Name", cell: (r) => r.name || r.id },
           { title: "Status", cell: (r) => <Status value={r.status} /> },
           { title: "Size", cell: (r) => `${r.size} GB` },
-          { title: "Type", cell: (r) => r.volume_type },
+          { title: "Type", cell: (r) => (r.encrypted ? `${r.volume_type} (encrypted)` : r.volume_type) },
           { title: "Attached to", cell: (r) => r.attachments.map((a) => `${a.server_id} on ${a.device}`).join(", ") },
           {
             title: "Actions",

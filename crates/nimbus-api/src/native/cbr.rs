@@ -541,10 +541,17 @@ pub async fn show_checkpoint(
     Ok(Json(json!({"checkpoint": checkpoint_doc(&s.control.get_checkpoint(&ctx, &id).await?)})).into_response())
 }
 
-/// Lists backups (filters: vault, checkpoint, resource, name, status).
+/// Lists backups: filtered (vault, checkpoint, resource and its type, zone and name, name,
+/// status, parent, image type, incremental, a period of creation), sorted, paged by
+/// offset or marker.
 #[utoipa::path(get, path = "/v3/{project_id}/backups", tag = "CBR",
     params(("project_id" = String, Path), ("vault_id" = Option<String>, Query), ("checkpoint_id" = Option<String>, Query),
            ("resource_id" = Option<String>, Query), ("resource_type" = Option<String>, Query),
+           ("resource_az" = Option<String>, Query), ("resource_name" = Option<String>, Query),
+           ("name" = Option<String>, Query), ("status" = Option<String>, Query), ("parent_id" = Option<String>, Query),
+           ("image_type" = Option<String>, Query), ("incremental" = Option<bool>, Query),
+           ("start_time" = Option<String>, Query), ("end_time" = Option<String>, Query),
+           ("sort" = Option<String>, Query), ("marker" = Option<String>, Query),
            ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
     responses((status = 200, body = CbrDoc)))]
 pub async fn list_backups(
@@ -555,8 +562,13 @@ pub async fn list_backups(
 ) -> ApiResult {
     check_project(&ctx, &p, false)?;
     let kind = q.get("resource_type").map(String::as_str);
+    let (start, end) = (query_time(&q, "start_time")?, query_time(&q, "end_time")?);
+    let incremental = query_bool(&q, "incremental")?;
+    let sort = q.get("sort").map(|spec| sort_keys(spec)).transpose()?;
+    let offset = query_count(&q, "offset", 0)?.unwrap_or(0);
+    let limit = query_count(&q, "limit", 1)?.unwrap_or(1000);
     if kind.is_some_and(|t| t != DISK_TYPE && t != SERVER_TYPE) {
-        return Ok(Json(json!({"backups": [], "count": 0, "offset": 0, "limit": 1000})).into_response());
+        return Ok(Json(json!({"backups": [], "count": 0, "offset": offset, "limit": limit})).into_response());
     }
     let filter = BackupFilter {
         vault_id: q.get("vault_id").cloned(),
@@ -582,16 +594,103 @@ pub async fn list_backups(
                 .map(|sb| (sb.created_at(), server_backup_doc(sb, false))),
         );
     }
-    entries.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
-    let matching: Vec<Value> = entries
-        .into_iter()
-        .map(|(_, doc)| doc)
-        .filter(|doc| q.get("status").is_none_or(|st| doc["status"] == st.as_str()))
-        .collect();
-    let offset = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0usize);
-    let limit = q.get("limit").and_then(|o| o.parse().ok()).unwrap_or(1000usize);
-    let page: Vec<&Value> = matching.iter().skip(offset).take(limit).collect();
-    Ok(Json(json!({"backups": page, "count": matching.len(), "offset": offset, "limit": limit})).into_response())
+    entries.retain(|(created, doc)| {
+        start.is_none_or(|t| *created >= t)
+            && end.is_none_or(|t| *created <= t)
+            && incremental.is_none_or(|i| doc["incremental"] == i)
+            && ["status", "resource_az", "resource_name", "parent_id", "image_type"]
+                .iter()
+                .all(|k| q.get(*k).is_none_or(|want| doc[*k] == want.as_str()))
+    });
+    match &sort {
+        Some(keys) => entries.sort_by(|a, b| compare_by(&a.1, &b.1, keys)),
+        None => entries.sort_by_key(|(created, _)| std::cmp::Reverse(*created)),
+    }
+    let count = entries.len();
+    // A marker is the last backup of the previous page: this page starts after it.
+    if let Some(marker) = q.get("marker") {
+        let at = entries.iter().position(|(_, doc)| doc["id"] == marker.as_str()).ok_or_else(|| {
+            Error::bad_request(format!("BackupService.6202: marker {marker} is not a backup of this listing."))
+        })?;
+        entries.drain(..=at);
+    }
+    let page: Vec<Value> = entries.into_iter().skip(offset).take(limit).map(|(_, doc)| doc).collect();
+    Ok(Json(json!({"backups": page, "count": count, "offset": offset, "limit": limit})).into_response())
+}
+
+/// A `ListBackups` time (`start_time`, `end_time`: `2018-02-01T12:00:00Z`) in ms.
+fn query_time(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>, Error> {
+    q.get(key)
+        .map(|t| {
+            chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%SZ")
+                .map(|d| d.and_utc().timestamp_millis())
+                .map_err(|_| {
+                    Error::bad_request(format!(
+                        "BackupService.6201: '{key}' is a time such as 2018-02-01T12:00:00Z, not {t:?}."
+                    ))
+                })
+        })
+        .transpose()
+}
+
+/// A `ListBackups` boolean (`incremental`).
+fn query_bool(q: &HashMap<String, String>, key: &str) -> Result<Option<bool>, Error> {
+    q.get(key)
+        .map(|v| match v.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(Error::bad_request(format!("BackupService.6201: '{key}' is true or false, not {v:?}."))),
+        })
+        .transpose()
+}
+
+/// A `ListBackups` count (`limit` from 1, `offset` from 0).
+fn query_count(q: &HashMap<String, String>, key: &str, min: usize) -> Result<Option<usize>, Error> {
+    q.get(key)
+        .map(|v| {
+            v.parse::<usize>().ok().filter(|n| *n >= min).ok_or_else(|| {
+                Error::bad_request(format!("BackupService.6201: '{key}' is a whole number from {min}, not {v:?}."))
+            })
+        })
+        .transpose()
+}
+
+/// The keys a backup list sorts by.
+const SORT_KEYS: [&str; 6] = ["created_at", "updated_at", "name", "status", "protected_at", "id"];
+
+/// `ListBackups`' `sort`: `key[:asc|desc],...` (descending unless said), keys of
+/// [`SORT_KEYS`]; (key, ascending) pairs.
+fn sort_keys(spec: &str) -> Result<Vec<(String, bool)>, Error> {
+    let bad = |why: String| Error::bad_request(format!("BackupService.6201: sort {spec:?}: {why}"));
+    if spec.is_empty() || spec.len() > 255 {
+        return Err(bad("it is 1 to 255 characters.".into()));
+    }
+    spec.split(',')
+        .map(|part| {
+            let (key, direction) = part.split_once(':').unwrap_or((part, "desc"));
+            if !SORT_KEYS.contains(&key) {
+                return Err(bad(format!("{key:?} is not one of {}.", SORT_KEYS.join(", "))));
+            }
+            match direction {
+                "asc" => Ok((key.to_string(), true)),
+                "desc" => Ok((key.to_string(), false)),
+                other => Err(bad(format!("the direction is asc or desc, not {other:?}."))),
+            }
+        })
+        .collect()
+}
+
+/// Orders two backup documents by `keys` (times are fixed-width text, so text order is
+/// time order; a missing value comes first ascending).
+fn compare_by(a: &Value, b: &Value, keys: &[(String, bool)]) -> std::cmp::Ordering {
+    for (key, ascending) in keys {
+        let (x, y) = (a[key.as_str()].as_str().unwrap_or(""), b[key.as_str()].as_str().unwrap_or(""));
+        let order = if *ascending { x.cmp(y) } else { y.cmp(x) };
+        if order.is_ne() {
+            return order;
+        }
+    }
+    std::cmp::Ordering::Equal
 }
 
 /// One backup.
