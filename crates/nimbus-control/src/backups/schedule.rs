@@ -238,12 +238,7 @@ impl Control {
             let taken = members.iter().map(|b| b.created_at).min().unwrap_or(now);
             let too_old = days.is_some_and(|d| (now - taken).saturating_mul(scale) > d * 86_400_000);
             if too_many || too_old {
-                let mut tx = self.store().write().await?;
-                for b in members {
-                    self.delete_backup_in(&mut tx, ctx, &b.id).await?;
-                }
-                tx.commit().await?;
-                self.wake_jobs();
+                self.delete_backups_together(ctx, members.iter().copied()).await?;
             }
         }
         Ok(())

@@ -195,9 +195,18 @@ impl Control {
     /// Deletes a server backup: every child, in one transaction, or none when one of them
     /// cannot be deleted now.
     pub async fn delete_server_backup(&self, ctx: &Ctx, backup: &ServerBackup) -> Result<(), Error> {
+        self.delete_backups_together(ctx, backup.children.iter()).await
+    }
+
+    /// Starts the deletion of `backups` in one transaction: all of them, or none.
+    pub(crate) async fn delete_backups_together<'a>(
+        &self,
+        ctx: &Ctx,
+        backups: impl Iterator<Item = &'a Backup>,
+    ) -> Result<(), Error> {
         let mut tx = self.store().write().await?;
-        for child in &backup.children {
-            self.delete_backup_in(&mut tx, ctx, &child.id).await?;
+        for b in backups {
+            self.delete_backup_in(&mut tx, ctx, &b.id).await?;
         }
         tx.commit().await?;
         self.wake_jobs();
