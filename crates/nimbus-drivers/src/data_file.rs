@@ -16,7 +16,7 @@ use std::path::Path;
 
 /// Direct I/O wants buffers, offsets and lengths aligned to the device's block size; 4 KiB
 /// covers every common one.
-const ALIGN: usize = 4096;
+pub const ALIGN: usize = 4096;
 /// Bytes gathered before each write.
 const BUF: usize = 4 << 20;
 
@@ -80,6 +80,30 @@ pub fn open_direct(path: &Path) -> io::Result<Option<File>> {
     }
 }
 
+/// Creates (or truncates) `path` for writing past the page cache, or for ordinary writes
+/// where the file system refuses direct I/O; whether it is direct.
+fn open_new(path: &Path) -> io::Result<(File, bool)> {
+    let open = |flags: i32| OpenOptions::new().write(true).create(true).truncate(true).custom_flags(flags).open(path);
+    match open(libc::O_DIRECT) {
+        Ok(f) => Ok((f, true)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok((open(0)?, false)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Turns direct I/O off on an open file (a file system may accept `O_DIRECT` at open and
+/// refuse it on write).
+fn clear_direct(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor `file` owns.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_DIRECT) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 thread_local! {
     static SPARE_BUF: std::cell::RefCell<Option<AlignedBuf>> = const { std::cell::RefCell::new(None) };
 }
@@ -98,13 +122,7 @@ pub struct DataFile {
 impl DataFile {
     /// Creates (or truncates) the file at `path`.
     pub fn create(path: &Path) -> io::Result<Self> {
-        let open =
-            |flags: i32| OpenOptions::new().write(true).create(true).truncate(true).custom_flags(flags).open(path);
-        let (file, direct) = match open(libc::O_DIRECT) {
-            Ok(f) => (f, true),
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (open(0)?, false),
-            Err(e) => return Err(e),
-        };
+        let (file, direct) = open_new(path)?;
         // A thread writing one file after another reuses its buffer (a fresh one costs a
         // thousand page faults).
         let buf = SPARE_BUF.with(|spare| spare.borrow_mut().take()).unwrap_or_else(|| AlignedBuf::new(BUF));
@@ -149,13 +167,7 @@ impl DataFile {
     }
 
     fn set_buffered(&mut self) -> io::Result<()> {
-        use std::os::fd::AsRawFd;
-        let fd = self.file.as_raw_fd();
-        // SAFETY: fcntl on a descriptor this value owns.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-        if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_DIRECT) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        clear_direct(&self.file)?;
         self.direct = false;
         Ok(())
     }
@@ -186,6 +198,30 @@ impl DataFile {
     }
 }
 
+/// Writes the first `len` bytes of `buf` as the whole new file `path` (created or
+/// truncated), past the page cache where the file system allows, and syncs it. The bytes
+/// between `len` and the next block boundary (inside `buf`) are zeroed: a direct write
+/// covers whole blocks, and the file is cut back to `len`.
+pub fn write_whole(path: &Path, buf: &mut AlignedBuf, len: usize) -> io::Result<()> {
+    let (file, mut direct) = open_new(path)?;
+    let padded = if direct { len.next_multiple_of(ALIGN) } else { len };
+    assert!(padded <= buf.len(), "the buffer holds the padded length");
+    buf.bytes()[len..padded].fill(0);
+    let data = &buf.bytes()[..padded];
+    match file.write_all_at(data, 0) {
+        Err(e) if direct && e.raw_os_error() == Some(libc::EINVAL) => {
+            clear_direct(&file)?;
+            direct = false;
+            file.write_all_at(&data[..len], 0)?;
+        }
+        other => other?,
+    }
+    if direct && padded != len {
+        file.set_len(len as u64)?;
+    }
+    file.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +239,22 @@ mod tests {
             }
             assert_eq!(f.finish().unwrap(), len as u64);
             assert_eq!(std::fs::read(&path).unwrap(), data, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn whole_files_are_written_exactly_from_an_aligned_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0usize, 1, ALIGN - 1, ALIGN, 3 * ALIGN + 5] {
+            let mut buf = AlignedBuf::new((len + 1).next_multiple_of(ALIGN));
+            for (i, b) in buf.bytes().iter_mut().enumerate() {
+                *b = (i % 249) as u8 | 1;
+            }
+            let want = buf.bytes()[..len].to_vec();
+            let path = dir.path().join(format!("w{len}"));
+            std::fs::write(&path, vec![7u8; 10 * ALIGN]).unwrap();
+            write_whole(&path, &mut buf, len).unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), want, "{len} bytes");
         }
     }
 }

@@ -8,7 +8,7 @@
 //! Data written with a data key is sealed in chunks ([`crate::object_crypt`]).
 
 use crate::data_file::DataFile;
-use crate::object_crypt::{self, DataKey, Opener, RegionKey, Sealer};
+use crate::object_crypt::{self, DataKey, Opener, RegionKey, SealedImage, Sealer};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use md5::{Digest, Md5};
@@ -198,6 +198,32 @@ impl ObjectFiles {
             let stored = Stored { data_id, size: data.len() as i64, md5: String::new() };
             data.clear();
             Ok((stored, data))
+        })
+    }
+
+    /// Writes a [`SealedImage`] (sealed here with `key`) as a new data file of the bucket,
+    /// as [`Self::spawn_write`] does a buffer: on a blocking thread of its own, the file
+    /// `.partial` until [`Self::publish`], the image given back emptied. The image's buffer
+    /// is the file: it is sealed in place and written straight from it.
+    pub fn spawn_write_image(
+        &self,
+        bucket_id: &str,
+        mut image: SealedImage,
+        key: DataKey,
+    ) -> tokio::task::JoinHandle<Result<(Stored, SealedImage), Error>> {
+        let dir = self.bucket_dir(bucket_id);
+        tokio::task::spawn_blocking(move || {
+            let data_id = nimbus_core::id::new_hex_id();
+            std::fs::create_dir_all(&dir).map_err(io)?;
+            let tmp = dir.join(format!("{data_id}.partial"));
+            let size = image.len() as i64;
+            let (buf, len) = image.seal(&key);
+            if let Err(e) = crate::data_file::write_whole(&tmp, buf, len) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(io(e));
+            }
+            image.clear();
+            Ok((Stored { data_id, size, md5: String::new() }, image))
         })
     }
 
@@ -562,6 +588,19 @@ mod tests {
         assert_eq!((one.size, one.md5.as_str()), (n as i64, ""));
         let got = read_all(store.reader("b", &one.data_id, Some(key.clone()), n, 70_000..140_000).await.unwrap()).await;
         assert_eq!(got, data[70_000..140_000]);
+        // A sealed image (a backup pack) is the same file format.
+        let mut image = SealedImage::new(1000);
+        image.push(&data[..150_000]);
+        image.push(&data[150_000..]);
+        let (img, emptied) = store.spawn_write_image("b", image, key.clone()).await.unwrap().unwrap();
+        assert!(emptied.is_empty());
+        store.publish("b", &img.data_id).await.unwrap();
+        assert_eq!(img.size, n as i64);
+        assert_eq!(std::fs::metadata(store.path("b", &img.data_id)).unwrap().len(), on_disk.len() as u64);
+        for r in [0..n, 65_530..65_540, 199_000..200_000] {
+            let got = read_all(store.reader("b", &img.data_id, Some(key.clone()), n, r.clone()).await.unwrap()).await;
+            assert_eq!(got, data[r.start as usize..r.end as usize], "{r:?}");
+        }
         assert!(dir.path().join("keys/obs-sse.key").exists());
     }
 }

@@ -302,11 +302,12 @@ pub async fn chunks(c: &mut AnyConnection, project_id: &str, hashes: &[String]) 
     sqlx::query_as_with(&sql.text, sql.query_args()).fetch_all(c).await.map_err(db_error)
 }
 
-/// Records chunks stored in packs (nothing for those the project already has), a few
-/// hundred rows per statement: one statement per chunk made the index, not the disk, the
-/// slowest part of a backup.
+/// Records chunks stored in packs (nothing for those the project already has), fifty rows
+/// per statement: one statement per chunk made the index, not the disk, the slowest part
+/// of a backup; and much larger statements cost more per row (SQLite looks each of a
+/// statement's parameters up by a scan of them all).
 pub async fn insert_chunks(c: &mut AnyConnection, rows: &[ChunkRow]) -> Result<(), Error> {
-    for batch in rows.chunks(200) {
+    for batch in rows.chunks(50) {
         let mut sql =
             Sql::new("INSERT INTO backup_chunks (project_id, hash, pack, pack_offset, stored_len, len) VALUES ");
         for (i, r) in batch.iter().enumerate() {

@@ -1,11 +1,15 @@
 //! The chunk store of a project's backups, in its system bucket: new chunks are appended
-//! to packs (objects `packs/<id>` of about 32 MiB, so a backup writes a few large objects
+//! to packs (objects `packs/<id>` of 4 to 32 MiB, so a backup writes a few large objects
 //! rather than many small ones), the index records where each chunk is, and manifests are
-//! objects `manifests/<backup id>` (zstd-compressed JSON).
+//! objects `manifests/<backup id>`.
 //!
 //! A pack is written (synced) before the index rows that point into it commit, so an index
-//! row never names data that is not there. Packs are written on threads of their own
-//! while the next fills, so cutting and sealing overlap the disk. Chunks are shared by every
+//! row never names data that is not there. A pack is filled in place as its sealed file
+//! ([`SealedImage`]: each byte copied once) and written on a thread of its own while the
+//! next fills; beside the writer, an indexer records the written packs (their object rows
+//! and index rows in one transaction), so neither the disk nor a commit holds the cutting
+//! up. Up to [`PACKS_IN_FLIGHT`] packs wait for the indexer: with the one filling, a
+//! backup holds at most nine pack buffers (under 300 MiB). Chunks are shared by every
 //! backup of the project that contains them. When a backup is deleted, a sweep keeps the
 //! chunks of the remaining backups' manifests and drops the others from the index; a pack
 //! goes once no chunk in it is left. A sweep never runs while a backup is being made (it
@@ -17,15 +21,28 @@ use crate::objects::system::PendingSystemObject;
 use crate::Control;
 use nimbus_core::Error;
 use nimbus_drivers::backup_data::{open_chunk, CutChunk, Manifest, CHUNK_MAX};
+use nimbus_drivers::object_crypt::SealedImage;
 use nimbus_store::backups::{self as repo, ChunkRow};
 use nimbus_store::objects::{Bucket, Object};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
-/// A pack is written once it holds this much.
+/// A pack is written once it holds this much (or less, for a small backup:
+/// [`pack_writer`]).
 const PACK_SIZE: usize = 32 << 20;
 
-/// Packs written at once: the threads writing them share the cores with those cutting.
-const PACKS_IN_FLIGHT: usize = 3;
+/// The smallest pack size a small backup's packs are cut to.
+const PACK_SIZE_MIN: usize = 4 << 20;
+
+/// The most a pack holds: it is written once it passes [`PACK_SIZE`], by at most one chunk
+/// in its stored form (a format byte, then the chunk, when it does not compress).
+const PACK_ROOM: usize = PACK_SIZE + CHUNK_MAX as usize + 1;
+
+/// Packs handed to the indexer and not yet indexed: the threads writing them share the
+/// cores with those cutting, and each holds a pack's buffer.
+const PACKS_IN_FLIGHT: usize = 8;
+
+/// Packs the indexer records in one transaction at most.
+const PACKS_PER_COMMIT: usize = 8;
 
 /// Index lookups go in batches of this many hashes.
 const BATCH: usize = 400;
@@ -34,43 +51,78 @@ const BATCH: usize = 400;
 type PackEntry = (String, i64, i64, i64);
 
 /// A pack being written: its data, its key, the chunks in it.
-type PackInFlight = (PendingSystemObject, String, Vec<PackEntry>);
+type PackInFlight = (PendingSystemObject<SealedImage>, String, Vec<PackEntry>);
 
-/// Appends a backup's new chunks to packs.
+/// Appends a backup's new chunks to packs; its [`PackIndexer`] records them.
+///
+/// The two halves run side by side (the caller joins them): indexing a pack waits for its
+/// data to be synced and for a transaction to commit, and the next packs fill meanwhile.
 pub(super) struct PackWriter<'a> {
     control: &'a Control,
     project: String,
     bucket: Bucket,
-    buf: Vec<u8>,
+    /// The pack being filled, laid out as its sealed file.
+    buf: SealedImage,
+    /// A pack is written once it holds this much.
+    pack_size: usize,
     entries: Vec<PackEntry>,
     /// Chunks this run already stored or queued.
     seen: HashSet<String>,
     /// Chunks cut, not yet looked up in the index.
     queued: Vec<CutChunk>,
-    /// Buffers of packs written, for the next ones.
-    spare: Vec<Vec<u8>>,
-    /// The packs being written (oldest first), and the index rows to commit once each is.
-    writing: VecDeque<PackInFlight>,
+    /// Images of packs written, for the next ones.
+    spare: std::sync::mpsc::Receiver<SealedImage>,
+    /// Packs being written, to the indexer (closed by [`Self::finish`]).
+    to_index: Option<tokio::sync::mpsc::Sender<PackInFlight>>,
     /// Bytes written to packs so far.
     pub stored_bytes: u64,
 }
 
-impl<'a> PackWriter<'a> {
-    pub(super) fn new(control: &'a Control, project: &str, bucket: Bucket) -> Self {
-        PackWriter {
-            control,
-            project: project.into(),
-            bucket,
-            buf: Vec::new(),
-            entries: Vec::new(),
-            seen: HashSet::new(),
-            queued: Vec::new(),
-            spare: Vec::new(),
-            writing: VecDeque::new(),
-            stored_bytes: 0,
-        }
-    }
+/// Records the packs a [`PackWriter`] wrote, in order: waits for each pack's data, then
+/// commits its object row and its chunks' index rows together, with those of the packs
+/// already written behind it (one commit for several packs when commits are the slower).
+pub(super) struct PackIndexer<'a> {
+    control: &'a Control,
+    project: String,
+    bucket: Bucket,
+    packs: tokio::sync::mpsc::Receiver<PackInFlight>,
+    spare: std::sync::mpsc::Sender<SealedImage>,
+}
 
+/// A pack writer and its indexer: the caller runs both at once (`try_join`), and the
+/// indexer ends once the writer is finished and every pack is recorded.
+///
+/// `expected`: about how many bytes the backup stores at most (what it reads). A small
+/// backup (an incremental one) is cut into smaller packs, so that several are written at
+/// once and the first starts early, not one large pack written only at the end.
+pub(super) fn pack_writer<'a>(
+    control: &'a Control,
+    project: &str,
+    bucket: Bucket,
+    expected: u64,
+) -> (PackWriter<'a>, PackIndexer<'a>) {
+    let pack_size =
+        usize::try_from(expected / PACKS_IN_FLIGHT as u64).unwrap_or(PACK_SIZE).clamp(PACK_SIZE_MIN, PACK_SIZE);
+    let (to_index, packs) = tokio::sync::mpsc::channel(PACKS_IN_FLIGHT);
+    let (spare_tx, spare) = std::sync::mpsc::channel();
+    let writer = PackWriter {
+        control,
+        project: project.into(),
+        bucket: bucket.clone(),
+        buf: SealedImage::new(PACK_ROOM),
+        pack_size,
+        entries: Vec::new(),
+        seen: HashSet::new(),
+        queued: Vec::new(),
+        spare,
+        to_index: Some(to_index),
+        stored_bytes: 0,
+    };
+    let indexer = PackIndexer { control, project: project.into(), bucket, packs, spare: spare_tx };
+    (writer, indexer)
+}
+
+impl<'a> PackWriter<'a> {
     /// Adds the chunks of one window; those the project does not have yet are stored.
     /// Chunks are looked up in the index [`BATCH`] at a time, whatever the windows' sizes
     /// (an incremental backup reads many small ones).
@@ -98,50 +150,68 @@ impl<'a> PackWriter<'a> {
                 continue;
             }
             self.entries.push((chunk.hash, self.buf.len() as i64, stored.len() as i64, chunk.len as i64));
-            self.buf.extend_from_slice(&stored);
-            if self.buf.len() >= PACK_SIZE {
+            self.buf.push(&stored);
+            if self.buf.len() >= self.pack_size {
                 self.flush().await?;
             }
         }
         Ok(())
     }
 
-    /// Starts writing the filled pack, once fewer than [`PACKS_IN_FLIGHT`] are being
-    /// written (the oldest is finished and indexed first).
+    /// Starts writing the filled pack and hands it to the indexer (waiting while
+    /// [`PACKS_IN_FLIGHT`] are already waiting for it).
     async fn flush(&mut self) -> Result<(), Error> {
-        if self.writing.len() >= PACKS_IN_FLIGHT {
-            self.finish_oldest().await?;
-        }
         if self.entries.is_empty() {
             return Ok(());
         }
         let pack = format!("packs/{}", nimbus_core::id::new_hex_id());
-        // The next pack fills a buffer a written one came back with (a fresh 32 MiB buffer
+        // The next pack fills an image a written one came back with (a fresh 32 MiB buffer
         // per pack costs thousands of page faults).
-        let next = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(PACK_SIZE + CHUNK_MAX as usize));
+        let next = self.spare.try_recv().unwrap_or_else(|_| SealedImage::new(PACK_ROOM));
         let data = std::mem::replace(&mut self.buf, next);
         self.stored_bytes += data.len() as u64;
-        let pending = self.control.start_system_object(&self.bucket, &pack, data);
-        self.writing.push_back((pending, pack, std::mem::take(&mut self.entries)));
-        Ok(())
+        let pending = self.control.start_system_image(&self.bucket, &pack, data);
+        let stopped = || Error::Internal("the backup's pack indexer stopped".into());
+        let to_index = self.to_index.as_ref().ok_or_else(stopped)?;
+        to_index.send((pending, pack, std::mem::take(&mut self.entries))).await.map_err(|_| stopped())
     }
 
-    /// Writes what is left: every chunk added is then stored and indexed.
+    /// Writes what is left and lets the indexer end: once it has, every chunk added is
+    /// stored and indexed.
     pub(super) async fn finish(&mut self) -> Result<(), Error> {
         self.store_queued().await?;
         self.flush().await?;
-        while !self.writing.is_empty() {
-            self.finish_oldest().await?;
+        self.to_index = None;
+        Ok(())
+    }
+}
+
+impl PackIndexer<'_> {
+    /// Records packs until the writer is finished (or dropped).
+    pub(super) async fn run(mut self) -> Result<(), Error> {
+        while let Some(first) = self.packs.recv().await {
+            let mut written = vec![self.written(first).await?];
+            while written.len() < PACKS_PER_COMMIT {
+                let Ok(next) = self.packs.try_recv() else { break };
+                written.push(self.written(next).await?);
+            }
+            let objects: Vec<Object> = written.iter().map(|(o, _)| o.clone()).collect();
+            match self.record(written).await {
+                Ok(removed) => self.control.remove_data(removed).await,
+                Err(e) => {
+                    self.control.discard_system_objects(&objects).await?;
+                    return Err(e);
+                }
+            }
         }
         Ok(())
     }
 
-    /// Waits for the oldest pack being written, then indexes its chunks.
-    async fn finish_oldest(&mut self) -> Result<(), Error> {
-        let Some((pending, pack, entries)) = self.writing.pop_front() else { return Ok(()) };
-        let (_, buffer) = self.control.finish_system_object(pending).await?;
-        self.spare.push(buffer);
-        let rows: Vec<ChunkRow> = entries
+    /// Waits for a pack's data (synced and put into place); its object row and index rows.
+    async fn written(&self, (pending, pack, entries): PackInFlight) -> Result<(Object, Vec<ChunkRow>), Error> {
+        let (o, buffer) = self.control.written_system_object(pending).await?;
+        let _ = self.spare.send(buffer);
+        let rows = entries
             .into_iter()
             .map(|(hash, pack_offset, stored_len, len)| ChunkRow {
                 project_id: self.project.clone(),
@@ -152,9 +222,20 @@ impl<'a> PackWriter<'a> {
                 len,
             })
             .collect();
+        Ok((o, rows))
+    }
+
+    /// Commits written packs' object rows and index rows in one transaction; the data of
+    /// objects they replaced (none, for new packs) to remove.
+    async fn record(&self, written: Vec<(Object, Vec<ChunkRow>)>) -> Result<Vec<Object>, Error> {
         let mut tx = self.control.store().write().await?;
-        repo::insert_chunks(&mut tx, &rows).await?;
-        tx.commit().await
+        let mut removed = Vec::new();
+        for (o, rows) in &written {
+            removed.extend(self.control.commit_version(&mut tx, &self.bucket, o).await?);
+            repo::insert_chunks(&mut tx, rows).await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
     }
 }
 
@@ -175,17 +256,21 @@ impl Control {
         })?;
         let bucket = self.system_bucket(&super::backup_bucket(&b.project_id)).await?;
         let mut reader = ChunkReader::new(self, source_project, source_bucket);
-        let mut writer = PackWriter::new(self, &b.project_id, bucket.clone());
-        for batch in manifest.chunks().chunks(BATCH) {
-            reader.prefetch(batch).await?;
-            let mut cut = Vec::with_capacity(batch.len());
-            for hash in batch {
-                let (stored, len) = reader.read_stored(hash).await?;
-                cut.push(CutChunk { offset: 0, len, hash: hash.clone(), stored: Some(stored) });
+        let expected = manifest.pieces.iter().map(|p| p.len).sum();
+        let (mut writer, indexer) = pack_writer(self, &b.project_id, bucket.clone(), expected);
+        let copy = async {
+            for batch in manifest.chunks().chunks(BATCH) {
+                reader.prefetch(batch).await?;
+                let mut cut = Vec::with_capacity(batch.len());
+                for hash in batch {
+                    let (stored, len) = reader.read_stored(hash).await?;
+                    cut.push(CutChunk { offset: 0, len, hash: hash.clone(), stored: Some(stored) });
+                }
+                writer.add(cut).await?;
             }
-            writer.add(cut).await?;
-        }
-        writer.finish().await?;
+            writer.finish().await
+        };
+        tokio::try_join!(copy, indexer.run())?;
         self.put_manifest(&bucket, &b.id, &manifest).await?;
         Ok((manifest, writer.stored_bytes))
     }

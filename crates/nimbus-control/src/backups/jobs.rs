@@ -5,7 +5,7 @@
 //! found in the index, not stored twice) and the backup becomes `available` only in the
 //! transaction that counts its chunks.
 
-use super::chunks::{ChunkReader, PackWriter};
+use super::chunks::{pack_writer, ChunkReader};
 use super::{backup_bucket, backup_snapshot, source_snapshot};
 use crate::jobs::{JobHandler, JobRegistry, StepOutcome};
 use crate::volumes::messages::{MessageAction, MessageDetail, MessageResource};
@@ -64,7 +64,8 @@ type ReadPlan = (u64, Vec<Range<u64>>, Option<Arc<ClusterMap>>, Option<Manifest>
 
 /// What a backup read: the manifest, how many bytes it read and stored, and how long its
 /// phases took (planning: the cluster maps and the parent's manifest; data: reading,
-/// cutting and storing; manifest: building and storing it), for the log.
+/// cutting, storing and indexing, until the backup's data is all stored; manifest:
+/// building and storing it, while the last packs are written), for the log.
 struct Taken {
     manifest: Manifest,
     read_bytes: u64,
@@ -176,33 +177,30 @@ impl Control {
         let bucket = self.system_bucket(&backup_bucket(&b.project_id)).await?;
         let (size, ranges, map, parent): ReadPlan = match format {
             VolumeFormat::Qcow2 => {
-                let snap = source_snapshot(b);
-                let p = path.clone();
-                let map = tokio::task::spawn_blocking(move || qcow2_map::snapshot_map(&p, &snap))
-                    .await
-                    .map_err(|e| Error::Internal(format!("reading the volume's map: {e}")))??;
-                let parent_row = match &b.parent_id {
-                    Some(pid) => {
-                        let mut c = self.store().read().await?;
-                        repo::get(&mut c, pid).await?
-                    }
-                    None => None,
-                };
-                let parent = match parent_row {
-                    Some(parent) => {
-                        let pid = &parent.id;
-                        let (p, snap) = (path.clone(), source_snapshot(&parent));
-                        let old = tokio::task::spawn_blocking(move || qcow2_map::snapshot_map(&p, &snap))
+                // The snapshot's cluster map, and the parent's map and manifest, read at once.
+                let read_map = |snap: String| {
+                    let p = path.clone();
+                    async move {
+                        tokio::task::spawn_blocking(move || qcow2_map::snapshot_map(&p, &snap))
                             .await
                             .map_err(|e| Error::Internal(format!("reading the volume's map: {e}")))?
-                            .ok();
-                        match old {
-                            Some(old) => self.manifest(&bucket, pid).await?.map(|m| (old, m)),
-                            None => None,
-                        }
                     }
-                    None => None,
                 };
+                let parent = async {
+                    let Some(pid) = &b.parent_id else { return Ok(None) };
+                    let parent_row = {
+                        let mut c = self.store().read().await?;
+                        repo::get(&mut c, pid).await?
+                    };
+                    let Some(parent) = parent_row else { return Ok(None) };
+                    let (old, m) = tokio::join!(read_map(source_snapshot(&parent)), self.manifest(&bucket, pid));
+                    // Without the parent's snapshot, the backup reads the whole volume.
+                    match old {
+                        Ok(old) => Ok(m?.map(|m| (old, m))),
+                        Err(_) => Ok(None),
+                    }
+                };
+                let (map, parent) = tokio::try_join!(read_map(source_snapshot(b)), parent)?;
                 let (ranges, parent) = match parent {
                     Some((old, m)) => (map.changed_since(&old), Some(m)),
                     None => (map.allocated(), None),
@@ -217,38 +215,48 @@ impl Control {
         };
         let planned = started.elapsed();
         let reader = Arc::new(backup_data::VolumeReader::open(&path)?);
-        let mut writer = PackWriter::new(self, &b.project_id, bucket.clone());
-        let mut fresh: Vec<Piece> = Vec::new();
+        let expected = ranges.iter().map(|r| r.end - r.start).sum();
+        let (mut writer, indexer) = pack_writer(self, &b.project_id, bucket.clone(), expected);
         let mut read_bytes = 0u64;
+        let mut manifest_time = Duration::ZERO;
         // Reading and cutting the next windows (on blocking threads) overlaps storing the
-        // current one (sealing and writing packs).
+        // current one (filling packs), writing packs and indexing the packs written; the
+        // manifest is written while the last packs are.
         let cut_window = |w: backup_data::Window| {
             let (reader, map) = (reader.clone(), map.clone());
             tokio::task::spawn_blocking(move || reader.cut_window(map.as_deref(), &w))
         };
         let windows = backup_data::windows(&ranges);
-        let mut ahead: std::collections::VecDeque<_> =
-            windows.iter().take(CUT_AHEAD).cloned().map(cut_window).collect();
-        for i in 0..windows.len() {
-            let current = ahead.pop_front().ok_or_else(|| Error::Internal("backup window lost".into()))?;
-            if let Some(w) = windows.get(i + CUT_AHEAD) {
-                ahead.push_back(cut_window(w.clone()));
+        let store = async {
+            let mut fresh: Vec<Piece> = Vec::new();
+            let mut ahead: std::collections::VecDeque<_> =
+                windows.iter().take(CUT_AHEAD).cloned().map(cut_window).collect();
+            for i in 0..windows.len() {
+                let current = ahead.pop_front().ok_or_else(|| Error::Internal("backup window lost".into()))?;
+                if let Some(w) = windows.get(i + CUT_AHEAD) {
+                    ahead.push_back(cut_window(w.clone()));
+                }
+                let chunks = current.await.map_err(|e| Error::Internal(format!("cutting the volume: {e}")))??;
+                read_bytes += backup_data::window_len(&windows[i]);
+                for c in chunks.iter().filter(|c| c.stored.is_some()) {
+                    fresh.push(Piece { offset: c.offset, len: c.len, chunk: c.hash.clone(), skip: 0 });
+                }
+                writer.add(chunks).await?;
             }
-            let chunks = current.await.map_err(|e| Error::Internal(format!("cutting the volume: {e}")))??;
-            read_bytes += backup_data::window_len(&windows[i]);
-            for c in chunks.iter().filter(|c| c.stored.is_some()) {
-                fresh.push(Piece { offset: c.offset, len: c.len, chunk: c.hash.clone(), skip: 0 });
-            }
-            writer.add(chunks).await?;
-        }
-        writer.finish().await?;
-        let stored = started.elapsed();
-        let manifest = match parent {
-            Some(m) => m.overlay(size, &ranges, fresh),
-            None => Manifest { size, pieces: fresh },
+            writer.finish().await?;
+            // Nothing names the manifest before the backup is made `available`, after every
+            // pack it uses is indexed: it may be written before they are.
+            let t = std::time::Instant::now();
+            let manifest = match parent {
+                Some(m) => m.overlay(size, &ranges, fresh),
+                None => Manifest { size, pieces: fresh },
+            };
+            self.put_manifest(&bucket, &b.id, &manifest).await?;
+            manifest_time = t.elapsed();
+            Ok(manifest)
         };
-        self.put_manifest(&bucket, &b.id, &manifest).await?;
-        let phases_ms = [planned.as_millis(), (stored - planned).as_millis(), (started.elapsed() - stored).as_millis()];
+        let (manifest, ()) = tokio::try_join!(store, indexer.run())?;
+        let phases_ms = [planned.as_millis(), (started.elapsed() - planned).as_millis(), manifest_time.as_millis()];
         Ok(Taken { manifest, read_bytes, stored_bytes: writer.stored_bytes, phases_ms })
     }
 

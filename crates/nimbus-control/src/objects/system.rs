@@ -8,15 +8,21 @@ use super::repo;
 use crate::Control;
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
+use nimbus_drivers::object_crypt::{DataKey, SealedImage};
+use nimbus_drivers::object_files::{ObjectFiles, Stored};
 use nimbus_store::objects::{Bucket, Object};
 
-/// A system object whose data is being written ([`Control::start_system_object`]).
-pub(crate) struct PendingSystemObject {
+/// A system object whose data is being written ([`Control::start_system_object`]), from a
+/// buffer of type `B` that comes back once written.
+pub(crate) struct PendingSystemObject<B = Vec<u8>> {
     bucket: Bucket,
     key: String,
     wrapped: String,
-    write: tokio::task::JoinHandle<Result<(nimbus_drivers::object_files::Stored, Vec<u8>), Error>>,
+    write: WriteHandle<B>,
 }
+
+/// A data file being written from a buffer of type `B`.
+type WriteHandle<B> = tokio::task::JoinHandle<Result<(Stored, B), Error>>;
 
 /// The pseudo-project that owns system buckets.
 pub const SYSTEM_PROJECT: &str = "nimbus-system";
@@ -69,24 +75,67 @@ impl Control {
     /// synced); [`Self::finish_system_object`] records it. Dropped unfinished, it leaves a
     /// `.partial` file that start-up sweeps.
     pub(crate) fn start_system_object(&self, b: &Bucket, key: &str, data: Vec<u8>) -> PendingSystemObject {
+        self.start_system_write(b, key, |files, bucket_id, data_key| files.spawn_write(bucket_id, data, Some(data_key)))
+    }
+
+    /// Starts writing a sealed image as `key` of a system bucket, as
+    /// [`Self::start_system_object`] does a buffer (the image is sealed in place).
+    pub(crate) fn start_system_image(
+        &self,
+        b: &Bucket,
+        key: &str,
+        image: SealedImage,
+    ) -> PendingSystemObject<SealedImage> {
+        self.start_system_write(b, key, |files, bucket_id, data_key| {
+            files.spawn_write_image(bucket_id, image, data_key)
+        })
+    }
+
+    /// A system object's write, started by `write` with a new data key.
+    fn start_system_write<B>(
+        &self,
+        b: &Bucket,
+        key: &str,
+        write: impl FnOnce(&ObjectFiles, &str, DataKey) -> WriteHandle<B>,
+    ) -> PendingSystemObject<B> {
         let files = &self.drivers().objects;
         let (data_key, wrapped) = files.new_data_key();
-        PendingSystemObject {
-            bucket: b.clone(),
-            key: key.into(),
-            wrapped,
-            write: files.spawn_write(&b.id, data, Some(data_key)),
-        }
+        PendingSystemObject { bucket: b.clone(), key: key.into(), wrapped, write: write(files, &b.id, data_key) }
     }
 
     /// Waits for a system object's data, puts it into place and records it; gives back the
     /// (emptied) buffer it was written from.
     pub(crate) async fn finish_system_object(&self, pending: PendingSystemObject) -> Result<(Object, Vec<u8>), Error> {
+        let bucket = pending.bucket.clone();
+        let (o, buffer) = self.written_system_object(pending).await?;
+        let committed = async {
+            let mut tx = self.store().write().await?;
+            let removed = self.commit_version(&mut tx, &bucket, &o).await?;
+            tx.commit().await?;
+            Ok::<_, Error>(removed)
+        }
+        .await;
+        match committed {
+            Ok(removed) => {
+                self.remove_data(removed).await;
+                Ok((o, buffer))
+            }
+            Err(e) => {
+                self.discard_system_objects(std::slice::from_ref(&o)).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits for a system object's data and puts it into place; the row to record it with
+    /// ([`Self::commit_version`], in the caller's transaction) and the (emptied) buffer it
+    /// was written from. Until recorded, the data file is unnamed by any row: if the
+    /// transaction fails, [`Self::discard_system_objects`] removes it.
+    pub(crate) async fn written_system_object<B>(&self, pending: PendingSystemObject<B>) -> Result<(Object, B), Error> {
         let PendingSystemObject { bucket: b, key, wrapped, write } = pending;
         let files = &self.drivers().objects;
         let (stored, buffer) = write.await.map_err(|e| Error::Internal(format!("object store: {e}")))??;
         files.publish(&b.id, &stored.data_id).await?;
-        let b = &b;
         let o = Object {
             bucket_id: b.id.clone(),
             object_key: key,
@@ -105,23 +154,16 @@ impl Control {
             sse: Some(wrapped),
             headers: "{}".into(),
         };
-        let committed = async {
-            let mut tx = self.store().write().await?;
-            let removed = self.commit_version(&mut tx, b, &o).await?;
-            tx.commit().await?;
-            Ok::<_, Error>(removed)
+        Ok((o, buffer))
+    }
+
+    /// Removes the data of system objects [`Self::written_system_object`] put into place
+    /// whose rows did not commit.
+    pub(crate) async fn discard_system_objects(&self, objects: &[Object]) -> Result<(), Error> {
+        for o in objects {
+            self.drivers().objects.delete(&o.bucket_id, &o.data_id).await?;
         }
-        .await;
-        match committed {
-            Ok(removed) => {
-                self.remove_data(removed).await;
-                Ok((o, buffer))
-            }
-            Err(e) => {
-                files.delete(&b.id, &stored.data_id).await?;
-                Err(e)
-            }
-        }
+        Ok(())
     }
 
     /// An object of a system bucket, if it exists.

@@ -228,6 +228,21 @@ impl Region {
         std::fs::write(self.config.as_ref().expect("a region started with a config file"), body).unwrap();
     }
 
+    /// CPU seconds (user and system, all threads) the running `nimbus` has used so far,
+    /// from `/proc` (benchmarks report what an operation cost the region).
+    #[allow(dead_code)]
+    pub fn cpu_seconds(&self) -> f64 {
+        let pid = self.child.as_ref().expect("a running region").id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // Fields after the command name (which is in parentheses): utime and stime are the
+        // 12th and 13th, in clock ticks.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / hz
+    }
+
     /// `kill -9`, as a crash would.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
