@@ -6,7 +6,10 @@
 //!    the disk: it is dropped from the page cache (`POSIX_FADV_DONTNEED`) before each, as a
 //!    volume a backup reads is not in the host's cache. The warm read (from the page cache,
 //!    a memory copy) is printed too, for scale, and a raw copy of the file (`dd`, written
-//!    past the page cache and synced like the backup's packs) as a second baseline.
+//!    past the page cache and synced like the backup's packs) as a second baseline. A third
+//!    is the disk's floor for a backup of data that neither compresses nor deduplicates:
+//!    the file read while as many bytes are written, at once (two `dd`s); the raw read over
+//!    that floor is the best ratio such a backup can reach on this disk.
 //! 2. An incremental backup after rewriting 1% of the volume's 64 KiB blocks at random
 //!    places: the bytes it read and stored, as a share of the volume (goal <= 2%), and its
 //!    time as a share of the full backup's (goal <= 5%).
@@ -145,6 +148,26 @@ async fn main() {
     assert!(st.success());
     let copy_time = t.elapsed();
     std::fs::remove_file(&copy).unwrap();
+    // The disk's floor for any backup that stores what it reads: the volume file read and
+    // as many bytes written (past the page cache, synced) at the same time, as a backup's
+    // reads and pack writes overlap. Reads and writes share the disk's bandwidth.
+    evict(&file);
+    let t = Instant::now();
+    let reader = Command::new("dd")
+        .arg(format!("if={}", file.display()))
+        .args(["of=/dev/null", "bs=8M", "iflag=direct", "status=none"])
+        .spawn()
+        .unwrap();
+    let st = Command::new("dd")
+        .arg(format!("of={}", copy.display()))
+        .args(["if=/dev/zero", "bs=8M", "oflag=direct", "conv=fsync", "status=none"])
+        .arg(format!("count={}", raw_bytes.div_ceil(8 << 20)))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(reader.wait_with_output().unwrap().status.success());
+    let both_time = t.elapsed();
+    std::fs::remove_file(&copy).unwrap();
     evict(&file);
     let cpu = region.cpu_seconds();
     let (full_time, full) = backup(&region, &token, &project, &id, false).await;
@@ -190,6 +213,15 @@ async fn main() {
         raw_time.as_secs_f64() / full_time.as_secs_f64()
     );
     println!("| ratio full backup / raw copy | {:.2} |", copy_time.as_secs_f64() / full_time.as_secs_f64());
+    println!(
+        "| read and write of the volume's bytes at once (dd and dd, the disk's floor for a backup), s | {:.2} |",
+        both_time.as_secs_f64()
+    );
+    println!(
+        "| that floor / raw read: the best ratio a backup storing what it reads can reach here | {:.2} |",
+        raw_time.as_secs_f64() / both_time.as_secs_f64()
+    );
+    println!("| ratio full backup / that floor | {:.2} |", both_time.as_secs_f64() / full_time.as_secs_f64());
     println!("| full backup time, s | {:.2} |", full_time.as_secs_f64());
     println!(
         "| full backup CPU time of the region, s (cores busy on average) | {:.2} ({:.2}) |",
