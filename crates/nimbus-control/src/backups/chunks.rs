@@ -8,8 +8,9 @@
 //! ([`SealedImage`]: each byte copied once) and written on a thread of its own while the
 //! next fills; beside the writer, an indexer records the written packs (their object rows
 //! and index rows in one transaction), so neither the disk nor a commit holds the cutting
-//! up. Up to [`PACKS_IN_FLIGHT`] packs wait for the indexer: with the one filling, a
-//! backup holds at most nine pack buffers (under 300 MiB). Chunks are shared by every
+//! up. Up to [`PACKS_IN_FLIGHT`] packs wait for the indexer; a written pack's buffer goes
+//! back to the writer at once, so with the one being written and the one filling, a
+//! backup holds at most ten pack buffers (about 320 MiB). Chunks are shared by every
 //! backup of the project that contains them. When a backup is deleted, a sweep keeps the
 //! chunks of the remaining backups' manifests and drops the others from the index; a pack
 //! goes once no chunk in it is left. A sweep never runs while a backup is being made (it
@@ -195,10 +196,10 @@ impl PackIndexer<'_> {
                 let Ok(next) = self.packs.try_recv() else { break };
                 written.push(self.written(next).await?);
             }
-            let objects: Vec<Object> = written.iter().map(|(o, _)| o.clone()).collect();
-            match self.record(written).await {
+            match self.record(&written).await {
                 Ok(removed) => self.control.remove_data(removed).await,
                 Err(e) => {
+                    let objects: Vec<&Object> = written.iter().map(|(o, _)| o).collect();
                     self.control.discard_system_objects(&objects).await?;
                     return Err(e);
                 }
@@ -227,10 +228,10 @@ impl PackIndexer<'_> {
 
     /// Commits written packs' object rows and index rows in one transaction; the data of
     /// objects they replaced (none, for new packs) to remove.
-    async fn record(&self, written: Vec<(Object, Vec<ChunkRow>)>) -> Result<Vec<Object>, Error> {
+    async fn record(&self, written: &[(Object, Vec<ChunkRow>)]) -> Result<Vec<Object>, Error> {
         let mut tx = self.control.store().write().await?;
         let mut removed = Vec::new();
-        for (o, rows) in &written {
+        for (o, rows) in written {
             removed.extend(self.control.commit_version(&mut tx, &self.bucket, o).await?);
             repo::insert_chunks(&mut tx, rows).await?;
         }

@@ -121,7 +121,7 @@ impl Control {
                 Ok((o, buffer))
             }
             Err(e) => {
-                self.discard_system_objects(std::slice::from_ref(&o)).await?;
+                self.discard_system_objects(&[&o]).await?;
                 Err(e)
             }
         }
@@ -159,7 +159,7 @@ impl Control {
 
     /// Removes the data of system objects [`Self::written_system_object`] put into place
     /// whose rows did not commit.
-    pub(crate) async fn discard_system_objects(&self, objects: &[Object]) -> Result<(), Error> {
+    pub(crate) async fn discard_system_objects(&self, objects: &[&Object]) -> Result<(), Error> {
         for o in objects {
             self.drivers().objects.delete(&o.bucket_id, &o.data_id).await?;
         }
