@@ -28,12 +28,64 @@ pub const WINDOW: u64 = 8 << 20;
 /// The first bytes of a binary manifest (before: JSON, still read).
 const MANIFEST_MAGIC: &[u8] = b"NBM\x01";
 
+/// A chunk's name: the BLAKE3 hash of its content, written as 64 hex digits (in the chunk
+/// index, messages and the JSON manifests of earlier versions).
+///
+/// Kept as bytes, not text: a large volume's manifest has tens of thousands of pieces,
+/// each naming its chunk, and an incremental backup reads, overlays and writes all of them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChunkHash(pub [u8; 32]);
+
+impl ChunkHash {
+    /// The name of a chunk holding `data`.
+    pub fn of(data: &[u8]) -> Self {
+        ChunkHash(*blake3::hash(data).as_bytes())
+    }
+
+    /// The name written as 64 hex digits.
+    pub fn parse(hex: &str) -> Result<Self, Error> {
+        let mut raw = [0u8; 32];
+        hex::decode_to_slice(hex, &mut raw)
+            .map_err(|e| Error::Internal(format!("a backup chunk name {hex:?} is not 64 hex digits: {e}")))?;
+        Ok(ChunkHash(raw))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl std::fmt::Display for ChunkHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl std::fmt::Debug for ChunkHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for ChunkHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for ChunkHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let hex = String::deserialize(d)?;
+        ChunkHash::parse(&hex).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Volume bytes `offset..offset+len` are bytes `skip..skip+len` of chunk `chunk`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Piece {
     pub offset: u64,
     pub len: u64,
-    pub chunk: String,
+    pub chunk: ChunkHash,
     pub skip: u64,
 }
 
@@ -61,7 +113,7 @@ impl Manifest {
                     kept.push(Piece {
                         offset: from,
                         len: to - from,
-                        chunk: p.chunk.clone(),
+                        chunk: p.chunk,
                         skip: p.skip + (from - p.offset),
                     });
                 }
@@ -83,29 +135,28 @@ impl Manifest {
     /// skip, little-endian. A large volume's manifest has tens of thousands of pieces, read
     /// and written at every incremental backup: as JSON they took most of its fixed cost.
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
-        let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
-        let mut hashes: Vec<&str> = Vec::new();
+        let mut index: std::collections::HashMap<ChunkHash, u32> = std::collections::HashMap::new();
+        let mut hashes: Vec<&ChunkHash> = Vec::new();
+        let mut numbers = Vec::with_capacity(self.pieces.len());
         for p in &self.pieces {
-            if !index.contains_key(p.chunk.as_str()) {
-                index.insert(&p.chunk, hashes.len() as u32);
+            let n = *index.entry(p.chunk).or_insert_with(|| {
                 hashes.push(&p.chunk);
-            }
+                hashes.len() as u32 - 1
+            });
+            numbers.push(n);
         }
         let mut out = Vec::with_capacity(MANIFEST_MAGIC.len() + 16 + hashes.len() * 32 + self.pieces.len() * 28);
         out.extend_from_slice(MANIFEST_MAGIC);
         out.extend_from_slice(&self.size.to_le_bytes());
         out.extend_from_slice(&(hashes.len() as u32).to_le_bytes());
         for h in &hashes {
-            let mut raw = [0u8; 32];
-            hex::decode_to_slice(h, &mut raw)
-                .map_err(|e| Error::Internal(format!("packing a manifest: chunk name {h:?}: {e}")))?;
-            out.extend_from_slice(&raw);
+            out.extend_from_slice(&h.0);
         }
         out.extend_from_slice(&(self.pieces.len() as u32).to_le_bytes());
-        for p in &self.pieces {
+        for (p, n) in self.pieces.iter().zip(numbers) {
             out.extend_from_slice(&p.offset.to_le_bytes());
             out.extend_from_slice(&p.len.to_le_bytes());
-            out.extend_from_slice(&index[p.chunk.as_str()].to_le_bytes());
+            out.extend_from_slice(&n.to_le_bytes());
             out.extend_from_slice(&p.skip.to_le_bytes());
         }
         zstd::bulk::compress(&out, 1).map_err(|e| Error::Internal(format!("packing a manifest: {e}")))
@@ -130,14 +181,14 @@ impl Manifest {
         let n_hashes = u32_at(take(4)?) as usize;
         let mut hashes = Vec::with_capacity(n_hashes);
         for _ in 0..n_hashes {
-            hashes.push(hex::encode(take(32)?));
+            hashes.push(ChunkHash(take(32)?.try_into().expect("32 bytes")));
         }
         let n_pieces = u32_at(take(4)?) as usize;
         let mut pieces = Vec::with_capacity(n_pieces);
         for _ in 0..n_pieces {
             let offset = u64_at(take(8)?);
             let len = u64_at(take(8)?);
-            let chunk = hashes.get(u32_at(take(4)?) as usize).ok_or_else(|| bad("a piece names no chunk"))?.clone();
+            let chunk = *hashes.get(u32_at(take(4)?) as usize).ok_or_else(|| bad("a piece names no chunk"))?;
             let skip = u64_at(take(8)?);
             pieces.push(Piece { offset, len, chunk, skip });
         }
@@ -145,9 +196,9 @@ impl Manifest {
     }
 
     /// The distinct chunks the manifest uses.
-    pub fn chunks(&self) -> Vec<String> {
-        let mut c: Vec<String> = self.pieces.iter().map(|p| p.chunk.clone()).collect();
-        c.sort();
+    pub fn chunks(&self) -> Vec<ChunkHash> {
+        let mut c: Vec<ChunkHash> = self.pieces.iter().map(|p| p.chunk).collect();
+        c.sort_unstable();
         c.dedup();
         c
     }
@@ -159,7 +210,7 @@ impl Manifest {
 pub struct CutChunk {
     pub offset: u64,
     pub len: u64,
-    pub hash: String,
+    pub hash: ChunkHash,
     pub stored: Option<Vec<u8>>,
 }
 
@@ -199,14 +250,14 @@ pub fn seal_chunk(data: &[u8]) -> Vec<u8> {
 }
 
 /// The chunk data of a stored form, checked against its hash.
-pub fn open_chunk(stored: &[u8], hash: &str, len: u64) -> Result<Vec<u8>, Error> {
+pub fn open_chunk(stored: &[u8], hash: &ChunkHash, len: u64) -> Result<Vec<u8>, Error> {
     let data = match stored.split_first() {
         Some((0, raw)) => raw.to_vec(),
         Some((1, z)) => zstd::bulk::decompress(z, len as usize)
             .map_err(|e| Error::Internal(format!("backup chunk {hash} does not decompress: {e}")))?,
         _ => return Err(Error::Internal(format!("backup chunk {hash} has an unknown format"))),
     };
-    if data.len() as u64 != len || blake3::hash(&data).to_hex().as_str() != hash {
+    if data.len() as u64 != len || ChunkHash::of(&data) != *hash {
         return Err(Error::Internal(format!("backup chunk {hash} is corrupt: its content does not match its hash")));
     }
     Ok(data)
@@ -359,7 +410,7 @@ pub fn cut(base: u64, data: &[u8]) -> Vec<CutChunk> {
             CutChunk {
                 offset: base + c.offset as u64,
                 len: c.length as u64,
-                hash: blake3::hash(bytes).to_hex().to_string(),
+                hash: ChunkHash::of(bytes),
                 stored: (!zero).then(|| seal_chunk(bytes)),
             }
         })
@@ -377,8 +428,13 @@ pub fn raw_data_ranges(path: &Path) -> Result<Vec<Range<u64>>, Error> {
 mod tests {
     use super::*;
 
-    fn piece(offset: u64, len: u64, chunk: &str, skip: u64) -> Piece {
-        Piece { offset, len, chunk: chunk.into(), skip }
+    /// The chunk named by the test as `name`.
+    fn chunk(name: &str) -> ChunkHash {
+        ChunkHash::of(name.as_bytes())
+    }
+
+    fn piece(offset: u64, len: u64, name: &str, skip: u64) -> Piece {
+        Piece { offset, len, chunk: chunk(name), skip }
     }
 
     #[test]
@@ -394,7 +450,9 @@ mod tests {
             m.pieces,
             vec![piece(0, 50, "a", 0), piece(50, 100, "n", 0), piece(150, 50, "b", 50), piece(200, 50, "c", 0)]
         );
-        assert_eq!(m.chunks(), ["a", "b", "c", "n"]);
+        let mut names: Vec<ChunkHash> = ["a", "b", "c", "n"].map(chunk).into();
+        names.sort();
+        assert_eq!(m.chunks(), names);
         // One piece cut by several ranges, ranges before and past it, a range spanning two
         // pieces.
         let parent = Manifest { size: 400, pieces: vec![piece(0, 300, "a", 10), piece(300, 100, "b", 0)] };
@@ -471,10 +529,9 @@ mod tests {
 
     #[test]
     fn manifests_round_trip_and_old_json_ones_still_read() {
-        let h = |b: u8| blake3::hash(&[b]).to_hex().to_string();
         let m = Manifest {
             size: 1 << 40,
-            pieces: vec![piece(0, 100, &h(1), 0), piece(100, 50, &h(2), 7), piece(150, 30, &h(1), 100)],
+            pieces: vec![piece(0, 100, "1", 0), piece(100, 50, "2", 7), piece(150, 30, "1", 100)],
         };
         let stored = m.encode().unwrap();
         assert_eq!(Manifest::decode(&stored).unwrap(), m);
@@ -483,7 +540,14 @@ mod tests {
         let mut cut = zstd::stream::decode_all(&stored[..]).unwrap();
         cut.truncate(cut.len() - 3);
         assert!(Manifest::decode(&zstd::bulk::compress(&cut, 1).unwrap()).is_err(), "a truncated manifest");
-        assert!(Manifest { size: 1, pieces: vec![piece(0, 1, "not hex", 0)] }.encode().is_err());
+        // The JSON of earlier versions names chunks by their hex digits.
+        let h1 = blake3::hash(b"1").to_hex();
+        let old = format!(r#"{{"size":300,"pieces":[{{"offset":0,"len":100,"chunk":"{h1}","skip":0}}]}}"#);
+        let read = Manifest::decode(&zstd::bulk::compress(old.as_bytes(), 3).unwrap()).unwrap();
+        assert_eq!(read, Manifest { size: 300, pieces: vec![piece(0, 100, "1", 0)] });
+        assert_eq!(read.pieces[0].chunk.to_string(), h1.as_str());
+        let bad = old.replace(h1.as_str(), "not hex");
+        assert!(Manifest::decode(&zstd::bulk::compress(bad.as_bytes(), 3).unwrap()).is_err());
     }
 
     #[test]
@@ -526,7 +590,7 @@ mod tests {
         // The same content shifted by a few bytes mostly cuts into the same chunks.
         let mut shifted = vec![9u8; 100];
         shifted.extend_from_slice(&data[256 << 10..]);
-        let again: std::collections::HashSet<String> = cut(0, &shifted).into_iter().map(|c| c.hash).collect();
+        let again: std::collections::HashSet<ChunkHash> = cut(0, &shifted).into_iter().map(|c| c.hash).collect();
         let shared = chunks.iter().filter(|c| again.contains(&c.hash)).count();
         assert!(shared * 2 >= chunks.len() - 2, "{shared} of {} chunks shared", chunks.len());
         // A damaged chunk is refused.

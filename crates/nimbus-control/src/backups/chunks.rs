@@ -21,7 +21,7 @@ use super::manifest_key;
 use crate::objects::system::PendingSystemObject;
 use crate::Control;
 use nimbus_core::Error;
-use nimbus_drivers::backup_data::{open_chunk, CutChunk, Manifest, CHUNK_MAX};
+use nimbus_drivers::backup_data::{open_chunk, ChunkHash, CutChunk, Manifest, CHUNK_MAX};
 use nimbus_drivers::object_crypt::SealedImage;
 use nimbus_store::backups::{self as repo, ChunkRow};
 use nimbus_store::objects::{Bucket, Object};
@@ -49,7 +49,7 @@ const PACKS_PER_COMMIT: usize = 8;
 const BATCH: usize = 400;
 
 /// A chunk in a pack: hash, offset in the pack, stored length, plaintext length.
-type PackEntry = (String, i64, i64, i64);
+type PackEntry = (ChunkHash, i64, i64, i64);
 
 /// A pack being written: its data, its key, the chunks in it.
 type PackInFlight = (PendingSystemObject<SealedImage>, String, Vec<PackEntry>);
@@ -68,7 +68,7 @@ pub(super) struct PackWriter<'a> {
     pack_size: usize,
     entries: Vec<PackEntry>,
     /// Chunks this run already stored or queued.
-    seen: HashSet<String>,
+    seen: HashSet<ChunkHash>,
     /// Chunks cut, not yet looked up in the index.
     queued: Vec<CutChunk>,
     /// Images of packs written, for the next ones.
@@ -139,15 +139,17 @@ impl<'a> PackWriter<'a> {
     async fn store_queued(&mut self) -> Result<(), Error> {
         let chunks = std::mem::take(&mut self.queued);
         let candidates: Vec<String> =
-            chunks.iter().filter(|c| !self.seen.contains(&c.hash)).map(|c| c.hash.clone()).collect();
+            chunks.iter().filter(|c| !self.seen.contains(&c.hash)).map(|c| c.hash.to_hex()).collect();
         let mut known = HashSet::new();
         for batch in candidates.chunks(BATCH) {
             let mut c = self.control.store().read().await?;
-            known.extend(repo::chunks(&mut c, &self.project, batch).await?.into_iter().map(|r| r.hash));
+            for r in repo::chunks(&mut c, &self.project, batch).await? {
+                known.insert(ChunkHash::parse(&r.hash)?);
+            }
         }
         for chunk in chunks {
             let Some(stored) = chunk.stored else { continue };
-            if known.contains(&chunk.hash) || !self.seen.insert(chunk.hash.clone()) {
+            if known.contains(&chunk.hash) || !self.seen.insert(chunk.hash) {
                 continue;
             }
             self.entries.push((chunk.hash, self.buf.len() as i64, stored.len() as i64, chunk.len as i64));
@@ -216,7 +218,7 @@ impl PackIndexer<'_> {
             .into_iter()
             .map(|(hash, pack_offset, stored_len, len)| ChunkRow {
                 project_id: self.project.clone(),
-                hash,
+                hash: hash.to_hex(),
                 pack: pack.clone(),
                 pack_offset,
                 stored_len,
@@ -265,7 +267,7 @@ impl Control {
                 let mut cut = Vec::with_capacity(batch.len());
                 for hash in batch {
                     let (stored, len) = reader.read_stored(hash).await?;
-                    cut.push(CutChunk { offset: 0, len, hash: hash.clone(), stored: Some(stored) });
+                    cut.push(CutChunk { offset: 0, len, hash: *hash, stored: Some(stored) });
                 }
                 writer.add(cut).await?;
             }
@@ -317,7 +319,7 @@ impl Control {
             let mut dead = Vec::new();
             let mut kept_packs = HashSet::new();
             for (hash, pack) in repo::chunk_index(&mut tx, project).await? {
-                if live.contains(&hash) {
+                if ChunkHash::parse(&hash).is_ok_and(|h| live.contains(&h)) {
                     kept_packs.insert(pack);
                 } else {
                     dead.push(hash);
@@ -348,9 +350,9 @@ pub(super) struct ChunkReader<'a> {
     control: &'a Control,
     project: String,
     bucket: Bucket,
-    rows: HashMap<String, ChunkRow>,
+    rows: HashMap<ChunkHash, ChunkRow>,
     packs: HashMap<String, Object>,
-    last: Option<(String, std::sync::Arc<Vec<u8>>)>,
+    last: Option<(ChunkHash, std::sync::Arc<Vec<u8>>)>,
 }
 
 impl<'a> ChunkReader<'a> {
@@ -366,21 +368,21 @@ impl<'a> ChunkReader<'a> {
     }
 
     /// Loads the index rows of the chunks a run of pieces needs.
-    pub(super) async fn prefetch(&mut self, hashes: &[String]) -> Result<(), Error> {
-        let missing: Vec<String> = hashes.iter().filter(|h| !self.rows.contains_key(*h)).cloned().collect();
+    pub(super) async fn prefetch(&mut self, hashes: &[ChunkHash]) -> Result<(), Error> {
+        let missing: Vec<String> = hashes.iter().filter(|h| !self.rows.contains_key(*h)).map(|h| h.to_hex()).collect();
         for batch in missing.chunks(BATCH) {
             let mut c = self.control.store().read().await?;
             for r in repo::chunks(&mut c, &self.project, batch).await? {
-                self.rows.insert(r.hash.clone(), r);
+                self.rows.insert(ChunkHash::parse(&r.hash)?, r);
             }
         }
         Ok(())
     }
 
     /// A chunk's stored form (compressed, as kept in its pack) and plaintext length.
-    async fn stored(&mut self, hash: &str) -> Result<(Vec<u8>, u64), Error> {
+    async fn stored(&mut self, hash: &ChunkHash) -> Result<(Vec<u8>, u64), Error> {
         if !self.rows.contains_key(hash) {
-            self.prefetch(&[hash.to_string()]).await?;
+            self.prefetch(&[*hash]).await?;
         }
         let row = self
             .rows
@@ -403,14 +405,14 @@ impl<'a> ChunkReader<'a> {
 
     /// A chunk's stored form and plaintext length, checked against its hash: what a copy
     /// to another project's store writes unchanged.
-    pub(super) async fn read_stored(&mut self, hash: &str) -> Result<(Vec<u8>, u64), Error> {
+    pub(super) async fn read_stored(&mut self, hash: &ChunkHash) -> Result<(Vec<u8>, u64), Error> {
         let (stored, len) = self.stored(hash).await?;
         open_chunk(&stored, hash, len)?;
         Ok((stored, len))
     }
 
     /// A chunk's data.
-    pub(super) async fn read(&mut self, hash: &str) -> Result<std::sync::Arc<Vec<u8>>, Error> {
+    pub(super) async fn read(&mut self, hash: &ChunkHash) -> Result<std::sync::Arc<Vec<u8>>, Error> {
         if let Some((h, data)) = &self.last {
             if h == hash {
                 return Ok(data.clone());
@@ -418,7 +420,7 @@ impl<'a> ChunkReader<'a> {
         }
         let (stored, len) = self.stored(hash).await?;
         let data = std::sync::Arc::new(open_chunk(&stored, hash, len)?);
-        self.last = Some((hash.to_string(), data.clone()));
+        self.last = Some((*hash, data.clone()));
         Ok(data)
     }
 }

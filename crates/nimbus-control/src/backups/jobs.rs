@@ -12,7 +12,7 @@ use crate::volumes::messages::{MessageAction, MessageDetail, MessageResource};
 use crate::Control;
 use nimbus_core::time::now_ms;
 use nimbus_core::Error;
-use nimbus_drivers::backup_data::{self, Manifest, Piece};
+use nimbus_drivers::backup_data::{self, ChunkHash, Manifest, Piece};
 use nimbus_drivers::qcow2_map::{self, ClusterMap};
 use nimbus_drivers::volume_files::VolumeFormat;
 use nimbus_store::backups::{self as repo, Backup};
@@ -62,12 +62,13 @@ fn ids(job: &Job) -> Result<(String, String), Error> {
 /// (QCOW2 volumes) and the parent's manifest when only changes are read.
 type ReadPlan = (u64, Vec<Range<u64>>, Option<Arc<ClusterMap>>, Option<Manifest>);
 
-/// What a backup read: the manifest, how many bytes it read and stored, and how long its
-/// phases took (planning: the cluster maps and the parent's manifest; data: reading,
-/// cutting, storing and indexing, until the backup's data is all stored; manifest:
-/// building and storing it, while the last packs are written), for the log.
+/// What a backup read: how many chunks its manifest names, how many bytes it read and
+/// stored, and how long its phases took (planning: the cluster maps and the parent's
+/// manifest; data: reading, cutting, storing and indexing, until the backup's data is all
+/// stored; manifest: building and storing it, while the last packs are written), for the
+/// log.
 struct Taken {
-    manifest: Manifest,
+    chunk_count: usize,
     read_bytes: u64,
     stored_bytes: u64,
     phases_ms: [u128; 3],
@@ -239,25 +240,33 @@ impl Control {
                 let chunks = current.await.map_err(|e| Error::Internal(format!("cutting the volume: {e}")))??;
                 read_bytes += backup_data::window_len(&windows[i]);
                 for c in chunks.iter().filter(|c| c.stored.is_some()) {
-                    fresh.push(Piece { offset: c.offset, len: c.len, chunk: c.hash.clone(), skip: 0 });
+                    fresh.push(Piece { offset: c.offset, len: c.len, chunk: c.hash, skip: 0 });
                 }
                 writer.add(chunks).await?;
             }
-            writer.finish().await?;
-            // Nothing names the manifest before the backup is made `available`, after every
-            // pack it uses is indexed: it may be written before they are.
+            // Every piece is known: the manifest is built on a blocking thread (a large
+            // volume's has tens of thousands of pieces) while the last packs fill, and
+            // written while they are written. Nothing names it before the backup is made
+            // `available`, after every pack it uses is indexed.
             let t = std::time::Instant::now();
-            let manifest = match parent {
-                Some(m) => m.overlay(size, &ranges, fresh),
-                None => Manifest { size, pieces: fresh },
-            };
-            self.put_manifest(&bucket, &b.id, &manifest).await?;
+            let changed = ranges.clone();
+            let build = tokio::task::spawn_blocking(move || {
+                let manifest = match parent {
+                    Some(m) => m.overlay(size, &changed, fresh),
+                    None => Manifest { size, pieces: fresh },
+                };
+                Ok::<_, Error>((manifest.encode()?, manifest.chunks().len()))
+            });
+            writer.finish().await?;
+            let (encoded, chunk_count) =
+                build.await.map_err(|e| Error::Internal(format!("building the manifest: {e}")))??;
+            self.put_system_object(&bucket, &super::manifest_key(&b.id), encoded).await?;
             manifest_time = t.elapsed();
-            Ok(manifest)
+            Ok(chunk_count)
         };
-        let (manifest, ()) = tokio::try_join!(store, indexer.run())?;
+        let (chunk_count, ()) = tokio::try_join!(store, indexer.run())?;
         let phases_ms = [planned.as_millis(), (started.elapsed() - planned).as_millis(), manifest_time.as_millis()];
-        Ok(Taken { manifest, read_bytes, stored_bytes: writer.stored_bytes, phases_ms })
+        Ok(Taken { chunk_count, read_bytes, stored_bytes: writer.stored_bytes, phases_ms })
     }
 
     /// Writes a backup's content into the scratch file of the volume it restores to,
@@ -274,7 +283,7 @@ impl Control {
         let file = Arc::new(file);
         let mut reader = ChunkReader::new(self, &b.project_id, bucket);
         for group in manifest.pieces.chunks(256) {
-            let hashes: Vec<String> = group.iter().map(|p| p.chunk.clone()).collect();
+            let hashes: Vec<ChunkHash> = group.iter().map(|p| p.chunk).collect();
             reader.prefetch(&hashes).await?;
             let mut writes = Vec::with_capacity(group.len());
             for p in group {
@@ -373,7 +382,7 @@ impl JobHandler for BackupJob {
                     return Ok(Done);
                 };
                 row.status = "available".into();
-                row.object_count = taken.manifest.chunks().len() as i64;
+                row.object_count = taken.chunk_count as i64;
                 row.read_bytes = taken.read_bytes as i64;
                 row.stored_bytes = taken.stored_bytes as i64;
                 row.holds_slot = 0;
