@@ -92,14 +92,60 @@ fn read_at(f: &File, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
     Ok(buf)
 }
 
+/// One entry of a QCOW2 file's snapshot table.
+struct SnapshotEntry {
+    name: Vec<u8>,
+    l1_offset: u64,
+    l1_size: usize,
+    /// The disk size the snapshot was taken at (version 3 entries; else `None`).
+    virtual_size: Option<u64>,
+}
+
+/// The header of the QCOW2 file `f` (its first 104 bytes, the magic checked).
+fn header(f: &File) -> Result<Vec<u8>, Error> {
+    let h = read_at(f, 0, 104)?;
+    if be_u32(&h, 0) != MAGIC {
+        return Err(bad("not a QCOW2 file"));
+    }
+    Ok(h)
+}
+
+/// The snapshot table of the QCOW2 file `f` with header `h`.
+fn snapshot_table(f: &File, h: &[u8]) -> Result<Vec<SnapshotEntry>, Error> {
+    let nb_snapshots = be_u32(h, 60) as usize;
+    let mut at = be_u64(h, 64);
+    let mut out = Vec::with_capacity(nb_snapshots);
+    for _ in 0..nb_snapshots {
+        let fixed = read_at(f, at, 40)?;
+        let id_len = be_u16(&fixed, 12) as usize;
+        let name_len = be_u16(&fixed, 14) as usize;
+        let extra_len = be_u32(&fixed, 36) as usize;
+        let rest = read_at(f, at + 40, extra_len + id_len + name_len)?;
+        out.push(SnapshotEntry {
+            name: rest[extra_len + id_len..].to_vec(),
+            l1_offset: be_u64(&fixed, 0),
+            l1_size: be_u32(&fixed, 8) as usize,
+            virtual_size: (extra_len >= 16).then(|| be_u64(&rest, 8)),
+        });
+        let entry_len = 40 + extra_len + id_len + name_len;
+        at += entry_len.div_ceil(8) as u64 * 8;
+    }
+    Ok(out)
+}
+
+/// The names of the internal snapshots of the QCOW2 file at `path`, read from its snapshot
+/// table (blocking). Any QCOW2 file, encrypted ones too: the table is not encrypted.
+pub fn snapshot_names(path: &Path) -> Result<Vec<String>, Error> {
+    let f = File::open(path).map_err(bad)?;
+    let h = header(&f)?;
+    Ok(snapshot_table(&f, &h)?.into_iter().map(|s| String::from_utf8_lossy(&s.name).into_owned()).collect())
+}
+
 /// The cluster map of the internal snapshot `name` of the QCOW2 file at `path` (blocking:
 /// run it on a blocking thread).
 pub fn snapshot_map(path: &Path, name: &str) -> Result<ClusterMap, Error> {
     let f = File::open(path).map_err(bad)?;
-    let h = read_at(&f, 0, 104)?;
-    if be_u32(&h, 0) != MAGIC {
-        return Err(bad("not a QCOW2 file"));
-    }
+    let h = header(&f)?;
     let version = be_u32(&h, 4);
     if be_u64(&h, 8) != 0 {
         return Err(bad("volumes have no backing file"));
@@ -115,27 +161,11 @@ pub fn snapshot_map(path: &Path, name: &str) -> Result<ClusterMap, Error> {
         return Err(bad(format!("unsupported incompatible features {:#x}", be_u64(&h, 72))));
     }
     let header_size = be_u64(&h, 24);
-    let nb_snapshots = be_u32(&h, 60) as usize;
-    let mut at = be_u64(&h, 64);
-    for _ in 0..nb_snapshots {
-        let fixed = read_at(&f, at, 40)?;
-        let l1_offset = be_u64(&fixed, 0);
-        let l1_size = be_u32(&fixed, 8) as usize;
-        let id_len = be_u16(&fixed, 12) as usize;
-        let name_len = be_u16(&fixed, 14) as usize;
-        let extra_len = be_u32(&fixed, 36) as usize;
-        let rest = read_at(&f, at + 40, extra_len + id_len + name_len)?;
-        let this_name = &rest[extra_len + id_len..];
-        let entry_len = 40 + extra_len + id_len + name_len;
-        at += entry_len.div_ceil(8) as u64 * 8;
-        if this_name != name.as_bytes() {
-            continue;
-        }
-        // Version 3 snapshots record the disk size they were taken at.
-        let virtual_size = if extra_len >= 16 { be_u64(&rest, 8) } else { header_size };
-        return map_of(&f, cluster_bits, l1_offset, l1_size, virtual_size);
-    }
-    Err(Error::not_found("volume snapshot", name))
+    let snap = snapshot_table(&f, &h)?
+        .into_iter()
+        .find(|s| s.name == name.as_bytes())
+        .ok_or_else(|| Error::not_found("volume snapshot", name))?;
+    map_of(&f, cluster_bits, snap.l1_offset, snap.l1_size, snap.virtual_size.unwrap_or(header_size))
 }
 
 fn map_of(f: &File, cluster_bits: u32, l1_offset: u64, l1_size: usize, virtual_size: u64) -> Result<ClusterMap, Error> {
@@ -205,5 +235,6 @@ mod tests {
         f.read_exact_at(&mut buf, b.offsets[1]).unwrap();
         assert_eq!(buf, vec![0x22; 16]);
         assert!(matches!(snapshot_map(&p, "nope"), Err(Error::NotFound { .. })));
+        assert_eq!(snapshot_names(&p).unwrap(), ["a", "b"]);
     }
 }

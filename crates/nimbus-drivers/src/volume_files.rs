@@ -325,17 +325,12 @@ impl VolumeFiles {
 
     /// The names of a QCOW2 volume's internal snapshots (read while a guest may use it).
     pub async fn snapshots(&self, id: &str) -> Result<Vec<String>, Error> {
-        let out = QemuImg::new("info", None)
-            .args(["-U", "--output=json", "-f", "qcow2"])
-            .arg(self.path(id, VolumeFormat::Qcow2))
-            .output()
-            .await?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&out).map_err(|e| Error::Internal(format!("qemu-img output: {e}")))?;
-        Ok(v["snapshots"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|s| s["name"].as_str().map(str::to_string)).collect())
-            .unwrap_or_default())
+        // From the file's snapshot table: a `qemu-img info` process cost a backup of a
+        // detached volume a few milliseconds each time it was taken.
+        let path = self.path(id, VolumeFormat::Qcow2);
+        tokio::task::spawn_blocking(move || crate::qcow2_map::snapshot_names(&path))
+            .await
+            .map_err(|e| Error::Internal(format!("reading the volume's snapshots: {e}")))?
     }
 
     /// Takes an internal snapshot of a volume no guest uses (nothing if it exists).
