@@ -136,6 +136,48 @@ fn clear_direct(file: &File) -> io::Result<()> {
     Ok(())
 }
 
+/// A new file of a set length written in blocks at any aligned place, from any thread (a
+/// restore's scratch file, assembled a window at a time), past the page cache where the
+/// file system allows; what is never written stays a hole (zeros).
+pub struct BlockFile {
+    file: File,
+    direct: std::sync::atomic::AtomicBool,
+    len: u64,
+}
+
+impl BlockFile {
+    /// Creates (or truncates) `path`, `len` bytes long.
+    pub fn create(path: &Path, len: u64) -> io::Result<Self> {
+        let (file, direct) = open_new(path)?;
+        file.set_len(len)?;
+        Ok(BlockFile { file, direct: std::sync::atomic::AtomicBool::new(direct), len })
+    }
+
+    /// Writes the first `len` bytes of `buf` (an [`AlignedBuf`]'s bytes, holding at least
+    /// `len` rounded up to [`ALIGN`]; the padding is written too, and cut off by
+    /// [`Self::finish`]) at `at`, a multiple of [`ALIGN`].
+    pub fn write_at(&self, buf: &[u8], len: usize, at: u64) -> io::Result<()> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let padded = len.next_multiple_of(ALIGN);
+        if self.direct.load(Relaxed) && at.is_multiple_of(ALIGN as u64) && padded <= buf.len() {
+            match self.file.write_all_at(&buf[..padded], at) {
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    clear_direct(&self.file)?;
+                    self.direct.store(false, Relaxed);
+                }
+                other => return other,
+            }
+        }
+        self.file.write_all_at(&buf[..len], at)
+    }
+
+    /// Cuts the file back to its length (a padded last block may pass it) and syncs it.
+    pub fn finish(&self) -> io::Result<()> {
+        self.file.set_len(self.len)?;
+        self.file.sync_all()
+    }
+}
+
 thread_local! {
     static SPARE_BUF: std::cell::RefCell<Option<AlignedBuf>> = const { std::cell::RefCell::new(None) };
 }
@@ -257,6 +299,27 @@ pub fn write_whole(path: &Path, buf: &mut AlignedBuf, len: usize) -> io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_files_hold_what_was_written_and_zeros_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scratch");
+        let len = 5 * ALIGN as u64 + 100;
+        let f = BlockFile::create(&path, len).unwrap();
+        let mut buf = AlignedBuf::new(2 * ALIGN);
+        buf.bytes().fill(0x11);
+        f.write_at(buf.bytes(), 2 * ALIGN, ALIGN as u64).unwrap();
+        // The last, partial block: padded, then cut back to the file's length.
+        buf.bytes().fill(0x22);
+        f.write_at(buf.bytes(), 100, 5 * ALIGN as u64).unwrap();
+        f.finish().unwrap();
+        let back = std::fs::read(&path).unwrap();
+        assert_eq!(back.len() as u64, len);
+        let mut want = vec![0u8; len as usize];
+        want[ALIGN..3 * ALIGN].fill(0x11);
+        want[5 * ALIGN..].fill(0x22);
+        assert_eq!(back, want);
+    }
 
     #[test]
     fn writes_any_length_exactly() {

@@ -21,11 +21,13 @@ use super::manifest_key;
 use crate::objects::system::PendingSystemObject;
 use crate::Control;
 use nimbus_core::Error;
-use nimbus_drivers::backup_data::{open_chunk, ChunkHash, CutChunk, Manifest, CHUNK_MAX};
+use nimbus_drivers::backup_data::{open_chunk, ChunkHash, CutChunk, Manifest, Piece, CHUNK_MAX};
+use nimbus_drivers::data_file::{AlignedBuf, BlockFile};
 use nimbus_drivers::object_crypt::SealedImage;
 use nimbus_store::backups::{self as repo, ChunkRow};
 use nimbus_store::objects::{Bucket, Object};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// A pack is written once it holds this much (or less, for a small backup:
 /// [`pack_writer`]).
@@ -352,7 +354,6 @@ pub(super) struct ChunkReader<'a> {
     bucket: Bucket,
     rows: HashMap<ChunkHash, ChunkRow>,
     packs: HashMap<String, Object>,
-    last: Option<(ChunkHash, std::sync::Arc<Vec<u8>>)>,
 }
 
 impl<'a> ChunkReader<'a> {
@@ -363,7 +364,6 @@ impl<'a> ChunkReader<'a> {
             bucket,
             rows: HashMap::new(),
             packs: HashMap::new(),
-            last: None,
         }
     }
 
@@ -409,18 +409,139 @@ impl<'a> ChunkReader<'a> {
         let (stored, len) = self.stored(hash).await?;
         open_chunk(&stored, hash, len)?;
         Ok((stored, len))
-    }
+    }}
 
-    /// A chunk's data.
-    pub(super) async fn read(&mut self, hash: &ChunkHash) -> Result<std::sync::Arc<Vec<u8>>, Error> {
-        if let Some((h, data)) = &self.last {
-            if h == hash {
-                return Ok(data.clone());
+/// Chunks of one pack read together: bytes `from..to` of the pack hold them all.
+struct PackRun<'r> {
+    pack: &'r str,
+    from: u64,
+    to: u64,
+    rows: Vec<&'r ChunkRow>,
+}
+
+/// Reads chunks of one pack in one read when fewer than this many bytes lie between them
+/// (reading the gap costs less than another request).
+const RUN_GAP: u64 = 1 << 20;
+
+/// Reads a backup's data back for a restore, a window of the volume at a time: every chunk's
+/// index row and pack are looked up once, up front; a window's chunks are read from their
+/// packs in a few large reads (runs of nearby chunks, decrypted once), each checked against
+/// its hash, and placed where the manifest's pieces say, on a blocking thread. Windows are
+/// independent, so several are read at once.
+pub(super) struct RestoreReader<'a> {
+    control: &'a Control,
+    rows: HashMap<ChunkHash, ChunkRow>,
+    packs: HashMap<String, Object>,
+}
+
+impl<'a> RestoreReader<'a> {
+    /// A reader for the chunks `manifest` names, in `project`'s store (`bucket`).
+    pub(super) async fn new(
+        control: &'a Control,
+        project: &str,
+        bucket: &Bucket,
+        manifest: &Manifest,
+    ) -> Result<Self, Error> {
+        let chunks = manifest.chunks();
+        let mut rows = HashMap::with_capacity(chunks.len());
+        for batch in chunks.chunks(BATCH) {
+            let names: Vec<String> = batch.iter().map(ChunkHash::to_hex).collect();
+            let mut c = control.store().read().await?;
+            for r in repo::chunks(&mut c, project, &names).await? {
+                rows.insert(ChunkHash::parse(&r.hash)?, r);
             }
         }
-        let (stored, len) = self.stored(hash).await?;
-        let data = std::sync::Arc::new(open_chunk(&stored, hash, len)?);
-        self.last = Some((*hash, data.clone()));
-        Ok(data)
+        if let Some(h) = chunks.iter().find(|h| !rows.contains_key(*h)) {
+            return Err(Error::Internal(format!("backup chunk {h} is missing from the chunk store")));
+        }
+        let mut packs = HashMap::new();
+        for r in rows.values() {
+            if !packs.contains_key(&r.pack) {
+                let o = control
+                    .system_object(bucket, &r.pack)
+                    .await?
+                    .ok_or_else(|| Error::Internal(format!("backup pack {} is missing", r.pack)))?;
+                packs.insert(r.pack.clone(), o);
+            }
+        }
+        Ok(RestoreReader { control, rows, packs })
+    }
+
+    /// Volume bytes `start..start+len` (`len` at most `buf`'s length), which `pieces` (the
+    /// manifest's pieces meeting that range, in order) describe, put together in `buf` (zeros
+    /// where no piece is, and past `len`) and written at `start` of `out`.
+    pub(super) async fn restore_window(
+        &self,
+        start: u64,
+        len: usize,
+        pieces: &[Piece],
+        mut buf: AlignedBuf,
+        out: Arc<BlockFile>,
+    ) -> Result<AlignedBuf, Error> {
+        let mut needed: Vec<&ChunkRow> = Vec::new();
+        let mut seen = HashSet::new();
+        for p in pieces {
+            if seen.insert(p.chunk) {
+                needed.push(&self.rows[&p.chunk]);
+            }
+        }
+        needed.sort_by(|a, b| (&a.pack, a.pack_offset).cmp(&(&b.pack, b.pack_offset)));
+        let mut runs: Vec<PackRun> = Vec::new();
+        for r in needed {
+            let (from, to) = (r.pack_offset as u64, (r.pack_offset + r.stored_len) as u64);
+            match runs.last_mut() {
+                Some(run) if run.pack == r.pack && from <= run.to + RUN_GAP => {
+                    run.to = run.to.max(to);
+                    run.rows.push(r);
+                }
+                _ => runs.push(PackRun { pack: &r.pack, from, to, rows: vec![r] }),
+            }
+        }
+        let reads = runs.iter().map(|run| self.control.read_system_object(&self.packs[run.pack], run.from..run.to));
+        let data = futures::future::try_join_all(reads).await?;
+        // What the blocking thread needs: each chunk's stored bytes' place, owned.
+        let chunks: Vec<(usize, usize, usize, ChunkHash, u64)> = runs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, run)| {
+                run.rows.iter().map(move |r| {
+                    let at = (r.pack_offset as u64 - run.from) as usize;
+                    (i, at, r.stored_len as usize, ChunkHash::parse(&r.hash), r.len as u64)
+                })
+            })
+            .map(|(i, at, n, h, l)| h.map(|h| (i, at, n, h, l)))
+            .collect::<Result<_, Error>>()?;
+        let pieces = pieces.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let mut opened = HashMap::with_capacity(chunks.len());
+            for (i, at, n, hash, plain) in chunks {
+                let stored = data[i].get(at..at + n).ok_or_else(|| {
+                    Error::Internal(format!("backup chunk {hash} lies past the end of its pack"))
+                })?;
+                opened.insert(hash, open_chunk(stored, &hash, plain)?);
+            }
+            let bytes = buf.bytes();
+            bytes.fill(0);
+            let end = start + len as u64;
+            for p in &pieces {
+                // The part of the piece inside the window.
+                let (from, to) = (p.offset.max(start), (p.offset + p.len).min(end));
+                if from >= to {
+                    continue;
+                }
+                let data = &opened[&p.chunk];
+                let skip = (p.skip + (from - p.offset)) as usize;
+                let n = (to - from) as usize;
+                let src = data.get(skip..skip + n).ok_or_else(|| {
+                    Error::Internal(format!("a backup names bytes past the end of chunk {}", p.chunk))
+                })?;
+                let at = (from - start) as usize;
+                bytes[at..at + n].copy_from_slice(src);
+            }
+            out.write_at(buf.bytes(), len, start).map_err(|e| Error::Internal(format!("restore scratch: {e}")))?;
+            Ok(buf)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("restoring a window: {e}")))?
     }
 }
