@@ -47,7 +47,13 @@ async fn wait_backup(region: &Region, token: &str, project: &str, id: &str) -> V
     }
 }
 
-async fn backup(region: &Region, token: &str, project: &str, volume: &str, incremental: bool) -> (Duration, Value, String) {
+async fn backup(
+    region: &Region,
+    token: &str,
+    project: &str,
+    volume: &str,
+    incremental: bool,
+) -> (Duration, Value, String) {
     let t = Instant::now();
     let (s, b) = region
         .call(
@@ -229,7 +235,11 @@ async fn main() {
     wait_volume(&region, &token, &project, &restored).await;
     let restore_time = t.elapsed();
     let restored_file = region.data_dir.join("volumes").join(format!("{restored}.qcow2"));
-    let st = Command::new("qemu-img").args(["compare", "-q", "-f", "qcow2", "-F", "qcow2"]).arg(&file).arg(&restored_file).status();
+    let st = Command::new("qemu-img")
+        .args(["compare", "-q", "-f", "qcow2", "-F", "qcow2"])
+        .arg(&file)
+        .arg(&restored_file)
+        .status();
     assert!(st.unwrap().success(), "the restored volume differs from the volume");
 
     let volume_bytes = VOLUME_GB * GIB;

@@ -110,12 +110,7 @@ impl Manifest {
             let mut keep_from = p.offset;
             let mut keep = |from: u64, to: u64| {
                 if from < to {
-                    kept.push(Piece {
-                        offset: from,
-                        len: to - from,
-                        chunk: p.chunk,
-                        skip: p.skip + (from - p.offset),
-                    });
+                    kept.push(Piece { offset: from, len: to - from, chunk: p.chunk, skip: p.skip + (from - p.offset) });
                 }
             };
             let first = changed.partition_point(|c| c.end <= p.offset);

@@ -358,13 +358,7 @@ pub(super) struct ChunkReader<'a> {
 
 impl<'a> ChunkReader<'a> {
     pub(super) fn new(control: &'a Control, project: &str, bucket: Bucket) -> Self {
-        ChunkReader {
-            control,
-            project: project.into(),
-            bucket,
-            rows: HashMap::new(),
-            packs: HashMap::new(),
-        }
+        ChunkReader { control, project: project.into(), bucket, rows: HashMap::new(), packs: HashMap::new() }
     }
 
     /// Loads the index rows of the chunks a run of pieces needs.
@@ -409,7 +403,8 @@ impl<'a> ChunkReader<'a> {
         let (stored, len) = self.stored(hash).await?;
         open_chunk(&stored, hash, len)?;
         Ok((stored, len))
-    }}
+    }
+}
 
 /// Chunks of one pack read together: bytes `from..to` of the pack hold them all.
 struct PackRun<'r> {
@@ -515,9 +510,9 @@ impl<'a> RestoreReader<'a> {
         tokio::task::spawn_blocking(move || {
             let mut opened = HashMap::with_capacity(chunks.len());
             for (i, at, n, hash, plain) in chunks {
-                let stored = data[i].get(at..at + n).ok_or_else(|| {
-                    Error::Internal(format!("backup chunk {hash} lies past the end of its pack"))
-                })?;
+                let stored = data[i]
+                    .get(at..at + n)
+                    .ok_or_else(|| Error::Internal(format!("backup chunk {hash} lies past the end of its pack")))?;
                 opened.insert(hash, open_chunk(stored, &hash, plain)?);
             }
             let bytes = buf.bytes();
