@@ -363,14 +363,8 @@ impl<'a> ChunkReader<'a> {
 
     /// Loads the index rows of the chunks a run of pieces needs.
     pub(super) async fn prefetch(&mut self, hashes: &[ChunkHash]) -> Result<(), Error> {
-        let missing: Vec<String> = hashes.iter().filter(|h| !self.rows.contains_key(*h)).map(|h| h.to_hex()).collect();
-        for batch in missing.chunks(BATCH) {
-            let mut c = self.control.store().read().await?;
-            for r in repo::chunks(&mut c, &self.project, batch).await? {
-                self.rows.insert(ChunkHash::parse(&r.hash)?, r);
-            }
-        }
-        Ok(())
+        let missing: Vec<ChunkHash> = hashes.iter().filter(|h| !self.rows.contains_key(*h)).copied().collect();
+        index_rows(self.control, &self.project, &missing, &mut self.rows).await
     }
 
     /// A chunk's stored form (compressed, as kept in its pack) and plaintext length.
@@ -384,11 +378,7 @@ impl<'a> ChunkReader<'a> {
             .cloned()
             .ok_or_else(|| Error::Internal(format!("backup chunk {hash} is missing from the chunk store")))?;
         if !self.packs.contains_key(&row.pack) {
-            let o = self
-                .control
-                .system_object(&self.bucket, &row.pack)
-                .await?
-                .ok_or_else(|| Error::Internal(format!("backup pack {} is missing", row.pack)))?;
+            let o = pack_object(self.control, &self.bucket, &row.pack).await?;
             self.packs.insert(row.pack.clone(), o);
         }
         let o = &self.packs[&row.pack];
@@ -411,7 +401,7 @@ struct PackRun<'r> {
     pack: &'r str,
     from: u64,
     to: u64,
-    rows: Vec<&'r ChunkRow>,
+    rows: Vec<(ChunkHash, &'r ChunkRow)>,
 }
 
 /// Reads chunks of one pack in one read when fewer than this many bytes lie between them
@@ -439,24 +429,14 @@ impl<'a> RestoreReader<'a> {
     ) -> Result<Self, Error> {
         let chunks = manifest.chunks();
         let mut rows = HashMap::with_capacity(chunks.len());
-        for batch in chunks.chunks(BATCH) {
-            let names: Vec<String> = batch.iter().map(ChunkHash::to_hex).collect();
-            let mut c = control.store().read().await?;
-            for r in repo::chunks(&mut c, project, &names).await? {
-                rows.insert(ChunkHash::parse(&r.hash)?, r);
-            }
-        }
+        index_rows(control, project, &chunks, &mut rows).await?;
         if let Some(h) = chunks.iter().find(|h| !rows.contains_key(*h)) {
             return Err(Error::Internal(format!("backup chunk {h} is missing from the chunk store")));
         }
         let mut packs = HashMap::new();
         for r in rows.values() {
             if !packs.contains_key(&r.pack) {
-                let o = control
-                    .system_object(bucket, &r.pack)
-                    .await?
-                    .ok_or_else(|| Error::Internal(format!("backup pack {} is missing", r.pack)))?;
-                packs.insert(r.pack.clone(), o);
+                packs.insert(r.pack.clone(), pack_object(control, bucket, &r.pack).await?);
             }
         }
         Ok(RestoreReader { control, rows, packs })
@@ -473,23 +453,23 @@ impl<'a> RestoreReader<'a> {
         mut buf: AlignedBuf,
         out: Arc<BlockFile>,
     ) -> Result<AlignedBuf, Error> {
-        let mut needed: Vec<&ChunkRow> = Vec::new();
+        let mut needed: Vec<(ChunkHash, &ChunkRow)> = Vec::new();
         let mut seen = HashSet::new();
         for p in pieces {
             if seen.insert(p.chunk) {
-                needed.push(&self.rows[&p.chunk]);
+                needed.push((p.chunk, &self.rows[&p.chunk]));
             }
         }
-        needed.sort_by(|a, b| (&a.pack, a.pack_offset).cmp(&(&b.pack, b.pack_offset)));
+        needed.sort_by(|(_, a), (_, b)| (&a.pack, a.pack_offset).cmp(&(&b.pack, b.pack_offset)));
         let mut runs: Vec<PackRun> = Vec::new();
-        for r in needed {
+        for (hash, r) in needed {
             let (from, to) = (r.pack_offset as u64, (r.pack_offset + r.stored_len) as u64);
             match runs.last_mut() {
                 Some(run) if run.pack == r.pack && from <= run.to + RUN_GAP => {
                     run.to = run.to.max(to);
-                    run.rows.push(r);
+                    run.rows.push((hash, r));
                 }
-                _ => runs.push(PackRun { pack: &r.pack, from, to, rows: vec![r] }),
+                _ => runs.push(PackRun { pack: &r.pack, from, to, rows: vec![(hash, r)] }),
             }
         }
         let reads = runs.iter().map(|run| self.control.read_system_object(&self.packs[run.pack], run.from..run.to));
@@ -499,13 +479,12 @@ impl<'a> RestoreReader<'a> {
             .iter()
             .enumerate()
             .flat_map(|(i, run)| {
-                run.rows.iter().map(move |r| {
+                run.rows.iter().map(move |(hash, r)| {
                     let at = (r.pack_offset as u64 - run.from) as usize;
-                    (i, at, r.stored_len as usize, ChunkHash::parse(&r.hash), r.len as u64)
+                    (i, at, r.stored_len as usize, *hash, r.len as u64)
                 })
             })
-            .map(|(i, at, n, h, l)| h.map(|h| (i, at, n, h, l)))
-            .collect::<Result<_, Error>>()?;
+            .collect();
         let pieces = pieces.to_vec();
         tokio::task::spawn_blocking(move || {
             let mut opened = HashMap::with_capacity(chunks.len());
@@ -539,4 +518,26 @@ impl<'a> RestoreReader<'a> {
         .await
         .map_err(|e| Error::Internal(format!("restoring a window: {e}")))?
     }
+}
+
+/// Adds the index rows of `hashes` (those the project has) to `rows`, [`BATCH`] per query.
+async fn index_rows(
+    control: &Control,
+    project: &str,
+    hashes: &[ChunkHash],
+    rows: &mut HashMap<ChunkHash, ChunkRow>,
+) -> Result<(), Error> {
+    for batch in hashes.chunks(BATCH) {
+        let names: Vec<String> = batch.iter().map(ChunkHash::to_hex).collect();
+        let mut c = control.store().read().await?;
+        for r in repo::chunks(&mut c, project, &names).await? {
+            rows.insert(ChunkHash::parse(&r.hash)?, r);
+        }
+    }
+    Ok(())
+}
+
+/// The object of pack `pack` in a project's backup bucket.
+async fn pack_object(control: &Control, bucket: &Bucket, pack: &str) -> Result<Object, Error> {
+    control.system_object(bucket, pack).await?.ok_or_else(|| Error::Internal(format!("backup pack {pack} is missing")))
 }
